@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * cwtrace kernel side: who opened each TCP socket, and when it enters/leaves CLOSE_WAIT.
+ *
+ * The FIN that moves a socket into CLOSE_WAIT is processed in softirq, so the task current
+ * there is whoever happened to be on the CPU (on loopback, the peer). Ownership and stacks are
+ * therefore taken where the socket is opened, in process context, kept in `origins` keyed by
+ * the struct sock address, and copied into the CLOSE_WAIT event.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "cwtrace/abi.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define SOCK_STREAM 1
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Filters, set by userspace before load so the verifier prunes what is unused. */
+const volatile __u32 filter_pids[CW_MAX_PID_FILTER] = {};
+const volatile __u32 filter_pid_count = 0;
+
+/* Sizes below are defaults; userspace may resize before load. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64); /* struct sock * */
+    __type(value, struct cw_origin);
+} origins SEC(".maps");
+
+/* Deduplicates opening stacks: a path opening 100,000 sockets is stored once. No
+ * BPF_F_REUSE_STACKID: an id, once given, never changes meaning, so a socket can never be
+ * shown with another socket's stack; a hash collision is counted as a lost stack instead. */
+struct {
+    __uint(type, BPF_MAP_TYPE_STACK_TRACE);
+    __uint(max_entries, 16384);
+    __uint(key_size, sizeof(__u32));
+    __uint(value_size, CW_MAX_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, CW_CNT_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 which) {
+    __u64* value = bpf_map_lookup_elem(&counters, &which);
+
+    if (value) *value += 1; /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline bool pid_selected(__u32 tgid) {
+    if (filter_pid_count == 0) return true;
+    for (__u32 i = 0; i < CW_MAX_PID_FILTER; i++) {
+        if (i >= filter_pid_count) break;
+        if (filter_pids[i] == tgid) return true;
+    }
+    return false;
+}
+
+/* Waking the consumer per event halves connection throughput; it drains on a timer instead,
+ * and is only woken early when the buffer is half full. */
+static __always_inline __u64 submit_flags(void) {
+    __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+    __u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+
+    return avail > size / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline __u64 sock_ino(const struct sock* sk) {
+    struct socket* sock = BPF_CORE_READ(sk, sk_socket);
+
+    if (!sock) return 0; /* not accepted yet */
+    return BPF_CORE_READ(sock, file, f_inode, i_ino);
+}
+
+/* The word at the user stack pointer when the syscall was made. A syscall wrapper such as
+ * glibc's connect() sets up no frame, so a frame-pointer walk skips its caller; this is that
+ * caller's return address when the wrapper pushed nothing (userspace validates it). */
+static __always_inline __u64 user_leaf_caller(void) {
+    struct task_struct* task = bpf_get_current_task_btf();
+    struct pt_regs* regs = (struct pt_regs*)bpf_task_pt_regs(task);
+    __u64 word = 0;
+
+    if (regs) bpf_probe_read_user(&word, sizeof(word), (void*)PT_REGS_SP_CORE(regs));
+    return word;
+}
+
+static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u32 kind) {
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+
+    origin->opened_ns = bpf_ktime_get_ns();
+    origin->pid = pid_tgid >> 32;
+    origin->tid = (__u32)pid_tgid;
+    origin->kind = kind;
+    bpf_get_current_comm(origin->comm, sizeof(origin->comm));
+    origin->kernel_stack_id = bpf_get_stackid(ctx, &stacks, 0);
+    if (origin->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
+    origin->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+    if (origin->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
+    origin->leaf_caller = user_leaf_caller();
+}
+
+static __always_inline void remember_origin(__u64 sk, const struct cw_origin* origin) {
+    if (bpf_map_update_elem(&origins, &sk, origin, BPF_ANY)) count(CW_CNT_ORIGIN_MAP_FULL);
+}
+
+static __always_inline void fill_header(struct cw_event_header* hdr, __u32 type, __u32 size,
+                                        __u64 sk) {
+    hdr->type = type;
+    hdr->size = size;
+    hdr->ts_ns = bpf_ktime_get_ns();
+    hdr->sk = sk;
+}
+
+static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk) {
+    struct cw_event_enter* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+    struct cw_origin* origin;
+
+    if (!event) {
+        count(CW_CNT_RINGBUF_FULL);
+        return;
+    }
+    fill_header(&event->hdr, CW_EV_ENTER_CLOSE_WAIT, sizeof(*event), sk);
+    event->ino = sock_ino((const struct sock*)ctx->skaddr);
+    event->family = ctx->family;
+    event->sport = ctx->sport;
+    event->dport = ctx->dport;
+    /* The verifier forbids loads through a moved ctx pointer: copy the arrays with helpers. */
+    __builtin_memset(event->saddr, 0, sizeof(event->saddr));
+    __builtin_memset(event->daddr, 0, sizeof(event->daddr));
+    if (ctx->family == AF_INET6) {
+        bpf_probe_read_kernel(event->saddr, 16, ctx->saddr_v6);
+        bpf_probe_read_kernel(event->daddr, 16, ctx->daddr_v6);
+    } else {
+        bpf_probe_read_kernel(event->saddr, 4, ctx->saddr);
+        bpf_probe_read_kernel(event->daddr, 4, ctx->daddr);
+    }
+    origin = bpf_map_lookup_elem(&origins, &sk);
+    if (origin) {
+        event->origin = *origin;
+        event->has_origin = 1;
+    } else {
+        __builtin_memset(&event->origin, 0, sizeof(event->origin));
+        event->has_origin = 0;
+    }
+    count(CW_CNT_EVENTS);
+    bpf_ringbuf_submit(event, submit_flags());
+}
+
+static __always_inline void emit_leave(__u64 sk, int new_state) {
+    struct cw_event_leave* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+
+    if (!event) {
+        count(CW_CNT_RINGBUF_FULL);
+        return;
+    }
+    fill_header(&event->hdr, CW_EV_LEAVE_CLOSE_WAIT, sizeof(*event), sk);
+    event->new_state = new_state;
+    event->pad = 0;
+    count(CW_CNT_EVENTS);
+    bpf_ringbuf_submit(event, submit_flags());
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
+    __u64 sk = (__u64)ctx->skaddr;
+    int old_state = ctx->oldstate;
+    int new_state = ctx->newstate;
+
+    if (ctx->protocol != IPPROTO_TCP) return 0;
+
+    /* Inside connect(), in the connecting thread: the one moment the opener is current. */
+    if (old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT) {
+        struct cw_origin origin = {};
+
+        if (!pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
+        fill_origin(ctx, &origin, CW_ORIGIN_CONNECT);
+        remember_origin(sk, &origin);
+        return 0;
+    }
+    if (new_state == CW_TCP_CLOSE_WAIT) {
+        emit_enter(ctx, sk);
+        return 0;
+    }
+    if (old_state == CW_TCP_CLOSE_WAIT) emit_leave(sk, new_state);
+    /* The kernel reuses struct sock memory: forget the opener so it never outlives its socket. */
+    if (new_state == CW_TCP_CLOSE) bpf_map_delete_elem(&origins, &sk);
+    return 0;
+}
+
+/* The struct sock behind file descriptor `fd` of the current task, or NULL. */
+static __always_inline struct sock* sock_of_fd(long fd) {
+    struct task_struct* task = bpf_get_current_task_btf();
+    struct fdtable* fdt = BPF_CORE_READ(task, files, fdt);
+    struct file **fds, *file = NULL;
+    struct socket* sock;
+
+    if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds)) return NULL;
+    fds = BPF_CORE_READ(fdt, fd);
+    if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file) return NULL;
+    sock = BPF_CORE_READ(file, private_data);
+    return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+static __always_inline bool is_tcp(const struct sock* sk) {
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+    if (family != AF_INET && family != AF_INET6) return false;
+    return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type) == SOCK_STREAM &&
+           BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+/* An accepted socket's handshake completed in softirq; its owner is known only here. */
+static __always_inline int on_accept_return(void* ctx, long fd) {
+    struct cw_origin origin = {};
+    struct cw_event_origin* event;
+    struct sock* sk;
+    __u64 key;
+
+    if (fd < 0 || !pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
+    sk = sock_of_fd(fd);
+    if (!sk) {
+        count(CW_CNT_ACCEPT_FD_UNRESOLVED);
+        return 0;
+    }
+    if (!is_tcp(sk)) return 0;
+    key = (__u64)sk;
+    fill_origin(ctx, &origin, CW_ORIGIN_ACCEPT);
+    remember_origin(key, &origin);
+
+    /* The peer closed before accept(): the CLOSE_WAIT event went out without an origin. */
+    if (BPF_CORE_READ(sk, __sk_common.skc_state) != CW_TCP_CLOSE_WAIT) return 0;
+    event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+    if (!event) {
+        count(CW_CNT_RINGBUF_FULL);
+        return 0;
+    }
+    fill_header(&event->hdr, CW_EV_ORIGIN, sizeof(*event), key);
+    event->ino = sock_ino(sk);
+    event->origin = origin;
+    count(CW_CNT_EVENTS);
+    bpf_ringbuf_submit(event, submit_flags());
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int on_accept4_exit(struct trace_event_raw_sys_exit* ctx) {
+    return on_accept_return(ctx, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int on_accept_exit(struct trace_event_raw_sys_exit* ctx) { return on_accept_return(ctx, ctx->ret); }

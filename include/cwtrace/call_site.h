@@ -1,0 +1,12 @@
+// Tells whether an address is a return address: the instruction before it is a call.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace cwtrace {
+
+// `file_offset` is the address's offset in the mapped file `path`. x86-64 only; false elsewhere.
+bool follows_call(const std::string& path, uint64_t file_offset);
+
+}  // namespace cwtrace

@@ -1,0 +1,37 @@
+// The command line (CONTRACT.md) -> validated Options. Nothing below this parses flags.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cwtrace/duration.h"
+
+namespace cwtrace {
+
+enum class Format { Text, Json };
+
+struct Options {
+    Nanos min_age = std::chrono::seconds(30);
+    std::vector<pid_t> pids;        // empty: every process
+    std::optional<Nanos> duration;  // nullopt: until SIGINT/SIGTERM
+    std::optional<Nanos> interval;  // periodic reports
+    Format format = Format::Text;
+    std::string output;    // empty: stdout
+    std::string btf_path;  // empty: the running kernel's /sys/kernel/btf/vmlinux
+    bool verbose = false;
+};
+
+// Either options to run with, or an exit: status 0 (help, version) or 2 (usage error), with
+// the text to print (to stdout for 0, stderr for 2).
+struct CliResult {
+    std::optional<Options> options;
+    int exit_code = 0;
+    std::string message;
+};
+
+CliResult parse_cli(int argc, const char* const* argv);
+
+}  // namespace cwtrace

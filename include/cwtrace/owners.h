@@ -1,0 +1,26 @@
+// Which process holds a socket now: one pass over /proc/*/fd, building inode -> owner.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace cwtrace {
+
+struct Owner {
+    pid_t pid = 0;  // tgid; the lowest one when several processes share the socket
+    std::string comm;
+};
+
+// Owners of the socket inodes in `wanted`, read from `proc_root` (normally "/proc").
+// Inodes that no process holds are absent from the result.
+std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<uint64_t>& wanted,
+                                                       const std::string& proc_root = "/proc");
+
+// The comm of a live process, or empty.
+std::string read_comm(pid_t pid, const std::string& proc_root = "/proc");
+
+}  // namespace cwtrace

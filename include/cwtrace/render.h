@@ -1,0 +1,17 @@
+// Renderers: pure functions from a Report to bytes. One per format.
+#pragma once
+
+#include <string>
+
+#include "cwtrace/report.h"
+
+namespace cwtrace {
+
+// Text for a person at a terminal: header, then sockets grouped by the opening stack.
+std::string render_text(const Report& report);
+
+// One JSON document, schema "cwtrace.report/1", on a single line ending in '\n'
+// (so that --interval output is JSON Lines).
+std::string render_json(const Report& report);
+
+}  // namespace cwtrace

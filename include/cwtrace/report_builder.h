@@ -1,0 +1,53 @@
+// Socket table + owners + symbols -> Report (pure data for the renderers).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "cwtrace/abi.h"
+#include "cwtrace/report.h"
+#include "cwtrace/socket_table.h"
+#include "cwtrace/symbolize.h"
+
+namespace cwtrace {
+
+struct ReportInput {
+    uint64_t now_ns = 0;  // CLOCK_MONOTONIC, the clock of the kernel's timestamps
+    uint64_t min_age_ns = 0;
+    double tracing_seconds = 0;
+    std::vector<pid_t> pid_filter;  // empty: every owner
+    Stats stats;
+};
+
+class ReportBuilder {
+  public:
+    using StackLookup = std::function<std::vector<uint64_t>(int32_t stack_id)>;
+
+    explicit ReportBuilder(StackLookup stacks);
+
+    // Snapshots a process's mappings while it lives, so its frames resolve after it exits.
+    void note_process(uint32_t pid);
+
+    Report build(const SocketTable& table, const ReportInput& input);
+
+  private:
+    Origin resolve_origin(const cw_origin& origin);
+    const std::vector<Frame>& kernel_frames(int32_t stack_id);
+    std::vector<Frame> user_frames(const cw_origin& origin);
+
+    StackLookup stacks_;
+    std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
+    UserSymbolizer user_symbolizer_;
+    std::unordered_map<uint32_t, ProcessMaps> maps_;  // by pid
+    std::unordered_map<int32_t, std::vector<Frame>> kernel_stacks_;
+    std::map<std::tuple<uint32_t, int32_t, uint64_t>, std::vector<Frame>> user_stacks_;
+};
+
+}  // namespace cwtrace

@@ -1,0 +1,62 @@
+// The kernel side, owned: open -> configure -> load -> attach -> drain. Destroying the Tracer
+// detaches everything; nothing is pinned, so even SIGKILL leaves nothing in the kernel.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cwtrace/abi.h"
+#include "cwtrace/result.h"
+
+struct cwtrace_bpf;
+struct ring_buffer;
+
+namespace cwtrace {
+
+struct TracerConfig {
+    std::vector<uint32_t> pids;  // opener filter; empty: all
+    std::string btf_path;        // empty: the running kernel's
+    // Map sizes; 0 keeps the BPF object's defaults. Small values are how tests fill maps.
+    uint32_t origin_entries = 0;
+    uint32_t stack_entries = 0;
+    uint32_t ringbuf_bytes = 0;
+};
+
+struct KernelCounters {
+    uint64_t counter[CW_CNT_MAX] = {};  // enum cw_counter, summed over CPUs
+    uint64_t recursion_misses = 0;      // runs the kernel skipped (another BPF program was active)
+};
+
+class Tracer {
+  public:
+    using RecordHandler = std::function<void(std::span<const std::byte>)>;
+
+    static Result<std::unique_ptr<Tracer>> start(const TracerConfig& config, RecordHandler handler);
+    ~Tracer();
+    Tracer(const Tracer&) = delete;
+    Tracer& operator=(const Tracer&) = delete;
+
+    // Waits up to `timeout_ms` for the kernel's early wake-up, then hands every pending
+    // record to the handler. Returns the number of records, or -errno.
+    int drain(int timeout_ms);
+
+    KernelCounters counters() const;
+
+    // Instruction pointers of a captured stack, innermost first; empty if unknown.
+    std::vector<uint64_t> stack(int32_t stack_id) const;
+
+  private:
+    Tracer() = default;
+    static int on_record(void* self, void* data, size_t size);
+
+    cwtrace_bpf* skel_ = nullptr;
+    ring_buffer* ringbuf_ = nullptr;
+    RecordHandler handler_;
+};
+
+}  // namespace cwtrace

@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "cwtrace/decoder.h"
+
+using namespace cwtrace;
+
+namespace {
+
+template <typename T>
+std::vector<std::byte> bytes_of(const T& value) {
+    std::vector<std::byte> out(sizeof value);
+    std::memcpy(out.data(), &value, sizeof value);
+    return out;
+}
+
+}  // namespace
+
+TEST(Decoder, DecodesEnter) {
+    cw_event_enter e = {};
+    e.hdr = {CW_EV_ENTER_CLOSE_WAIT, sizeof e, 123, 0xffff0001};
+    e.sport = 5555;
+    e.has_origin = 1;
+    e.origin.pid = 7;
+    auto raw = bytes_of(e);
+    Decoded d = decode_event(raw);
+    ASSERT_TRUE(std::holds_alternative<Event>(d));
+    const auto& got = std::get<cw_event_enter>(std::get<Event>(d));
+    EXPECT_EQ(got.hdr.sk, 0xffff0001u);
+    EXPECT_EQ(got.sport, 5555);
+    EXPECT_EQ(got.origin.pid, 7u);
+}
+
+TEST(Decoder, DecodesLeaveAndOrigin) {
+    cw_event_leave l = {};
+    l.hdr = {CW_EV_LEAVE_CLOSE_WAIT, sizeof l, 1, 0xa};
+    l.new_state = CW_TCP_LAST_ACK;
+    auto d = decode_event(bytes_of(l));
+    ASSERT_TRUE(std::holds_alternative<Event>(d));
+    EXPECT_EQ(std::get<cw_event_leave>(std::get<Event>(d)).new_state, CW_TCP_LAST_ACK);
+
+    cw_event_origin o = {};
+    o.hdr = {CW_EV_ORIGIN, sizeof o, 1, 0xb};
+    o.origin.kind = CW_ORIGIN_ACCEPT;
+    d = decode_event(bytes_of(o));
+    ASSERT_TRUE(std::holds_alternative<Event>(d));
+    EXPECT_EQ(std::get<cw_event_origin>(std::get<Event>(d)).origin.kind,
+              static_cast<uint32_t>(CW_ORIGIN_ACCEPT));
+}
+
+TEST(Decoder, RejectsShortRecords) {
+    std::vector<std::byte> tiny(8);
+    EXPECT_EQ(std::get<DecodeError>(decode_event(tiny)), DecodeError::TooShort);
+    EXPECT_EQ(std::get<DecodeError>(decode_event({})), DecodeError::TooShort);
+}
+
+TEST(Decoder, RejectsTruncatedBody) {
+    cw_event_enter e = {};
+    e.hdr = {CW_EV_ENTER_CLOSE_WAIT, sizeof e, 1, 1};
+    auto raw = bytes_of(e);
+    raw.resize(sizeof(cw_event_header) + 4);
+    EXPECT_EQ(std::get<DecodeError>(decode_event(raw)), DecodeError::BadSize);
+}
+
+TEST(Decoder, RejectsWrongDeclaredSize) {
+    cw_event_leave l = {};
+    l.hdr = {CW_EV_LEAVE_CLOSE_WAIT, sizeof l + 8, 1, 1};
+    auto raw = bytes_of(l);
+    raw.resize(raw.size() + 8);
+    EXPECT_EQ(std::get<DecodeError>(decode_event(raw)), DecodeError::BadSize);
+}
+
+TEST(Decoder, RejectsUnknownType) {
+    cw_event_header h = {99, sizeof h, 1, 1};
+    EXPECT_EQ(std::get<DecodeError>(decode_event(bytes_of(h))), DecodeError::UnknownType);
+}

@@ -1,0 +1,187 @@
+#include "cwtrace/app.h"
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "cwtrace/decoder.h"
+#include "cwtrace/preflight.h"
+#include "cwtrace/render.h"
+#include "cwtrace/report_builder.h"
+#include "cwtrace/socket_table.h"
+#include "cwtrace/tracer.h"
+
+namespace cwtrace {
+namespace {
+
+constexpr uint64_t kDrainNs = 100'000'000;  // how stale the table may get between drains
+
+volatile sig_atomic_t g_stop = 0;
+
+void on_stop_signal(int) { g_stop = 1; }
+
+void install_signal_handlers() {
+    struct sigaction sa = {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error, handled where we write
+}
+
+uint64_t monotonic_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
+}
+
+void setup_logging(bool verbose) {
+    auto logger = spdlog::stderr_logger_st("cwtrace");
+    logger->set_pattern("cwtrace: %v");
+    logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+    spdlog::set_default_logger(logger);
+}
+
+int fail(const Error& error) {
+    if (error.hint.empty())
+        std::fprintf(stderr, "cwtrace: %s\n", error.message.c_str());
+    else
+        std::fprintf(stderr, "cwtrace: %s (hint: %s)\n", error.message.c_str(), error.hint.c_str());
+    return 1;
+}
+
+// Glues the pieces: records -> decoder -> table; table -> builder -> renderer.
+class Session {
+  public:
+    explicit Session(const Options& options)
+        : options_(options), builder_([this](int32_t id) {
+              return tracer_ ? tracer_->stack(id) : std::vector<uint64_t>{};
+          }) {}
+
+    Result<bool> start() {
+        TracerConfig config;
+        for (pid_t pid : options_.pids) config.pids.push_back(static_cast<uint32_t>(pid));
+        config.btf_path = options_.btf_path;
+        auto tracer = Tracer::start(config, [this](std::span<const std::byte> r) { on_record(r); });
+        if (!tracer) return tracer.error();
+        tracer_ = std::move(*tracer);
+        started_ns_ = monotonic_ns();
+        return true;
+    }
+
+    void drain(int timeout_ms) {
+        int n = tracer_->drain(timeout_ms);
+        if (n < 0) spdlog::debug("ring buffer: {}", std::strerror(-n));
+    }
+
+    std::string render(uint64_t now_ns) {
+        ReportInput input;
+        input.now_ns = now_ns;
+        input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());
+        input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
+        input.pid_filter = options_.pids;
+        input.stats = stats();
+        Report report = builder_.build(table_, input);
+        return options_.format == Format::Json ? render_json(report) : render_text(report);
+    }
+
+    uint64_t started_ns() const { return started_ns_; }
+
+  private:
+    void on_record(std::span<const std::byte> record) {
+        ++records_;
+        Decoded decoded = decode_event(record);
+        if (auto* error = std::get_if<DecodeError>(&decoded)) {
+            ++decode_errors_;
+            spdlog::debug("bad record: {}", to_string(*error));
+            return;
+        }
+        std::visit([this](const auto& event) { apply(event); }, std::get<Event>(decoded));
+    }
+    void apply(const cw_event_enter& e) {
+        table_.enter(e);
+        if (e.has_origin) builder_.note_process(e.origin.pid);
+    }
+    void apply(const cw_event_leave& e) { table_.leave(e.hdr.sk); }
+    void apply(const cw_event_origin& e) {
+        table_.attach_origin(e);
+        builder_.note_process(e.origin.pid);
+    }
+
+    Stats stats() const {
+        KernelCounters k = tracer_->counters();
+        Stats s;
+        s.events = records_;
+        s.ringbuf_full = k.counter[CW_CNT_RINGBUF_FULL];
+        s.origin_map_full = k.counter[CW_CNT_ORIGIN_MAP_FULL];
+        s.stacks_lost = k.counter[CW_CNT_USER_STACK_LOST] + k.counter[CW_CNT_KERNEL_STACK_LOST];
+        s.accept_unresolved = k.counter[CW_CNT_ACCEPT_FD_UNRESOLVED];
+        s.recursion_misses = k.recursion_misses;
+        s.decode_errors = decode_errors_;
+        s.lost_events = s.ringbuf_full + s.origin_map_full + s.stacks_lost + s.accept_unresolved +
+                        s.recursion_misses + s.decode_errors;
+        return s;
+    }
+
+    const Options& options_;
+    std::unique_ptr<Tracer> tracer_;
+    SocketTable table_;
+    ReportBuilder builder_;
+    uint64_t started_ns_ = 0;
+    uint64_t records_ = 0;
+    uint64_t decode_errors_ = 0;
+};
+
+bool write_all(FILE* out, const std::string& text) {
+    return std::fwrite(text.data(), 1, text.size(), out) == text.size() && std::fflush(out) == 0;
+}
+
+bool write_final(const Options& options, const std::string& text) {
+    if (options.output.empty()) return write_all(stdout, text);
+    FILE* out = std::fopen(options.output.c_str(), "w");
+    if (!out) return false;
+    bool ok = write_all(out, text);
+    return std::fclose(out) == 0 && ok;
+}
+
+}  // namespace
+
+int run(const Options& options) {
+    setup_logging(options.verbose);
+    for (auto check : {check_privileges(), check_btf(options.btf_path), ensure_tracefs()})
+        if (!check) return fail(check.error());
+
+    install_signal_handlers();
+    Session session(options);
+    if (auto started = session.start(); !started) return fail(started.error());
+    spdlog::info("tracing TCP sockets entering CLOSE_WAIT (min-age {}); Ctrl-C to stop",
+                 format_duration(options.min_age));
+
+    const uint64_t start = session.started_ns();
+    const uint64_t deadline = options.duration ? start + options.duration->count() : UINT64_MAX;
+    uint64_t next_report = options.interval ? start + options.interval->count() : UINT64_MAX;
+    bool stdout_ok = true;
+    while (!g_stop) {
+        const uint64_t now = monotonic_ns();
+        if (now >= deadline) break;
+        if (now >= next_report) {
+            stdout_ok = stdout_ok && write_all(stdout, session.render(now));
+            next_report += options.interval->count();
+        }
+        const uint64_t wake = std::min<uint64_t>({deadline, next_report, now + kDrainNs});
+        session.drain(static_cast<int>((wake - now + 999'999) / 1'000'000));
+    }
+    session.drain(0);
+    if (!write_final(options, session.render(monotonic_ns()))) {
+        if (!options.output.empty())
+            return fail({"cannot write " + options.output + ": " + std::strerror(errno), ""});
+    }
+    return 0;
+}
+
+}  // namespace cwtrace

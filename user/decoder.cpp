@@ -1,0 +1,54 @@
+#include "cwtrace/decoder.h"
+
+#include <cstring>
+
+namespace cwtrace {
+
+// The ABI is shared with C; these catch a layout change on either side.
+static_assert(sizeof(cw_origin) == 56);
+static_assert(sizeof(cw_event_header) == 24);
+static_assert(sizeof(cw_event_enter) == 24 + 8 + 8 + 32 + 56);
+static_assert(sizeof(cw_event_leave) == 24 + 8);
+static_assert(sizeof(cw_event_origin) == 24 + 8 + 56);
+
+namespace {
+
+template <typename T>
+Decoded copy_record(std::span<const std::byte> record, uint32_t declared_size) {
+    if (declared_size != sizeof(T) || record.size() < sizeof(T)) return DecodeError::BadSize;
+    T event;
+    std::memcpy(&event, record.data(), sizeof(T));
+    return Event{event};
+}
+
+}  // namespace
+
+Decoded decode_event(std::span<const std::byte> record) {
+    cw_event_header hdr;
+    if (record.size() < sizeof hdr) return DecodeError::TooShort;
+    std::memcpy(&hdr, record.data(), sizeof hdr);
+    switch (hdr.type) {
+        case CW_EV_ENTER_CLOSE_WAIT:
+            return copy_record<cw_event_enter>(record, hdr.size);
+        case CW_EV_LEAVE_CLOSE_WAIT:
+            return copy_record<cw_event_leave>(record, hdr.size);
+        case CW_EV_ORIGIN:
+            return copy_record<cw_event_origin>(record, hdr.size);
+        default:
+            return DecodeError::UnknownType;
+    }
+}
+
+const char* to_string(DecodeError error) {
+    switch (error) {
+        case DecodeError::TooShort:
+            return "record shorter than its header";
+        case DecodeError::BadSize:
+            return "record size does not match its type";
+        case DecodeError::UnknownType:
+            return "unknown record type";
+    }
+    return "?";
+}
+
+}  // namespace cwtrace

@@ -1,0 +1,14 @@
+// cwtrace: TCP sockets stuck in CLOSE_WAIT, who owns them, and the code that opened them.
+#include <cstdio>
+
+#include "cwtrace/app.h"
+#include "cwtrace/cli.h"
+
+int main(int argc, char** argv) {
+    cwtrace::CliResult cli = cwtrace::parse_cli(argc, argv);
+    if (!cli.options) {
+        std::fputs(cli.message.c_str(), cli.exit_code == 0 ? stdout : stderr);
+        return cli.exit_code;
+    }
+    return cwtrace::run(*cli.options);
+}

@@ -1,0 +1,90 @@
+#include "cwtrace/owners.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string_view>
+
+namespace cwtrace {
+namespace {
+
+struct DirCloser {
+    void operator()(DIR* d) const { closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, DirCloser>;
+
+template <typename Int>
+bool parse_int(std::string_view text, Int& out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
+// "socket:[12345]" -> 12345
+bool socket_inode(std::string_view link, uint64_t& ino) {
+    constexpr std::string_view prefix = "socket:[";
+    if (!link.starts_with(prefix) || !link.ends_with(']')) return false;
+    return parse_int(link.substr(prefix.size(), link.size() - prefix.size() - 1), ino);
+}
+
+// Adds the wanted sockets held by one process's fd table.
+void scan_process(int proc_fd, pid_t pid, const std::unordered_set<uint64_t>& wanted,
+                  std::unordered_map<uint64_t, Owner>& owners) {
+    const std::string fd_dir = std::to_string(pid) + "/fd";
+    int dir_fd = openat(proc_fd, fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return;  // gone, or a kernel thread
+    DirPtr dir(fdopendir(dir_fd));
+    if (!dir) {
+        close(dir_fd);
+        return;
+    }
+    char link[64];
+    while (dirent* entry = readdir(dir.get())) {
+        if (entry->d_name[0] == '.') continue;
+        ssize_t n = readlinkat(dir_fd, entry->d_name, link, sizeof link);
+        uint64_t ino = 0;
+        if (n <= 0 || !socket_inode(std::string_view(link, n), ino) || !wanted.count(ino)) continue;
+        auto [it, inserted] = owners.try_emplace(ino, Owner{pid, {}});
+        if (!inserted && pid < it->second.pid) it->second.pid = pid;
+    }
+}
+
+}  // namespace
+
+std::string read_comm(pid_t pid, const std::string& proc_root) {
+    std::ifstream in(proc_root + "/" + std::to_string(pid) + "/comm");
+    std::string comm;
+    std::getline(in, comm);
+    return comm;
+}
+
+std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<uint64_t>& wanted,
+                                                       const std::string& proc_root) {
+    std::unordered_map<uint64_t, Owner> owners;
+    if (wanted.empty()) return owners;
+    int proc_fd = open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd < 0) return owners;
+    DirPtr proc(fdopendir(proc_fd));
+    if (!proc) {
+        close(proc_fd);
+        return owners;
+    }
+    while (dirent* entry = readdir(proc.get())) {
+        pid_t pid = 0;
+        if (parse_int(std::string_view(entry->d_name), pid) && pid > 0)
+            scan_process(proc_fd, pid, wanted, owners);
+    }
+    std::unordered_map<pid_t, std::string> comms;
+    for (auto& [ino, owner] : owners) {
+        auto [it, inserted] = comms.try_emplace(owner.pid);
+        if (inserted) it->second = read_comm(owner.pid, proc_root);
+        owner.comm = it->second;
+    }
+    return owners;
+}
+
+}  // namespace cwtrace

@@ -1,0 +1,96 @@
+// JSON report, schema "cwtrace.report/1" (see CONTRACT.md): one document on one line.
+// Keys in the contract's order; seconds rounded to milliseconds so output is stable.
+// Strings that are not valid UTF-8 (process names and symbols are arbitrary bytes) have the
+// bad bytes replaced by U+FFFD rather than failing the report.
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cwtrace/render.h"
+
+namespace cwtrace {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Seconds rounded to milliseconds; negative or non-finite values (never expected) become 0.
+double seconds(double s) { return std::isfinite(s) && s > 0 ? std::round(s * 1000) / 1000 : 0.0; }
+
+template <class T>
+Json nullable(const std::optional<T>& v) {
+    return v ? Json(*v) : Json(nullptr);
+}
+
+Json endpoint(const Endpoint& e) {
+    Json j = Json::object();
+    j["addr"] = e.addr;
+    j["port"] = e.port;
+    return j;
+}
+
+Json frames(const std::vector<Frame>& stack, bool with_module) {
+    Json out = Json::array();
+    for (const auto& f : stack) {
+        Json j = Json::object();
+        j["function"] = f.function;
+        if (with_module) j["module"] = f.module;
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+Json origin(const Origin& o) {
+    Json j = Json::object();
+    j["kind"] = to_string(o.kind);
+    j["pid"] = nullable(o.pid);
+    j["tid"] = nullable(o.tid);
+    j["comm"] = nullable(o.comm);
+    j["user_stack"] = frames(o.user_stack, true);
+    j["kernel_stack"] = frames(o.kernel_stack, false);
+    return j;
+}
+
+Json socket(const SocketEntry& s) {
+    Json j = Json::object();
+    j["pid"] = nullable(s.pid);
+    j["comm"] = nullable(s.comm);
+    j["family"] = s.inet6 ? "inet6" : "inet";
+    j["local"] = endpoint(s.local);
+    j["remote"] = endpoint(s.remote);
+    j["close_wait_seconds"] = seconds(s.close_wait_seconds);
+    j["before_start"] = s.before_start;
+    j["origin"] = origin(s.origin);
+    return j;
+}
+
+Json stats(const Stats& st) {
+    Json lost = Json::object();
+    lost["ringbuf_full"] = st.ringbuf_full;
+    lost["origin_map_full"] = st.origin_map_full;
+    lost["stacks_lost"] = st.stacks_lost;
+    lost["accept_unresolved"] = st.accept_unresolved;
+    lost["recursion_misses"] = st.recursion_misses;
+    lost["decode_errors"] = st.decode_errors;
+    Json j = Json::object();
+    j["events"] = st.events;
+    j["lost_events"] = st.lost_events;
+    j["lost"] = std::move(lost);  // addition to the contract: the losses by cause
+    return j;
+}
+
+}  // namespace
+
+std::string render_json(const Report& report) {
+    Json j = Json::object();
+    j["schema"] = "cwtrace.report/1";
+    j["min_age_seconds"] = seconds(report.min_age_seconds);
+    j["tracing_seconds"] = seconds(report.tracing_seconds);
+    j["sockets"] = Json::array();
+    for (const auto& s : report.sockets) j["sockets"].push_back(socket(s));
+    j["stats"] = stats(report.stats);
+    return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace cwtrace
