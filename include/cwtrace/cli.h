@@ -8,10 +8,9 @@
 #include <vector>
 
 #include "cwtrace/duration.h"
+#include "cwtrace/render.h"
 
 namespace cwtrace {
-
-enum class Format { Text, Json };
 
 struct Options {
     Nanos min_age = std::chrono::seconds(30);

@@ -7,6 +7,11 @@
 
 namespace cwtrace {
 
+// Report formats. `render` dispatches to the renderer of each.
+enum class Format { Text, Json };
+
+std::string render(const Report& report, Format format);
+
 // Text for a person at a terminal: header, then sockets grouped by the opening stack.
 std::string render_text(const Report& report);
 
