@@ -86,7 +86,7 @@ class Session {
         input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
         input.pid_filter = options_.pids;
         input.stats = stats();
-        return render(builder_.build(table_, input), options_.format);
+        return cwtrace::render(builder_.build(table_, input), options_.format);
     }
 
     uint64_t started_ns() const { return started_ns_; }
