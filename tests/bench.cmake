@@ -1,0 +1,1 @@
+# Sources added by one component; included from the CMakeLists.txt beside it.
