@@ -44,6 +44,15 @@ struct {
     __uint(value_size, CW_MAX_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
 
+/* Processes already announced to userspace (tgid -> start_boottime), so that it snapshots
+ * their mappings while they live, once per process rather than per socket. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u32);
+    __type(value, __u64);
+} announced SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 4 << 20);
@@ -99,6 +108,46 @@ static __always_inline __u64 user_leaf_caller(void) {
     return word;
 }
 
+static __always_inline void fill_header(struct cw_event_header* hdr, __u32 type, __u32 size,
+                                        __u64 sk) {
+    hdr->type = type;
+    hdr->size = size;
+    hdr->ts_ns = bpf_ktime_get_ns();
+    hdr->sk = sk;
+}
+
+static __always_inline void announce_process(__u32 pid, __u64 task_start_ns) {
+    __u64* known = bpf_map_lookup_elem(&announced, &pid);
+    struct cw_event_process* event;
+
+    if (known && *known == task_start_ns) return;
+    event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+    if (!event) {
+        count(CW_CNT_RINGBUF_FULL);
+        return; /* not remembered: the next socket of this process tries again */
+    }
+    fill_header(&event->hdr, CW_EV_PROCESS, sizeof(*event), 0);
+    event->task_start_ns = task_start_ns;
+    event->pid = pid;
+    event->pad = 0;
+    count(CW_CNT_EVENTS);
+    bpf_ringbuf_submit(event, submit_flags());
+    bpf_map_update_elem(&announced, &pid, &task_start_ns, BPF_ANY);
+}
+
+/* Kernels before 5.5 named start_boottime real_start_time. */
+struct task_struct___pre55 {
+    u64 real_start_time;
+} __attribute__((preserve_access_index));
+
+/* The thread group leader's start time since boot, as /proc/PID/stat shows it. */
+static __always_inline __u64 task_start_ns(void) {
+    struct task_struct* leader = BPF_CORE_READ(bpf_get_current_task_btf(), group_leader);
+
+    if (bpf_core_field_exists(leader->start_boottime)) return BPF_CORE_READ(leader, start_boottime);
+    return BPF_CORE_READ((struct task_struct___pre55*)leader, real_start_time);
+}
+
 static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u32 kind) {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
 
@@ -112,18 +161,12 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     origin->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
     if (origin->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
     origin->leaf_caller = user_leaf_caller();
+    origin->task_start_ns = task_start_ns();
+    announce_process(origin->pid, origin->task_start_ns);
 }
 
 static __always_inline void remember_origin(__u64 sk, const struct cw_origin* origin) {
     if (bpf_map_update_elem(&origins, &sk, origin, BPF_ANY)) count(CW_CNT_ORIGIN_MAP_FULL);
-}
-
-static __always_inline void fill_header(struct cw_event_header* hdr, __u32 type, __u32 size,
-                                        __u64 sk) {
-    hdr->type = type;
-    hdr->size = size;
-    hdr->ts_ns = bpf_ktime_get_ns();
-    hdr->sk = sk;
 }
 
 static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk) {

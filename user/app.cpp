@@ -79,14 +79,14 @@ class Session {
         if (n < 0) spdlog::debug("ring buffer: {}", std::strerror(-n));
     }
 
-    std::string render(uint64_t now_ns) {
+    std::string render(uint64_t now_ns, Format format) {
         ReportInput input;
         input.now_ns = now_ns;
         input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());
         input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
         input.pid_filter = options_.pids;
         input.stats = stats();
-        return cwtrace::render(builder_.build(table_, input), options_.format);
+        return cwtrace::render(builder_.build(table_, input), format, ReportContext::here());
     }
 
     uint64_t started_ns() const { return started_ns_; }
@@ -104,13 +104,14 @@ class Session {
     }
     void apply(const cw_event_enter& e) {
         table_.enter(e);
-        if (e.has_origin) builder_.note_process(e.origin.pid);
+        if (e.has_origin) builder_.note_process(e.origin.pid, e.origin.task_start_ns);
     }
     void apply(const cw_event_leave& e) { table_.leave(e.hdr.sk); }
     void apply(const cw_event_origin& e) {
         table_.attach_origin(e);
-        builder_.note_process(e.origin.pid);
+        builder_.note_process(e.origin.pid, e.origin.task_start_ns);
     }
+    void apply(const cw_event_process& e) { builder_.note_process(e.pid, e.task_start_ns); }
 
     Stats stats() const {
         KernelCounters k = tracer_->counters();
@@ -169,14 +170,15 @@ int run(const Options& options) {
         const uint64_t now = monotonic_ns();
         if (now >= deadline) break;
         if (now >= next_report) {
-            stdout_ok = stdout_ok && write_all(stdout, session.render(now));
+            stdout_ok =
+                stdout_ok && write_all(stdout, session.render(now, options.periodic_format));
             next_report += options.interval->count();
         }
         const uint64_t wake = std::min<uint64_t>({deadline, next_report, now + kDrainNs});
         session.drain(static_cast<int>((wake - now + 999'999) / 1'000'000));
     }
     session.drain(0);
-    if (!write_final(options, session.render(monotonic_ns()))) {
+    if (!write_final(options, session.render(monotonic_ns(), options.format))) {
         if (!options.output.empty())
             return fail({"cannot write " + options.output + ": " + std::strerror(errno), ""});
     }

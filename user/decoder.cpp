@@ -5,11 +5,12 @@
 namespace cwtrace {
 
 // The ABI is shared with C; these catch a layout change on either side.
-static_assert(sizeof(cw_origin) == 56);
+static_assert(sizeof(cw_origin) == 64);
 static_assert(sizeof(cw_event_header) == 24);
-static_assert(sizeof(cw_event_enter) == 24 + 8 + 8 + 32 + 56);
+static_assert(sizeof(cw_event_enter) == 24 + 8 + 8 + 32 + 64);
 static_assert(sizeof(cw_event_leave) == 24 + 8);
-static_assert(sizeof(cw_event_origin) == 24 + 8 + 56);
+static_assert(sizeof(cw_event_origin) == 24 + 8 + 64);
+static_assert(sizeof(cw_event_process) == 24 + 16);
 
 namespace {
 
@@ -34,6 +35,8 @@ Decoded decode_event(std::span<const std::byte> record) {
             return copy_record<cw_event_leave>(record, hdr.size);
         case CW_EV_ORIGIN:
             return copy_record<cw_event_origin>(record, hdr.size);
+        case CW_EV_PROCESS:
+            return copy_record<cw_event_process>(record, hdr.size);
         default:
             return DecodeError::UnknownType;
     }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string_view>
 
 namespace cwtrace {
@@ -54,6 +55,29 @@ void scan_process(int proc_fd, pid_t pid, const std::unordered_set<uint64_t>& wa
 }
 
 }  // namespace
+
+uint64_t read_start_ticks(pid_t pid, const std::string& proc_root) {
+    std::ifstream in(proc_root + "/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    std::getline(in, stat);
+    // The comm field may contain spaces and parentheses: count fields after the last ')'.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string field;
+    for (int i = 3; i <= 22 && fields >> field; ++i) {
+        if (i == 22) return std::strtoull(field.c_str(), nullptr, 10);
+    }
+    return 0;
+}
+
+bool same_process(pid_t pid, uint64_t start_boottime_ns, const std::string& proc_root) {
+    const long ticks_per_second = sysconf(_SC_CLK_TCK);
+    if (ticks_per_second <= 0) return true;
+    const uint64_t ns_per_tick = 1'000'000'000ULL / static_cast<uint64_t>(ticks_per_second);
+    const uint64_t ticks = read_start_ticks(pid, proc_root);
+    return ticks != 0 && ticks == start_boottime_ns / ns_per_tick;
+}
 
 std::string read_comm(pid_t pid, const std::string& proc_root) {
     std::ifstream in(proc_root + "/" + std::to_string(pid) + "/comm");

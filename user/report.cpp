@@ -47,10 +47,15 @@ bool selected(const std::vector<pid_t>& filter, std::optional<uint32_t> owner,
 
 ReportBuilder::ReportBuilder(StackLookup stacks) : stacks_(std::move(stacks)) {}
 
-void ReportBuilder::note_process(uint32_t pid) {
-    if (maps_.count(pid)) return;
-    if (auto maps = ProcessMaps::read(static_cast<pid_t>(pid)))
-        maps_.emplace(pid, std::move(*maps));
+void ReportBuilder::note_process(uint32_t pid, uint64_t task_start_ns) {
+    auto [it, inserted] = maps_.try_emplace({pid, task_start_ns});
+    if (!inserted) return;
+    const auto p = static_cast<pid_t>(pid);
+    // Read the maps between two identity checks, so they cannot belong to a reused pid.
+    if (same_process(p, task_start_ns)) {
+        auto maps = ProcessMaps::read(p);
+        if (maps && same_process(p, task_start_ns)) it->second = std::move(maps);
+    }
 }
 
 const std::vector<Frame>& ReportBuilder::kernel_frames(int32_t stack_id) {
@@ -68,16 +73,17 @@ const std::vector<Frame>& ReportBuilder::kernel_frames(int32_t stack_id) {
 }
 
 std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin) {
-    auto key = std::make_tuple(origin.pid, origin.user_stack_id, origin.leaf_caller);
+    auto key =
+        std::make_tuple(origin.pid, origin.task_start_ns, origin.user_stack_id, origin.leaf_caller);
     if (auto it = user_stacks_.find(key); it != user_stacks_.end()) return it->second;
     std::vector<uint64_t> ips = stacks_(origin.user_stack_id);
-    auto maps_it = maps_.find(origin.pid);
-    if (maps_it == maps_.end()) {
-        note_process(origin.pid);
-        maps_it = maps_.find(origin.pid);
+    note_process(origin.pid, origin.task_start_ns);
+    const std::optional<ProcessMaps>& snapshot = maps_[{origin.pid, origin.task_start_ns}];
+    if (!snapshot) {
+        // The process exited before its mappings could be read: say so, never guess.
+        return user_stacks_[key] = std::vector<Frame>(ips.size(), Frame{"[exited]", ""});
     }
-    static const ProcessMaps kNoMaps;
-    const ProcessMaps& maps = maps_it == maps_.end() ? kNoMaps : maps_it->second;
+    const ProcessMaps& maps = *snapshot;
 
     // A syscall wrapper without a frame hides its caller from a frame-pointer walk; the word
     // at the stack pointer restores it when it really is a return address.

@@ -40,10 +40,12 @@ enum cw_origin_kind {
 
 /* Who opened a socket and where: recorded in process context, carried to CLOSE_WAIT. */
 struct cw_origin {
-    __u64 opened_ns;   /* bpf_ktime_get_ns() at connect()/accept() */
-    __u64 leaf_caller; /* word at the user stack pointer: the return address into the
-                          syscall wrapper's caller, which a frame-pointer walk skips */
-    __u32 pid;         /* tgid */
+    __u64 opened_ns;     /* bpf_ktime_get_ns() at connect()/accept() */
+    __u64 leaf_caller;   /* word at the user stack pointer: the return address into the
+                            syscall wrapper's caller, which a frame-pointer walk skips */
+    __u64 task_start_ns; /* the process's start_boottime: with pid, an identity that survives
+                            pid reuse (/proc/PID/stat field 22, in clock ticks) */
+    __u32 pid;           /* tgid */
     __u32 tid;
     __s32 user_stack_id;   /* id in the stacks map, or -errno when capture failed */
     __s32 kernel_stack_id; /* likewise */
@@ -57,6 +59,7 @@ enum cw_event_type {
     CW_EV_ENTER_CLOSE_WAIT = 1, /* a socket moved into CLOSE_WAIT */
     CW_EV_LEAVE_CLOSE_WAIT = 2, /* a socket moved out of CLOSE_WAIT */
     CW_EV_ORIGIN = 3,           /* accept() returned a socket already in CLOSE_WAIT */
+    CW_EV_PROCESS = 4,          /* a process opened its first socket: snapshot its mappings */
 };
 
 /* Every record starts with this header. */
@@ -89,6 +92,13 @@ struct cw_event_origin {
     struct cw_event_header hdr;
     __u64 ino;
     struct cw_origin origin;
+};
+
+struct cw_event_process {
+    struct cw_event_header hdr; /* sk is 0 */
+    __u64 task_start_ns;
+    __u32 pid;
+    __u32 pad;
 };
 
 /* Per-CPU counters, indices into the `counters` map. Every loss has one. */

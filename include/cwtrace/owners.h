@@ -20,6 +20,12 @@ struct Owner {
 std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<uint64_t>& wanted,
                                                        const std::string& proc_root = "/proc");
 
+// Start time of a live process since boot, in clock ticks (/proc/PID/stat field 22), or 0.
+uint64_t read_start_ticks(pid_t pid, const std::string& proc_root = "/proc");
+
+// Whether `pid` is still the process that started at `start_boottime_ns` (not a reused pid).
+bool same_process(pid_t pid, uint64_t start_boottime_ns, const std::string& proc_root = "/proc");
+
 // The comm of a live process, or empty.
 std::string read_comm(pid_t pid, const std::string& proc_root = "/proc");
 

@@ -33,7 +33,8 @@ class ReportBuilder {
     explicit ReportBuilder(StackLookup stacks);
 
     // Snapshots a process's mappings while it lives, so its frames resolve after it exits.
-    void note_process(uint32_t pid);
+    // `task_start_ns` (start_boottime) tells a process from a later one reusing its pid.
+    void note_process(uint32_t pid, uint64_t task_start_ns);
 
     Report build(const SocketTable& table, const ReportInput& input);
 
@@ -45,9 +46,10 @@ class ReportBuilder {
     StackLookup stacks_;
     std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
     UserSymbolizer user_symbolizer_;
-    std::unordered_map<uint32_t, ProcessMaps> maps_;  // by pid
+    using ProcessKey = std::pair<uint32_t, uint64_t>;        // pid, start time
+    std::map<ProcessKey, std::optional<ProcessMaps>> maps_;  // nullopt: gone before we looked
     std::unordered_map<int32_t, std::vector<Frame>> kernel_stacks_;
-    std::map<std::tuple<uint32_t, int32_t, uint64_t>, std::vector<Frame>> user_stacks_;
+    std::map<std::tuple<uint32_t, uint64_t, int32_t, uint64_t>, std::vector<Frame>> user_stacks_;
 };
 
 }  // namespace cwtrace

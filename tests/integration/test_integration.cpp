@@ -5,8 +5,11 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -244,6 +247,80 @@ TEST_F(Integration, TextReportShowsOwnerAndOpeningPath) {
           std::string("tcp_v4_connect"), std::to_string(client.pid()), std::string("leaky_client"),
           ":" + std::to_string(port)})
         EXPECT_NE(text.find(needle), std::string::npos) << needle << " missing in:\n" << text;
+}
+
+// The owner is whoever holds the socket now: here a child the opener handed it to before
+// exiting. The opener's frames still resolve after it is gone.
+TEST_F(Integration, OwnerFollowsHandOffAndExitedOpenerStillResolves) {
+    auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
+    if (!cwtrace) return;
+    Process peer({FX_PEER, "-l"});
+    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    Process opener({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-f"});
+    auto child_line = opener.wait_line("child ", 5s);
+    ASSERT_TRUE(child_line) << opener.err();
+    const pid_t child = port_of(*child_line);
+    ASSERT_EQ(opener.wait(5s), std::optional<int>(0)) << "the opener exits";
+    std::this_thread::sleep_for(1200ms);
+
+    json report = stop_with_report(*cwtrace);
+    kill(child, SIGTERM);
+    auto leaked = sockets_with_port(report, "remote", port);
+    ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
+    for (const auto& s : leaked) {
+        EXPECT_EQ(s.at("pid"), child);
+        EXPECT_EQ(s.at("origin").at("pid"), opener.pid());
+        auto user = function_names(s.at("origin").at("user_stack"));
+        EXPECT_TRUE(in_order(user, {"open_connection", "fetch_page", "crawl"})) << joined(user);
+    }
+}
+
+// --interval prints JSON Lines while running; -o gets the final report only.
+TEST_F(Integration, IntervalStreamsJsonLinesAndOutputFileGetsTheFinalReport) {
+    const std::string path = ::testing::TempDir() + "cwtrace-final.json";
+    std::remove(path.c_str());
+    auto cwtrace =
+        start_cwtrace({"--min-age", "0s", "-f", "json", "-i", "500ms", "-d", "2600ms", "-o", path});
+    if (!cwtrace) return;
+    Process peer({FX_PEER, "-l"});
+    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "1"});
+    ASSERT_TRUE(client.wait_line("ready", 5s));
+    ASSERT_EQ(cwtrace->wait(15s), std::optional<int>(0)) << cwtrace->err();
+
+    std::vector<json> lines;
+    std::istringstream out(cwtrace->out());
+    for (std::string line; std::getline(out, line);) lines.push_back(json::parse(line));
+    ASSERT_GE(lines.size(), 4u) << cwtrace->out();
+    EXPECT_LE(lines.size(), 6u) << cwtrace->out();
+    for (const auto& doc : lines) EXPECT_EQ(doc.at("schema"), "cwtrace.report/1");
+    EXPECT_EQ(sockets_with_port(lines.back(), "remote", port).size(), 1u) << cwtrace->out();
+
+    std::ifstream file(path);
+    ASSERT_TRUE(file.good()) << path;
+    json final_report = json::parse(file);
+    EXPECT_EQ(sockets_with_port(final_report, "remote", port).size(), 1u);
+    EXPECT_GE(final_report.at("tracing_seconds").get<double>(), 2.6);
+}
+
+// A report piped into a reader that goes away (`cwtrace | head`) and SIGHUP end cleanly.
+TEST_F(Integration, SighupEndsWithReport) {
+    auto cwtrace = start_cwtrace({"-f", "json"});
+    if (!cwtrace) return;
+    cwtrace->signal(SIGHUP);
+    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    EXPECT_NO_THROW(json::parse(cwtrace->out()));
+}
+
+TEST(Errors, ClosedStdoutIsNotACrash) {
+    // `head` exits after one byte; cwtrace keeps writing reports into the closed pipe.
+    RunResult r =
+        run_command({"/bin/bash", "-c",
+                     std::string(CWTRACE_BIN) + " -f json -i 100ms -d 1s | head -c 1 >/dev/null; "
+                                                "exit ${PIPESTATUS[0]}"},
+                    20s);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(cwtrace_bpf_objects().empty());
 }
 
 // Every way cwtrace ends, nothing of it stays in the kernel.
