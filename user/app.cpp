@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "cwtrace/decoder.h"
@@ -47,6 +48,19 @@ void setup_logging(bool verbose) {
     spdlog::set_default_logger(logger);
 }
 
+// Map sizes can be overridden through the environment: how tests fill maps on purpose, and
+// how a user with unusual scale trades kernel memory for capacity. 0 keeps the default.
+uint32_t env_size(const char* name) {
+    const char* value = std::getenv(name);
+    if (!value) return 0;
+    const unsigned long long n = std::strtoull(value, nullptr, 10);
+    if (n == 0 || n > UINT32_MAX) {
+        spdlog::warn("ignoring {}={}: not a size", name, value);
+        return 0;
+    }
+    return static_cast<uint32_t>(n);
+}
+
 int fail(const Error& error) {
     if (error.hint.empty())
         std::fprintf(stderr, "cwtrace: %s\n", error.message.c_str());
@@ -67,6 +81,9 @@ class Session {
         TracerConfig config;
         for (pid_t pid : options_.pids) config.pids.push_back(static_cast<uint32_t>(pid));
         config.btf_path = options_.btf_path;
+        config.origin_entries = env_size("CWTRACE_ORIGIN_MAP_ENTRIES");
+        config.stack_entries = env_size("CWTRACE_STACK_MAP_ENTRIES");
+        config.ringbuf_bytes = env_size("CWTRACE_RINGBUF_BYTES");
         auto tracer = Tracer::start(config, [this](std::span<const std::byte> r) { on_record(r); });
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);

@@ -323,6 +323,35 @@ TEST(Errors, ClosedStdoutIsNotACrash) {
     EXPECT_TRUE(cwtrace_bpf_objects().empty());
 }
 
+// Maps sized too small on purpose: every origin and stack that could not be recorded is
+// counted in lost_events and stated in the text report; the sockets are still reported.
+TEST_F(Integration, FullMapsAreCountedAsLostNeverHidden) {
+    setenv("CWTRACE_ORIGIN_MAP_ENTRIES", "1", 1);
+    setenv("CWTRACE_STACK_MAP_ENTRIES", "1", 1);
+    auto cwtrace = start_cwtrace({"--min-age", "1s"});
+    unsetenv("CWTRACE_ORIGIN_MAP_ENTRIES");
+    unsetenv("CWTRACE_STACK_MAP_ENTRIES");
+    if (!cwtrace) return;
+    Process peer({FX_PEER, "-l"});
+    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3"});
+    ASSERT_TRUE(client.wait_line("ready", 5s));
+    std::this_thread::sleep_for(1500ms);
+    cwtrace->signal(SIGINT);
+    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    const std::string& text = cwtrace->out();
+    EXPECT_NE(text.find("WARNING"), std::string::npos) << text;
+    EXPECT_NE(text.find("origin map full"), std::string::npos) << text;
+    EXPECT_NE(text.find("stacks not captured"), std::string::npos) << text;
+    EXPECT_EQ(text.find(" 0 lost"), std::string::npos) << text;
+    // Three sockets of the client are listed whatever was lost about their origin.
+    size_t lines = 0;
+    for (size_t at = text.find("-> 127.0.0.1:" + std::to_string(port)); at != std::string::npos;
+         at = text.find("-> 127.0.0.1:" + std::to_string(port), at + 1))
+        ++lines;
+    EXPECT_EQ(lines, 3u) << text;
+}
+
 // Every way cwtrace ends, nothing of it stays in the kernel.
 class Exits : public Integration, public ::testing::WithParamInterface<int> {};
 
