@@ -169,6 +169,22 @@ static __always_inline void remember_origin(__u64 sk, const struct cw_origin* or
     if (bpf_map_update_elem(&origins, &sk, origin, BPF_ANY)) count(CW_CNT_ORIGIN_MAP_FULL);
 }
 
+static __always_inline void fill_flow(struct trace_event_raw_inet_sock_set_state* ctx,
+                                      struct cw_flow* flow) {
+    __builtin_memset(flow, 0, sizeof(*flow));
+    flow->family = ctx->family;
+    flow->sport = ctx->sport;
+    flow->dport = ctx->dport;
+    /* The verifier forbids loads through a moved ctx pointer: copy the arrays with helpers. */
+    if (ctx->family == AF_INET6) {
+        bpf_probe_read_kernel(flow->saddr, 16, ctx->saddr_v6);
+        bpf_probe_read_kernel(flow->daddr, 16, ctx->daddr_v6);
+    } else {
+        bpf_probe_read_kernel(flow->saddr, 4, ctx->saddr);
+        bpf_probe_read_kernel(flow->daddr, 4, ctx->daddr);
+    }
+}
+
 static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk) {
     struct cw_event_enter* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     struct cw_origin* origin;
@@ -179,19 +195,8 @@ static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_stat
     }
     fill_header(&event->hdr, CW_EV_ENTER_CLOSE_WAIT, sizeof(*event), sk);
     event->ino = sock_ino((const struct sock*)ctx->skaddr);
-    event->family = ctx->family;
-    event->sport = ctx->sport;
-    event->dport = ctx->dport;
-    /* The verifier forbids loads through a moved ctx pointer: copy the arrays with helpers. */
-    __builtin_memset(event->saddr, 0, sizeof(event->saddr));
-    __builtin_memset(event->daddr, 0, sizeof(event->daddr));
-    if (ctx->family == AF_INET6) {
-        bpf_probe_read_kernel(event->saddr, 16, ctx->saddr_v6);
-        bpf_probe_read_kernel(event->daddr, 16, ctx->daddr_v6);
-    } else {
-        bpf_probe_read_kernel(event->saddr, 4, ctx->saddr);
-        bpf_probe_read_kernel(event->daddr, 4, ctx->daddr);
-    }
+    event->pad = 0;
+    fill_flow(ctx, &event->flow);
     origin = bpf_map_lookup_elem(&origins, &sk);
     if (origin) {
         event->origin = *origin;
@@ -204,7 +209,8 @@ static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_stat
     bpf_ringbuf_submit(event, submit_flags());
 }
 
-static __always_inline void emit_leave(__u64 sk, int new_state) {
+static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk,
+                                       int new_state) {
     struct cw_event_leave* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 
     if (!event) {
@@ -212,6 +218,7 @@ static __always_inline void emit_leave(__u64 sk, int new_state) {
         return;
     }
     fill_header(&event->hdr, CW_EV_LEAVE_CLOSE_WAIT, sizeof(*event), sk);
+    fill_flow(ctx, &event->flow);
     event->new_state = new_state;
     event->pad = 0;
     count(CW_CNT_EVENTS);
@@ -239,7 +246,7 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
         emit_enter(ctx, sk);
         return 0;
     }
-    if (old_state == CW_TCP_CLOSE_WAIT) emit_leave(sk, new_state);
+    if (old_state == CW_TCP_CLOSE_WAIT) emit_leave(ctx, sk, new_state);
     /* The kernel reuses struct sock memory: forget the opener so it never outlives its socket. */
     if (new_state == CW_TCP_CLOSE) bpf_map_delete_elem(&origins, &sk);
     return 0;

@@ -1,1 +1,6 @@
 # Sources added by one component; included from the CMakeLists.txt beside it.
+# Backfill (issue 5): sock_diag dump and process details.
+target_sources(unit_tests PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/unit/test_sock_diag.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/unit/test_process_info.cpp
+)

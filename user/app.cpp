@@ -88,7 +88,17 @@ class Session {
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);
         started_ns_ = monotonic_ns();
+        backfill();
         return true;
+    }
+
+    // After attaching, so that no socket falls between the dump and the trace; one seen by both
+    // is reconciled by its flow in the table.
+    void backfill() {
+        size_t added = 0;
+        for (const DiagSocket& d : ReportBuilder::close_wait_now())
+            added += table_.add_before_start(flow_of(d), d.inode, started_ns_);
+        if (added) spdlog::info("{} sockets were already in CLOSE_WAIT", added);
     }
 
     void drain(int timeout_ms) {
@@ -123,7 +133,7 @@ class Session {
         table_.enter(e);
         if (e.has_origin) builder_.note_process(e.origin.pid, e.origin.task_start_ns);
     }
-    void apply(const cw_event_leave& e) { table_.leave(e.hdr.sk); }
+    void apply(const cw_event_leave& e) { table_.leave(e); }
     void apply(const cw_event_origin& e) {
         table_.attach_origin(e);
         builder_.note_process(e.origin.pid, e.origin.task_start_ns);

@@ -4,9 +4,14 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
+
+#include "cwtrace/display.h"
 
 namespace cwtrace {
 namespace {
@@ -36,9 +41,32 @@ pid_t pid_arg(const std::string& text) {
 }
 
 Format format_arg(const std::string& text) {
-    if (text == "text") return Format::Text;
-    if (text == "json") return Format::Json;
-    throw UsageError{"--format: unknown format '" + text + "' (supported: text, json)"};
+    for (Format f : {Format::Text, Format::Json, Format::Folded, Format::Svg, Format::Speedscope,
+                     Format::Pprof})
+        if (text == to_string(f)) return f;
+    throw UsageError{"--format: unknown format '" + text +
+                     "' (supported: text, json, folded, svg, speedscope, pprof)"};
+}
+
+// --format wins; without it the output file's name decides.
+Format resolve_format(const std::string& format, const std::string& output) {
+    if (!format.empty()) return format_arg(format);
+    return output.empty() ? Format::Text : format_for_path(output);
+}
+
+// A binary profile would garble a terminal; a pipe or a file is fine.
+void check_binary_destination(Format format, const std::string& output) {
+    if (format == Format::Pprof && output.empty() && isatty(STDOUT_FILENO))
+        throw UsageError{"--format pprof: the profile is binary; write it with -o PATH.pb.gz"};
+}
+
+void check_input_path(const std::string& path) {
+    if (path == "-") return;
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw UsageError{"render: '" + path + "' is a directory"};
+    if (access(path.c_str(), R_OK) != 0)
+        throw UsageError{"render: cannot read '" + path + "': " + std::strerror(errno)};
 }
 
 // Checked before tracing starts, so a long run is not lost at the end.
@@ -55,51 +83,110 @@ void check_output_path(const std::string& path) {
         throw UsageError{"--output: '" + path + "' is not writable"};
 }
 
+// The strings CLI11 fills in, before they are checked.
+struct RawArgs {
+    std::string min_age = "30s", duration, interval, format, output, btf, input;
+    std::vector<std::string> pids;
+    bool verbose = false;
+};
+
+Options trace_options(const RawArgs& a) {
+    Options o;
+    o.min_age = duration_arg("--min-age", a.min_age, true);
+    if (!a.duration.empty()) o.duration = duration_arg("--duration", a.duration, false);
+    if (!a.interval.empty()) o.interval = duration_arg("--interval", a.interval, false);
+    if (a.pids.size() > 8) throw UsageError{"--pid: at most 8 pids"};
+    for (const auto& p : a.pids) o.pids.push_back(pid_arg(p));
+    o.format = resolve_format(a.format, a.output);
+    // Periodic reports stream to stdout: as JSON Lines for json, as text for any other format.
+    o.periodic_format = o.format == Format::Json ? Format::Json : Format::Text;
+    if (o.interval && !is_streaming(o.format) && a.output.empty())
+        throw UsageError{std::string("--interval: periodic reports go to stdout as text, so the ") +
+                         to_string(o.format) + " report needs -o PATH"};
+    if (!a.output.empty()) check_output_path(a.output);
+    check_binary_destination(o.format, a.output);
+    o.output = a.output;
+    o.btf_path = a.btf;
+    o.verbose = a.verbose;
+    return o;
+}
+
+// `render` takes REPORT, --format and --output; a tracing flag there is a mistake worth saying.
+Options render_options(const CLI::App& app, const RawArgs& a) {
+    for (const char* flag : {"--min-age", "--pid", "--duration", "--interval", "--btf"})
+        if (app.count(flag) > 0)
+            throw UsageError{std::string("render: ") + flag + " applies to tracing, not render"};
+    Options o;
+    o.command = Command::Render;
+    check_input_path(a.input);
+    o.input = a.input;
+    o.format = resolve_format(a.format, a.output);
+    if (!a.output.empty()) check_output_path(a.output);
+    check_binary_destination(o.format, a.output);
+    o.output = a.output;
+    o.verbose = a.verbose;
+    return o;
+}
+
 }  // namespace
+
+Format format_for_path(const std::string& path) {
+    std::string name = std::filesystem::path(path).filename().string();
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::pair<const char*, Format> suffixes[] = {{".speedscope.json", Format::Speedscope},
+                                                       {".json", Format::Json},
+                                                       {".svg", Format::Svg},
+                                                       {".folded", Format::Folded},
+                                                       {".pb.gz", Format::Pprof}};
+    for (const auto& [suffix, format] : suffixes)
+        if (name.ends_with(suffix) && name.size() > std::strlen(suffix)) return format;
+    return Format::Text;
+}
 
 CliResult parse_cli(int argc, const char* const* argv) {
     CLI::App app{
         "cwtrace: find TCP sockets stuck in CLOSE_WAIT, who owns them, and the code "
         "that opened them.",
         "cwtrace"};
-    std::string min_age = "30s", duration, interval, format = "text", output, btf;
-    std::vector<std::string> pids;
-    bool verbose = false;
-    app.add_option("--min-age", min_age,
+    RawArgs a;
+    app.add_option("--min-age", a.min_age,
                    "report sockets in CLOSE_WAIT at least this long (default 30s)");
-    app.add_option("-p,--pid", pids, "only sockets owned by this process; repeatable");
-    app.add_option("-d,--duration", duration, "stop after this long and print the final report");
-    app.add_option("-i,--interval", interval, "also print a report every DURATION while running");
-    app.add_option("-f,--format", format, "text (default) | json");
-    app.add_option("-o,--output", output, "write the final report to PATH instead of stdout");
-    app.add_option("--btf", btf, "kernel BTF file (default: /sys/kernel/btf/vmlinux)");
-    app.add_flag("-v,--verbose", verbose, "print libbpf's and cwtrace's debug messages");
+    app.add_option("-p,--pid", a.pids, "only sockets owned by this process; repeatable");
+    app.add_option("-d,--duration", a.duration, "stop after this long and print the final report");
+    app.add_option("-i,--interval", a.interval,
+                   "also print a report every DURATION while running (text, or JSON Lines "
+                   "with -f json, on stdout)");
+    app.add_option("-f,--format", a.format,
+                   "text | json | folded | svg | speedscope | pprof (default: from --output's "
+                   "name: .json .svg .folded .speedscope.json .pb.gz, else text)");
+    app.add_option("-o,--output", a.output, "write the final report to PATH instead of stdout");
+    app.add_option("--btf", a.btf, "kernel BTF file (default: /sys/kernel/btf/vmlinux)");
+    app.add_flag("-v,--verbose", a.verbose, "print libbpf's and cwtrace's debug messages");
     app.set_version_flag("--version", std::string("cwtrace ") + CWTRACE_VERSION);
+    CLI::App* render = app.add_subcommand(
+        "render",
+        "draw a saved JSON report (cwtrace -f json) in another format, without tracing (no "
+        "root needed): cwtrace render REPORT [-f FORMAT] [-o PATH]");
+    render->add_option("REPORT", a.input, "the JSON report ('-': stdin)")->required();
+    render->fallthrough();  // -f and -o after REPORT belong to the main app
+    app.require_subcommand(0, 1);
     app.footer(
         "DURATION: integer or decimal with unit ms, s, m, h; compounds like 1m30s; a bare "
         "number means seconds.\nExit status: 0 normal run, 1 runtime failure, 2 usage error.");
     try {
         app.parse(argc, argv);
-        Options o;
-        o.min_age = duration_arg("--min-age", min_age, true);
-        if (!duration.empty()) o.duration = duration_arg("--duration", duration, false);
-        if (!interval.empty()) o.interval = duration_arg("--interval", interval, false);
-        if (pids.size() > 8) throw UsageError{"--pid: at most 8 pids"};
-        for (const auto& p : pids) o.pids.push_back(pid_arg(p));
-        o.format = format_arg(format);
-        if (!output.empty()) check_output_path(output);
-        o.output = output;
-        o.btf_path = btf;
-        o.verbose = verbose;
+        Options o = render->parsed() ? render_options(app, a) : trace_options(a);
         return {std::move(o), 0, {}};
     } catch (const CLI::CallForHelp&) {
         return {std::nullopt, 0, app.help()};
     } catch (const CLI::CallForVersion& e) {
         return {std::nullopt, 0, std::string(e.what()) + "\n"};
     } catch (const CLI::ParseError& e) {
-        return {std::nullopt, 2, std::string("cwtrace: ") + e.what() + " (see --help)\n"};
+        return {std::nullopt, 2, "cwtrace: " + display_safe(e.what()) + " (see --help)\n"};
     } catch (const UsageError& e) {
-        return {std::nullopt, 2, "cwtrace: " + e.message + "\n"};
+        // One line, whatever bytes the bad value had.
+        return {std::nullopt, 2, "cwtrace: " + display_safe(e.message) + "\n"};
     }
 }
 

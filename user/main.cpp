@@ -3,6 +3,7 @@
 
 #include "cwtrace/app.h"
 #include "cwtrace/cli.h"
+#include "cwtrace/render_command.h"
 
 int main(int argc, char** argv) {
     cwtrace::CliResult cli = cwtrace::parse_cli(argc, argv);
@@ -10,5 +11,7 @@ int main(int argc, char** argv) {
         std::fputs(cli.message.c_str(), cli.exit_code == 0 ? stdout : stderr);
         return cli.exit_code;
     }
+    if (cli.options->command == cwtrace::Command::Render)
+        return cwtrace::render_saved_report(*cli.options);
     return cwtrace::run(*cli.options);
 }

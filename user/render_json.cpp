@@ -1,6 +1,6 @@
 // JSON report, schema "cwtrace.report/1" (see CONTRACT.md): one document on one line.
-// Keys in the contract's order; seconds rounded to milliseconds so output is stable.
-// Strings that are not valid UTF-8 (process names and symbols are arbitrary bytes) have the
+// Keys in the contract's order, additions last; seconds rounded to milliseconds so output is
+// stable. Strings that are not valid UTF-8 (process names and symbols are arbitrary bytes) have the
 // bad bytes replaced by U+FFFD rather than failing the report.
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -52,6 +52,15 @@ Json origin(const Origin& o) {
     return j;
 }
 
+Json owner(const OwnerDetails& d) {
+    Json j = Json::object();
+    j["cmdline"] = d.cmdline;
+    j["pid_in_namespace"] = nullable(d.pid_in_namespace);
+    j["cgroup"] = d.cgroup;
+    j["container_id"] = nullable(d.container_id);
+    return j;
+}
+
 Json socket(const SocketEntry& s) {
     Json j = Json::object();
     j["pid"] = nullable(s.pid);
@@ -62,6 +71,13 @@ Json socket(const SocketEntry& s) {
     j["close_wait_seconds"] = seconds(s.close_wait_seconds);
     j["before_start"] = s.before_start;
     j["origin"] = origin(s.origin);
+    // Additions to the contract: what sock_diag and /proc say of the socket and its owner.
+    j["age_estimate_seconds"] =
+        s.age_estimate_seconds ? Json(seconds(*s.age_estimate_seconds)) : Json(nullptr);
+    j["recv_q"] = nullable(s.recv_q);
+    j["send_q"] = nullable(s.send_q);
+    j["diagnosis"] = to_string(s.diagnosis);
+    j["owner"] = s.owner ? owner(*s.owner) : Json(nullptr);
     return j;
 }
 
@@ -82,7 +98,7 @@ Json stats(const Stats& st) {
 
 }  // namespace
 
-std::string render_json(const Report& report) {
+std::string render_json(const Report& report, const ReportContext& context) {
     Json j = Json::object();
     j["schema"] = "cwtrace.report/1";
     j["min_age_seconds"] = seconds(report.min_age_seconds);
@@ -90,6 +106,7 @@ std::string render_json(const Report& report) {
     j["sockets"] = Json::array();
     for (const auto& s : report.sockets) j["sockets"].push_back(socket(s));
     j["stats"] = stats(report.stats);
+    if (!context.host.empty()) j["host"] = context.host;  // addition: where it was taken
     return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 

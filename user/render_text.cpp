@@ -1,8 +1,8 @@
-// Text report for a person at a terminal: the biggest leaking code path first, its count, age,
-// owners and opening stack. Every line fits in 80 columns (counted in code points); names too
-// long for that are shortened in the middle with "…" (the JSON report keeps them whole).
-// Untrusted strings (process names, symbols, paths) are made terminal-safe: control characters,
-// bidi overrides and invalid UTF-8 are shown as \xNN escapes.
+// Text report for a person at a terminal: the biggest leaking code path first, its count, oldest
+// and median age, owners, most common remote endpoints and opening stack. Every line fits in 80
+// columns (counted in code points); names too long for that are shortened in the middle with "…"
+// (the JSON report keeps them whole). Untrusted strings (process names, symbols, paths) are made
+// terminal-safe: control characters, bidi overrides and invalid UTF-8 are shown as \xNN escapes.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -10,10 +10,11 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "cwtrace/display.h"
+#include "cwtrace/opening_paths.h"
 #include "cwtrace/render.h"
 
 namespace cwtrace {
@@ -21,58 +22,14 @@ namespace {
 
 constexpr size_t kWidth = 80;
 constexpr size_t kMaxOwners = 5;              // owners listed by name; the rest are counted
+constexpr size_t kMaxRemotes = 3;             // the most common remote endpoints listed
 constexpr size_t kMaxSocketsListed = 10;      // a group with more sockets is summarized...
 constexpr size_t kSocketsWhenSummarized = 5;  // ...by its oldest few and a count
 constexpr size_t kMaxAddrColumn = 23;         // wider addresses overflow their column
 const std::string kStackIndent = "      ";
 const std::string kSocketIndent = "      ";
 
-// ---- Terminal-safe strings, measured in code points ----
-
-// Length of the valid UTF-8 sequence at s[i] (storing its code point in cp); 0 if invalid.
-size_t decode_utf8(std::string_view s, size_t i, char32_t& cp) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const size_t n = c < 0x80           ? 1
-                     : (c >> 5) == 0x6  ? 2
-                     : (c >> 4) == 0xE  ? 3
-                     : (c >> 3) == 0x1E ? 4
-                                        : 0;
-    if (n == 0 || i + n > s.size()) return 0;
-    cp = n == 1 ? c : c & (0x7F >> n);
-    for (size_t k = 1; k < n; ++k) {
-        const auto cc = static_cast<unsigned char>(s[i + k]);
-        if ((cc & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return n;
-}
-
-// Code points a terminal would act on rather than print: C0/C1 controls and bidi overrides.
-bool unsafe(char32_t cp) {
-    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
-           (cp >= 0x2066 && cp <= 0x2069);
-}
-
-std::string clean(std::string_view s) {
-    std::string out;
-    for (size_t i = 0; i < s.size();) {
-        char32_t cp = 0;
-        const size_t n = decode_utf8(s, i, cp);
-        if (n != 0 && !unsafe(cp)) {
-            out.append(s.substr(i, n));
-        } else {
-            for (size_t k = 0; k < std::max<size_t>(n, 1); ++k) {
-                char esc[8];
-                std::snprintf(esc, sizeof esc, "\\x%02x", static_cast<unsigned char>(s[i + k]));
-                out += esc;
-            }
-        }
-        i += std::max<size_t>(n, 1);
-    }
-    return out;
-}
+// ---- Terminal-safe strings (display.h), measured in code points ----
 
 // Display width of clean text: one column per code point.
 size_t width(std::string_view s) {
@@ -134,42 +91,20 @@ double age_of(const SocketEntry& s) {
                                                                            : 0;
 }
 
-// 42.1s, 3m12s, 1h05m, 2d03h.
-std::string duration(double seconds) {
-    const double s = std::isfinite(seconds) ? std::clamp(seconds, 0.0, 1e12) : 0;
-    const long long tenths = std::llround(s * 10), secs = std::llround(s);
-    char buf[48];
-    if (tenths < 600)
-        std::snprintf(buf, sizeof buf, "%lld.%llds", tenths / 10, tenths % 10);
-    else if (secs < 3600)
-        std::snprintf(buf, sizeof buf, "%lldm%02llds", secs / 60, secs % 60);
-    else if (secs < 86400)
-        std::snprintf(buf, sizeof buf, "%lldh%02lldm", secs / 3600, secs % 3600 / 60);
-    else
-        std::snprintf(buf, sizeof buf, "%lldd%02lldh", secs / 86400, secs % 86400 / 3600);
-    return buf;
-}
-
-// A setting: 30s rather than 30.0s.
-std::string setting(double seconds) {
-    std::string d = duration(seconds);
-    if (d.size() > 3 && d.compare(d.size() - 3, 3, ".0s") == 0) d.replace(d.size() - 3, 3, "s");
-    return d;
-}
-
 // Age of a socket; ">" marks a lower bound (already in CLOSE_WAIT when tracing began).
 std::string age_text(const SocketEntry& s) {
-    return (s.before_start ? ">" : "") + duration(age_of(s));
+    return (s.before_start ? ">" : "") + human_duration(age_of(s));
 }
 
 std::string endpoint(const Endpoint& e, bool inet6) {
-    const std::string addr = clean(e.addr);
+    const std::string addr = display_safe(e.addr);
     return (inet6 ? "[" + addr + "]" : addr) + ":" + std::to_string(e.port);
 }
 
 std::string owner(const SocketEntry& s) {
     if (!s.pid && !s.comm) return "unknown";
-    return (s.comm ? clean(*s.comm) : "?") + "[" + (s.pid ? std::to_string(*s.pid) : "?") + "]";
+    return (s.comm ? display_safe(*s.comm) : "?") + "[" + (s.pid ? std::to_string(*s.pid) : "?") +
+           "]";
 }
 
 std::string plural(uint64_t n, const char* one, const char* many) {
@@ -178,36 +113,14 @@ std::string plural(uint64_t n, const char* one, const char* many) {
 
 // ---- Grouping by opening code path ----
 
-using FrameKey = std::vector<std::pair<std::string, std::string>>;
-using GroupKey = std::tuple<int, FrameKey, FrameKey>;
+using Group = PathGroup;  // here with its sockets oldest first
 
-FrameKey frame_key(const std::vector<Frame>& frames) {
-    FrameKey key;
-    for (const auto& f : frames) key.emplace_back(f.function, f.module);
-    return key;
-}
-
-struct Group {
-    const Origin* origin = nullptr;           // the sockets' common kind and stacks
-    std::vector<const SocketEntry*> sockets;  // oldest first
-};
-
-// Largest group first; ties: oldest socket first, then by stack (the map's key order).
+// Largest group first; ties: oldest socket first, then by path (opening_paths.h's order).
 std::vector<Group> group_sockets(const Report& r) {
-    std::map<GroupKey, Group> by_key;
-    for (const auto& s : r.sockets) {
-        GroupKey key{static_cast<int>(s.origin.kind), frame_key(s.origin.user_stack),
-                     frame_key(s.origin.kernel_stack)};
-        Group& g = by_key[key];
-        if (!g.origin) g.origin = &s.origin;
-        g.sockets.push_back(&s);
-    }
-    std::vector<Group> groups;
-    for (auto& [key, g] : by_key) {
+    std::vector<Group> groups = group_by_opening_path(r);
+    for (auto& g : groups)
         std::stable_sort(g.sockets.begin(), g.sockets.end(),
                          [](auto* a, auto* b) { return age_of(*a) > age_of(*b); });
-        groups.push_back(std::move(g));
-    }
     std::stable_sort(groups.begin(), groups.end(), [](const Group& a, const Group& b) {
         if (a.sockets.size() != b.sockets.size()) return a.sockets.size() > b.sockets.size();
         return age_of(*a.sockets.front()) > age_of(*b.sockets.front());
@@ -220,8 +133,8 @@ std::vector<Group> group_sockets(const Report& r) {
 std::string header(const Report& r) {
     return wrap(
         "", "         ",
-        {"cwtrace:", "tracing " + setting(r.tracing_seconds) + ",",
-         "min-age " + setting(r.min_age_seconds) + ",",
+        {"cwtrace:", "tracing " + human_setting(r.tracing_seconds) + ",",
+         "min-age " + human_setting(r.min_age_seconds) + ",",
          plural(r.sockets.size(), "socket", "sockets") + " shown,",
          plural(r.stats.events, "event,", "events,"), std::to_string(r.stats.lost_events), "lost"});
 }
@@ -246,6 +159,16 @@ std::string lost_warning(const Stats& st) {
     return wrap("", "         ", split_words(text));
 }
 
+// The middle age of the group (sockets are oldest first); ">" if it rests on a lower bound.
+std::string median_age(const Group& g) {
+    const auto& all = g.sockets;
+    const size_t n = all.size();
+    const SocketEntry& hi = *all[(n - 1) / 2];
+    const SocketEntry& lo = *all[n / 2];
+    const bool lower_bound = hi.before_start || lo.before_start;
+    return (lower_bound ? ">" : "") + human_duration((age_of(hi) + age_of(lo)) / 2);
+}
+
 std::string group_title(size_t index, const Group& g) {
     const Origin& o = *g.origin;
     const std::string how = o.kind == OriginKind::Unknown
@@ -253,34 +176,52 @@ std::string group_title(size_t index, const Group& g) {
                                 : std::string("opened by ") + to_string(o.kind) + "()";
     return wrap("", "    ",
                 {"#" + std::to_string(index) + " ", plural(g.sockets.size(), "socket,", "sockets,"),
-                 "oldest", age_text(*g.sockets.front()) + ",", how});
+                 "oldest", age_text(*g.sockets.front()) + ",", "median", median_age(g) + ",", how});
+}
+
+// Items with their counts, most frequent first (ties in key order), the first few named:
+// "label: a (3), b (1), and 2 more".
+std::string counted_line(const char* one, const char* many,
+                         const std::map<std::string, size_t>& count, size_t max_named) {
+    std::vector<std::pair<std::string, size_t>> items(count.begin(), count.end());
+    std::stable_sort(items.begin(), items.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::vector<std::string> words{items.size() > 1 ? many : one};
+    for (size_t i = 0; i < items.size() && i < max_named; ++i) {
+        const bool last = i + 1 == items.size();
+        words.push_back(items[i].first +
+                        (items.size() > 1 ? " (" + std::to_string(items[i].second) + ")" : "") +
+                        (last ? "" : ","));
+    }
+    if (items.size() > max_named)
+        words.insert(words.end(), {"and", std::to_string(items.size() - max_named), "more"});
+    return wrap("    ", std::string(4 + width(words[0]) + 1, ' '), words);
+}
+
+// The peers of a group: for connect() the endpoints it connected to; for accept() the client
+// hosts (their ports are ephemeral, so only the address says who they are).
+std::string remotes_line(const Group& g) {
+    const bool clients = g.origin->kind == OriginKind::Accept;
+    std::map<std::string, size_t> count;
+    for (const auto* s : g.sockets) {
+        ++count[clients ? display_safe(s->remote.addr) : endpoint(s->remote, s->inet6)];
+    }
+    return clients ? counted_line("client:", "clients:", count, kMaxRemotes)
+                   : counted_line("remote:", "remotes:", count, kMaxRemotes);
 }
 
 std::string owners_line(const Group& g) {
     std::map<std::string, size_t> count;
     for (const auto* s : g.sockets) ++count[owner(*s)];
-    std::vector<std::pair<std::string, size_t>> owners(count.begin(), count.end());
-    std::stable_sort(owners.begin(), owners.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
-    std::vector<std::string> words;
-    for (size_t i = 0; i < owners.size() && i < kMaxOwners; ++i) {
-        const bool last = i + 1 == owners.size();
-        words.push_back(owners[i].first +
-                        (owners.size() > 1 ? " (" + std::to_string(owners[i].second) + ")" : "") +
-                        (last ? "" : ","));
-    }
-    if (owners.size() > kMaxOwners)
-        words.insert(words.end(), {"and", std::to_string(owners.size() - kMaxOwners), "more"});
-    words.insert(words.begin(), owners.size() > 1 ? "owners:" : "owner:");
-    return wrap("    ", std::string(4 + width(words[0]) + 1, ' '), words);
+    return counted_line("owner:", "owners:", count, kMaxOwners);
 }
 
 // "function (module)", or "function [kernel]"; the module path gets at most about half the line
 // when space is short, the function name the rest.
 std::string frame_line(const Frame& f, bool kernel) {
     const size_t avail = kWidth - kStackIndent.size();
-    std::string fn = clean(f.function.empty() ? "[unknown]" : f.function);
-    std::string mod = kernel && f.module.empty() ? "kernel" : clean(f.module);
+    std::string fn = display_safe(f.function.empty() ? "[unknown]" : f.function);
+    std::string mod = kernel && f.module.empty() ? "kernel" : display_safe(f.module);
     const size_t decor = mod.empty() ? 0 : 3;  // " ()" or " []"
     if (width(fn) + decor + width(mod) > avail) {
         const size_t fn_want = std::min(width(fn), avail - decor);
@@ -344,12 +285,12 @@ std::string sockets_block(const Group& g) {
 std::string render_text(const Report& report) {
     std::string out = header(report) + lost_warning(report.stats);
     if (report.sockets.empty())
-        return out + "No sockets in CLOSE_WAIT for at least " + setting(report.min_age_seconds) +
-               ".\n";
+        return out + "No sockets in CLOSE_WAIT for at least " +
+               human_setting(report.min_age_seconds) + ".\n";
     const auto groups = group_sockets(report);
     for (size_t i = 0; i < groups.size(); ++i)
         out += "\n" + group_title(i + 1, groups[i]) + owners_line(groups[i]) +
-               stacks(*groups[i].origin) + sockets_block(groups[i]);
+               remotes_line(groups[i]) + stacks(*groups[i].origin) + sockets_block(groups[i]);
     const bool lower_bounds = std::any_of(report.sockets.begin(), report.sockets.end(),
                                           [](const SocketEntry& s) { return s.before_start; });
     if (lower_bounds)

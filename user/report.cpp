@@ -1,4 +1,5 @@
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstring>
@@ -7,7 +8,9 @@
 #include "cwtrace/call_site.h"
 #include "cwtrace/net_format.h"
 #include "cwtrace/owners.h"
+#include "cwtrace/process_info.h"
 #include "cwtrace/report_builder.h"
+#include "cwtrace/sock_diag.h"
 
 namespace cwtrace {
 namespace {
@@ -41,6 +44,16 @@ bool selected(const std::vector<pid_t>& filter, std::optional<uint32_t> owner,
     // An owner unknown now (e.g. not yet accepted) is judged by who opened it.
     auto pid = owner ? owner : origin.pid;
     return pid && std::find(filter.begin(), filter.end(), static_cast<pid_t>(*pid)) != filter.end();
+}
+
+OwnerDetails owner_details(pid_t pid) {
+    ProcessDetails p = read_process_details(pid);
+    OwnerDetails d;
+    d.cmdline = std::move(p.cmdline);
+    if (p.namespaced_pid) d.pid_in_namespace = static_cast<uint32_t>(*p.namespaced_pid);
+    d.cgroup = std::move(p.cgroup);
+    d.container_id = std::move(p.container_id);
+    return d;
 }
 
 }  // namespace
@@ -112,33 +125,95 @@ Origin ReportBuilder::resolve_origin(const cw_origin& o) {
     return origin;
 }
 
+cw_flow flow_of(const DiagSocket& d) {
+    cw_flow flow = {};
+    std::memcpy(flow.saddr, d.saddr, sizeof flow.saddr);
+    std::memcpy(flow.daddr, d.daddr, sizeof flow.daddr);
+    flow.family = d.inet6 ? 10 : 2;
+    flow.sport = d.sport;
+    flow.dport = d.dport;
+    return flow;
+}
+
+namespace {
+
+Diagnosis diagnose(uint32_t recv_q) {
+    if (recv_q == 0) return Diagnosis::EofReadNotClosed;
+    return recv_q == 1 ? Diagnosis::EofNotRead : Diagnosis::UnreadData;
+}
+
+using DiagByFlow = std::unordered_map<cw_flow, DiagSocket, FlowHash, FlowEqual>;
+
+// What the kernel says now of every socket in CLOSE_WAIT in this network namespace.
+DiagByFlow dump_close_wait() {
+    DiagByFlow out;
+    auto visited = for_each_tcp_socket(1u << CW_TCP_CLOSE_WAIT,
+                                       [&](const DiagSocket& d) { out.emplace(flow_of(d), d); });
+    if (!visited) spdlog::debug("sock_diag: {}", visited.error().message);
+    return out;
+}
+
+}  // namespace
+
+std::vector<DiagSocket> ReportBuilder::close_wait_now() {
+    std::vector<DiagSocket> out;
+    auto dumped = dump_tcp_sockets(1u << CW_TCP_CLOSE_WAIT);
+    if (dumped) return std::move(*dumped);
+    spdlog::warn("cannot list sockets already in CLOSE_WAIT: {}", dumped.error().message);
+    return out;
+}
+
 Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) {
     Report report;
     report.min_age_seconds = static_cast<double>(input.min_age_ns) / 1e9;
     report.tracing_seconds = input.tracing_seconds;
     report.stats = input.stats;
 
-    const auto stuck = table.at_least(input.now_ns, input.min_age_ns);
+    const auto tracked = table.all();
+    const DiagByFlow diag = dump_close_wait();
     std::unordered_set<uint64_t> inodes;
-    for (const TrackedSocket* s : stuck)
+    for (const TrackedSocket* s : tracked)
         if (s->ino) inodes.insert(s->ino);
     const auto owners = find_socket_owners(inodes);
+    std::unordered_map<uint32_t, OwnerDetails> details;
 
-    for (const TrackedSocket* s : stuck) {
+    for (const TrackedSocket* s : tracked) {
         SocketEntry entry;
+        entry.close_wait_seconds =
+            static_cast<double>(input.now_ns - std::min(input.now_ns, s->close_wait_since_ns)) /
+            1e9;
+        entry.before_start = s->before_start;
+        if (auto it = diag.find(s->flow); it != diag.end()) {
+            entry.recv_q = it->second.recv_q;
+            entry.send_q = it->second.send_q;
+            entry.diagnosis = diagnose(it->second.recv_q);
+            if (s->before_start && it->second.tcp_info)
+                entry.age_estimate_seconds = it->second.tcp_info->last_ack_recv_ms / 1e3;
+        }
+        // Sockets found at start are judged by their estimated age, others by the traced one.
+        const double age = entry.age_estimate_seconds.value_or(entry.close_wait_seconds);
+        if (age < report.min_age_seconds) continue;
+
         if (auto it = owners.find(s->ino); s->ino && it != owners.end()) {
             entry.pid = static_cast<uint32_t>(it->second.pid);
             entry.comm = it->second.comm;
+            auto [d, fresh] = details.try_emplace(*entry.pid);
+            if (fresh) d->second = owner_details(it->second.pid);
+            entry.owner = d->second;
         }
         if (s->origin) entry.origin = resolve_origin(*s->origin);
         if (!selected(input.pid_filter, entry.pid, entry.origin)) continue;
-        entry.inet6 = s->inet6;
-        entry.local = {format_addr(s->inet6, s->saddr), s->sport};
-        entry.remote = {format_addr(s->inet6, s->daddr), s->dport};
-        entry.close_wait_seconds = static_cast<double>(input.now_ns - s->close_wait_since_ns) / 1e9;
-        entry.before_start = s->before_start;
+        entry.inet6 = s->inet6();
+        entry.local = {format_addr(s->inet6(), s->flow.saddr), s->flow.sport};
+        entry.remote = {format_addr(s->inet6(), s->flow.daddr), s->flow.dport};
         report.sockets.push_back(std::move(entry));
     }
+    // Oldest first, by the best age known.
+    std::stable_sort(report.sockets.begin(), report.sockets.end(),
+                     [](const auto& a, const auto& b) {
+                         return a.age_estimate_seconds.value_or(a.close_wait_seconds) >
+                                b.age_estimate_seconds.value_or(b.close_wait_seconds);
+                     });
     return report;
 }
 

@@ -1,29 +1,47 @@
 #include "cwtrace/socket_table.h"
 
 #include <algorithm>
-#include <cstring>
+#include <string_view>
 
 namespace cwtrace {
 
-namespace {
-constexpr uint16_t kAfInet6 = 10;
+size_t FlowHash::operator()(const cw_flow& f) const {
+    return std::hash<std::string_view>()(
+        std::string_view(reinterpret_cast<const char*>(&f), sizeof f));
+}
+
+void SocketTable::erase(uint64_t key) {
+    auto it = sockets_.find(key);
+    if (it == sockets_.end()) return;
+    auto flow_it = by_flow_.find(it->second.flow);
+    if (flow_it != by_flow_.end() && flow_it->second == key) by_flow_.erase(flow_it);
+    sockets_.erase(it);
 }
 
 void SocketTable::enter(const cw_event_enter& event) {
+    erase(event.hdr.sk);
+    if (auto it = by_flow_.find(event.flow); it != by_flow_.end()) erase(it->second);
     TrackedSocket s;
-    s.sk = event.hdr.sk;
+    s.key = event.hdr.sk;
     s.ino = event.ino;
-    s.inet6 = event.family == kAfInet6;
-    std::memcpy(s.saddr, event.saddr, sizeof s.saddr);
-    std::memcpy(s.daddr, event.daddr, sizeof s.daddr);
-    s.sport = event.sport;
-    s.dport = event.dport;
+    s.flow = event.flow;
     s.close_wait_since_ns = event.hdr.ts_ns;
     if (event.has_origin) s.origin = event.origin;
-    sockets_.insert_or_assign(s.sk, s);
+    by_flow_[s.flow] = s.key;
+    sockets_.emplace(s.key, s);
 }
 
-bool SocketTable::leave(uint64_t sk) { return sockets_.erase(sk) > 0; }
+bool SocketTable::leave(const cw_event_leave& event) {
+    if (sockets_.count(event.hdr.sk)) {
+        erase(event.hdr.sk);
+        return true;
+    }
+    // Found at start, so known by its flow only.
+    auto it = by_flow_.find(event.flow);
+    if (it == by_flow_.end() || !sockets_.at(it->second).before_start) return false;
+    erase(it->second);
+    return true;
+}
 
 bool SocketTable::attach_origin(const cw_event_origin& event) {
     auto it = sockets_.find(event.hdr.sk);
@@ -33,23 +51,38 @@ bool SocketTable::attach_origin(const cw_event_origin& event) {
     return true;
 }
 
+bool SocketTable::add_before_start(const cw_flow& flow, uint64_t ino, uint64_t tracing_start_ns) {
+    if (by_flow_.count(flow)) return false;
+    TrackedSocket s;
+    s.key = next_before_start_key_++;
+    s.ino = ino;
+    s.flow = flow;
+    s.close_wait_since_ns = tracing_start_ns;
+    s.before_start = true;
+    by_flow_[flow] = s.key;
+    sockets_.emplace(s.key, s);
+    return true;
+}
+
+std::vector<const TrackedSocket*> SocketTable::all() const { return at_least(UINT64_MAX, 0); }
+
 std::vector<const TrackedSocket*> SocketTable::at_least(uint64_t now_ns,
                                                         uint64_t min_age_ns) const {
     std::vector<const TrackedSocket*> out;
-    for (const auto& [sk, s] : sockets_) {
+    for (const auto& [key, s] : sockets_) {
         if (now_ns >= s.close_wait_since_ns && now_ns - s.close_wait_since_ns >= min_age_ns)
             out.push_back(&s);
     }
     std::sort(out.begin(), out.end(), [](const TrackedSocket* a, const TrackedSocket* b) {
         return a->close_wait_since_ns != b->close_wait_since_ns
                    ? a->close_wait_since_ns < b->close_wait_since_ns
-                   : a->sk < b->sk;
+                   : a->key < b->key;
     });
     return out;
 }
 
-const TrackedSocket* SocketTable::find(uint64_t sk) const {
-    auto it = sockets_.find(sk);
+const TrackedSocket* SocketTable::find(uint64_t key) const {
+    auto it = sockets_.find(key);
     return it == sockets_.end() ? nullptr : &it->second;
 }
 

@@ -70,20 +70,29 @@ struct cw_event_header {
     __u64 sk; /* struct sock address: the socket's identity while it lives */
 };
 
-struct cw_event_enter {
-    struct cw_event_header hdr;
-    __u64 ino;    /* socket inode, 0 when no struct socket is attached yet */
+/* The connection a socket belongs to, as the tracepoint shows it. Unique among the live TCP
+ * sockets of a network namespace: how events meet sockets found by sock_diag. */
+struct cw_flow {
+    __u8 saddr[16]; /* IPv4 in the first 4 bytes, the rest zero */
+    __u8 daddr[16];
     __u16 family; /* AF_INET or AF_INET6 */
     __u16 sport;  /* host byte order */
     __u16 dport;  /* host byte order */
-    __u16 has_origin;
-    __u8 saddr[16]; /* IPv4 in the first 4 bytes */
-    __u8 daddr[16];
+    __u16 pad;
+};
+
+struct cw_event_enter {
+    struct cw_event_header hdr;
+    __u64 ino; /* socket inode, 0 when no struct socket is attached yet */
+    struct cw_flow flow;
+    __u32 has_origin;
+    __u32 pad;
     struct cw_origin origin;
 };
 
 struct cw_event_leave {
     struct cw_event_header hdr;
+    struct cw_flow flow;
     __u32 new_state; /* enum cw_tcp_state */
     __u32 pad;
 };

@@ -12,14 +12,20 @@
 
 namespace cwtrace {
 
+// What to do: trace (the default), or `cwtrace render REPORT.json` (draw a saved report).
+enum class Command { Trace, Render };
+
 struct Options {
+    Command command = Command::Trace;
     Nanos min_age = std::chrono::seconds(30);
     std::vector<pid_t> pids;        // empty: every process
     std::optional<Nanos> duration;  // nullopt: until SIGINT/SIGTERM
     std::optional<Nanos> interval;  // periodic reports
-    Format format = Format::Text;
-    std::string output;    // empty: stdout
-    std::string btf_path;  // empty: the running kernel's /sys/kernel/btf/vmlinux
+    Format format = Format::Text;   // of the final report: --format, else from --output's name
+    Format periodic_format = Format::Text;  // of --interval reports on stdout: text or json
+    std::string output;                     // empty: stdout
+    std::string input;                      // render: the saved JSON report; "-": stdin
+    std::string btf_path;                   // empty: the running kernel's /sys/kernel/btf/vmlinux
     bool verbose = false;
 };
 
@@ -32,5 +38,9 @@ struct CliResult {
 };
 
 CliResult parse_cli(int argc, const char* const* argv);
+
+// The format an output path asks for by its name: .svg, .folded, .json, .speedscope.json,
+// .pb.gz; text for any other name.
+Format format_for_path(const std::string& path);
 
 }  // namespace cwtrace

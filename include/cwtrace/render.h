@@ -8,15 +8,43 @@
 namespace cwtrace {
 
 // Report formats. `render` dispatches to the renderer of each.
-enum class Format { Text, Json };
+enum class Format { Text, Json, Folded, Svg, Speedscope, Pprof };
 
-std::string render(const Report& report, Format format);
+// What the report model does not carry but a picture is titled with: where it was taken.
+struct ReportContext {
+    std::string host;  // empty: not known
+
+    // The machine this process runs on (for reports taken here, now).
+    static ReportContext here();
+};
+
+// "text", "json", "folded", "svg", "speedscope", "pprof".
+const char* to_string(Format format);
+
+// Whether a format can be written as a stream of reports (one after another on stdout).
+bool is_streaming(Format format);
+
+std::string render(const Report& report, Format format, const ReportContext& context = {});
 
 // Text for a person at a terminal: header, then sockets grouped by the opening stack.
 std::string render_text(const Report& report);
 
 // One JSON document, schema "cwtrace.report/1", on a single line ending in '\n'
-// (so that --interval output is JSON Lines).
-std::string render_json(const Report& report);
+// (so that --interval output is JSON Lines). A known host is added as "host".
+std::string render_json(const Report& report, const ReportContext& context = {});
+
+// Brendan Gregg's folded stacks, `comm;outermost;...;innermost COUNT`, one line per path,
+// sorted; kernel frames end in "_[k]". Empty for an empty report.
+std::string render_folded(const Report& report);
+
+// A standalone interactive SVG flame graph (inline script; no network).
+std::string render_svg(const Report& report, const ReportContext& context = {});
+
+// speedscope's file format (https://www.speedscope.app/file-format-schema.json), one
+// "sampled" profile weighted by sockets.
+std::string render_speedscope(const Report& report, const ReportContext& context = {});
+
+// A gzipped pprof profile.proto, sample type sockets/count (binary).
+std::string render_pprof(const Report& report, const ReportContext& context = {});
 
 }  // namespace cwtrace

@@ -28,13 +28,36 @@ struct Origin {
     std::vector<Frame> kernel_stack;  // innermost first
 };
 
+// Why a socket sits in CLOSE_WAIT, from its receive queue (the FIN takes one sequence number,
+// consumed when the program reads EOF).
+enum class Diagnosis {
+    Unknown,           // not visible to sock_diag (another network namespace)
+    UnreadData,        // Recv-Q > 1: data never read, typical of a pooled idle connection
+    EofNotRead,        // Recv-Q = 1: every byte read but not the EOF
+    EofReadNotClosed,  // Recv-Q = 0: EOF read, close() never called (leaked object, no `with`)
+};
+
+// What /proc tells about the owner beyond pid and comm.
+struct OwnerDetails {
+    std::string cmdline;
+    std::optional<uint32_t> pid_in_namespace;  // when the owner is in a nested pid namespace
+    std::string cgroup;
+    std::optional<std::string> container_id;
+};
+
 struct SocketEntry {
     std::optional<uint32_t> pid;      // owner now (tgid); nullopt if unknown
     std::optional<std::string> comm;  // owner's comm now
+    std::optional<OwnerDetails> owner;
     bool inet6 = false;
     Endpoint local, remote;
-    double close_wait_seconds = 0;
+    double close_wait_seconds = 0;  // never more than the truth
     bool before_start = false;
+    // For sockets found at start: seconds since the last segment received (the FIN, while the
+    // socket is idle), from tcp_info. An estimate; --min-age judges such sockets by it.
+    std::optional<double> age_estimate_seconds;
+    std::optional<uint32_t> recv_q, send_q;  // raw queue sizes from sock_diag
+    Diagnosis diagnosis = Diagnosis::Unknown;
     Origin origin;
 };
 
@@ -58,5 +81,8 @@ struct Report {
 };
 
 const char* to_string(OriginKind kind);
+const char* to_string(Diagnosis diagnosis);  // "unread_data", ... ("unknown")
+// One line for people: "never read to the end (12 bytes unread)", ...
+std::string describe(Diagnosis diagnosis, std::optional<uint32_t> recv_q);
 
 }  // namespace cwtrace

@@ -13,6 +13,7 @@
 
 #include "cwtrace/abi.h"
 #include "cwtrace/report.h"
+#include "cwtrace/sock_diag.h"
 #include "cwtrace/socket_table.h"
 #include "cwtrace/symbolize.h"
 
@@ -26,6 +27,9 @@ struct ReportInput {
     Stats stats;
 };
 
+// The flow of a socket found by sock_diag, as the tracer's events name it.
+cw_flow flow_of(const DiagSocket& socket);
+
 class ReportBuilder {
   public:
     using StackLookup = std::function<std::vector<uint64_t>(int32_t stack_id)>;
@@ -37,6 +41,9 @@ class ReportBuilder {
     void note_process(uint32_t pid, uint64_t task_start_ns);
 
     Report build(const SocketTable& table, const ReportInput& input);
+
+    // The sockets in CLOSE_WAIT now, from sock_diag: the backfill at start.
+    static std::vector<DiagSocket> close_wait_now();
 
   private:
     Origin resolve_origin(const cw_origin& origin);

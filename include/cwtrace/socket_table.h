@@ -1,7 +1,10 @@
 // The sockets currently in CLOSE_WAIT, keyed by struct sock address, with when each entered.
+// Sockets found already in CLOSE_WAIT at start (sock_diag) have no address: they are keyed by
+// their flow, which is also how live events are reconciled with them.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -10,35 +13,52 @@
 
 namespace cwtrace {
 
+struct FlowHash {
+    size_t operator()(const cw_flow& f) const;
+};
+struct FlowEqual {
+    bool operator()(const cw_flow& a, const cw_flow& b) const {
+        return std::memcmp(&a, &b, sizeof a) == 0;
+    }
+};
+
 struct TrackedSocket {
-    uint64_t sk = 0;
+    uint64_t key = 0;  // struct sock address; a small serial number for sockets found at start
     uint64_t ino = 0;  // 0 until the socket is attached to a file (accepted)
-    bool inet6 = false;
-    uint8_t saddr[16] = {}, daddr[16] = {};
-    uint16_t sport = 0, dport = 0;
-    uint64_t close_wait_since_ns = 0;  // CLOCK_MONOTONIC
-    bool before_start = false;
+    cw_flow flow = {};
+    uint64_t close_wait_since_ns = 0;  // CLOCK_MONOTONIC; for before_start, tracing start
+    bool before_start = false;         // already in CLOSE_WAIT when tracing began
     std::optional<cw_origin> origin;
+
+    bool inet6() const { return flow.family == 10; }
 };
 
 class SocketTable {
   public:
-    // A socket entered CLOSE_WAIT. An entry already under the same address is stale (its
-    // leave event was lost and the kernel reused the memory): it is replaced.
+    // A socket entered CLOSE_WAIT. An entry for the same address (its leave event was lost and
+    // the kernel reused the memory) or the same flow (found at start too) is replaced.
     void enter(const cw_event_enter& event);
     // A socket left CLOSE_WAIT. Returns whether it was known.
-    bool leave(uint64_t sk);
+    bool leave(const cw_event_leave& event);
     // accept() returned a socket that was already in CLOSE_WAIT. Returns whether it was known.
     bool attach_origin(const cw_event_origin& event);
+    // A socket found in CLOSE_WAIT at start. Ignored (false) when its flow is already known.
+    bool add_before_start(const cw_flow& flow, uint64_t ino, uint64_t tracing_start_ns);
 
-    // Sockets in CLOSE_WAIT for at least `min_age_ns` at `now_ns`, oldest first.
+    // Every tracked socket, oldest first.
+    std::vector<const TrackedSocket*> all() const;
+    // Sockets in CLOSE_WAIT for at least `min_age_ns` at `now_ns` by their traced age.
     std::vector<const TrackedSocket*> at_least(uint64_t now_ns, uint64_t min_age_ns) const;
 
-    const TrackedSocket* find(uint64_t sk) const;
+    const TrackedSocket* find(uint64_t key) const;
     size_t size() const { return sockets_.size(); }
 
   private:
+    void erase(uint64_t key);
+
     std::unordered_map<uint64_t, TrackedSocket> sockets_;
+    std::unordered_map<cw_flow, uint64_t, FlowHash, FlowEqual> by_flow_;
+    uint64_t next_before_start_key_ = 1;  // kernel addresses are never this small
 };
 
 }  // namespace cwtrace

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -131,6 +132,17 @@ std::vector<std::string> cwtrace_bpf_objects() {
         }
     }
     return found;
+}
+
+}  // namespace cwtrace::testing
+
+namespace cwtrace::testing {
+
+std::vector<std::string> new_cwtrace_bpf_objects(const std::vector<std::string>& before) {
+    std::vector<std::string> added;
+    for (const auto& line : cwtrace_bpf_objects())
+        if (std::find(before.begin(), before.end(), line) == before.end()) added.push_back(line);
+    return added;
 }
 
 }  // namespace cwtrace::testing

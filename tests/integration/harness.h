@@ -51,7 +51,11 @@ struct RunResult {
 };
 RunResult run_command(std::vector<std::string> argv, std::chrono::milliseconds timeout);
 
-// Names of loaded BPF programs and links that belong to cwtrace (from bpftool).
+// Loaded BPF programs that belong to cwtrace (bpftool lines: "ID: tracepoint  name on_…").
 std::vector<std::string> cwtrace_bpf_objects();
+
+// Those of cwtrace_bpf_objects() that are not in `before`: the programs one run added, so that
+// another cwtrace running on the machine (a benchmark, a second instance) does not count.
+std::vector<std::string> new_cwtrace_bpf_objects(const std::vector<std::string>& before);
 
 }  // namespace cwtrace::testing

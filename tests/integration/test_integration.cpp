@@ -7,12 +7,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "harness.h"
+#include "profile.pb.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
@@ -313,6 +316,7 @@ TEST_F(Integration, SighupEndsWithReport) {
 }
 
 TEST(Errors, ClosedStdoutIsNotACrash) {
+    const auto before = cwtrace_bpf_objects();
     // `head` exits after one byte; cwtrace keeps writing reports into the closed pipe.
     RunResult r =
         run_command({"/bin/bash", "-c",
@@ -320,7 +324,7 @@ TEST(Errors, ClosedStdoutIsNotACrash) {
                                                 "exit ${PIPESTATUS[0]}"},
                     20s);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_TRUE(cwtrace_bpf_objects().empty());
+    EXPECT_TRUE(new_cwtrace_bpf_objects(before).empty());
 }
 
 // Maps sized too small on purpose: every origin and stack that could not be recorded is
@@ -352,14 +356,174 @@ TEST_F(Integration, FullMapsAreCountedAsLostNeverHidden) {
     EXPECT_EQ(lines, 3u) << text;
 }
 
+// Sockets already stuck when cwtrace starts: found through sock_diag, with their owner, an
+// estimated age, and a diagnosis from the receive queue.
+TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) {
+    Process replying_peer({FX_PEER, "-l", "-s", "100"});
+    const int port = port_of(replying_peer.wait_line("port ", 5s).value_or("port 0"));
+    Process peer6({FX_PEER, "-l", "-6"});
+    const int port6 = port_of(peer6.wait_line("port ", 5s).value_or("port 0"));
+    Process eof_read({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "1"});
+    Process unread({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "1", "-u"});
+    Process client6({FX_LEAKY_CLIENT, "-p", std::to_string(port6), "-n", "1", "-6"});
+    Process server({FX_LEAKY_SERVER, "-n", "1"});
+    const int server_port = port_of(server.wait_line("port ", 5s).value_or("port 0"));
+    Process closer({FX_PEER, "-p", std::to_string(server_port), "-n", "1"});
+    for (Process* p : {&eof_read, &unread, &client6, &server})
+        ASSERT_TRUE(p->wait_line("ready", 5s)) << p->err();
+    std::this_thread::sleep_for(2500ms);
+
+    auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json", "-d", "500ms"});
+    if (!cwtrace) return;
+    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    const json report = json::parse(cwtrace->out());
+
+    struct Expect {
+        Process* owner;
+        const char* side;
+        int port;
+        const char* diagnosis;
+        const char* family;
+    };
+    for (const Expect& e : {Expect{&eof_read, "remote", port, "eof_read_not_closed", "inet"},
+                            Expect{&unread, "remote", port, "unread_data", "inet"},
+                            Expect{&client6, "remote", port6, "eof_read_not_closed", "inet6"},
+                            Expect{&server, "local", server_port, "eof_not_read", "inet"}}) {
+        std::vector<json> found;
+        for (const auto& s : sockets_with_port(report, e.side, e.port))
+            if (s.at("pid") == e.owner->pid()) found.push_back(s);
+        ASSERT_EQ(found.size(), 1u) << e.diagnosis << "\n" << report.dump(2);
+        const json& s = found[0];
+        EXPECT_EQ(s.at("before_start"), true);
+        EXPECT_EQ(s.at("family"), e.family);
+        EXPECT_EQ(s.at("diagnosis"), e.diagnosis);
+        EXPECT_EQ(s.at("origin").at("kind"), "unknown");
+        EXPECT_NEAR(s.at("age_estimate_seconds").get<double>(), 2.8, 1.5) << s.dump();
+        EXPECT_LE(s.at("close_wait_seconds").get<double>(), 1.5) << "never more than the truth";
+        EXPECT_NE(s.at("owner").at("cmdline").get<std::string>().find("leaky_"), std::string::npos);
+    }
+    for (const auto& s : sockets_with_port(report, "remote", port)) {
+        if (s.at("pid") != unread.pid()) continue;
+        EXPECT_EQ(s.at("recv_q"), 101) << "100 bytes + the FIN";
+    }
+}
+
+// A socket entering CLOSE_WAIT while cwtrace starts is seen by both the dump and the trace:
+// it must be reported exactly once.
+TEST_F(Integration, SocketsEnteringDuringStartupAppearOnce) {
+    Process peer({FX_PEER, "-l"});
+    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "400"});
+    auto cwtrace = start_cwtrace({"--min-age", "0s", "-f", "json"});
+    if (!cwtrace) return;
+    ASSERT_TRUE(client.wait_line("ready", 10s));
+    std::this_thread::sleep_for(300ms);
+    json report = stop_with_report(*cwtrace);
+    auto leaked = sockets_with_port(report, "remote", port);
+    std::set<int> local_ports;
+    for (const auto& s : leaked) local_ports.insert(s.at("local").at("port").get<int>());
+    EXPECT_EQ(leaked.size(), 400u);
+    EXPECT_EQ(local_ports.size(), leaked.size()) << "a socket reported twice";
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// A live run of the leaking fixture drawn in every format. One cwtrace writes its final report
+// to leaks.svg (the format from the name) with --interval text reports on stdout; another saves
+// leaks.json, which `cwtrace render` (no tracing) draws as folded, speedscope, pprof and SVG.
+// Each shows the fixture's opening path with its 3 sockets.
+TEST_F(Integration, LiveRunDrawnInEveryFormat) {
+    char dir_template[] = "/tmp/cwtrace-flame-XXXXXX";
+    ASSERT_NE(mkdtemp(dir_template), nullptr);
+    const std::string dir = dir_template;
+    Process peer({FX_PEER, "-l"});
+    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    // The client exists before cwtrace starts (so --pid can name it) and connects 3 s later.
+    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "3"});
+    const std::string pid = std::to_string(client.pid());
+    auto svg_run = start_cwtrace(
+        {"--min-age", "1s", "-d", "6s", "-i", "1s", "--pid", pid, "-o", dir + "/leaks.svg"});
+    if (!svg_run) return;
+    auto json_run =
+        start_cwtrace({"--min-age", "1s", "-d", "6s", "--pid", pid, "-o", dir + "/leaks.json"});
+    if (!json_run) return;
+    ASSERT_TRUE(client.wait_line("ready", 10s)) << client.err();
+    ASSERT_EQ(svg_run->wait(30s), std::optional<int>(0)) << svg_run->err();
+    ASSERT_EQ(json_run->wait(30s), std::optional<int>(0)) << json_run->err();
+
+    // --interval reports went to stdout as text; the final report went to the file as SVG.
+    EXPECT_NE(svg_run->out().find("cwtrace: tracing "), std::string::npos) << svg_run->out();
+    const std::string svg = slurp(dir + "/leaks.svg");
+    ASSERT_EQ(svg.rfind("<?xml", 0), 0u) << svg.substr(0, 200);
+    EXPECT_NE(svg.find("data-total=\"3\""), std::string::npos);
+    EXPECT_NE(svg.find("data-w=\"3\" data-d=\"1\" data-n=\"leaky_client\""), std::string::npos);
+    EXPECT_NE(svg.find("data-n=\"open_connection\""), std::string::npos);
+
+    auto render = [&](const std::string& name) {
+        RunResult r =
+            run_command({CWTRACE_BIN, "render", dir + "/leaks.json", "-o", dir + name}, 10s);
+        EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+        return slurp(dir + name);
+    };
+    // Folded: one line, root first, user then kernel frames (marked), 3 sockets.
+    const std::string folded = render("/leaks.folded");
+    EXPECT_EQ(std::count(folded.begin(), folded.end(), '\n'), 1) << folded;
+    EXPECT_EQ(folded.rfind("leaky_client;", 0), 0u) << folded;
+    EXPECT_NE(folded.find(";crawl;fetch_page;open_connection;"), std::string::npos) << folded;
+    EXPECT_NE(folded.find(";tcp_v4_connect_[k]"), std::string::npos) << folded;
+    EXPECT_EQ(folded.substr(folded.rfind(' ')), " 3\n") << folded;
+
+    // speedscope: a sampled profile whose weights add up to the 3 sockets.
+    const json speedscope = json::parse(render("/leaks.speedscope.json"));
+    const auto& profile = speedscope.at("profiles").at(0);
+    EXPECT_EQ(profile.at("type"), "sampled");
+    int weight = 0;
+    for (const auto& w : profile.at("weights")) weight += w.get<int>();
+    EXPECT_EQ(weight, 3);
+
+    // pprof: gzip, read back by protobuf, 3 sockets labelled leaky_client.
+    const std::string gz = render("/leaks.pb.gz");
+    ASSERT_GE(gz.size(), 2u);
+    EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f);
+    EXPECT_EQ(static_cast<unsigned char>(gz[1]), 0x8b);
+    RunResult gunzip = run_command(
+        {"/bin/sh", "-c", "gzip -dc < '" + dir + "/leaks.pb.gz' > '" + dir + "/leaks.pb'"}, 10s);
+    ASSERT_EQ(gunzip.exit_code, 0) << gunzip.err;
+    perftools::profiles::Profile pprof;
+    ASSERT_TRUE(pprof.ParseFromString(slurp(dir + "/leaks.pb")));
+    int64_t total = 0;
+    for (const auto& s : pprof.sample()) {
+        total += s.value(0);
+        EXPECT_EQ(pprof.string_table(static_cast<int>(s.label(0).str())), "leaky_client");
+    }
+    EXPECT_EQ(total, 3);
+
+    // The SVG drawn from the saved report draws the same tower.
+    EXPECT_NE(render("/drawn.svg").find("data-n=\"open_connection\""), std::string::npos);
+
+    // render on a malformed report: one line naming the problem, exit 2.
+    std::ofstream(dir + "/bad.json") << "{\"schema\": \"cwtrace.report/1\", \"sockets\": 3}";
+    RunResult bad = run_command({CWTRACE_BIN, "render", dir + "/bad.json", "-f", "svg"}, 10s);
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+    EXPECT_NE(bad.err.find("min_age_seconds: missing"), std::string::npos) << bad.err;
+    EXPECT_TRUE(bad.out.empty());
+    std::filesystem::remove_all(dir);
+}
+
 // Every way cwtrace ends, nothing of it stays in the kernel.
 class Exits : public Integration, public ::testing::WithParamInterface<int> {};
 
 TEST_P(Exits, NothingLeftInTheKernel) {
-    ASSERT_TRUE(cwtrace_bpf_objects().empty()) << "left over from an earlier run";
+    const auto before = cwtrace_bpf_objects();
     auto cwtrace = start_cwtrace({"-f", "json"});
     if (!cwtrace) return;
-    EXPECT_FALSE(cwtrace_bpf_objects().empty()) << "programs should be loaded while tracing";
+    EXPECT_FALSE(new_cwtrace_bpf_objects(before).empty()) << "loaded while tracing";
     cwtrace->signal(GetParam());
     auto code = cwtrace->wait(20s);
     ASSERT_TRUE(code);
@@ -370,9 +534,9 @@ TEST_P(Exits, NothingLeftInTheKernel) {
         EXPECT_NO_THROW(json::parse(cwtrace->out())) << "the final report is printed";
     }
     // The kernel frees programs once their last fd is closed; allow it a moment.
-    for (int i = 0; i < 50 && !cwtrace_bpf_objects().empty(); ++i)
+    for (int i = 0; i < 50 && !new_cwtrace_bpf_objects(before).empty(); ++i)
         std::this_thread::sleep_for(100ms);
-    EXPECT_TRUE(cwtrace_bpf_objects().empty()) << joined(cwtrace_bpf_objects());
+    EXPECT_TRUE(new_cwtrace_bpf_objects(before).empty()) << joined(new_cwtrace_bpf_objects(before));
 }
 
 INSTANTIATE_TEST_SUITE_P(Signals, Exits, ::testing::Values(SIGINT, SIGTERM, SIGKILL),
@@ -383,6 +547,7 @@ INSTANTIATE_TEST_SUITE_P(Signals, Exits, ::testing::Values(SIGINT, SIGTERM, SIGK
                          });
 
 TEST(Errors, BadInputIsOneLineAndExit2) {
+    const auto before = cwtrace_bpf_objects();
     const std::vector<std::vector<std::string>> cases = {{"--min-age", "abc"},
                                                          {"--min-age", "-5s"},
                                                          {"--min-age", "10x"},
@@ -393,7 +558,9 @@ TEST(Errors, BadInputIsOneLineAndExit2) {
                                                          {"--pid", "nope"},
                                                          {"--pid", "4194303"},
                                                          {"-f", "xml"},
-                                                         {"-f", "folded"},
+                                                         {"-f", "flame"},
+                                                         {"-i", "1s", "-f", "svg"},
+                                                         {"render", "/nonexistent.json"},
                                                          {"--bogus"},
                                                          {"-o", "/nonexistent-dir/report.json"}};
     for (auto args : cases) {
@@ -403,7 +570,7 @@ TEST(Errors, BadInputIsOneLineAndExit2) {
         EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
         EXPECT_TRUE(r.out.empty());
     }
-    EXPECT_TRUE(cwtrace_bpf_objects().empty());
+    EXPECT_TRUE(new_cwtrace_bpf_objects(before).empty()) << "nothing loaded";
 }
 
 TEST(Errors, MissingBtfIsExit1WithHint) {

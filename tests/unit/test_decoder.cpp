@@ -21,7 +21,7 @@ std::vector<std::byte> bytes_of(const T& value) {
 TEST(Decoder, DecodesEnter) {
     cw_event_enter e = {};
     e.hdr = {CW_EV_ENTER_CLOSE_WAIT, sizeof e, 123, 0xffff0001};
-    e.sport = 5555;
+    e.flow.sport = 5555;
     e.has_origin = 1;
     e.origin.pid = 7;
     auto raw = bytes_of(e);
@@ -29,7 +29,7 @@ TEST(Decoder, DecodesEnter) {
     ASSERT_TRUE(std::holds_alternative<Event>(d));
     const auto& got = std::get<cw_event_enter>(std::get<Event>(d));
     EXPECT_EQ(got.hdr.sk, 0xffff0001u);
-    EXPECT_EQ(got.sport, 5555);
+    EXPECT_EQ(got.flow.sport, 5555);
     EXPECT_EQ(got.origin.pid, 7u);
 }
 

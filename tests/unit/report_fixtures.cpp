@@ -1,0 +1,273 @@
+// Fixed reports for the renderer tests, and the golden-file check (see report_fixtures.h).
+#include "report_fixtures.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#ifndef CWTRACE_GOLDEN_DIR
+#error "CWTRACE_GOLDEN_DIR must name the tests/golden directory"
+#endif
+
+namespace cwtrace::fixtures {
+
+Frame uf(std::string function, std::string module) {
+    return {std::move(function), std::move(module)};
+}
+Frame kf(std::string function) { return {std::move(function), ""}; }
+
+std::vector<Frame> connect_kernel_stack() {
+    return {kf("tcp_v4_connect"),
+            kf("__inet_stream_connect"),
+            kf("inet_stream_connect"),
+            kf("__sys_connect"),
+            kf("__x64_sys_connect"),
+            kf("do_syscall_64"),
+            kf("entry_SYSCALL_64_after_hwframe")};
+}
+
+Origin connect_origin(uint32_t pid, std::string comm, std::vector<Frame> user) {
+    Origin o;
+    o.kind = OriginKind::Connect;
+    o.pid = pid;
+    o.tid = pid + 1;
+    o.comm = std::move(comm);
+    o.user_stack = std::move(user);
+    o.kernel_stack = connect_kernel_stack();
+    return o;
+}
+
+SocketEntry sock4(std::string local, uint16_t lport, std::string remote, uint16_t rport, double age,
+                  std::optional<uint32_t> pid, std::optional<std::string> comm, Origin origin) {
+    SocketEntry s;
+    s.pid = pid;
+    s.comm = std::move(comm);
+    s.local = {std::move(local), lport};
+    s.remote = {std::move(remote), rport};
+    s.close_wait_seconds = age;
+    s.origin = std::move(origin);
+    return s;
+}
+
+SocketEntry sock6(std::string local, uint16_t lport, std::string remote, uint16_t rport, double age,
+                  std::optional<uint32_t> pid, std::optional<std::string> comm, Origin origin) {
+    SocketEntry s = sock4(std::move(local), lport, std::move(remote), rport, age, pid,
+                          std::move(comm), std::move(origin));
+    s.inet6 = true;
+    return s;
+}
+
+Report base_report(uint64_t events) {
+    Report r;
+    r.min_age_seconds = 30;
+    r.tracing_seconds = 61.2;
+    r.stats.events = events;
+    return r;
+}
+
+Report empty_report() {
+    Report r = base_report(57);
+    r.tracing_seconds = 12.5;
+    return r;
+}
+
+Report connect_ipv4_report() {
+    const std::string bin = "/opt/leaky/bin/leaky_client";
+    const Origin o =
+        connect_origin(4242, "python3",
+                       {uf("connect", kLibc), uf("open_leaky", bin), uf("handle_request", bin),
+                        uf("main", bin), uf("__libc_start_call_main", kLibc)});
+    Report r = base_report(1234);
+    r.sockets = {sock4("127.0.0.1", 43210, "127.0.0.1", 8080, 58.34, 4242, "python3", o),
+                 sock4("10.1.2.3", 43212, "10.1.9.200", 8080, 45.0, 4242, "python3", o),
+                 sock4("10.1.2.3", 51000, "192.168.100.200", 5432, 31.25, 4250, "worker", o)};
+    return r;
+}
+
+Report accept_ipv6_report() {
+    const std::string nginx = "/usr/sbin/nginx";
+    Origin o;
+    o.kind = OriginKind::Accept;
+    o.pid = 812;
+    o.tid = 812;
+    o.comm = "nginx";
+    o.user_stack = {
+        uf("accept4", kLibc), uf("ngx_event_accept", nginx), uf("ngx_epoll_process_events", nginx),
+        uf("ngx_process_events_and_timers", nginx), uf("ngx_worker_process_cycle", nginx)};
+    o.kernel_stack = {kf("inet_csk_accept"),
+                      kf("inet_accept"),
+                      kf("do_accept"),
+                      kf("__sys_accept4"),
+                      kf("__x64_sys_accept4"),
+                      kf("do_syscall_64"),
+                      kf("entry_SYSCALL_64_after_hwframe")};
+    Report r = base_report(98765);
+    r.tracing_seconds = 7322.9;
+    r.sockets = {
+        sock6("2001:db8:85a3:1:211:22ff:fe33:4455", 443, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+              65535, 3725.4, 812, "nginx", o),
+        sock6("::ffff:192.0.2.10", 8443, "::ffff:198.51.100.7", 39022, 192.4, 812, "nginx", o),
+        sock6("::1", 8080, "::1", 51234, 42.1, 813, "nginx", o)};
+    return r;
+}
+
+Report unknown_origin_report() {
+    Report r = base_report(310);
+    r.tracing_seconds = 95;
+    const Origin unknown;  // kind Unknown, no pid/tid/comm, no stacks
+    SocketEntry old = sock4("10.0.0.5", 9092, "10.0.0.77", 40112, 7300.0, 999, "java", unknown);
+    old.before_start = true;
+    SocketEntry orphan =
+        sock4("10.0.0.5", 9092, "10.0.0.78", 40990, 65.0, std::nullopt, std::nullopt, unknown);
+    SocketEntry half = sock4("10.0.0.5", 9093, "10.0.0.79", 41000, 59.96, std::nullopt,
+                             std::string("java"), unknown);
+    r.sockets = {old, orphan, half};
+    return r;
+}
+
+std::string long_template_name() {
+    return "std::_Function_handler<void (std::shared_ptr<boost::asio::basic_stream_socket<"
+           "boost::asio::ip::tcp, boost::asio::any_io_executor> >, boost::system::error_code "
+           "const&), std::_Bind<void (app::net::ConnectionPool<app::net::TlsTransport<std::"
+           "allocator<char> >, app::net::DefaultRetryPolicy>::*(app::net::ConnectionPool<app::"
+           "net::TlsTransport<std::allocator<char> >, app::net::DefaultRetryPolicy>*, std::"
+           "_Placeholder<1>, std::_Placeholder<2>))(std::shared_ptr<boost::asio::basic_stream_"
+           "socket<boost::asio::ip::tcp, boost::asio::any_io_executor> >, boost::system::"
+           "error_code const&)> >::_M_invoke(std::_Any_data const&)";
+}
+
+Report unusual_names_report() {
+    const std::string app = "/opt/My App/bin/sérvice";
+    Origin o = connect_origin(
+        77, "weird\"comm\\",
+        {uf("connect", kLibc), uf("operator\"\"_conn(char const*, unsigned long)", app),
+         uf("path\\with\\backslashes", app), uf("cmp<a&b>(x<y, z>w)", app),
+         uf("naïve_函数_🚀_connect", app), uf(long_template_name(), app),
+         uf("evil\x1b[2J\tname\n", app), uf("bad\xff\xfe utf8", app),
+         uf("lambda;with;semicolons", app),
+         uf("[unknown]",
+            "/very/long/path/to/a/deeply/nested/build/output/directory/for/"
+            "some/project/bazel-out/k8-opt/bin/services/frontend/server"),
+         uf("no_module_frame", "")});
+    o.kernel_stack.insert(o.kernel_stack.begin(),
+                          kf("__a_very_long_kernel_symbol_name_that_goes_on_and_on_for_quite_a_"
+                             "while_really_longer_than_eighty_columns"));
+    Report r = base_report(42);
+    r.sockets = {sock4("127.0.0.1", 40000, "127.0.0.1", 9000, 125.0, 77, "weird\"comm\\", o),
+                 sock4("127.0.0.1", 40001, "127.0.0.1", 9000, 90.5, 78, "日本語プロセス", o),
+                 sock4("127.0.0.1", 40002, "127.0.0.1", 9000, 88.0, 79, "tab\there\x7f", o)};
+    return r;
+}
+
+// One connect path leaking 120 sockets across 8 processes and 4 remotes, plus 30 paths with 1-2
+// sockets each (some tied in size and age, so the stack decides their order).
+Report big_and_tiny_report() {
+    const std::string bin = "/usr/local/bin/api-server";
+    const Origin big = connect_origin(
+        2000, "api-server",
+        {uf("connect", kLibc), uf("db::Pool::open_connection()", bin),
+         uf("db::Pool::acquire()", bin), uf("api::Handler::serve(api::Request const&)", bin),
+         uf("start_thread", kLibc), uf("__clone3", kLibc)});
+    Report r = base_report(250000);
+    r.min_age_seconds = 60;
+    r.tracing_seconds = 86400 + 3 * 3600 + 120;
+    for (int i = 0; i < 120; ++i) {
+        const uint32_t pid = 2000 + static_cast<uint32_t>(i % 8);
+        // Remotes: .20 72 times, .21 24 times, .22 and .23 12 times each (a tie).
+        const int db = i % 10 < 6 ? 20 : i % 10 < 8 ? 21 : i % 10 == 8 ? 22 : 23;
+        r.sockets.push_back(sock4("172.16.0.10", static_cast<uint16_t>(30000 + i),
+                                  "172.16.5." + std::to_string(db), 5432, 60.5 + (120 - i) * 720.0,
+                                  pid, "api-server", big));
+    }
+    for (int g = 0; g < 30; ++g) {
+        char name[32];
+        std::snprintf(name, sizeof name, "handler_%02d", 29 - g);
+        const Origin o = connect_origin(3000, "worker", {uf("connect", kLibc), uf(name, bin)});
+        const double age = 61.0 + (g % 3) * 10.0;
+        for (int k = 0; k <= g % 2; ++k)
+            r.sockets.push_back(sock4("172.16.0.11", static_cast<uint16_t>(20000 + 2 * g + k),
+                                      "172.16.9.9", 6379, age - k, 3000 + static_cast<uint32_t>(g),
+                                      "worker", o));
+    }
+    return r;
+}
+
+Report lost_events_report() {
+    Origin o = connect_origin(5150, "curl", {});  // its user stack was not captured
+    Report r = base_report(5000);
+    r.stats.lost_events = 17;
+    r.stats.ringbuf_full = 10;
+    r.stats.stacks_lost = 2;
+    r.stats.accept_unresolved = 5;
+    r.sockets = {sock4("192.0.2.1", 55555, "203.0.113.9", 443, 33.3, 5150, "curl", o)};
+    return r;
+}
+
+// A Python program: frames of the interpreter and of a script; the kernel stack not captured.
+Report python_no_kernel_stack_report() {
+    const std::string python = "/usr/bin/python3.11";
+    const std::string script = "/srv/crawler/crawler.py";
+    Origin o;
+    o.kind = OriginKind::Connect;
+    o.pid = 6001;
+    o.tid = 6001;
+    o.comm = "python3";
+    o.user_stack = {uf("connect", kLibc),     uf("sock_connect_impl", python),
+                    uf("fetch_page", script), uf("_PyEval_EvalFrameDefault", python),
+                    uf("", python),  // no symbol covers the address
+                    uf("main", python)};
+    Report r = base_report(77);
+    r.sockets = {sock4("127.0.0.1", 41000, "127.0.0.1", 80, 95.0, 6001, "python3", o),
+                 sock4("127.0.0.1", 41001, "127.0.0.1", 80, 65.0, 6001, "python3", o),
+                 sock4("127.0.0.1", 41002, "127.0.0.1", 443, 40.0, 6001, "python3", o),
+                 sock4("127.0.0.1", 41003, "127.0.0.1", 80, 35.0, 6001, "python3", o)};
+    return r;
+}
+
+const std::vector<Case>& cases() {
+    static const std::vector<Case> all = {
+        {"empty", empty_report},
+        {"connect_ipv4", connect_ipv4_report},
+        {"accept_ipv6", accept_ipv6_report},
+        {"unknown_origin", unknown_origin_report},
+        {"unusual_names", unusual_names_report},
+        {"big_and_tiny", big_and_tiny_report},
+        {"lost_events", lost_events_report},
+        {"python_no_kernel_stack", python_no_kernel_stack_report},
+    };
+    return all;
+}
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+std::string case_name(const testing::TestParamInfo<Case>& info) { return info.param.name; }
+
+namespace {
+
+std::string golden_path(const std::string& file) {
+    return std::string(CWTRACE_GOLDEN_DIR) + "/" + file;
+}
+
+bool blessing() {
+    const char* v = std::getenv("CWTRACE_BLESS");
+    return v && std::string(v) == "1";
+}
+
+}  // namespace
+
+void expect_golden(const std::string& file, const std::string& actual) {
+    const std::string path = golden_path(file);
+    if (blessing()) {
+        std::ofstream(path, std::ios::binary) << actual;
+        return;
+    }
+    std::ifstream in(path, std::ios::binary);
+    ASSERT_TRUE(in) << "missing golden " << path << "; run scripts/bless-goldens to create it";
+    std::stringstream expected;
+    expected << in.rdbuf();
+    EXPECT_EQ(expected.str(), actual) << "output differs from " << path
+                                      << "; if the change is intended, run scripts/bless-goldens";
+}
+
+}  // namespace cwtrace::fixtures
