@@ -330,15 +330,16 @@ TEST(Errors, ClosedStdoutIsNotACrash) {
 // Maps sized too small on purpose: every origin and stack that could not be recorded is
 // counted in lost_events and stated in the text report; the sockets are still reported.
 TEST_F(Integration, FullMapsAreCountedAsLostNeverHidden) {
+    Process peer({FX_PEER, "-l"});
+    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    // The client exists first, so --pid keeps other processes' sockets out of the text.
+    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "1"});
     setenv("CWTRACE_ORIGIN_MAP_ENTRIES", "1", 1);
     setenv("CWTRACE_STACK_MAP_ENTRIES", "1", 1);
-    auto cwtrace = start_cwtrace({"--min-age", "1s"});
+    auto cwtrace = start_cwtrace({"--min-age", "1s", "--pid", std::to_string(client.pid())});
     unsetenv("CWTRACE_ORIGIN_MAP_ENTRIES");
     unsetenv("CWTRACE_STACK_MAP_ENTRIES");
     if (!cwtrace) return;
-    Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
-    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3"});
     ASSERT_TRUE(client.wait_line("ready", 5s));
     std::this_thread::sleep_for(1500ms);
     cwtrace->signal(SIGINT);
