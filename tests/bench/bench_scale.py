@@ -26,8 +26,8 @@ HOLDER_NET = "127.16.0.0/16"  # churn hold --index I listens on 127.(16 + I/256)
 FD_MARGIN = 1000  # fds a holder keeps free for its listeners, stdio and the loader
 LISTENERS_PER_HOLDER = 4  # destinations per holder, so no destination needs > ~5,000 ports
 # Kernel memory per CLOSE_WAIT socket with its closed peer (struct tcp_sock, file, inode,
-# dentry, the peer's time-wait entry): ~5 KB of slab measured; 8 KB is asked of MemAvailable.
-KB_PER_SOCKET_ESTIMATE = 8
+# dentry, the peer's short-lived orphan and time-wait entry): ~5-7 KB of slab measured.
+KB_PER_SOCKET_ESTIMATE = 10
 SS_TANP_TIMEOUT = 120.0
 CLOSE_WAIT_REPORT_TOKEN = b'"close_wait_seconds"'  # once per socket in a JSON report
 
@@ -253,8 +253,7 @@ def check_memory(n: int):
 def raise_limits(session: Session, n: int):
     """Keeps the kernel from resetting the peers' closing ends, which would take the CLOSE_WAIT
     sockets with them: orphans are reset when there are too many of them or when TCP memory is
-    over its hard limit (tcp_mem, in pages). The holders keep each orphan in FIN_WAIT2 for 60 s
-    (see close_peer() in churn.c), and each socket and orphan keeps about one page."""
+    over its hard limit (tcp_mem, in pages; each socket and orphan keeps about one page)."""
     if int(read_sysctl("net.ipv4.tcp_max_orphans")) < n + 65536:
         session.set_sysctl("net.ipv4.tcp_max_orphans", n + 65536)
     low, pressure, high = (int(x) for x in read_sysctl("net.ipv4.tcp_mem").split())
