@@ -19,6 +19,8 @@
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define SOCK_STREAM 1
+#define PF_KTHREAD 0x00200000
+#define PF_IO_WORKER 0x00000010
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -43,6 +45,25 @@ struct {
     __uint(key_size, sizeof(__u32));
     __uint(value_size, CW_MAX_STACK_DEPTH * sizeof(__u64));
 } stacks SEC(".maps");
+
+/* The kernel path from a syscall to tcp_v4_connect() does not vary between calls made from the
+ * same user code path: its kernel stack is walked once (the walk is the costliest step of an
+ * opening, ~1-3 us) and reused for later sockets opened by the same user stack, syscall, family
+ * and protocol. */
+struct kernel_path_key {
+    __s32 user_stack_id;
+    __u32 syscall_nr;
+    __u16 family;
+    __u16 protocol;
+    __u32 kind;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct kernel_path_key);
+    __type(value, __s32); /* kernel stack id */
+} kernel_paths SEC(".maps");
 
 /* Processes already announced to userspace (tgid -> start_boottime), so that it snapshots
  * their mappings while they live, once per process rather than per socket. */
@@ -99,13 +120,23 @@ static __always_inline __u64 sock_ino(const struct sock* sk) {
 /* The word at the user stack pointer when the syscall was made. A syscall wrapper such as
  * glibc's connect() sets up no frame, so a frame-pointer walk skips its caller; this is that
  * caller's return address when the wrapper pushed nothing (userspace validates it). */
-static __always_inline __u64 user_leaf_caller(void) {
-    struct task_struct* task = bpf_get_current_task_btf();
-    struct pt_regs* regs = (struct pt_regs*)bpf_task_pt_regs(task);
+static __always_inline __u64 user_leaf_caller(struct pt_regs* regs) {
     __u64 word = 0;
 
     if (regs) bpf_probe_read_user(&word, sizeof(word), (void*)PT_REGS_SP_CORE(regs));
     return word;
+}
+
+/* The number of the syscall the current task is in (its user registers), 0 when unknown. */
+static __always_inline __u32 syscall_nr(struct pt_regs* regs) {
+    if (!regs) return 0;
+#if defined(bpf_target_x86)
+    return (__u32)BPF_CORE_READ(regs, orig_ax);
+#elif defined(bpf_target_arm64)
+    return (__u32)BPF_CORE_READ(regs, syscallno);
+#else
+    return 0;
+#endif
 }
 
 static __always_inline void fill_header(struct cw_event_header* hdr, __u32 type, __u32 size,
@@ -148,7 +179,32 @@ static __always_inline __u64 task_start_ns(void) {
     return BPF_CORE_READ((struct task_struct___pre55*)leader, real_start_time);
 }
 
-static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u32 kind) {
+/* Kernel stack of a connect(): reused from the first socket opened by the same user path. */
+static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct* task,
+                                                  struct pt_regs* regs, __s32 user_stack_id,
+                                                  const struct sock* sk) {
+    struct kernel_path_key key = {};
+    __s32 *known, id;
+
+    /* Kernel threads and io_uring workers reach connect() by other paths: always walk. */
+    if (user_stack_id < 0 || (BPF_CORE_READ(task, flags) & (PF_KTHREAD | PF_IO_WORKER)))
+        return bpf_get_stackid(ctx, &stacks, 0);
+    key.user_stack_id = user_stack_id;
+    key.syscall_nr = syscall_nr(regs);
+    key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    key.protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+    key.kind = CW_ORIGIN_CONNECT;
+    known = bpf_map_lookup_elem(&kernel_paths, &key);
+    if (known) return *known;
+    id = bpf_get_stackid(ctx, &stacks, 0);
+    if (id >= 0) bpf_map_update_elem(&kernel_paths, &key, &id, BPF_ANY);
+    return id;
+}
+
+static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u32 kind,
+                                        const struct sock* sk) {
+    struct task_struct* task = bpf_get_current_task_btf();
+    struct pt_regs* regs = (struct pt_regs*)bpf_task_pt_regs(task);
     __u64 pid_tgid = bpf_get_current_pid_tgid();
 
     origin->opened_ns = bpf_ktime_get_ns();
@@ -156,11 +212,16 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     origin->tid = (__u32)pid_tgid;
     origin->kind = kind;
     bpf_get_current_comm(origin->comm, sizeof(origin->comm));
-    origin->kernel_stack_id = bpf_get_stackid(ctx, &stacks, 0);
-    if (origin->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
     origin->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
     if (origin->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
-    origin->leaf_caller = user_leaf_caller();
+    if (kind == CW_ORIGIN_CONNECT) {
+        origin->kernel_stack_id = connect_kernel_stack(ctx, task, regs, origin->user_stack_id, sk);
+        if (origin->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
+    } else {
+        /* At accept()'s syscall exit the kernel stack is only the exit path: not worth a walk. */
+        origin->kernel_stack_id = CW_STACK_NOT_TAKEN;
+    }
+    origin->leaf_caller = user_leaf_caller(regs);
     origin->task_start_ns = task_start_ns();
     announce_process(origin->pid, origin->task_start_ns);
 }
@@ -238,7 +299,7 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
         struct cw_origin origin = {};
 
         if (!pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
-        fill_origin(ctx, &origin, CW_ORIGIN_CONNECT);
+        fill_origin(ctx, &origin, CW_ORIGIN_CONNECT, (const struct sock*)ctx->skaddr);
         remember_origin(sk, &origin);
         return 0;
     }
@@ -289,7 +350,7 @@ static __always_inline int on_accept_return(void* ctx, long fd) {
     }
     if (!is_tcp(sk)) return 0;
     key = (__u64)sk;
-    fill_origin(ctx, &origin, CW_ORIGIN_ACCEPT);
+    fill_origin(ctx, &origin, CW_ORIGIN_ACCEPT, sk);
     remember_origin(key, &origin);
 
     /* The peer closed before accept(): the CLOSE_WAIT event went out without an origin. */

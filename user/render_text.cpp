@@ -242,6 +242,9 @@ std::string stack_block(const char* label, const std::vector<Frame>& frames, boo
 std::string stacks(const Origin& o) {
     if (o.kind == OriginKind::Unknown && o.user_stack.empty() && o.kernel_stack.empty())
         return "    opened before tracing started or not yet accepted: stack unknown\n";
+    // accept()'s kernel stack is not taken: at the syscall's exit it shows only the exit path.
+    if (o.kind == OriginKind::Accept && o.kernel_stack.empty())
+        return stack_block("user stack:", o.user_stack, false);
     return stack_block("user stack:", o.user_stack, false) +
            stack_block("kernel stack:", o.kernel_stack, true);
 }

@@ -15,6 +15,10 @@
 #define CW_MAX_STACK_DEPTH 64 /* frames kept per user or kernel stack */
 #define CW_MAX_PID_FILTER 8   /* --pid values the kernel side filters on */
 
+/* A stack id that says the stack was not taken on purpose (not a loss): accept()'s kernel stack,
+ * which at the syscall's exit shows only the exit path. Failed captures are other -errno values. */
+#define CW_STACK_NOT_TAKEN (-1000)
+
 /* TCP states, as in include/net/tcp_states.h (stable UAPI-like values). */
 enum cw_tcp_state {
     CW_TCP_ESTABLISHED = 1,
