@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 namespace cwtrace {
 namespace {
@@ -97,10 +100,34 @@ std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<
         close(proc_fd);
         return owners;
     }
+    std::vector<pid_t> pids;
     while (dirent* entry = readdir(proc.get())) {
         pid_t pid = 0;
-        if (parse_int(std::string_view(entry->d_name), pid) && pid > 0)
-            scan_process(proc_fd, pid, wanted, owners);
+        if (parse_int(std::string_view(entry->d_name), pid) && pid > 0) pids.push_back(pid);
+    }
+    // One readlink per descriptor is the cost (a million sockets: a million readlinks): the
+    // processes are split between a few threads, each with its own result, merged after.
+    const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+    std::vector<std::unordered_map<uint64_t, Owner>> found(threads);
+    auto scan_share = [&](size_t share) {
+        for (size_t i = share; i < pids.size(); i += threads)
+            scan_process(proc_fd, pids[i], wanted, found[share]);
+    };
+    std::vector<std::thread> workers;
+    for (size_t share = 1; share < threads && pids.size() > 64; ++share)
+        workers.emplace_back(scan_share, share);
+    if (workers.empty()) {
+        for (pid_t pid : pids) scan_process(proc_fd, pid, wanted, found[0]);
+    } else {
+        scan_share(0);
+    }
+    for (auto& worker : workers) worker.join();
+    owners = std::move(found[0]);
+    for (size_t share = 1; share < found.size(); ++share) {
+        for (auto& [ino, owner] : found[share]) {
+            auto [it, inserted] = owners.try_emplace(ino, owner);
+            if (!inserted && owner.pid < it->second.pid) it->second.pid = owner.pid;
+        }
     }
     std::unordered_map<pid_t, std::string> comms;
     for (auto& [ino, owner] : owners) {

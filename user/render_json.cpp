@@ -99,15 +99,27 @@ Json stats(const Stats& st) {
 }  // namespace
 
 std::string render_json(const Report& report, const ReportContext& context) {
-    Json j = Json::object();
-    j["schema"] = "cwtrace.report/1";
-    j["min_age_seconds"] = seconds(report.min_age_seconds);
-    j["tracing_seconds"] = seconds(report.tracing_seconds);
-    j["sockets"] = Json::array();
-    for (const auto& s : report.sockets) j["sockets"].push_back(socket(s));
-    j["stats"] = stats(report.stats);
-    if (!context.host.empty()) j["host"] = context.host;  // addition: where it was taken
-    return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+    // The document is written piece by piece: a tree of 100,000 sockets would cost several times
+    // the memory of its text.
+    auto text = [](const Json& j) {
+        return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+    };
+    Json head = Json::object();
+    head["schema"] = "cwtrace.report/1";
+    head["min_age_seconds"] = seconds(report.min_age_seconds);
+    head["tracing_seconds"] = seconds(report.tracing_seconds);
+    std::string out = text(head);
+    out.pop_back();  // the closing brace: more members follow
+    out += ",\"sockets\":[";
+    for (size_t i = 0; i < report.sockets.size(); ++i) {
+        if (i) out += ',';
+        out += text(socket(report.sockets[i]));
+    }
+    out += "],\"stats\":" + text(stats(report.stats));
+    if (!context.host.empty())
+        out += ",\"host\":" + text(Json(context.host));  // where it was taken
+    out += "}\n";
+    return out;
 }
 
 }  // namespace cwtrace

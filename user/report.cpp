@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <future>
 #include <unordered_set>
 
 #include "cwtrace/call_site.h"
@@ -170,30 +171,54 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
     report.stats = input.stats;
 
     const auto tracked = table.all();
-    const DiagByFlow diag = dump_close_wait();
     std::unordered_set<uint64_t> inodes;
     for (const TrackedSocket* s : tracked)
         if (s->ino) inodes.insert(s->ino);
+    // The kernel's dump and the /proc scan are the two slow steps, and independent.
+    auto diag_dump = std::async(std::launch::async, dump_close_wait);
     const auto owners = find_socket_owners(inodes);
+    const DiagByFlow diag = diag_dump.get();
     std::unordered_map<uint32_t, OwnerDetails> details;
 
+    // Oldest first, by the best age known; ordered before the entries are built, which are
+    // large to move.
+    struct Candidate {
+        const TrackedSocket* socket;
+        const DiagSocket* diag;
+        double age;
+    };
+    std::vector<Candidate> candidates;
+    candidates.reserve(tracked.size());
     for (const TrackedSocket* s : tracked) {
+        Candidate c{s, nullptr, 0};
+        c.age = static_cast<double>(input.now_ns - std::min(input.now_ns, s->close_wait_since_ns)) /
+                1e9;
+        if (auto it = diag.find(s->flow); it != diag.end()) {
+            c.diag = &it->second;
+            // Sockets found at start are judged by their estimated age, others by the traced one.
+            if (s->before_start && c.diag->tcp_info)
+                c.age = c.diag->tcp_info->last_ack_recv_ms / 1e3;
+        }
+        if (c.age >= report.min_age_seconds) candidates.push_back(c);
+    }
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const Candidate& a, const Candidate& b) { return a.age > b.age; });
+
+    report.sockets.reserve(candidates.size());
+    for (const Candidate& c : candidates) {
+        const TrackedSocket* s = c.socket;
         SocketEntry entry;
         entry.close_wait_seconds =
             static_cast<double>(input.now_ns - std::min(input.now_ns, s->close_wait_since_ns)) /
             1e9;
         entry.before_start = s->before_start;
-        if (auto it = diag.find(s->flow); it != diag.end()) {
-            entry.recv_q = it->second.recv_q;
-            entry.send_q = it->second.send_q;
-            entry.diagnosis = diagnose(it->second.recv_q);
-            if (s->before_start && it->second.tcp_info)
-                entry.age_estimate_seconds = it->second.tcp_info->last_ack_recv_ms / 1e3;
+        if (c.diag) {
+            entry.recv_q = c.diag->recv_q;
+            entry.send_q = c.diag->send_q;
+            entry.diagnosis = diagnose(c.diag->recv_q);
+            if (s->before_start && c.diag->tcp_info)
+                entry.age_estimate_seconds = c.diag->tcp_info->last_ack_recv_ms / 1e3;
         }
-        // Sockets found at start are judged by their estimated age, others by the traced one.
-        const double age = entry.age_estimate_seconds.value_or(entry.close_wait_seconds);
-        if (age < report.min_age_seconds) continue;
-
         if (auto it = owners.find(s->ino); s->ino && it != owners.end()) {
             entry.pid = static_cast<uint32_t>(it->second.pid);
             entry.comm = it->second.comm;
@@ -208,12 +233,6 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
         entry.remote = {format_addr(s->inet6(), s->flow.daddr), s->flow.dport};
         report.sockets.push_back(std::move(entry));
     }
-    // Oldest first, by the best age known.
-    std::stable_sort(report.sockets.begin(), report.sockets.end(),
-                     [](const auto& a, const auto& b) {
-                         return a.age_estimate_seconds.value_or(a.close_wait_seconds) >
-                                b.age_estimate_seconds.value_or(b.close_wait_seconds);
-                     });
     return report;
 }
 
