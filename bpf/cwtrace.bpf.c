@@ -28,10 +28,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 filter_pids[CW_MAX_PID_FILTER] = {};
 const volatile __u32 filter_pid_count = 0;
 
-/* Sizes below are defaults; userspace may resize before load. */
+/* Sizes below are defaults; userspace may resize before load. `origins` holds one entry per
+ * live TCP socket opened while tracing: allocated as sockets open rather than all up front, so
+ * a large bound (~40 MB of kernel memory when full) costs nothing on a quiet host. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 65536);
+    __uint(max_entries, 262144);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, __u64); /* struct sock * */
     __type(value, struct cw_origin);
 } origins SEC(".maps");
