@@ -10,6 +10,7 @@
 #include "vmlinux.h"
 
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -249,10 +250,19 @@ static __always_inline void fill_flow(struct trace_event_raw_inet_sock_set_state
     }
 }
 
-static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk) {
-    struct cw_event_enter* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
-    struct cw_origin* origin;
+/* With --pid, only sockets whose opener was recorded (a selected process opened them while
+ * tracing) are followed here; userspace finds the selected processes' other sockets through
+ * sock_diag at report time. Without it every socket is followed. */
+static __always_inline bool followed(const struct cw_origin* origin) {
+    return filter_pid_count == 0 || origin;
+}
 
+static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk) {
+    struct cw_origin* origin = bpf_map_lookup_elem(&origins, &sk);
+    struct cw_event_enter* event;
+
+    if (!followed(origin)) return;
+    event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event) {
         count(CW_CNT_RINGBUF_FULL);
         return;
@@ -261,7 +271,6 @@ static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_stat
     event->ino = sock_ino((const struct sock*)ctx->skaddr);
     event->pad = 0;
     fill_flow(ctx, &event->flow);
-    origin = bpf_map_lookup_elem(&origins, &sk);
     if (origin) {
         event->origin = *origin;
         event->has_origin = 1;
@@ -275,8 +284,10 @@ static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_stat
 
 static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk,
                                        int new_state) {
-    struct cw_event_leave* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+    struct cw_event_leave* event;
 
+    if (filter_pid_count && !bpf_map_lookup_elem(&origins, &sk)) return;
+    event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event) {
         count(CW_CNT_RINGBUF_FULL);
         return;
@@ -338,6 +349,41 @@ static __always_inline bool is_tcp(const struct sock* sk) {
            BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP;
 }
 
+/* The flow of a socket read from the socket itself, as the tracepoint would show it. */
+static __always_inline void fill_flow_from_sock(const struct sock* sk, struct cw_flow* flow) {
+    __builtin_memset(flow, 0, sizeof(*flow));
+    flow->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    flow->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+    flow->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+    if (flow->family == AF_INET6) {
+        BPF_CORE_READ_INTO(&flow->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+        BPF_CORE_READ_INTO(&flow->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+    } else {
+        BPF_CORE_READ_INTO((__u32*)flow->saddr, sk, __sk_common.skc_rcv_saddr);
+        BPF_CORE_READ_INTO((__u32*)flow->daddr, sk, __sk_common.skc_daddr);
+    }
+}
+
+/* An ENTER event for a socket accept() returned already in CLOSE_WAIT (used with --pid). Its
+ * time in CLOSE_WAIT counts from now: never more than the truth. */
+static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
+                                                const struct cw_origin* origin) {
+    struct cw_event_enter* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+
+    if (!event) {
+        count(CW_CNT_RINGBUF_FULL);
+        return;
+    }
+    fill_header(&event->hdr, CW_EV_ENTER_CLOSE_WAIT, sizeof(*event), key);
+    event->ino = sock_ino(sk);
+    event->pad = 0;
+    fill_flow_from_sock(sk, &event->flow);
+    event->origin = *origin;
+    event->has_origin = 1;
+    count(CW_CNT_EVENTS);
+    bpf_ringbuf_submit(event, submit_flags());
+}
+
 /* An accepted socket's handshake completed in softirq; its owner is known only here. */
 static __always_inline int on_accept_return(void* ctx, long fd) {
     struct cw_origin origin = {};
@@ -356,8 +402,13 @@ static __always_inline int on_accept_return(void* ctx, long fd) {
     fill_origin(ctx, &origin, CW_ORIGIN_ACCEPT, sk);
     remember_origin(key, &origin);
 
-    /* The peer closed before accept(): the CLOSE_WAIT event went out without an origin. */
+    /* The peer closed before accept(): the CLOSE_WAIT event went out without an origin (or, with
+     * --pid, did not go out: it is sent now, since this is the moment the socket is followed). */
     if (BPF_CORE_READ(sk, __sk_common.skc_state) != CW_TCP_CLOSE_WAIT) return 0;
+    if (filter_pid_count) {
+        emit_enter_accepted(sk, key, &origin);
+        return 0;
+    }
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event) {
         count(CW_CNT_RINGBUF_FULL);

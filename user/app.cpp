@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 
 #include "cwtrace/decoder.h"
+#include "cwtrace/owners.h"
 #include "cwtrace/preflight.h"
 #include "cwtrace/render.h"
 #include "cwtrace/report_builder.h"
@@ -101,12 +103,28 @@ class Session {
         if (added) spdlog::info("{} sockets were already in CLOSE_WAIT", added);
     }
 
+    // With --pid the kernel follows only sockets the selected processes opened while tracing.
+    // Their other sockets in CLOSE_WAIT (opened before, or handed over by another process) are
+    // found here through sock_diag, and the ones found earlier that have closed are dropped.
+    void follow_untraced(uint64_t now_ns) {
+        std::unordered_set<cw_flow, FlowHash, FlowEqual> present;
+        std::unordered_set<uint64_t> held;
+        for (pid_t pid : options_.pids) held.merge(socket_inodes_of(pid));
+        for (const DiagSocket& d : ReportBuilder::close_wait_now()) {
+            const cw_flow flow = flow_of(d);
+            present.insert(flow);
+            if (d.inode && held.count(d.inode)) table_.add_untraced(flow, d.inode, now_ns);
+        }
+        table_.drop_untraced_missing(present);
+    }
+
     void drain(int timeout_ms) {
         int n = tracer_->drain(timeout_ms);
         if (n < 0) spdlog::debug("ring buffer: {}", std::strerror(-n));
     }
 
     std::string render(uint64_t now_ns, Format format) {
+        if (!options_.pids.empty()) follow_untraced(now_ns);
         ReportInput input;
         input.now_ns = now_ns;
         input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());

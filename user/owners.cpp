@@ -59,6 +59,26 @@ void scan_process(int proc_fd, pid_t pid, const std::unordered_set<uint64_t>& wa
 
 }  // namespace
 
+std::unordered_set<uint64_t> socket_inodes_of(pid_t pid, const std::string& proc_root) {
+    std::unordered_set<uint64_t> inodes;
+    const std::string fd_dir = proc_root + "/" + std::to_string(pid) + "/fd";
+    int dir_fd = open(fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return inodes;
+    DirPtr dir(fdopendir(dir_fd));
+    if (!dir) {
+        close(dir_fd);
+        return inodes;
+    }
+    char link[64];
+    while (dirent* entry = readdir(dir.get())) {
+        if (entry->d_name[0] == '.') continue;
+        ssize_t n = readlinkat(dir_fd, entry->d_name, link, sizeof link);
+        uint64_t ino = 0;
+        if (n > 0 && socket_inode(std::string_view(link, n), ino)) inodes.insert(ino);
+    }
+    return inodes;
+}
+
 uint64_t read_start_ticks(pid_t pid, const std::string& proc_root) {
     std::ifstream in(proc_root + "/" + std::to_string(pid) + "/stat");
     std::string stat;

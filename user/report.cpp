@@ -195,9 +195,9 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
                 1e9;
         if (auto it = diag.find(s->flow); it != diag.end()) {
             c.diag = &it->second;
-            // Sockets found at start are judged by their estimated age, others by the traced one.
-            if (s->before_start && c.diag->tcp_info)
-                c.age = c.diag->tcp_info->last_ack_recv_ms / 1e3;
+            // Sockets found by sock_diag are judged by their estimated age, others by the traced
+            // one.
+            if (s->untraced && c.diag->tcp_info) c.age = c.diag->tcp_info->last_ack_recv_ms / 1e3;
         }
         if (c.age >= report.min_age_seconds) candidates.push_back(c);
     }
@@ -216,7 +216,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
             entry.recv_q = c.diag->recv_q;
             entry.send_q = c.diag->send_q;
             entry.diagnosis = diagnose(c.diag->recv_q);
-            if (s->before_start && c.diag->tcp_info)
+            if (s->untraced && c.diag->tcp_info)
                 entry.age_estimate_seconds = c.diag->tcp_info->last_ack_recv_ms / 1e3;
         }
         if (auto it = owners.find(s->ino); s->ino && it != owners.end()) {

@@ -38,7 +38,7 @@ bool SocketTable::leave(const cw_event_leave& event) {
     }
     // Found at start, so known by its flow only.
     auto it = by_flow_.find(event.flow);
-    if (it == by_flow_.end() || !sockets_.at(it->second).before_start) return false;
+    if (it == by_flow_.end() || !sockets_.at(it->second).untraced) return false;
     erase(it->second);
     return true;
 }
@@ -52,13 +52,19 @@ bool SocketTable::attach_origin(const cw_event_origin& event) {
 }
 
 bool SocketTable::add_before_start(const cw_flow& flow, uint64_t ino, uint64_t tracing_start_ns) {
+    if (!add_untraced(flow, ino, tracing_start_ns)) return false;
+    sockets_.at(by_flow_.at(flow)).before_start = true;
+    return true;
+}
+
+bool SocketTable::add_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_ns) {
     if (by_flow_.count(flow)) return false;
     TrackedSocket s;
     s.key = next_before_start_key_++;
     s.ino = ino;
     s.flow = flow;
-    s.close_wait_since_ns = tracing_start_ns;
-    s.before_start = true;
+    s.close_wait_since_ns = seen_ns;
+    s.untraced = true;
     by_flow_[flow] = s.key;
     sockets_.emplace(s.key, s);
     return true;

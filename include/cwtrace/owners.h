@@ -20,6 +20,9 @@ struct Owner {
 std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<uint64_t>& wanted,
                                                        const std::string& proc_root = "/proc");
 
+// The socket inodes a process holds now (empty when it is gone).
+std::unordered_set<uint64_t> socket_inodes_of(pid_t pid, const std::string& proc_root = "/proc");
+
 // Start time of a live process since boot, in clock ticks (/proc/PID/stat field 22), or 0.
 uint64_t read_start_ticks(pid_t pid, const std::string& proc_root = "/proc");
 

@@ -28,6 +28,9 @@ struct TrackedSocket {
     cw_flow flow = {};
     uint64_t close_wait_since_ns = 0;  // CLOCK_MONOTONIC; for before_start, tracing start
     bool before_start = false;         // already in CLOSE_WAIT when tracing began
+    // Not followed by the kernel (found by sock_diag: at start, or with --pid later): no leave
+    // event will come, so it is checked against sock_diag at each report.
+    bool untraced = false;
     std::optional<cw_origin> origin;
 
     bool inet6() const { return flow.family == 10; }
@@ -44,6 +47,19 @@ class SocketTable {
     bool attach_origin(const cw_event_origin& event);
     // A socket found in CLOSE_WAIT at start. Ignored (false) when its flow is already known.
     bool add_before_start(const cw_flow& flow, uint64_t ino, uint64_t tracing_start_ns);
+    // A socket found in CLOSE_WAIT by sock_diag while tracing that the kernel does not follow
+    // (with --pid, one a selected process did not open). Ignored (false) when already known.
+    bool add_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_ns);
+    // Forgets the untraced sockets whose flow `still_in_close_wait` no longer lists. Returns how
+    // many.
+    template <typename FlowSet>
+    size_t drop_untraced_missing(const FlowSet& still_in_close_wait) {
+        std::vector<uint64_t> gone;
+        for (const auto& [key, s] : sockets_)
+            if (s.untraced && !still_in_close_wait.count(s.flow)) gone.push_back(key);
+        for (uint64_t key : gone) erase(key);
+        return gone.size();
+    }
 
     // Every tracked socket, oldest first.
     std::vector<const TrackedSocket*> all() const;

@@ -234,6 +234,55 @@ TEST_F(Integration, PidFilterKeepsOnlyThatProcess) {
     for (const auto& s : report.at("sockets")) EXPECT_EQ(s.at("pid"), wanted.pid()) << s.dump();
 }
 
+// With --pid the kernel follows only sockets the selected process opens while tracing; its
+// sockets found through sock_diag (no leave event comes for them) are reported while stuck and
+// dropped once closed.
+TEST_F(Integration, PidFilterDropsPreexistingSocketsOnceClosed) {
+    Process peer({FX_PEER, "-l"});
+    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    Process wanted({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-c", "4"});
+    ASSERT_TRUE(wanted.wait_line("ready", 5s));
+    auto cwtrace = start_cwtrace(
+        {"--min-age", "0s", "-f", "json", "-i", "500ms", "--pid", std::to_string(wanted.pid())});
+    if (!cwtrace) return;
+    ASSERT_TRUE(wanted.wait_line("closed", 8s));
+    std::this_thread::sleep_for(600ms);
+    cwtrace->signal(SIGINT);
+    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+
+    std::vector<size_t> counts;  // sockets of `wanted` in each report, in order
+    std::istringstream lines(cwtrace->out());
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty()) continue;
+        json report = json::parse(line);
+        for (const auto& s : report.at("sockets")) EXPECT_EQ(s.at("pid"), wanted.pid());
+        counts.push_back(sockets_with_port(report, "remote", port).size());
+    }
+    ASSERT_GE(counts.size(), 2u) << cwtrace->out();
+    EXPECT_EQ(*std::max_element(counts.begin(), counts.end()), 2u) << "reported while stuck";
+    EXPECT_EQ(counts.back(), 0u) << "dropped once closed:\n" << cwtrace->out();
+}
+
+// With --pid, a socket the peer closed before accept() is followed from accept() on.
+TEST_F(Integration, PidFilterFollowsSocketAcceptedAfterPeerClosed) {
+    Process server({FX_LEAKY_SERVER, "-n", "1", "-a", "4"});
+    const int port = port_of(server.wait_line("port ", 5s).value_or("port 0"));
+    auto cwtrace =
+        start_cwtrace({"--min-age", "500ms", "-f", "json", "--pid", std::to_string(server.pid())});
+    if (!cwtrace) return;
+    Process peer({FX_PEER, "-p", std::to_string(port), "-n", "1"});
+    ASSERT_TRUE(peer.wait_line("done", 5s)) << peer.err();
+    ASSERT_TRUE(server.wait_line("ready", 5s)) << server.err();
+    std::this_thread::sleep_for(900ms);
+    json report = stop_with_report(*cwtrace);
+    auto leaked = sockets_with_port(report, "local", port);
+    ASSERT_EQ(leaked.size(), 1u) << report.dump(2);
+    EXPECT_EQ(leaked[0].at("pid"), server.pid());
+    EXPECT_EQ(leaked[0].at("origin").at("kind"), "accept");
+    auto user = function_names(leaked[0].at("origin").at("user_stack"));
+    EXPECT_TRUE(in_order(user, {"accept_connection", "handle_client", "serve"})) << joined(user);
+}
+
 TEST_F(Integration, TextReportShowsOwnerAndOpeningPath) {
     auto cwtrace = start_cwtrace({"--min-age", "1s"});
     if (!cwtrace) return;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <unordered_set>
+
 #include "cwtrace/socket_table.h"
 
 using namespace cwtrace;
@@ -149,4 +151,34 @@ TEST(SocketTable, LeaveOfAnUnknownLiveSocketDoesNotTouchAnotherWithTheSameFlow) 
     stray.hdr.sk = 0xb;  // same flow, another socket: only sockets found at start match by flow
     EXPECT_FALSE(t.leave(stray));
     EXPECT_EQ(t.size(), 1u);
+}
+
+// With --pid, sockets found through sock_diag get no leave event: each report drops the ones
+// sock_diag no longer lists, and a live event for the same flow takes over.
+TEST(SocketTable, UntracedSocketsAreDroppedWhenSockDiagNoLongerListsThem) {
+    SocketTable t;
+    auto a = enter_event(0xa, 0), b = enter_event(0xb, 0), traced = enter_event(0xc, 5 * kSec);
+    EXPECT_TRUE(t.add_before_start(a.flow, 1, 1 * kSec));
+    EXPECT_TRUE(t.add_untraced(b.flow, 2, 4 * kSec));
+    EXPECT_FALSE(t.add_untraced(b.flow, 2, 9 * kSec)) << "known already";
+    t.enter(traced);
+    ASSERT_EQ(t.size(), 3u);
+    const auto all = t.all();
+    EXPECT_TRUE(all[0]->before_start && all[0]->untraced);
+    EXPECT_TRUE(!all[1]->before_start && all[1]->untraced);
+    EXPECT_EQ(all[1]->close_wait_since_ns, 4 * kSec);
+    EXPECT_FALSE(all[2]->untraced);
+
+    // Only `a` is still in CLOSE_WAIT; the traced socket is kept whatever sock_diag says.
+    std::unordered_set<cw_flow, FlowHash, FlowEqual> listed = {a.flow};
+    EXPECT_EQ(t.drop_untraced_missing(listed), 1u);
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_NE(t.find(0xc), nullptr);
+    EXPECT_EQ(t.all()[0]->flow.sport, a.flow.sport);
+
+    // A live enter for an untraced flow replaces it, once.
+    auto again = enter_event(0xa, 6 * kSec, true);
+    t.enter(again);
+    EXPECT_EQ(t.size(), 2u);
+    EXPECT_FALSE(t.find(0xa)->untraced);
 }
