@@ -4,3 +4,6 @@ target_sources(unit_tests PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/unit/test_sock_diag.cpp
   ${CMAKE_CURRENT_LIST_DIR}/unit/test_process_info.cpp
 )
+target_sources(unit_tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/unit/test_netns.cpp)
+# Containers: other network, pid and mount namespaces (root, real BPF).
+target_sources(integration_tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/integration/test_containers.cpp)

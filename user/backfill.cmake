@@ -3,4 +3,5 @@
 target_sources(cwtrace_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/sock_diag.cpp
   ${CMAKE_CURRENT_LIST_DIR}/process_info.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/netns.cpp
 )

@@ -1,8 +1,11 @@
 // Text report for a person at a terminal: the biggest leaking code path first, its count, oldest
-// and median age, owners, most common remote endpoints and opening stack. Every line fits in 80
-// columns (counted in code points); names too long for that are shortened in the middle with "…"
-// (the JSON report keeps them whole). Untrusted strings (process names, symbols, paths) are made
-// terminal-safe: control characters, bidi overrides and invalid UTF-8 are shown as \xNN escapes.
+// and median age, owners, most common remote endpoints, why the sockets are stuck (diagnosis) and
+// opening stack. Sockets whose opening path is unknown (already in CLOSE_WAIT at start) are grouped
+// by who holds them and where they lead instead: "N sockets held by pid P (cmd) to REMOTE:PORT".
+// Every line fits in 80 columns (counted in code points); names too long for that are shortened in
+// the middle with "…" (the JSON report keeps them whole). Untrusted strings (process names,
+// symbols, paths) are made terminal-safe: control characters, bidi overrides and invalid UTF-8 are
+// shown as \xNN escapes.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -10,6 +13,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -26,6 +30,8 @@ constexpr size_t kMaxRemotes = 3;             // the most common remote endpoint
 constexpr size_t kMaxSocketsListed = 10;      // a group with more sockets is summarized...
 constexpr size_t kSocketsWhenSummarized = 5;  // ...by its oldest few and a count
 constexpr size_t kMaxAddrColumn = 23;         // wider addresses overflow their column
+constexpr size_t kMaxCmdline = 48;            // a holder's command line in a group title
+constexpr uint16_t kEphemeralPorts = 32768;   // Linux's default ip_local_port_range starts here
 const std::string kStackIndent = "      ";
 const std::string kSocketIndent = "      ";
 
@@ -86,14 +92,23 @@ std::vector<std::string> split_words(const std::string& s) {
 
 // ---- Values ----
 
+// The best age known: the estimate for a socket found at start, else the traced age.
 double age_of(const SocketEntry& s) {
-    return std::isfinite(s.close_wait_seconds) && s.close_wait_seconds > 0 ? s.close_wait_seconds
-                                                                           : 0;
+    const double age = s.age_estimate_seconds.value_or(s.close_wait_seconds);
+    return std::isfinite(age) && age > 0 ? age : 0;
 }
 
-// Age of a socket; ">" marks a lower bound (already in CLOSE_WAIT when tracing began).
-std::string age_text(const SocketEntry& s) {
-    return (s.before_start ? ">" : "") + human_duration(age_of(s));
+// "~" marks an estimate, ">" a lower bound (already in CLOSE_WAIT when tracing began, no estimate).
+const char* age_mark(const SocketEntry& s) {
+    if (s.age_estimate_seconds) return "~";
+    return s.before_start ? ">" : "";
+}
+
+std::string age_text(const SocketEntry& s) { return age_mark(s) + human_duration(age_of(s)); }
+
+// The oldest socket's age in a title: an estimate says so in words.
+std::string oldest_text(const SocketEntry& s) {
+    return age_text(s) + (s.age_estimate_seconds ? " (est.)" : "");
 }
 
 std::string endpoint(const Endpoint& e, bool inet6) {
@@ -111,13 +126,51 @@ std::string plural(uint64_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-// ---- Grouping by opening code path ----
+// ---- Grouping by opening code path, or by holder for sockets of unknown origin ----
 
-using Group = PathGroup;  // here with its sockets oldest first
+struct Group {
+    const Origin* origin = nullptr;           // the opening path (of the first socket)
+    std::vector<const SocketEntry*> sockets;  // oldest first
+    bool held = false;         // origin unknown: grouped by holder and endpoint instead
+    bool server_side = false;  // held sockets that look accepted: keyed by their local endpoint
+};
+
+bool origin_unknown(const Origin& o) {
+    return o.kind == OriginKind::Unknown && o.user_stack.empty() && o.kernel_stack.empty();
+}
+
+// Sockets of unknown origin, split by holder, then by the endpoint that names the connection: a
+// local endpoint several of the holder's sockets share (or a well-known local port talking to an
+// ephemeral one) is a server's; otherwise the remote endpoint is where the holder connected to.
+std::vector<Group> split_by_holder(const PathGroup& path) {
+    std::map<std::pair<std::string, std::string>, size_t> locals;  // (holder, local) -> sockets
+    for (const auto* s : path.sockets) ++locals[{owner(*s), endpoint(s->local, s->inet6)}];
+    std::map<std::tuple<std::string, bool, std::string>, Group> by_key;
+    for (const auto* s : path.sockets) {
+        const std::string holder = owner(*s), local = endpoint(s->local, s->inet6);
+        const bool server = locals[{holder, local}] > 1 ||
+                            (s->local.port < kEphemeralPorts && s->remote.port >= kEphemeralPorts);
+        Group& g = by_key[{holder, server, server ? local : endpoint(s->remote, s->inet6)}];
+        g.origin = path.origin;
+        g.held = true;
+        g.server_side = server;
+        g.sockets.push_back(s);
+    }
+    std::vector<Group> out;
+    for (auto& [key, g] : by_key) out.push_back(std::move(g));
+    return out;
+}
 
 // Largest group first; ties: oldest socket first, then by path (opening_paths.h's order).
 std::vector<Group> group_sockets(const Report& r) {
-    std::vector<Group> groups = group_by_opening_path(r);
+    std::vector<Group> groups;
+    for (const PathGroup& path : group_by_opening_path(r)) {
+        if (!origin_unknown(*path.origin)) {
+            groups.push_back({path.origin, path.sockets});
+            continue;
+        }
+        for (Group& g : split_by_holder(path)) groups.push_back(std::move(g));
+    }
     for (auto& g : groups)
         std::stable_sort(g.sockets.begin(), g.sockets.end(),
                          [](auto* a, auto* b) { return age_of(*a) > age_of(*b); });
@@ -159,24 +212,92 @@ std::string lost_warning(const Stats& st) {
     return wrap("", "         ", split_words(text));
 }
 
-// The middle age of the group (sockets are oldest first); ">" if it rests on a lower bound.
+// The middle age of the group (sockets are oldest first), marked like the ages it rests on.
 std::string median_age(const Group& g) {
     const auto& all = g.sockets;
     const size_t n = all.size();
     const SocketEntry& hi = *all[(n - 1) / 2];
     const SocketEntry& lo = *all[n / 2];
-    const bool lower_bound = hi.before_start || lo.before_start;
-    return (lower_bound ? ">" : "") + human_duration((age_of(hi) + age_of(lo)) / 2);
+    const char* mark = *age_mark(hi) ? age_mark(hi) : age_mark(lo);
+    return mark + human_duration((age_of(hi) + age_of(lo)) / 2);
+}
+
+std::string how_opened(const Origin& o) {
+    return o.kind == OriginKind::Unknown ? "origin unknown"
+                                         : std::string("opened by ") + to_string(o.kind) + "()";
+}
+
+// "pid 4242 (python3 crawler.py)": the command line when /proc gave one, else the comm.
+std::string holder(const SocketEntry& s) {
+    if (!s.pid) return s.comm ? owner(s) : "no process (still in a listen queue?)";
+    std::string cmd =
+        s.owner && !s.owner->cmdline.empty() ? s.owner->cmdline : s.comm.value_or("?");
+    return "pid " + std::to_string(*s.pid) + " (" + shorten(display_safe(cmd), kMaxCmdline) + ")";
 }
 
 std::string group_title(size_t index, const Group& g) {
-    const Origin& o = *g.origin;
-    const std::string how = o.kind == OriginKind::Unknown
-                                ? "origin unknown"
-                                : std::string("opened by ") + to_string(o.kind) + "()";
-    return wrap("", "    ",
-                {"#" + std::to_string(index) + " ", plural(g.sockets.size(), "socket,", "sockets,"),
-                 "oldest", age_text(*g.sockets.front()) + ",", "median", median_age(g) + ",", how});
+    const std::string number = "#" + std::to_string(index) + " ";
+    const std::vector<std::string> ages = {"oldest", oldest_text(*g.sockets.front()) + ",",
+                                           "median", median_age(g) + ","};
+    if (!g.held) {
+        std::vector<std::string> words = {number, plural(g.sockets.size(), "socket,", "sockets,")};
+        words.insert(words.end(), ages.begin(), ages.end());
+        words.push_back(how_opened(*g.origin));
+        return wrap("", "    ", words);
+    }
+    const SocketEntry& first = *g.sockets.front();
+    std::vector<std::string> words = {number, plural(g.sockets.size(), "socket", "sockets"), "held",
+                                      "by"};
+    for (const auto& w : split_words(holder(first))) words.push_back(w);
+    if (g.server_side)
+        words.insert(words.end(), {"from", g.sockets.size() == 1 ? "a client of" : "clients of",
+                                   endpoint(first.local, first.inet6)});
+    else
+        words.insert(words.end(), {"to", endpoint(first.remote, first.inet6)});
+    // The stack line below says the origin is unknown; one socket has no median.
+    std::vector<std::string> second = ages;
+    if (g.sockets.size() == 1) second.resize(2);
+    second.back().pop_back();
+    return wrap("", "    ", words) + wrap("    ", "    ", second);
+}
+
+// Where the holder runs, when it is not the host's view: "in container 3f2a1b4c5d6e as pid 7".
+std::string container_line(const Group& g) {
+    const SocketEntry& s = *g.sockets.front();
+    if (!s.owner || (!s.owner->container_id && !s.owner->pid_in_namespace)) return "";
+    std::vector<std::string> words = {"in"};
+    if (s.owner->container_id)
+        words.insert(words.end(),
+                     {"container", display_safe(s.owner->container_id->substr(0, 12))});
+    else
+        words.insert(words.end(), {"its", "own", "pid", "namespace"});
+    if (s.owner->pid_in_namespace)
+        words.insert(words.end(), {"as", "pid", std::to_string(*s.owner->pid_in_namespace)});
+    return wrap("    ", "    ", words);
+}
+
+// "why: 12 never read to the end, 3 EOF read but never closed" and the likely cause of the most
+// common one; nothing when sock_diag saw none of the group's sockets.
+std::string diagnosis_lines(const Group& g) {
+    std::map<Diagnosis, size_t> count;
+    for (const auto* s : g.sockets) ++count[s->diagnosis];
+    if (count.size() == 1 && count.begin()->first == Diagnosis::Unknown) return "";
+    std::vector<std::pair<Diagnosis, size_t>> items(count.begin(), count.end());
+    std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) {
+        if ((a.first == Diagnosis::Unknown) != (b.first == Diagnosis::Unknown))
+            return b.first == Diagnosis::Unknown;  // what is known first
+        return a.second > b.second;
+    });
+    std::vector<std::string> words = {"why:"};
+    for (size_t i = 0; i < items.size(); ++i) {
+        const auto more =
+            split_words(std::to_string(items[i].second) + " " + summarize(items[i].first) +
+                        (i + 1 < items.size() ? "," : ""));
+        words.insert(words.end(), more.begin(), more.end());
+    }
+    std::vector<std::string> cause = {"likely:"};
+    for (const auto& w : split_words(likely_cause(items.front().first))) cause.push_back(w);
+    return wrap("    ", "         ", words) + wrap("    ", "            ", cause);
 }
 
 // Items with their counts, most frequent first (ties in key order), the first few named:
@@ -201,7 +322,7 @@ std::string counted_line(const char* one, const char* many,
 // The peers of a group: for connect() the endpoints it connected to; for accept() the client
 // hosts (their ports are ephemeral, so only the address says who they are).
 std::string remotes_line(const Group& g) {
-    const bool clients = g.origin->kind == OriginKind::Accept;
+    const bool clients = g.origin->kind == OriginKind::Accept || g.server_side;
     std::map<std::string, size_t> count;
     for (const auto* s : g.sockets) {
         ++count[clients ? display_safe(s->remote.addr) : endpoint(s->remote, s->inet6)];
@@ -249,38 +370,71 @@ std::string stacks(const Origin& o) {
            stack_block("kernel stack:", o.kernel_stack, true);
 }
 
-// One socket per line, columns aligned; a line that would not fit is wrapped instead.
-std::string socket_lines(const std::vector<const SocketEntry*>& shown) {
-    size_t wl = 0, wr = 0, wa = 0;
+// The socket's diagnosis in a few words; empty when sock_diag did not see it.
+std::string diagnosis_tag(const SocketEntry& s) {
+    return s.diagnosis == Diagnosis::Unknown ? "" : describe(s.diagnosis, s.recv_q);
+}
+
+// One socket per line, columns aligned; a line that would not fit is wrapped instead. The owner
+// column is left out when the group's title names the holder.
+std::string socket_lines(const std::vector<const SocketEntry*>& shown, bool with_owner) {
+    size_t wl = 0, wr = 0, wa = 0, wo = 0;
     for (const auto* s : shown) {
         wl = std::max(wl, std::min(kMaxAddrColumn, width(endpoint(s->local, s->inet6))));
         wr = std::max(wr, std::min(kMaxAddrColumn, width(endpoint(s->remote, s->inet6))));
         wa = std::max(wa, width(age_text(*s)));
+        if (with_owner) wo = std::max(wo, width(owner(*s)));
     }
     std::string out;
     for (const auto* s : shown) {
         const std::string local = endpoint(s->local, s->inet6),
-                          remote = endpoint(s->remote, s->inet6), age = age_text(*s);
-        const std::string line = kSocketIndent + pad_right(local, wl) + " -> " +
-                                 pad_right(remote, wr) + "  " + pad_left(age, wa) + "  " +
-                                 owner(*s);
+                          remote = endpoint(s->remote, s->inet6), age = age_text(*s),
+                          tag = diagnosis_tag(*s);
+        std::vector<std::string> columns = {local + " ->", remote, age};
+        std::string line = kSocketIndent + pad_right(local, wl) + " -> " + pad_right(remote, wr) +
+                           "  " + pad_left(age, wa);
+        if (with_owner) {
+            line += "  " + (tag.empty() ? owner(*s) : pad_right(owner(*s), wo));
+            columns.push_back(owner(*s));
+        }
+        if (!tag.empty()) {
+            line += "  " + tag;
+            columns.push_back(tag);
+        }
         out += width(line) <= kWidth ? line + "\n"
-                                     : wrap(kSocketIndent, kSocketIndent + "    ",
-                                            {local + " ->", remote, age, owner(*s)}, "  ");
+                                     : wrap(kSocketIndent, kSocketIndent + "    ", columns, "  ");
     }
     return out;
 }
 
 std::string sockets_block(const Group& g) {
     const auto& all = g.sockets;
-    if (all.size() <= kMaxSocketsListed) return "    sockets:\n" + socket_lines(all);
+    if (all.size() <= kMaxSocketsListed) return "    sockets:\n" + socket_lines(all, !g.held);
     const std::vector<const SocketEntry*> shown(all.begin(), all.begin() + kSocketsWhenSummarized);
     const size_t rest = all.size() - shown.size();
     return "    sockets (" + std::to_string(shown.size()) + " oldest of " +
-           std::to_string(all.size()) + "):\n" + socket_lines(shown) +
+           std::to_string(all.size()) + "):\n" + socket_lines(shown, !g.held) +
            wrap(kSocketIndent, kSocketIndent + "    ",
                 split_words("... and " + plural(rest, "more socket,", "more sockets,") + " aged " +
                             age_text(*all.back()) + " to " + age_text(*all[shown.size()])));
+}
+
+// What the marks before ages mean, when the report has any.
+std::string footnotes(const Report& report) {
+    const auto any = [&](auto pred) {
+        return std::any_of(report.sockets.begin(), report.sockets.end(), pred);
+    };
+    std::string out;
+    if (any([](const SocketEntry& s) { return s.age_estimate_seconds.has_value(); }))
+        out += wrap("", "  ",
+                    split_words("~ before an age: estimated from the last segment received (the "
+                                "peer's FIN), for sockets already in CLOSE_WAIT when tracing "
+                                "began; --min-age judged them by this estimate."));
+    if (any([](const SocketEntry& s) { return s.before_start && !s.age_estimate_seconds; }))
+        out += wrap("", "  ",
+                    split_words("> before an age: lower bound, already in CLOSE_WAIT when "
+                                "tracing began."));
+    return out.empty() ? "" : "\n" + out;
 }
 
 }  // namespace
@@ -291,15 +445,16 @@ std::string render_text(const Report& report) {
         return out + "No sockets in CLOSE_WAIT for at least " +
                human_setting(report.min_age_seconds) + ".\n";
     const auto groups = group_sockets(report);
-    for (size_t i = 0; i < groups.size(); ++i)
-        out += "\n" + group_title(i + 1, groups[i]) + owners_line(groups[i]) +
-               remotes_line(groups[i]) + stacks(*groups[i].origin) + sockets_block(groups[i]);
-    const bool lower_bounds = std::any_of(report.sockets.begin(), report.sockets.end(),
-                                          [](const SocketEntry& s) { return s.before_start; });
-    if (lower_bounds)
-        out += "\n" + wrap("", "  ",
-                           split_words("> before an age: lower bound, already in CLOSE_WAIT when "
-                                       "tracing began."));
+    for (size_t i = 0; i < groups.size(); ++i) {
+        const Group& g = groups[i];
+        out += "\n" + group_title(i + 1, g);
+        if (g.held)
+            out += container_line(g) + (g.server_side ? remotes_line(g) : "");
+        else
+            out += owners_line(g) + remotes_line(g);
+        out += diagnosis_lines(g) + stacks(*g.origin) + sockets_block(g);
+    }
+    out += footnotes(report);
     return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include "cwtrace/call_site.h"
 #include "cwtrace/net_format.h"
+#include "cwtrace/netns.h"
 #include "cwtrace/owners.h"
 #include "cwtrace/process_info.h"
 #include "cwtrace/report_builder.h"
@@ -103,7 +104,7 @@ std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin) {
     // at the stack pointer restores it when it really is a return address.
     if (ips.size() >= 1 && origin.leaf_caller && (ips.size() < 2 || ips[1] != origin.leaf_caller)) {
         const Mapping* m = maps.find(origin.leaf_caller);
-        if (m && follows_call(m->path, origin.leaf_caller - m->start + m->file_offset))
+        if (m && follows_call(maps.open_path(*m), origin.leaf_caller - m->start + m->file_offset))
             ips.insert(ips.begin() + 1, origin.leaf_caller);
     }
     std::vector<Frame> frames;
@@ -143,13 +144,33 @@ Diagnosis diagnose(uint32_t recv_q) {
     return recv_q == 1 ? Diagnosis::EofNotRead : Diagnosis::UnreadData;
 }
 
-using DiagByFlow = std::unordered_map<cw_flow, DiagSocket, FlowHash, FlowEqual>;
+// What the kernel says now of every socket in CLOSE_WAIT, in every network namespace. Flows are
+// unique within a namespace only, so a socket is looked up by its inode first.
+class DiagSnapshot {
+  public:
+    void add(const DiagSocket& d) {
+        const size_t at = sockets_.size();
+        sockets_.push_back(d);
+        if (d.inode) by_inode_.emplace(d.inode, at);
+        by_flow_.emplace(flow_of(d), at);
+    }
+    const DiagSocket* find(uint64_t inode, const cw_flow& flow) const {
+        if (auto it = by_inode_.find(inode); inode && it != by_inode_.end())
+            return &sockets_[it->second];
+        auto it = by_flow_.find(flow);
+        return it == by_flow_.end() ? nullptr : &sockets_[it->second];
+    }
 
-// What the kernel says now of every socket in CLOSE_WAIT in this network namespace.
-DiagByFlow dump_close_wait() {
-    DiagByFlow out;
-    auto visited = for_each_tcp_socket(1u << CW_TCP_CLOSE_WAIT,
-                                       [&](const DiagSocket& d) { out.emplace(flow_of(d), d); });
+  private:
+    std::vector<DiagSocket> sockets_;
+    std::unordered_map<uint64_t, size_t> by_inode_;
+    std::unordered_map<cw_flow, size_t, FlowHash, FlowEqual> by_flow_;
+};
+
+DiagSnapshot dump_close_wait() {
+    DiagSnapshot out;
+    auto visited = for_each_tcp_socket_everywhere(1u << CW_TCP_CLOSE_WAIT,
+                                                  [&](const DiagSocket& d) { out.add(d); });
     if (!visited) spdlog::debug("sock_diag: {}", visited.error().message);
     return out;
 }
@@ -158,9 +179,13 @@ DiagByFlow dump_close_wait() {
 
 std::vector<DiagSocket> ReportBuilder::close_wait_now() {
     std::vector<DiagSocket> out;
-    auto dumped = dump_tcp_sockets(1u << CW_TCP_CLOSE_WAIT);
-    if (dumped) return std::move(*dumped);
-    spdlog::warn("cannot list sockets already in CLOSE_WAIT: {}", dumped.error().message);
+    auto dumped = for_each_tcp_socket_everywhere(1u << CW_TCP_CLOSE_WAIT,
+                                                 [&](const DiagSocket& d) { out.push_back(d); });
+    if (!dumped)
+        spdlog::warn("cannot list sockets already in CLOSE_WAIT: {}", dumped.error().message);
+    else if (dumped->failed)
+        spdlog::debug("sock_diag: {} network namespaces could not be listed (gone?)",
+                      dumped->failed);
     return out;
 }
 
@@ -177,7 +202,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
     // The kernel's dump and the /proc scan are the two slow steps, and independent.
     auto diag_dump = std::async(std::launch::async, dump_close_wait);
     const auto owners = find_socket_owners(inodes);
-    const DiagByFlow diag = diag_dump.get();
+    const DiagSnapshot diag = diag_dump.get();
     std::unordered_map<uint32_t, OwnerDetails> details;
 
     // Oldest first, by the best age known; ordered before the entries are built, which are
@@ -193,8 +218,8 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
         Candidate c{s, nullptr, 0};
         c.age = static_cast<double>(input.now_ns - std::min(input.now_ns, s->close_wait_since_ns)) /
                 1e9;
-        if (auto it = diag.find(s->flow); it != diag.end()) {
-            c.diag = &it->second;
+        if (const DiagSocket* d = diag.find(s->ino, s->flow)) {
+            c.diag = d;
             // Sockets found by sock_diag are judged by their estimated age, others by the traced
             // one.
             if (s->untraced && c.diag->tcp_info) c.age = c.diag->tcp_info->last_ack_recv_ms / 1e3;

@@ -30,19 +30,49 @@ const char* to_string(Diagnosis diagnosis) {
 }
 
 std::string describe(Diagnosis diagnosis, std::optional<uint32_t> recv_q) {
+    if (diagnosis == Diagnosis::UnreadData && recv_q && *recv_q > 1) {
+        const uint32_t unread = *recv_q - 1;  // the FIN takes one sequence number
+        return std::to_string(unread) + " B unread";
+    }
     switch (diagnosis) {
         case Diagnosis::UnreadData:
-            return "response never read to the end (" + std::to_string(recv_q.value_or(1) - 1) +
-                   " bytes unread): typical of an idle pooled connection";
+            return "data unread";
         case Diagnosis::EofNotRead:
-            return "data read but not the EOF: the peer's close was never noticed";
+            return "EOF unread";
         case Diagnosis::EofReadNotClosed:
-            return "EOF read but never closed: a missing close() or `with` block, or a leaked "
-                   "object";
+            return "never closed";
         case Diagnosis::Unknown:
             break;
     }
-    return "not visible to sock_diag (another network namespace?)";
+    return "not seen";
+}
+
+const char* summarize(Diagnosis diagnosis) {
+    switch (diagnosis) {
+        case Diagnosis::UnreadData:
+            return "never read to the end";
+        case Diagnosis::EofNotRead:
+            return "EOF never read";
+        case Diagnosis::EofReadNotClosed:
+            return "EOF read but never closed";
+        case Diagnosis::Unknown:
+            break;
+    }
+    return "not seen by sock_diag";
+}
+
+const char* likely_cause(Diagnosis diagnosis) {
+    switch (diagnosis) {
+        case Diagnosis::UnreadData:
+            return "the response was never read to the end, typical of an idle pooled connection";
+        case Diagnosis::EofNotRead:
+            return "every byte was read but not the EOF: the peer's close went unnoticed";
+        case Diagnosis::EofReadNotClosed:
+            return "close() never called: a leaked object, a missing `with` block or defer";
+        case Diagnosis::Unknown:
+            break;
+    }
+    return "the socket's queues could not be read (it closed meanwhile?)";
 }
 
 }  // namespace cwtrace

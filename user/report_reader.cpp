@@ -122,6 +122,33 @@ Origin origin(const Field& f) {
     return o;
 }
 
+Diagnosis diagnosis(const Field& f) {
+    const std::string name = f.string();
+    for (Diagnosis d : {Diagnosis::Unknown, Diagnosis::UnreadData, Diagnosis::EofNotRead,
+                        Diagnosis::EofReadNotClosed})
+        if (name == to_string(d)) return d;
+    f.fail("expected \"unread_data\", \"eof_not_read\", \"eof_read_not_closed\" or \"unknown\"");
+}
+
+OwnerDetails owner_details(const Field& f) {
+    OwnerDetails d;
+    d.cmdline = f["cmdline"].string();
+    d.pid_in_namespace = nullable_u32(f["pid_in_namespace"]);
+    d.cgroup = f["cgroup"].string();
+    d.container_id = nullable_string(f["container_id"]);
+    return d;
+}
+
+// Additions to the contract (sock_diag and /proc details): optional, null when unknown.
+void read_additions(const Field& f, SocketEntry& s) {
+    const auto given = [&](const char* key) { return f.has(key) && !f[key].is_null(); };
+    if (given("age_estimate_seconds")) s.age_estimate_seconds = f["age_estimate_seconds"].seconds();
+    if (given("recv_q")) s.recv_q = nullable_u32(f["recv_q"]);
+    if (given("send_q")) s.send_q = nullable_u32(f["send_q"]);
+    if (given("diagnosis")) s.diagnosis = diagnosis(f["diagnosis"]);
+    if (given("owner")) s.owner = owner_details(f["owner"]);
+}
+
 SocketEntry socket(const Field& f) {
     SocketEntry s;
     s.pid = nullable_u32(f["pid"]);
@@ -135,6 +162,7 @@ SocketEntry socket(const Field& f) {
     s.close_wait_seconds = f["close_wait_seconds"].seconds();
     s.before_start = f["before_start"].boolean();
     s.origin = origin(f["origin"]);
+    read_additions(f, s);
     return s;
 }
 

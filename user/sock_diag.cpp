@@ -7,6 +7,7 @@
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <climits>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <type_traits>
 
 namespace cwtrace {
@@ -196,13 +198,34 @@ Result<bool> read_dump(int fd, const DiagVisitor& visit) {
     }
 }
 
+int open_diag_socket() { return socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG); }
+
+// A netlink socket answers for the network namespace it was opened in. setns() moves only the
+// calling thread, so a short-lived thread enters the namespace, opens it and ends; ours stays put.
+int open_diag_socket_in(int netns_fd, int& err) {
+    int fd = -1;
+    std::thread([&] {
+        if (setns(netns_fd, CLONE_NEWNET) != 0) {
+            err = errno;
+            return;
+        }
+        fd = open_diag_socket();
+        err = errno;
+    }).join();
+    return fd;
+}
+
 // One dump request, on a netlink socket of its own, read to its end.
-Result<bool> dump_family(uint8_t family, uint32_t state_mask, const DiagVisitor& visit) {
-    NetlinkFd fd(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-    const int err = errno;
+Result<bool> dump_family(uint8_t family, uint32_t state_mask, const DiagVisitor& visit,
+                         int netns_fd) {
+    int err = 0;
+    NetlinkFd fd(netns_fd < 0 ? open_diag_socket() : open_diag_socket_in(netns_fd, err));
+    if (netns_fd < 0) err = errno;
     if (fd.get() < 0)
-        return errno_error("sock_diag: opening a NETLINK_SOCK_DIAG socket", err,
-                           "the kernel needs CONFIG_INET_DIAG (the interface `ss` uses)");
+        return errno_error(netns_fd < 0 ? "sock_diag: opening a NETLINK_SOCK_DIAG socket"
+                                        : "sock_diag: opening a NETLINK_SOCK_DIAG socket in "
+                                          "another network namespace",
+                           err, "the kernel needs CONFIG_INET_DIAG (the interface `ss` uses)");
     struct timeval timeout = {kRecvTimeoutSeconds, 0};
     setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 
@@ -257,10 +280,10 @@ const char* to_string(DiagParseStatus status) {
     return "?";
 }
 
-Result<bool> for_each_tcp_socket(uint32_t state_mask, const DiagVisitor& visit) {
+Result<bool> for_each_tcp_socket(uint32_t state_mask, const DiagVisitor& visit, int netns_fd) {
     // The kernel dumps one family per request (AF_UNSPEC has no handler).
     for (uint8_t family : {AF_INET, AF_INET6})
-        if (auto dumped = dump_family(family, state_mask, visit); !dumped) return dumped;
+        if (auto dumped = dump_family(family, state_mask, visit, netns_fd); !dumped) return dumped;
     return true;
 }
 

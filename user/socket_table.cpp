@@ -52,6 +52,21 @@ bool SocketTable::attach_origin(const cw_event_origin& event) {
 }
 
 bool SocketTable::add_before_start(const cw_flow& flow, uint64_t ino, uint64_t tracing_start_ns) {
+    if (auto known = by_flow_.find(flow); known != by_flow_.end()) {
+        // Two sockets found at start with one flow are in two network namespaces (identical
+        // containers), told apart by their inodes; the first one keeps the flow's index.
+        const TrackedSocket& other = sockets_.at(known->second);
+        if (!other.before_start || !ino || !other.ino || other.ino == ino) return false;
+        TrackedSocket s;
+        s.key = next_before_start_key_++;
+        s.ino = ino;
+        s.flow = flow;
+        s.close_wait_since_ns = tracing_start_ns;
+        s.untraced = true;
+        s.before_start = true;
+        sockets_.emplace(s.key, s);
+        return true;
+    }
     if (!add_untraced(flow, ino, tracing_start_ns)) return false;
     sockets_.at(by_flow_.at(flow)).before_start = true;
     return true;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -158,6 +159,15 @@ std::string demangle(const std::string& name) {
     return status == 0 && plain ? std::string(plain.get()) : name;
 }
 
+// Whether the process of /proc/PID `dir` sees the same files as we do. When unsure (no access to
+// its namespace links), it does: paths are then opened as they are, as before containers.
+bool same_mount_namespace(const std::string& dir) {
+    struct stat ours, theirs;
+    if (stat("/proc/self/ns/mnt", &ours) != 0 || stat((dir + "/ns/mnt").c_str(), &theirs) != 0)
+        return true;
+    return ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev;
+}
+
 using ElfCache = std::unordered_map<std::string, std::shared_ptr<const ElfSymbols>>;
 
 // Failures are cached too, so a missing file is not reopened for every frame.
@@ -189,12 +199,15 @@ ProcessMaps ProcessMaps::parse(std::string_view maps_text) {
 }
 
 std::optional<ProcessMaps> ProcessMaps::read(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+    const std::string dir = "/proc/" + std::to_string(pid);
+    std::ifstream in(dir + "/maps");
     if (!in) return std::nullopt;
     // procfs reports st_size 0, so read the stream to its end instead of sizing a buffer.
     std::ostringstream text;
     text << in.rdbuf();
-    return parse(text.view());
+    ProcessMaps maps = parse(text.view());
+    if (!same_mount_namespace(dir)) maps.root_ = dir + "/root";
+    return maps;
 }
 
 const Mapping* ProcessMaps::find(uint64_t addr) const {
@@ -267,7 +280,7 @@ Frame UserSymbolizer::symbolize(const ProcessMaps& maps, uint64_t addr) {
     const Mapping* m = maps.find(addr);
     if (m == nullptr) return Frame{kUnknown, ""};
     Frame frame{kUnknown, m->path};
-    const ElfSymbols* syms = cached_symbols(cache_, m->path);
+    const ElfSymbols* syms = cached_symbols(cache_, maps.open_path(*m));
     if (syms == nullptr) return frame;
     auto vaddr = syms->offset_to_vaddr(addr - m->start + m->file_offset);
     if (!vaddr) return frame;

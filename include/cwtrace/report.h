@@ -82,7 +82,11 @@ struct Report {
 
 const char* to_string(OriginKind kind);
 const char* to_string(Diagnosis diagnosis);  // "unread_data", ... ("unknown")
-// One line for people: "never read to the end (12 bytes unread)", ...
+// One socket's diagnosis in a few words, for a column: "12 B unread", "EOF unread", "never closed".
 std::string describe(Diagnosis diagnosis, std::optional<uint32_t> recv_q);
+// The same for counting a group's sockets: "never read to the end", "EOF read but never closed".
+const char* summarize(Diagnosis diagnosis);
+// What usually causes it, in a line: "typical of an idle pooled connection", ...
+const char* likely_cause(Diagnosis diagnosis);
 
 }  // namespace cwtrace

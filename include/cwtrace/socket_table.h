@@ -45,7 +45,8 @@ class SocketTable {
     bool leave(const cw_event_leave& event);
     // accept() returned a socket that was already in CLOSE_WAIT. Returns whether it was known.
     bool attach_origin(const cw_event_origin& event);
-    // A socket found in CLOSE_WAIT at start. Ignored (false) when its flow is already known.
+    // A socket found in CLOSE_WAIT at start. Ignored (false) when its flow is already known, unless
+    // it was found at start too with another inode (the same flow in another network namespace).
     bool add_before_start(const cw_flow& flow, uint64_t ino, uint64_t tracing_start_ns);
     // A socket found in CLOSE_WAIT by sock_diag while tracing that the kernel does not follow
     // (with --pid, one a selected process did not open). Ignored (false) when already known.

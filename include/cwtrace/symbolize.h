@@ -54,9 +54,15 @@ class ProcessMaps {
 
     const Mapping* find(uint64_t addr) const;
     const std::vector<Mapping>& mappings() const { return maps_; }
+    // Where the mapped paths are opened from: "" for a process that sees our files, or
+    // "/proc/PID/root" for one in another mount namespace (a container), whose paths name files
+    // of its own root; reachable while it lives.
+    const std::string& root() const { return root_; }
+    std::string open_path(const Mapping& m) const { return root_ + m.path; }
 
   private:
     std::vector<Mapping> maps_;  // sorted by start
+    std::string root_;
 };
 
 // Function symbols of one ELF file (.symtab, else .dynsym), by virtual address.

@@ -1,6 +1,7 @@
 // Fixed reports for the renderer tests, and the golden-file check (see report_fixtures.h).
 #include "report_fixtures.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -225,6 +226,76 @@ Report python_no_kernel_stack_report() {
     return r;
 }
 
+// Started in front of a pile-up: sockets already in CLOSE_WAIT (estimated ages, owners' details,
+// diagnoses from their queues), a server's accepted ones in a container, one still in a listen
+// queue, and a traced one beside them.
+Report before_start_report() {
+    Report r = base_report(12);
+    r.tracing_seconds = 1.0;
+    const Origin unknown;
+    OwnerDetails crawler;
+    crawler.cmdline = "python3 /srv/crawler/crawler.py --pool 16";
+    crawler.cgroup = "/system.slice/crawler.service";
+    const auto held = [&](uint16_t lport, double est, uint32_t recv_q) {
+        SocketEntry s = sock4("10.0.0.5", lport, "10.0.0.77", 8080, 1.0, 4242, "python3", unknown);
+        s.before_start = true;
+        s.age_estimate_seconds = est;
+        s.owner = crawler;
+        s.recv_q = recv_q;
+        s.send_q = 0;
+        s.diagnosis = recv_q == 0   ? Diagnosis::EofReadNotClosed
+                      : recv_q == 1 ? Diagnosis::EofNotRead
+                                    : Diagnosis::UnreadData;
+        return s;
+    };
+    for (int i = 0; i < 12; ++i)
+        r.sockets.push_back(held(static_cast<uint16_t>(40000 + i), 312.0 + i * 60, 513));
+    for (int i = 0; i < 3; ++i)
+        r.sockets.push_back(held(static_cast<uint16_t>(41000 + i), 95.5 - i, 0));
+
+    OwnerDetails java;
+    java.cmdline = "java -Xmx2g -jar /app/kafka-proxy.jar --listen 9092";
+    java.pid_in_namespace = 7;
+    java.cgroup =
+        "/system.slice/"
+        "docker-3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70.scope";
+    java.container_id = "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70";
+    for (int i = 0; i < 2; ++i) {
+        SocketEntry s = sock6("::ffff:10.0.0.5", 9092, "::ffff:10.0.0." + std::to_string(80 + i),
+                              static_cast<uint16_t>(51000 + i), 1.0, 999, "java", unknown);
+        s.before_start = true;
+        s.age_estimate_seconds = 7300.0 - i * 3000;
+        s.owner = java;
+        s.recv_q = 1;
+        s.send_q = 0;
+        s.diagnosis = Diagnosis::EofNotRead;
+        r.sockets.push_back(s);
+    }
+    SocketEntry queued =
+        sock4("10.0.0.5", 9093, "10.0.0.79", 41000, 1.0, std::nullopt, std::nullopt, unknown);
+    queued.before_start = true;
+    queued.age_estimate_seconds = 45.0;
+    queued.recv_q = 1;
+    queued.send_q = 0;
+    queued.diagnosis = Diagnosis::EofNotRead;
+    r.sockets.push_back(queued);
+
+    const std::string bin = "/opt/leaky/bin/leaky_client";
+    SocketEntry traced =
+        sock4("127.0.0.1", 43210, "127.0.0.1", 8080, 0.8, 4300, "leaky_client",
+              connect_origin(4300, "leaky_client", {uf("connect", kLibc), uf("open_leaky", bin)}));
+    traced.recv_q = 0;
+    traced.send_q = 0;
+    traced.diagnosis = Diagnosis::EofReadNotClosed;
+    r.min_age_seconds = 0.5;
+    r.sockets.push_back(traced);
+    std::stable_sort(r.sockets.begin(), r.sockets.end(), [](const auto& a, const auto& b) {
+        return a.age_estimate_seconds.value_or(a.close_wait_seconds) >
+               b.age_estimate_seconds.value_or(b.close_wait_seconds);
+    });
+    return r;
+}
+
 const std::vector<Case>& cases() {
     static const std::vector<Case> all = {
         {"empty", empty_report},
@@ -235,6 +306,7 @@ const std::vector<Case>& cases() {
         {"big_and_tiny", big_and_tiny_report},
         {"lost_events", lost_events_report},
         {"python_no_kernel_stack", python_no_kernel_stack_report},
+        {"before_start", before_start_report},
     };
     return all;
 }

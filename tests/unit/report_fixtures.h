@@ -1,7 +1,7 @@
 // Fixed reports shared by the renderer tests (unit and browser), and the golden-file check.
 // The reports cover: no sockets, IPv4 connect, IPv6 accept, unknown origin, unusual characters
 // in names, one huge group and many tiny ones, lost events with a missing user stack, and
-// interpreter frames with a missing kernel stack.
+// interpreter frames with a missing kernel stack, sockets already in CLOSE_WAIT at start.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -37,6 +37,7 @@ Report unusual_names_report();
 Report big_and_tiny_report();
 Report lost_events_report();
 Report python_no_kernel_stack_report();
+Report before_start_report();
 
 // A named report, for parameterized tests.
 struct Case {

@@ -140,10 +140,14 @@ TEST(RenderText, MedianAgeNextToTheOldest) {
               std::string::npos);
     EXPECT_NE(render_text(python_no_kernel_stack_report()).find("oldest 1m35s, median 52.5s,"),
               std::string::npos);
-    // A median resting on an age that is a lower bound is marked like one.
+    // A median resting on an age that is a lower bound is marked like one, an estimate too.
     Report r = unknown_origin_report();
     r.sockets[1].before_start = true;
-    EXPECT_NE(render_text(r).find("median >1m05s,"), std::string::npos) << render_text(r);
+    r.sockets[1].pid = 999;  // with the oldest: one holder, one server endpoint, one group
+    r.sockets[1].comm = "java";
+    EXPECT_NE(render_text(r).find("median >1h01m\n"), std::string::npos) << render_text(r);
+    EXPECT_NE(render_text(before_start_report()).find("oldest ~16m12s (est.), median ~9m12s\n"),
+              std::string::npos);
 }
 
 TEST(RenderText, MostCommonRemotesWithCounts) {
@@ -170,6 +174,26 @@ TEST(RenderText, Ipv6EndpointsInBrackets) {
     const std::string text = render_text(accept_ipv6_report());
     EXPECT_NE(text.find("      [::1]:8080 "), std::string::npos) << text;
     EXPECT_NE(text.find(" -> [::1]:51234 "), std::string::npos) << text;
+}
+
+TEST(RenderText, SocketsOfUnknownOriginGroupedByHolderAndEndpointWithDiagnosis) {
+    const std::string text = render_text(before_start_report());
+    EXPECT_NE(text.find("\n#1  15 sockets held by pid 4242 (python3 /srv/crawler/crawler.py "
+                        "--pool 16) to\n    10.0.0.77:8080\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("    why: 12 never read to the end, 3 EOF read but never closed\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("~16m12s  512 B unread\n"), std::string::npos);
+    EXPECT_NE(text.find("#2  2 sockets held by pid 999 (java"), std::string::npos);
+    EXPECT_NE(text.find("    from clients of [::ffff:10.0.0.5]:9092\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("    clients: ::ffff:10.0.0.80 (1), ::ffff:10.0.0.81 (1)\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("    in container 3f2a1b4c5d6e as pid 7\n"), std::string::npos);
+    EXPECT_NE(text.find("held by no process (still in a listen queue?)"), std::string::npos);
+    EXPECT_NE(text.find("leaky_client[4300]  never closed\n"), std::string::npos);
+    EXPECT_NE(text.find("--min-age judged them by"), std::string::npos);
+    EXPECT_EQ(text.find("> before an age"), std::string::npos) << "every age here is estimated";
 }
 
 TEST(RenderText, UnknownOriginSaidInWords) {

@@ -52,6 +52,45 @@ TEST(ReadReport, ValuesComeBackFieldByField) {
     EXPECT_EQ(r.stats.events, 310u);
 }
 
+TEST(ReadReport, SockDiagAndOwnerDetailsComeBack) {
+    const Report original = before_start_report();
+    auto saved = read_report(render_json(original));
+    ASSERT_TRUE(saved) << saved.error().message;
+    const auto& sockets = saved->report.sockets;
+    ASSERT_EQ(sockets.size(), original.sockets.size());
+    const SocketEntry& java = sockets[0];  // the oldest: a server's in a container
+    ASSERT_TRUE(java.owner);
+    EXPECT_EQ(java.owner->cmdline, original.sockets[0].owner->cmdline);
+    EXPECT_EQ(java.owner->pid_in_namespace, 7u);
+    EXPECT_EQ(java.owner->cgroup, original.sockets[0].owner->cgroup);
+    EXPECT_EQ(java.owner->container_id, original.sockets[0].owner->container_id);
+    EXPECT_DOUBLE_EQ(*java.age_estimate_seconds, 7300);
+    EXPECT_EQ(java.recv_q, 1u);
+    EXPECT_EQ(java.send_q, 0u);
+    EXPECT_EQ(java.diagnosis, Diagnosis::EofNotRead);
+    for (size_t i = 0; i < sockets.size(); ++i) {
+        EXPECT_EQ(sockets[i].diagnosis, original.sockets[i].diagnosis) << i;
+        EXPECT_EQ(sockets[i].recv_q, original.sockets[i].recv_q) << i;
+        EXPECT_EQ(sockets[i].owner.has_value(), original.sockets[i].owner.has_value()) << i;
+        EXPECT_EQ(sockets[i].age_estimate_seconds.has_value(),
+                  original.sockets[i].age_estimate_seconds.has_value())
+            << i;
+    }
+    EXPECT_EQ(render_text(saved->report), render_text(original));
+}
+
+TEST(ReadReport, ReportsWithoutTheSockDiagFieldsStillRead) {
+    Json j = Json::parse(render_json(before_start_report()));
+    for (auto& s : j["sockets"])
+        for (const char* key : {"age_estimate_seconds", "recv_q", "send_q", "diagnosis", "owner"})
+            s.erase(key);
+    auto saved = read_report(j.dump());
+    ASSERT_TRUE(saved) << saved.error().message;
+    EXPECT_EQ(saved->report.sockets[0].diagnosis, Diagnosis::Unknown);
+    EXPECT_FALSE(saved->report.sockets[0].owner);
+    EXPECT_FALSE(saved->report.sockets[0].age_estimate_seconds);
+}
+
 TEST(ReadReport, LossesByCauseAreKept) {
     auto saved = read_report(render_json(lost_events_report()));
     ASSERT_TRUE(saved);
@@ -163,6 +202,14 @@ std::vector<Bad> bad_inputs() {
         {"loss a string", with("/stats/lost/ringbuf_full", "3"), "stats.lost.ringbuf_full"},
         {"host a number", with("/host", 3), "host: expected a string"},
         {"min-age missing", without("", "min_age_seconds"), "min_age_seconds: missing"},
+        {"other diagnosis", with("/sockets/0/diagnosis", "leaked"),
+         "sockets[0].diagnosis: expected \"unread_data\""},
+        {"negative age estimate", with("/sockets/1/age_estimate_seconds", -2),
+         "sockets[1].age_estimate_seconds: expected a number of seconds >= 0"},
+        {"recv_q a string", with("/sockets/0/recv_q", "1"),
+         "sockets[0].recv_q: expected an integer"},
+        {"owner without cmdline", with("/sockets/0/owner", Json::object()),
+         "sockets[0].owner.cmdline: missing"},
         {"JSON Lines with a broken line", valid() + "{\"schema\":\n", "not valid JSON"},
     };
 }

@@ -143,6 +143,17 @@ TEST(SocketTable, SocketSeenLiveAndAtStartCountsOnce) {
     EXPECT_EQ(t.size(), 1u);
 }
 
+TEST(SocketTable, SameFlowInTwoNetworkNamespacesAtStartIsTwoSockets) {
+    SocketTable t;
+    const cw_event_enter e = enter_event(0xa, kSec);
+    EXPECT_TRUE(t.add_before_start(e.flow, 555, 3 * kSec));
+    EXPECT_TRUE(t.add_before_start(e.flow, 777, 3 * kSec)) << "another inode: another socket";
+    EXPECT_FALSE(t.add_before_start(e.flow, 0, 3 * kSec)) << "no inode: cannot tell, kept once";
+    EXPECT_EQ(t.size(), 2u);
+    EXPECT_TRUE(t.leave(leave_event(e)));
+    EXPECT_EQ(t.size(), 1u);
+}
+
 TEST(SocketTable, LeaveOfAnUnknownLiveSocketDoesNotTouchAnotherWithTheSameFlow) {
     SocketTable t;
     const cw_event_enter e = enter_event(0xa, kSec);
