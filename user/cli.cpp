@@ -26,7 +26,8 @@ Nanos duration_arg(const std::string& flag, const std::string& text, bool allow_
     if (!d)
         throw UsageError{flag + ": invalid duration '" + text +
                          "' (use e.g. 30s, 1m30s, 250ms, 1.5h)"};
-    if (!allow_zero && d->count() == 0) throw UsageError{flag + ": duration must be > 0"};
+    if (!allow_zero && d->count() == 0)
+        throw UsageError{flag + ": duration must be > 0, not '" + text + "'"};
     return *d;
 }
 
