@@ -107,23 +107,21 @@ struct churn_thread {
 static atomic_bool churn_stop;
 static double churn_period_s; /* per thread, between connection starts; 0: flat out */
 
-/* Sleeps until `next` (CLOCK_MONOTONIC seconds), then moves it one period on; a thread that
- * falls behind does not burst to catch up. */
+/* Sleeps until `next` (CLOCK_MONOTONIC seconds), then moves it one period on. A thread behind
+ * schedule (sleeps overshoot on a busy machine) catches up without sleeping, but never by more
+ * than a second's worth of connections in a burst. */
 static void pace(double* next) {
     double now = now_seconds();
     if (*next > now) {
         double wait = *next - now;
         struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
         nanosleep(&ts, NULL);
-    } else {
+    } else if (now - *next > 1.0) {
         *next = now;
     }
     *next += churn_period_s;
 }
 
-/* The server closes first, so TIME_WAIT lands on the server side and the client's ephemeral
- * port is free again as soon as the client closes. Reading EOF proves the FIN arrived, i.e.
- * the client socket is in CLOSE_WAIT before it is closed. */
 static int one_connection(struct churn_thread* t) {
     char byte;
     int client;
