@@ -14,15 +14,18 @@ Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const Options& o
         return std::unique_ptr<MetricsExporter>();
     std::unique_ptr<MetricsExporter> exporter(new MetricsExporter());
     if (options.metrics_addr) {
-        auto server = MetricsServer::start(options.metrics_addr->host, options.metrics_addr->port);
+        const std::string& host = options.metrics_addr->host;
+        const uint16_t port = options.metrics_addr->port;
+        // Every address: "::" takes IPv4 too (not IPV6_V6ONLY); without IPv6, "0.0.0.0".
+        auto server = MetricsServer::start(host.empty() ? "::" : host, port);
+        if (!server && host.empty()) server = MetricsServer::start("0.0.0.0", port);
         if (!server) return server.error();
         exporter->server_ = std::move(*server);
-        const std::string& host = options.metrics_addr->host;
         spdlog::info("serving Prometheus metrics on http://{}:{}/metrics",
                      host.empty()                          ? "*"
                      : host.find(':') != std::string::npos ? "[" + host + "]"
                                                            : host,
-                     options.metrics_addr->port);
+                     port);
     } else {
         exporter->next_server_ns_ = UINT64_MAX;
     }
