@@ -1,6 +1,6 @@
 // Continuous mode's outputs and their cadence: the HTTP server (--metrics-addr) gets a fresh
 // exposition every second, the textfile (--metrics-textfile) every 10 seconds and at exit;
-// less often when building one takes more than a tenth of that.
+// less often when building one takes more than a tenth of that in CPU time.
 #pragma once
 
 #include <cstdint>
