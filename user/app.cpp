@@ -13,6 +13,9 @@
 #include <unordered_set>
 
 #include "cwtrace/decoder.h"
+#include "cwtrace/histogram.h"
+#include "cwtrace/metrics.h"
+#include "cwtrace/metrics_exporter.h"
 #include "cwtrace/owners.h"
 #include "cwtrace/preflight.h"
 #include "cwtrace/render.h"
@@ -41,6 +44,11 @@ uint64_t monotonic_ns() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
+}
+
+// 0 when the clocks disagree (a timestamp from before the other), never a huge unsigned value.
+double seconds_between(uint64_t from_ns, uint64_t to_ns) {
+    return to_ns > from_ns ? static_cast<double>(to_ns - from_ns) / 1e9 : 0.0;
 }
 
 void setup_logging(bool verbose) {
@@ -134,6 +142,20 @@ class Session {
         return cwtrace::render(builder_.build(table_, input), format, ReportContext::here());
     }
 
+    // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and
+    // cached by the builder, so this costs a /proc and sock_diag pass, not a symbolization.
+    std::string metrics(uint64_t now_ns) {
+        if (!options_.pids.empty()) follow_untraced(now_ns);
+        ReportInput input;
+        input.now_ns = now_ns;
+        input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());
+        input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
+        input.pid_filter = options_.pids;
+        input.stats = stats();
+        return render_metrics(make_snapshot(builder_.build(table_, input), left_close_wait_,
+                                            options_.metrics_top, CWTRACE_VERSION));
+    }
+
     uint64_t started_ns() const { return started_ns_; }
 
   private:
@@ -151,7 +173,11 @@ class Session {
         table_.enter(e);
         if (e.has_origin) builder_.note_process(e.origin.pid, e.origin.task_start_ns);
     }
-    void apply(const cw_event_leave& e) { table_.leave(e); }
+    void apply(const cw_event_leave& e) {
+        if (const TrackedSocket* s = table_.find(e.hdr.sk))  // before leave() forgets it
+            left_close_wait_.add(seconds_between(s->close_wait_since_ns, e.hdr.ts_ns));
+        table_.leave(e);
+    }
     void apply(const cw_event_origin& e) {
         table_.attach_origin(e);
         builder_.note_process(e.origin.pid, e.origin.task_start_ns);
@@ -180,6 +206,7 @@ class Session {
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;
+    Log2Histogram left_close_wait_;  // sockets that left CLOSE_WAIT: folded in, never kept
 };
 
 bool write_all(FILE* out, const std::string& text) {
@@ -202,6 +229,10 @@ int run(const Options& options) {
         if (!check) return fail(check.error());
 
     install_signal_handlers();
+    // Before tracing starts, so that a port in use costs nothing.
+    auto exporter = MetricsExporter::start(options);
+    if (!exporter) return fail(exporter.error());
+    MetricsExporter* metrics = exporter->get();
     Session session(options);
     if (auto started = session.start(); !started) return fail(started.error());
     spdlog::info("tracing TCP sockets entering CLOSE_WAIT (min-age {}); Ctrl-C to stop",
@@ -214,15 +245,20 @@ int run(const Options& options) {
     while (!g_stop) {
         const uint64_t now = monotonic_ns();
         if (now >= deadline) break;
+        if (metrics && now >= metrics->next_refresh_ns())
+            metrics->refresh(now, [&] { return session.metrics(now); });
         if (now >= next_report) {
             stdout_ok =
                 stdout_ok && write_all(stdout, session.render(now, options.periodic_format));
             next_report += options.interval->count();
         }
-        const uint64_t wake = std::min<uint64_t>({deadline, next_report, now + kDrainNs});
+        const uint64_t wake =
+            std::min<uint64_t>({deadline, next_report, now + kDrainNs,
+                                metrics ? metrics->next_refresh_ns() : UINT64_MAX});
         session.drain(static_cast<int>((wake - now + 999'999) / 1'000'000));
     }
     session.drain(0);
+    if (metrics) metrics->finish([&] { return session.metrics(monotonic_ns()); });
     if (!write_final(options, session.render(monotonic_ns(), options.format))) {
         if (!options.output.empty())
             return fail({"cannot write " + options.output + ": " + std::strerror(errno), ""});

@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +13,12 @@
 #include "cwtrace/render.h"
 
 namespace cwtrace {
+
+// --metrics-addr HOST:PORT. An empty host listens on every address.
+struct MetricsAddr {
+    std::string host;  // "127.0.0.1", "::1" (given as [::1]), "localhost"
+    uint16_t port = 0;
+};
 
 // What to do: trace (the default), or `cwtrace render REPORT.json` (draw a saved report).
 enum class Command { Trace, Render };
@@ -27,6 +35,10 @@ struct Options {
     std::string input;                      // render: the saved JSON report; "-": stdin
     std::string btf_path;                   // empty: the running kernel's /sys/kernel/btf/vmlinux
     bool verbose = false;
+    // Continuous mode (issue 9): Prometheus exposition over HTTP and/or for node_exporter.
+    std::optional<MetricsAddr> metrics_addr;
+    std::string metrics_textfile;  // empty: none
+    std::size_t metrics_top = 20;  // label series of the CLOSE_WAIT gauge; the rest is "other"
 };
 
 // Either options to run with, or an exit: status 0 (help, version) or 2 (usage error), with
@@ -42,5 +54,9 @@ CliResult parse_cli(int argc, const char* const* argv);
 // The format an output path asks for by its name: .svg, .folded, .json, .speedscope.json,
 // .pb.gz; text for any other name.
 Format format_for_path(const std::string& path);
+
+// "127.0.0.1:9464", "[::1]:9464", "localhost:9464", ":9464" -> host and port; nullopt when
+// malformed (no port, port out of 1..65535, IPv6 without brackets).
+std::optional<MetricsAddr> parse_metrics_addr(const std::string& text);
 
 }  // namespace cwtrace
