@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "cwtrace/decoder.h"
+#include "cwtrace/late_closes.h"
 #include "cwtrace/owners.h"
 #include "cwtrace/preflight.h"
 #include "cwtrace/render.h"
@@ -75,9 +76,12 @@ int fail(const Error& error) {
 class Session {
   public:
     explicit Session(const Options& options)
-        : options_(options), builder_([this](int32_t id) {
+        : options_(options),
+          builder_([this](int32_t id) {
               return tracer_ ? tracer_->stack(id) : std::vector<uint64_t>{};
-          }) {}
+          }),
+          closes_(static_cast<uint64_t>(options.min_age.count()), options.pids,
+                  [this](const cw_origin& thread) { return builder_.resolve_thread(thread); }) {}
 
     Result<bool> start() {
         TracerConfig config;
@@ -86,6 +90,7 @@ class Session {
         config.origin_entries = env_size("CWTRACE_ORIGIN_MAP_ENTRIES");
         config.stack_entries = env_size("CWTRACE_STACK_MAP_ENTRIES");
         config.ringbuf_bytes = env_size("CWTRACE_RINGBUF_BYTES");
+        config.closer_min_age_ns = static_cast<uint64_t>(options_.min_age.count());
         auto tracer = Tracer::start(config, [this](std::span<const std::byte> r) { on_record(r); });
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);
@@ -131,7 +136,10 @@ class Session {
         input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
         input.pid_filter = options_.pids;
         input.stats = stats();
-        return cwtrace::render(builder_.build(table_, input), format, ReportContext::here());
+        Report report = builder_.build(table_, input);
+        report.late_closes = closes_.late_closes();
+        report.close_wait_durations = closes_.durations();
+        return cwtrace::render(report, format, ReportContext::here());
     }
 
     uint64_t started_ns() const { return started_ns_; }
@@ -151,7 +159,9 @@ class Session {
         table_.enter(e);
         if (e.has_origin) builder_.note_process(e.origin.pid, e.origin.task_start_ns);
     }
-    void apply(const cw_event_leave& e) { table_.leave(e); }
+    void apply(const cw_event_leave& e) {
+        if (std::optional<TrackedSocket> left = table_.take(e)) closes_.add(*left, e);
+    }
     void apply(const cw_event_origin& e) {
         table_.attach_origin(e);
         builder_.note_process(e.origin.pid, e.origin.task_start_ns);
@@ -177,6 +187,7 @@ class Session {
     std::unique_ptr<Tracer> tracer_;
     SocketTable table_;
     ReportBuilder builder_;
+    CloseLog closes_;  // sockets that left CLOSE_WAIT: late closes, durations per path
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;
