@@ -352,7 +352,8 @@ static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u
     if (kind == CW_CLOSE_EXIT || kind == CW_CLOSE_KERNEL) return;
     closer->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
     if (closer->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
-    closer->leaf_caller = user_leaf_caller();
+    closer->leaf_caller =
+        user_leaf_caller((struct pt_regs*)bpf_task_pt_regs(bpf_get_current_task_btf()));
     announce_process(closer->pid, closer->task_start_ns);
 }
 
