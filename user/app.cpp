@@ -228,10 +228,13 @@ int run(const Options& options) {
         if (now >= next_report) {
             stdout_ok =
                 stdout_ok && write_all(stdout, session.render(now, options.periodic_format));
-            next_report += options.interval->count();
+            // Behind by more than an interval (a slow start or report): skip the missed ones,
+            // or `wake` below falls before `now` and the drain waits forever.
+            do next_report += options.interval->count();
+            while (next_report <= now);
         }
         const uint64_t wake = std::min<uint64_t>({deadline, next_report, now + kDrainNs});
-        session.drain(static_cast<int>((wake - now + 999'999) / 1'000'000));
+        session.drain(static_cast<int>((wake - std::min(wake, now) + 999'999) / 1'000'000));
     }
     session.drain(0);
     if (!write_final(options, session.render(monotonic_ns(), options.format))) {
