@@ -14,6 +14,7 @@
 
 #include "cwtrace/decoder.h"
 #include "cwtrace/histogram.h"
+#include "cwtrace/late_closes.h"
 #include "cwtrace/metrics.h"
 #include "cwtrace/metrics_exporter.h"
 #include "cwtrace/owners.h"
@@ -83,9 +84,12 @@ int fail(const Error& error) {
 class Session {
   public:
     explicit Session(const Options& options)
-        : options_(options), builder_([this](int32_t id) {
+        : options_(options),
+          builder_([this](int32_t id) {
               return tracer_ ? tracer_->stack(id) : std::vector<uint64_t>{};
-          }) {}
+          }),
+          closes_(static_cast<uint64_t>(options.min_age.count()), options.pids,
+                  [this](const cw_origin& thread) { return builder_.resolve_thread(thread); }) {}
 
     Result<bool> start() {
         TracerConfig config;
@@ -94,6 +98,7 @@ class Session {
         config.origin_entries = env_size("CWTRACE_ORIGIN_MAP_ENTRIES");
         config.stack_entries = env_size("CWTRACE_STACK_MAP_ENTRIES");
         config.ringbuf_bytes = env_size("CWTRACE_RINGBUF_BYTES");
+        config.closer_min_age_ns = static_cast<uint64_t>(options_.min_age.count());
         auto tracer = Tracer::start(config, [this](std::span<const std::byte> r) { on_record(r); });
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);
@@ -139,7 +144,10 @@ class Session {
         input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
         input.pid_filter = options_.pids;
         input.stats = stats();
-        return cwtrace::render(builder_.build(table_, input), format, ReportContext::here());
+        Report report = builder_.build(table_, input);
+        report.late_closes = closes_.late_closes();
+        report.close_wait_durations = closes_.durations();
+        return cwtrace::render(report, format, ReportContext::here());
     }
 
     // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and
@@ -174,9 +182,13 @@ class Session {
         if (e.has_origin) builder_.note_process(e.origin.pid, e.origin.task_start_ns);
     }
     void apply(const cw_event_leave& e) {
-        if (const TrackedSocket* s = table_.find(e.hdr.sk))  // before leave() forgets it
-            left_close_wait_.add(seconds_between(s->close_wait_since_ns, e.hdr.ts_ns));
-        table_.leave(e);
+        if (std::optional<TrackedSocket> left = table_.take(e)) {
+            // Sockets found by sock_diag entered CLOSE_WAIT at an unknown time: not in the
+            // metrics' histogram.
+            if (!left->untraced)
+                left_close_wait_.add(seconds_between(left->close_wait_since_ns, e.hdr.ts_ns));
+            closes_.add(*left, e);
+        }
     }
     void apply(const cw_event_origin& e) {
         table_.attach_origin(e);
@@ -203,6 +215,7 @@ class Session {
     std::unique_ptr<Tracer> tracer_;
     SocketTable table_;
     ReportBuilder builder_;
+    CloseLog closes_;  // sockets that left CLOSE_WAIT: late closes, durations per path
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;
@@ -250,12 +263,15 @@ int run(const Options& options) {
         if (now >= next_report) {
             stdout_ok =
                 stdout_ok && write_all(stdout, session.render(now, options.periodic_format));
-            next_report += options.interval->count();
+            // Behind by more than an interval (a slow start or report): skip the missed ones,
+            // or `wake` below falls before `now` and the drain waits forever.
+            do next_report += options.interval->count();
+            while (next_report <= now);
         }
         const uint64_t wake =
             std::min<uint64_t>({deadline, next_report, now + kDrainNs,
                                 metrics ? metrics->next_refresh_ns() : UINT64_MAX});
-        session.drain(static_cast<int>((wake - now + 999'999) / 1'000'000));
+        session.drain(static_cast<int>((wake - std::min(wake, now) + 999'999) / 1'000'000));
     }
     session.drain(0);
     if (metrics) metrics->finish([&] { return session.metrics(monotonic_ns()); });

@@ -9,7 +9,7 @@ static_assert(sizeof(cw_origin) == 64);
 static_assert(sizeof(cw_event_header) == 24);
 static_assert(sizeof(cw_flow) == 40);
 static_assert(sizeof(cw_event_enter) == 24 + 8 + 40 + 8 + 64);
-static_assert(sizeof(cw_event_leave) == 24 + 40 + 8);
+static_assert(sizeof(cw_event_leave) == 24 + 40 + 8 + 16 + 64);
 static_assert(sizeof(cw_event_origin) == 24 + 8 + 64);
 static_assert(sizeof(cw_event_process) == 24 + 16);
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cwtrace/display.h"
+#include "cwtrace/late_closes.h"
 #include "cwtrace/opening_paths.h"
 #include "cwtrace/render.h"
 
@@ -443,7 +444,8 @@ std::string render_text(const Report& report) {
     std::string out = header(report) + lost_warning(report.stats);
     if (report.sockets.empty())
         return out + "No sockets in CLOSE_WAIT for at least " +
-               human_setting(report.min_age_seconds) + ".\n";
+               human_setting(report.min_age_seconds) + ".\n" + render_late_closes_text(report) +
+               render_durations_text(report);
     const auto groups = group_sockets(report);
     for (size_t i = 0; i < groups.size(); ++i) {
         const Group& g = groups[i];
@@ -455,7 +457,7 @@ std::string render_text(const Report& report) {
         out += diagnosis_lines(g) + stacks(*g.origin) + sockets_block(g);
     }
     out += footnotes(report);
-    return out;
+    return out + render_late_closes_text(report) + render_durations_text(report);
 }
 
 }  // namespace cwtrace

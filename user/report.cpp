@@ -116,9 +116,13 @@ std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin) {
 }
 
 Origin ReportBuilder::resolve_origin(const cw_origin& o) {
+    if (kind_of(o.kind) == OriginKind::Unknown) return {};
+    return resolve_thread(o);
+}
+
+Origin ReportBuilder::resolve_thread(const cw_origin& o) {
     Origin origin;
     origin.kind = kind_of(o.kind);
-    if (origin.kind == OriginKind::Unknown) return origin;
     origin.pid = o.pid;
     origin.tid = o.tid;
     origin.comm = comm_of(o);

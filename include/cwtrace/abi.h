@@ -94,11 +94,30 @@ struct cw_event_enter {
     struct cw_origin origin;
 };
 
+/* How a socket left CLOSE_WAIT, judged in the kernel where it happened. */
+enum cw_close_kind {
+    CW_CLOSE_UNKNOWN = 0,
+    CW_CLOSE_CLOSE = 1,  /* close()/shutdown() by a process: -> LAST_ACK, FIN sent */
+    CW_CLOSE_RESET = 2,  /* -> CLOSE: the peer's RST (softirq), or the closing process aborted
+                            the connection (close() with unread data, SO_LINGER 0) */
+    CW_CLOSE_EXIT = 3,   /* closed while its process was exiting (PF_EXITING) */
+    CW_CLOSE_KERNEL = 4, /* no process context: a timer (keepalive, retransmits), a kthread */
+};
+
+/* Stack ids of a closer whose stacks were not captured on purpose (a close younger than
+ * min-age, or a context without a user stack): not a loss. */
+#define CW_STACK_NOT_WANTED (-1000)
+
 struct cw_event_leave {
     struct cw_event_header hdr;
     struct cw_flow flow;
     __u32 new_state; /* enum cw_tcp_state */
     __u32 pad;
+    /* Who closed it (issue 9). */
+    __u64 close_wait_ns;     /* time in CLOSE_WAIT as the kernel saw it; 0: entry not seen */
+    __u32 close_kind;        /* enum cw_close_kind */
+    __u32 has_closer;        /* closer is the process that closed it (process context) */
+    struct cw_origin closer; /* pid, tid, comm, stacks of the closing thread; kind = close_kind */
 };
 
 struct cw_event_origin {

@@ -45,6 +45,10 @@ class ReportBuilder {
     // The sockets in CLOSE_WAIT now, from sock_diag: the backfill at start.
     static std::vector<DiagSocket> close_wait_now();
 
+    // A thread recorded by the kernel side (an opener, or a closer) with its pid, tid, comm
+    // and symbolized stacks, whatever its kind; stacks are symbolized once and cached.
+    Origin resolve_thread(const cw_origin& thread);
+
   private:
     Origin resolve_origin(const cw_origin& origin);
     const std::vector<Frame>& kernel_frames(int32_t stack_id);

@@ -25,6 +25,8 @@ struct TracerConfig {
     uint32_t origin_entries = 0;
     uint32_t stack_entries = 0;
     uint32_t ringbuf_bytes = 0;
+    // Closing stacks are captured for closes at least this late (--min-age).
+    uint64_t closer_min_age_ns = 0;
 };
 
 struct KernelCounters {
