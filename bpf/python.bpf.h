@@ -89,18 +89,19 @@ static __always_inline __u64 py_mix(__u64 hash, __u64 value) {
     return (hash ^ value) * 0x100000001b3ULL; /* FNV-1a's prime, word at a time */
 }
 
+/* The depth lives in the scratch map, not here: a counter the verifier can see would make
+ * every iteration a distinct state (no pruning), one known to it only as a bounded unknown
+ * converges at once. */
 struct py_frame_walk {
     __u64 frame;
     __u64 hash;
-    __u32 depth;
-    __u32 truncated;
     __u16 frame_code, frame_previous, frame_prev_instr, code_adaptive;
 };
 
 static long py_frame_step(__u64 index, void* data) {
     struct py_frame_walk* w = data;
     struct cw_py_stack* stack;
-    __u32 zero = 0, depth = w->depth;
+    __u32 zero = 0, depth;
     __u64 code, instr, first;
 
     if (!w->frame) return 1;
@@ -110,17 +111,18 @@ static long py_frame_step(__u64 index, void* data) {
     w->frame = py_read_ptr(w->frame, w->frame_previous);
     /* A frame still being set up points before its first instruction: CPython skips it. */
     if (!code || instr < first || instr - first >= (1ULL << 31)) return 0;
-    if (depth >= CW_PY_MAX_FRAMES) {
-        w->truncated = 1;
-        return 1;
-    }
     stack = bpf_map_lookup_elem(&py_scratch, &zero);
     if (!stack) return 1;
+    depth = stack->depth;
+    if (depth >= CW_PY_MAX_FRAMES) {
+        stack->truncated = 1;
+        return 1;
+    }
     stack->frames[depth].code = code;
     stack->frames[depth].offset = (__u32)(instr - first);
     stack->frames[depth].pad = 0;
+    stack->depth = depth + 1;
     w->hash = py_mix(py_mix(w->hash, code), instr - first);
-    w->depth = depth + 1;
     return 0;
 }
 
@@ -136,11 +138,11 @@ static __always_inline __u64 py_walk_frames(const struct cw_python_proc* py, __u
         .code_adaptive = py->code_adaptive,
     };
 
+    stack->depth = 0;
+    stack->truncated = 0;
     /* Twice the frames kept: skipped frames count too, and a truncated walk must see one more. */
     bpf_loop(CW_PY_MAX_FRAMES * 2, py_frame_step, &w, 0);
-    stack->depth = w.depth;
-    stack->truncated = w.truncated;
-    return py_mix(w.hash, w.depth);
+    return py_mix(w.hash, stack->depth);
 }
 
 /* Fills the origin's py_status and py_stack_id. Costs one map lookup for other processes. */

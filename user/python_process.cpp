@@ -21,10 +21,16 @@ struct ElfLoad {
     bool exec;
 };
 
-struct RuntimeSymbol {
-    uint64_t vaddr = 0;
+}  // namespace
+
+struct PythonFiles::Layout {
+    uint64_t vaddr = 0;  // of _PyRuntime
     std::vector<ElfLoad> loads;
 };
+
+namespace {
+
+using RuntimeSymbol = PythonFiles::Layout;
 
 struct ElfDeleter {
     void operator()(Elf* elf) const { elf_end(elf); }
@@ -110,11 +116,19 @@ void append_utf8(std::string& out, uint32_t c) {
 
 }  // namespace
 
-std::optional<PythonInterpreter> find_python(const ProcessMaps& maps) {
+const PythonFiles::Layout* PythonFiles::get(const std::string& path) {
+    auto [it, fresh] = cache_.try_emplace(path);
+    if (fresh)
+        if (auto layout = runtime_symbol(path))
+            it->second = std::make_shared<const Layout>(std::move(*layout));
+    return it->second.get();
+}
+
+std::optional<PythonInterpreter> find_python(const ProcessMaps& maps, PythonFiles& files) {
     for (const Mapping& m : maps.mappings()) {
         auto version = python_version_of_file(basename(m.path));
         if (!version) continue;
-        auto symbol = runtime_symbol(m.path);
+        const PythonFiles::Layout* symbol = files.get(m.path);
         if (!symbol) continue;
         auto bias = load_bias(m, symbol->loads);
         if (!bias) continue;

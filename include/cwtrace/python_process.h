@@ -5,6 +5,8 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,9 +23,20 @@ struct PythonInterpreter {
     std::optional<PythonOffsets> offsets;  // nullopt: a version cwtrace does not support
 };
 
+// Where _PyRuntime is in each python file, read once per path (a python binary's symbol table
+// is large and every Python process maps the same one).
+class PythonFiles {
+  public:
+    struct Layout;
+    const Layout* get(const std::string& path);  // nullptr: no _PyRuntime there
+
+  private:
+    std::map<std::string, std::shared_ptr<const Layout>> cache_;
+};
+
 // The CPython interpreter among the executable mappings of a process, or nullopt when it has
 // none (or its _PyRuntime symbol cannot be found).
-std::optional<PythonInterpreter> find_python(const ProcessMaps& maps);
+std::optional<PythonInterpreter> find_python(const ProcessMaps& maps, PythonFiles& files);
 
 // Reads another process's memory (process_vm_readv).
 class ProcessMemory {

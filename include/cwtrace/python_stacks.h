@@ -41,6 +41,7 @@ class PythonTracker {
     ProcessKey key_of(const cw_origin& origin) const;
     Frame frame(const ProcessKey& key, const PythonOffsets& offsets, const cw_py_frame& f);
 
+    PythonFiles files_;
     std::map<ProcessKey, std::optional<PythonInterpreter>> processes_;  // nullopt: not CPython
     std::map<std::tuple<uint32_t, uint64_t, uint64_t>, std::optional<PythonCode>> code_;
 };

@@ -205,7 +205,8 @@ TEST(PythonProcess, FindsTheInterpreterAndReadsItsCodeObjects) {
     if (python.code() == 0) GTEST_SKIP() << "cannot run " << kDebianPython;
     auto maps = ProcessMaps::read(python.pid());
     ASSERT_TRUE(maps);
-    auto interp = find_python(*maps);
+    PythonFiles files;
+    auto interp = find_python(*maps, files);
     ASSERT_TRUE(interp) << "no CPython found in pid " << python.pid();
     EXPECT_NE(interp->runtime_addr, 0u);
     if (!interp->offsets) GTEST_SKIP() << "python " << to_string(interp->version) << " not supported";
