@@ -108,7 +108,8 @@ class Session {
             if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
             watch_python(static_cast<uint32_t>(std::stoul(name)));
         }
-        if (python_.processes()) spdlog::debug("{} processes looked at for Python", python_.processes());
+        if (python_.processes())
+            spdlog::debug("{} processes looked at for Python", python_.processes());
     }
 
     void watch_python(uint32_t pid) {

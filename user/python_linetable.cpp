@@ -4,10 +4,10 @@ namespace cwtrace {
 namespace {
 
 constexpr int kCodeUnitBytes = 2;
-constexpr int kNoLocation = 15;   // the entry's instructions have no line
-constexpr int kLongForm = 14;     // line delta, end line delta, start and end columns
-constexpr int kNoColumns = 13;    // line delta only
-constexpr int kOneLineFirst = 10; // 10..12: line delta is code - 10, two column bytes follow
+constexpr int kNoLocation = 15;    // the entry's instructions have no line
+constexpr int kLongForm = 14;      // line delta, end line delta, start and end columns
+constexpr int kNoColumns = 13;     // line delta only
+constexpr int kOneLineFirst = 10;  // 10..12: line delta is code - 10, two column bytes follow
 
 // Reads the table one varint at a time; any read past the end marks it bad.
 class Reader {

@@ -14,28 +14,28 @@ namespace {
 constexpr std::array kTable = {
     PythonOffsets{
         .version = {3, 11},
-        .runtime_interp_head = 40,      // _PyRuntimeState.interpreters.head
-        .interp_threads_head = 16,      // PyInterpreterState.threads.head
-        .tstate_next = 8,               // PyThreadState.next
-        .tstate_native_thread_id = 160, // PyThreadState.native_thread_id
-        .tstate_cframe = 56,            // PyThreadState.cframe
-        .cframe_current_frame = 8,      // _PyCFrame.current_frame
-        .frame_code = 32,               // _PyInterpreterFrame.f_code
-        .frame_previous = 48,           // _PyInterpreterFrame.previous
-        .frame_prev_instr = 56,         // _PyInterpreterFrame.prev_instr
-        .code_adaptive = 184,           // PyCodeObject.co_code_adaptive
+        .runtime_interp_head = 40,       // _PyRuntimeState.interpreters.head
+        .interp_threads_head = 16,       // PyInterpreterState.threads.head
+        .tstate_next = 8,                // PyThreadState.next
+        .tstate_native_thread_id = 160,  // PyThreadState.native_thread_id
+        .tstate_cframe = 56,             // PyThreadState.cframe
+        .cframe_current_frame = 8,       // _PyCFrame.current_frame
+        .frame_code = 32,                // _PyInterpreterFrame.f_code
+        .frame_previous = 48,            // _PyInterpreterFrame.previous
+        .frame_prev_instr = 56,          // _PyInterpreterFrame.prev_instr
+        .code_adaptive = 184,            // PyCodeObject.co_code_adaptive
         .code_filename = 112,
         .code_name = 120,
         .code_qualname = 128,
         .code_linetable = 136,
         .code_firstlineno = 72,
         .code_size = 184,
-        .bytes_size = 16,               // PyVarObject.ob_size
-        .bytes_data = 32,               // PyBytesObject.ob_sval
-        .unicode_length = 16,           // PyASCIIObject.length
-        .unicode_state = 32,            // PyASCIIObject.state
-        .unicode_ascii_data = 48,       // sizeof(PyASCIIObject)
-        .unicode_compact_data = 72,     // sizeof(PyCompactUnicodeObject)
+        .bytes_size = 16,            // PyVarObject.ob_size
+        .bytes_data = 32,            // PyBytesObject.ob_sval
+        .unicode_length = 16,        // PyASCIIObject.length
+        .unicode_state = 32,         // PyASCIIObject.state
+        .unicode_ascii_data = 48,    // sizeof(PyASCIIObject)
+        .unicode_compact_data = 72,  // sizeof(PyCompactUnicodeObject)
         .line_table = LineTableFormat::Locations,
     },
 };

@@ -69,8 +69,8 @@ std::optional<RuntimeSymbol> runtime_symbol(const std::string& path) {
             for (size_t i = 0; i < phnum; ++i) {
                 GElf_Phdr ph;
                 if (gelf_getphdr(elf.get(), static_cast<int>(i), &ph) && ph.p_type == PT_LOAD)
-                    out->loads.push_back({ph.p_offset, ph.p_vaddr, ph.p_filesz,
-                                          (ph.p_flags & PF_X) != 0});
+                    out->loads.push_back(
+                        {ph.p_offset, ph.p_vaddr, ph.p_filesz, (ph.p_flags & PF_X) != 0});
             }
         }
     }

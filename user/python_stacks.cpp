@@ -47,7 +47,9 @@ std::optional<cw_python_proc> PythonTracker::inspect(pid_t pid) {
     entry.runtime_addr = python->runtime_addr;
     entry.start_ticks = start;
     entry.ns_per_tick = ns_per_tick();
-    if (news) spdlog::debug("pid {}: python {} at {:#x}", pid, to_string(python->version), entry.runtime_addr);
+    if (news)
+        spdlog::debug("pid {}: python {} at {:#x}", pid, to_string(python->version),
+                      entry.runtime_addr);
     return entry;
 }
 
@@ -103,7 +105,8 @@ std::optional<std::vector<Frame>> PythonTracker::frames(const cw_origin& origin,
         return std::vector<Frame>{placeholder("[python stack not captured]")};
     std::vector<Frame> out;
     const uint32_t depth = std::min<uint32_t>(stack->depth, CW_PY_MAX_FRAMES);
-    for (uint32_t i = 0; i < depth; ++i) out.push_back(frame(key, *python->offsets, stack->frames[i]));
+    for (uint32_t i = 0; i < depth; ++i)
+        out.push_back(frame(key, *python->offsets, stack->frames[i]));
     if (stack->truncated) out.push_back(placeholder("[python frames truncated]"));
     return out;
 }

@@ -194,9 +194,12 @@ std::string header(const Report& r) {
 
 std::string lost_warning(const Stats& st) {
     const std::pair<const char*, uint64_t> causes[] = {
-        {"ring buffer full", st.ringbuf_full},         {"origin map full", st.origin_map_full},
-        {"stacks not captured", st.stacks_lost},       {"accepts unresolved", st.accept_unresolved},
-        {"BPF recursion misses", st.recursion_misses}, {"decode errors", st.decode_errors},
+        {"ring buffer full", st.ringbuf_full},
+        {"origin map full", st.origin_map_full},
+        {"stacks not captured", st.stacks_lost},
+        {"accepts unresolved", st.accept_unresolved},
+        {"BPF recursion misses", st.recursion_misses},
+        {"decode errors", st.decode_errors},
         {"Python stacks not captured", st.python_stacks_lost}};
     uint64_t sum = 0;
     std::string detail;

@@ -133,8 +133,7 @@ Origin ReportBuilder::resolve_origin(const cw_origin& o) {
     origin.tid = o.tid;
     origin.comm = comm_of(o);
     if (o.kernel_stack_id >= 0) origin.kernel_stack = kernel_frames(o.kernel_stack_id);
-    if (o.user_stack_id >= 0 || python_)
-        origin.user_stack = user_frames(o);
+    if (o.user_stack_id >= 0 || python_) origin.user_stack = user_frames(o);
     return origin;
 }
 

@@ -177,9 +177,12 @@ Stats stats(const Field& f) {
     if (!f.has("lost")) return st;  // an addition to the contract: optional
     const Field lost = f["lost"];
     const std::pair<const char*, uint64_t*> causes[] = {
-        {"ringbuf_full", &st.ringbuf_full},         {"origin_map_full", &st.origin_map_full},
-        {"stacks_lost", &st.stacks_lost},           {"accept_unresolved", &st.accept_unresolved},
-        {"recursion_misses", &st.recursion_misses}, {"decode_errors", &st.decode_errors},
+        {"ringbuf_full", &st.ringbuf_full},
+        {"origin_map_full", &st.origin_map_full},
+        {"stacks_lost", &st.stacks_lost},
+        {"accept_unresolved", &st.accept_unresolved},
+        {"recursion_misses", &st.recursion_misses},
+        {"decode_errors", &st.decode_errors},
         {"python_stacks_lost", &st.python_stacks_lost}};
     for (const auto& [key, value] : causes)
         if (lost.has(key)) *value = lost[key].unsigned_int();

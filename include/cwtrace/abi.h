@@ -76,19 +76,19 @@ enum cw_py_status {
  * kernel side knows no Python version. */
 #define CW_PY_NO_OFFSET 0xffff
 struct cw_python_proc {
-    __u64 runtime_addr;     /* &_PyRuntime in the process */
-    __u64 start_ticks;      /* the process's start time in clock ticks (/proc/PID/stat field 22): */
-    __u64 ns_per_tick;      /* with this, tells the process from a later one reusing its pid */
+    __u64 runtime_addr; /* &_PyRuntime in the process */
+    __u64 start_ticks;  /* the process's start time in clock ticks (/proc/PID/stat field 22): */
+    __u64 ns_per_tick;  /* with this, tells the process from a later one reusing its pid */
     __u16 runtime_interp_head;     /* _PyRuntimeState.interpreters.head */
     __u16 interp_threads_head;     /* PyInterpreterState.threads.head */
     __u16 tstate_next;             /* PyThreadState.next */
     __u16 tstate_native_thread_id; /* PyThreadState.native_thread_id (the kernel tid) */
-    __u16 tstate_cframe;           /* PyThreadState.cframe; CW_PY_NO_OFFSET: the frame is in tstate */
-    __u16 cframe_current_frame;    /* _PyCFrame.current_frame (or PyThreadState's, see above) */
-    __u16 frame_code;              /* _PyInterpreterFrame.f_code */
-    __u16 frame_previous;          /* _PyInterpreterFrame.previous */
-    __u16 frame_prev_instr;        /* _PyInterpreterFrame.prev_instr */
-    __u16 code_adaptive;           /* PyCodeObject.co_code_adaptive: the first code unit */
+    __u16 tstate_cframe;        /* PyThreadState.cframe; CW_PY_NO_OFFSET: the frame is in tstate */
+    __u16 cframe_current_frame; /* _PyCFrame.current_frame (or PyThreadState's, see above) */
+    __u16 frame_code;           /* _PyInterpreterFrame.f_code */
+    __u16 frame_previous;       /* _PyInterpreterFrame.previous */
+    __u16 frame_prev_instr;     /* _PyInterpreterFrame.prev_instr */
+    __u16 code_adaptive;        /* PyCodeObject.co_code_adaptive: the first code unit */
     __u16 pad[6];
 };
 

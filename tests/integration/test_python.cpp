@@ -40,7 +40,8 @@ std::string describe(const json& stack) {
     std::string out;
     for (const auto& f : stack) {
         out += f.at("function").get<std::string>();
-        if (f.contains("line")) out += "@" + f.at("file").get<std::string>() + ":" + f.at("line").dump();
+        if (f.contains("line"))
+            out += "@" + f.at("file").get<std::string>() + ":" + f.at("line").dump();
         out += "\n";
     }
     return out;
@@ -61,7 +62,8 @@ std::optional<size_t> find_frame(const json& stack, const std::string& function,
 class PythonStacks : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (access(kPython, X_OK) != 0) GTEST_SKIP() << kPython << " missing (scripts/install-deps)";
+        if (access(kPython, X_OK) != 0)
+            GTEST_SKIP() << kPython << " missing (scripts/install-deps)";
         server_ = std::make_unique<Process>(std::vector<std::string>{kPython, FX_PYTHON_SERVER});
         auto line = server_->wait_line("port ", 10s);
         ASSERT_TRUE(line) << server_->err();
@@ -108,7 +110,8 @@ TEST_F(PythonStacks, RequestsLeakShowsTheScriptsAndRequestsFrames) {
             << seen;
         auto conn = find_frame(stack, "create_connection", "urllib3/util/connection.py");
         ASSERT_TRUE(conn) << seen;
-        auto urlopen = find_frame(stack, "HTTPConnectionPool.urlopen", "urllib3/connectionpool.py", *conn);
+        auto urlopen =
+            find_frame(stack, "HTTPConnectionPool.urlopen", "urllib3/connectionpool.py", *conn);
         ASSERT_TRUE(urlopen) << seen;
         auto send = find_frame(stack, "HTTPAdapter.send", "requests/adapters.py", *urlopen);
         ASSERT_TRUE(send) << seen;

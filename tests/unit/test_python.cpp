@@ -114,7 +114,8 @@ for code in walk(top):
 
 TEST(PythonLineTable, AgreesWithCPythonOnRealCodeObjects) {
     const std::string dump = run_python(kDumpLineTables);
-    if (dump.empty() || dump.starts_with("skip")) GTEST_SKIP() << "no Python 3.11+ at " << kDebianPython;
+    if (dump.empty() || dump.starts_with("skip"))
+        GTEST_SKIP() << "no Python 3.11+ at " << kDebianPython;
     std::istringstream in(dump);
     std::string word, name;
     std::vector<uint8_t> table;
@@ -156,7 +157,8 @@ TEST(PythonLineTable, TruncatedOrMalformedTablesGiveNoLine) {
     EXPECT_FALSE(python_line_at(cut, 7, 0));
     const std::vector<uint8_t> no_marker = {0x10, 0x01, 0x02};
     EXPECT_FALSE(python_line_at(no_marker, 7, 0));
-    const std::vector<uint8_t> endless_varint = {0x80 | (13 << 3), 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f};
+    const std::vector<uint8_t> endless_varint = {
+        0x80 | (13 << 3), 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f};
     EXPECT_FALSE(python_line_at(endless_varint, 7, 0));
 }
 
@@ -209,7 +211,8 @@ TEST(PythonProcess, FindsTheInterpreterAndReadsItsCodeObjects) {
     auto interp = find_python(*maps, files);
     ASSERT_TRUE(interp) << "no CPython found in pid " << python.pid();
     EXPECT_NE(interp->runtime_addr, 0u);
-    if (!interp->offsets) GTEST_SKIP() << "python " << to_string(interp->version) << " not supported";
+    if (!interp->offsets)
+        GTEST_SKIP() << "python " << to_string(interp->version) << " not supported";
 
     const ProcessMemory memory(python.pid());
     // The runtime's interpreter list is readable and non-empty at the address found.
