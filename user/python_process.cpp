@@ -128,7 +128,8 @@ std::optional<PythonInterpreter> find_python(const ProcessMaps& maps, PythonFile
     for (const Mapping& m : maps.mappings()) {
         auto version = python_version_of_file(basename(m.path));
         if (!version) continue;
-        const PythonFiles::Layout* symbol = files.get(m.path);
+        // A container's python is opened through its root, named as the process names it.
+        const PythonFiles::Layout* symbol = files.get(maps.open_path(m));
         if (!symbol) continue;
         auto bias = load_bias(m, symbol->loads);
         if (!bias) continue;
