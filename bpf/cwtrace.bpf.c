@@ -109,6 +109,8 @@ static __always_inline void count(__u32 which) {
     if (value) *value += 1; /* per-CPU slot: no atomics needed */
 }
 
+#include "python.bpf.h"
+
 static __always_inline bool pid_selected(__u32 tgid) {
     if (filter_pid_count == 0) return true;
     for (__u32 i = 0; i < CW_MAX_PID_FILTER; i++) {
@@ -240,6 +242,7 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     }
     origin->leaf_caller = user_leaf_caller(regs);
     origin->task_start_ns = task_start_ns();
+    py_capture(origin);
     announce_process(origin->pid, origin->task_start_ns);
 }
 
@@ -521,3 +524,26 @@ int on_accept4_exit(struct trace_event_raw_sys_exit* ctx) {
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int on_accept_exit(struct trace_event_raw_sys_exit* ctx) { return on_accept_return(ctx, ctx->ret); }
+
+/* A new program image: userspace looks whether it is a Python interpreter before it can
+ * open a socket. Woken at once, as Python's own start-up is the whole head start it gets. */
+SEC("tracepoint/sched/sched_process_exec")
+int on_process_exec(void* ctx) {
+    __u32 pid = bpf_get_current_pid_tgid() >> 32;
+    struct cw_event_exec* event;
+
+    bpf_map_delete_elem(&python_procs, &pid); /* whatever it ran before is gone */
+    if (!pid_selected(pid)) return 0;
+    event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+    if (!event) {
+        count(CW_CNT_RINGBUF_FULL);
+        return 0;
+    }
+    fill_header(&event->hdr, CW_EV_EXEC, sizeof(*event), 0);
+    event->task_start_ns = task_start_ns();
+    event->pid = pid;
+    event->pad = 0;
+    count(CW_CNT_EVENTS);
+    bpf_ringbuf_submit(event, BPF_RB_FORCE_WAKEUP);
+    return 0;
+}

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <unordered_set>
 
 #include "cwtrace/decoder.h"
@@ -19,6 +20,7 @@
 #include "cwtrace/metrics_exporter.h"
 #include "cwtrace/owners.h"
 #include "cwtrace/preflight.h"
+#include "cwtrace/python_stacks.h"
 #include "cwtrace/render.h"
 #include "cwtrace/report_builder.h"
 #include "cwtrace/socket_table.h"
@@ -89,7 +91,10 @@ class Session {
               return tracer_ ? tracer_->stack(id) : std::vector<uint64_t>{};
           }),
           closes_(static_cast<uint64_t>(options.min_age.count()), options.pids,
-                  [this](const cw_origin& thread) { return builder_.resolve_thread(thread); }) {}
+                  [this](const cw_origin& thread) { return builder_.resolve_thread(thread); }) {
+        builder_.set_python_frames(
+            [this](const cw_origin& o) { return python_.frames(o, python_stack_read()); });
+    }
 
     Result<bool> start() {
         TracerConfig config;
@@ -103,8 +108,36 @@ class Session {
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);
         started_ns_ = monotonic_ns();
+        find_python_processes();
         backfill();
         return true;
+    }
+
+    // Python processes already running; later ones are seen at exec().
+    void find_python_processes() {
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+            const std::string name = entry.path().filename().string();
+            if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+            watch_python(static_cast<uint32_t>(std::stoul(name)));
+        }
+        if (python_.processes())
+            spdlog::debug("{} processes looked at for Python", python_.processes());
+    }
+
+    void watch_python(uint32_t pid) {
+        if (!options_.pids.empty() && std::find(options_.pids.begin(), options_.pids.end(),
+                                                static_cast<pid_t>(pid)) == options_.pids.end())
+            return;
+        if (auto entry = python_.inspect(static_cast<pid_t>(pid)))
+            if (!tracer_->set_python_process(pid, *entry))
+                spdlog::warn("pid {}: cannot watch its Python frames (map full)", pid);
+    }
+
+    PythonTracker::StackRead python_stack_read() {
+        return [this](uint64_t id) {
+            return tracer_ ? tracer_->python_stack(id) : std::optional<cw_py_stack>{};
+        };
     }
 
     // After attaching, so that no socket falls between the dump and the trace; one seen by both
@@ -179,7 +212,9 @@ class Session {
     }
     void apply(const cw_event_enter& e) {
         table_.enter(e);
-        if (e.has_origin) builder_.note_process(e.origin.pid, e.origin.task_start_ns);
+        if (!e.has_origin) return;
+        builder_.note_process(e.origin.pid, e.origin.task_start_ns);
+        python_.warm(e.origin, python_stack_read());
     }
     void apply(const cw_event_leave& e) {
         if (std::optional<TrackedSocket> left = table_.take(e)) {
@@ -193,8 +228,13 @@ class Session {
     void apply(const cw_event_origin& e) {
         table_.attach_origin(e);
         builder_.note_process(e.origin.pid, e.origin.task_start_ns);
+        python_.warm(e.origin, python_stack_read());
     }
-    void apply(const cw_event_process& e) { builder_.note_process(e.pid, e.task_start_ns); }
+    void apply(const cw_event_process& e) {
+        builder_.note_process(e.pid, e.task_start_ns);
+        watch_python(e.pid);  // e.g. a libpython loaded after exec()
+    }
+    void apply(const cw_event_exec& e) { watch_python(e.pid); }
 
     Stats stats() const {
         KernelCounters k = tracer_->counters();
@@ -204,10 +244,12 @@ class Session {
         s.origin_map_full = k.counter[CW_CNT_ORIGIN_MAP_FULL];
         s.stacks_lost = k.counter[CW_CNT_USER_STACK_LOST] + k.counter[CW_CNT_KERNEL_STACK_LOST];
         s.accept_unresolved = k.counter[CW_CNT_ACCEPT_FD_UNRESOLVED];
+        s.python_stacks_lost = k.counter[CW_CNT_PY_STACK_LOST];
+        s.python_native_threads = k.counter[CW_CNT_PY_NO_THREAD];
         s.recursion_misses = k.recursion_misses;
         s.decode_errors = decode_errors_;
         s.lost_events = s.ringbuf_full + s.origin_map_full + s.stacks_lost + s.accept_unresolved +
-                        s.recursion_misses + s.decode_errors;
+                        s.recursion_misses + s.decode_errors + s.python_stacks_lost;
         return s;
     }
 
@@ -216,6 +258,7 @@ class Session {
     SocketTable table_;
     ReportBuilder builder_;
     CloseLog closes_;  // sockets that left CLOSE_WAIT: late closes, durations per path
+    PythonTracker python_;
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;

@@ -39,6 +39,9 @@ Json frames(const std::vector<Frame>& stack, bool with_module) {
         Json j = Json::object();
         j["function"] = f.function;
         if (with_module) j["module"] = f.module;
+        // Additions to the contract: the source position of interpreted code.
+        if (!f.file.empty()) j["file"] = f.file;
+        if (f.line) j["line"] = *f.line;
         out.push_back(std::move(j));
     }
     return out;
@@ -153,10 +156,12 @@ Json stats(const Stats& st) {
     lost["accept_unresolved"] = st.accept_unresolved;
     lost["recursion_misses"] = st.recursion_misses;
     lost["decode_errors"] = st.decode_errors;
+    lost["python_stacks_lost"] = st.python_stacks_lost;
     Json j = Json::object();
     j["events"] = st.events;
     j["lost_events"] = st.lost_events;
     j["lost"] = std::move(lost);  // addition to the contract: the losses by cause
+    j["python_native_threads"] = st.python_native_threads;  // addition: not a loss
     return j;
 }
 

@@ -195,9 +195,13 @@ std::string header(const Report& r) {
 
 std::string lost_warning(const Stats& st) {
     const std::pair<const char*, uint64_t> causes[] = {
-        {"ring buffer full", st.ringbuf_full},         {"origin map full", st.origin_map_full},
-        {"stacks not captured", st.stacks_lost},       {"accepts unresolved", st.accept_unresolved},
-        {"BPF recursion misses", st.recursion_misses}, {"decode errors", st.decode_errors}};
+        {"ring buffer full", st.ringbuf_full},
+        {"origin map full", st.origin_map_full},
+        {"stacks not captured", st.stacks_lost},
+        {"accepts unresolved", st.accept_unresolved},
+        {"BPF recursion misses", st.recursion_misses},
+        {"decode errors", st.decode_errors},
+        {"Python stacks not captured", st.python_stacks_lost}};
     uint64_t sum = 0;
     std::string detail;
     for (const auto& [name, n] : causes) {
@@ -344,6 +348,8 @@ std::string frame_line(const Frame& f, bool kernel) {
     const size_t avail = kWidth - kStackIndent.size();
     std::string fn = display_safe(f.function.empty() ? "[unknown]" : f.function);
     std::string mod = kernel && f.module.empty() ? "kernel" : display_safe(f.module);
+    // Interpreted code: "fetch_page (crawler.py:12)".
+    if (!f.file.empty()) mod = display_safe(f.file) + (f.line ? ":" + std::to_string(*f.line) : "");
     const size_t decor = mod.empty() ? 0 : 3;  // " ()" or " []"
     if (width(fn) + decor + width(mod) > avail) {
         const size_t fn_want = std::min(width(fn), avail - decor);

@@ -11,6 +11,7 @@
 #include "cwtrace/netns.h"
 #include "cwtrace/owners.h"
 #include "cwtrace/process_info.h"
+#include "cwtrace/python_stacks.h"
 #include "cwtrace/report_builder.h"
 #include "cwtrace/sock_diag.h"
 
@@ -88,15 +89,24 @@ const std::vector<Frame>& ReportBuilder::kernel_frames(int32_t stack_id) {
 }
 
 std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin) {
-    auto key =
-        std::make_tuple(origin.pid, origin.task_start_ns, origin.user_stack_id, origin.leaf_caller);
+    auto key = std::make_tuple(origin.pid, origin.task_start_ns, origin.user_stack_id,
+                               origin.leaf_caller, origin.py_status, origin.py_stack_id);
     if (auto it = user_stacks_.find(key); it != user_stacks_.end()) return it->second;
+    std::vector<Frame> frames = native_frames(origin);
+    if (python_)
+        if (auto python = python_(origin))
+            frames = merge_python_frames(std::move(frames), std::move(*python));
+    return user_stacks_[key] = std::move(frames);
+}
+
+std::vector<Frame> ReportBuilder::native_frames(const cw_origin& origin) {
+    if (origin.user_stack_id < 0) return {};
     std::vector<uint64_t> ips = stacks_(origin.user_stack_id);
     note_process(origin.pid, origin.task_start_ns);
     const std::optional<ProcessMaps>& snapshot = maps_[{origin.pid, origin.task_start_ns}];
     if (!snapshot) {
         // The process exited before its mappings could be read: say so, never guess.
-        return user_stacks_[key] = std::vector<Frame>(ips.size(), Frame{"[exited]", ""});
+        return std::vector<Frame>(ips.size(), Frame{"[exited]", ""});
     }
     const ProcessMaps& maps = *snapshot;
 
@@ -112,7 +122,7 @@ std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin) {
         // Outer frames are return addresses: look up the call instruction before them.
         frames.push_back(user_symbolizer_.symbolize(maps, i == 0 ? ips[i] : ips[i] - 1));
     }
-    return user_stacks_[key] = frames;
+    return frames;
 }
 
 Origin ReportBuilder::resolve_origin(const cw_origin& o) {
@@ -127,7 +137,7 @@ Origin ReportBuilder::resolve_thread(const cw_origin& o) {
     origin.tid = o.tid;
     origin.comm = comm_of(o);
     if (o.kernel_stack_id >= 0) origin.kernel_stack = kernel_frames(o.kernel_stack_id);
-    if (o.user_stack_id >= 0) origin.user_stack = user_frames(o);
+    if (o.user_stack_id >= 0 || python_) origin.user_stack = user_frames(o);
     return origin;
 }
 

@@ -100,8 +100,12 @@ Endpoint endpoint(const Field& f) {
 
 std::vector<Frame> frames(const Field& f, bool with_module) {
     std::vector<Frame> out;
-    for (const auto& item : f.array(kMaxFrames))
+    for (const auto& item : f.array(kMaxFrames)) {
         out.push_back({item["function"].string(), with_module ? item["module"].string() : ""});
+        if (item.has("file")) out.back().file = item["file"].string();
+        if (item.has("line"))
+            out.back().line = static_cast<int>(item["line"].unsigned_int(INT32_MAX));
+    }
     return out;
 }
 
@@ -246,11 +250,17 @@ Stats stats(const Field& f) {
     if (!f.has("lost")) return st;  // an addition to the contract: optional
     const Field lost = f["lost"];
     const std::pair<const char*, uint64_t*> causes[] = {
-        {"ringbuf_full", &st.ringbuf_full},         {"origin_map_full", &st.origin_map_full},
-        {"stacks_lost", &st.stacks_lost},           {"accept_unresolved", &st.accept_unresolved},
-        {"recursion_misses", &st.recursion_misses}, {"decode_errors", &st.decode_errors}};
+        {"ringbuf_full", &st.ringbuf_full},
+        {"origin_map_full", &st.origin_map_full},
+        {"stacks_lost", &st.stacks_lost},
+        {"accept_unresolved", &st.accept_unresolved},
+        {"recursion_misses", &st.recursion_misses},
+        {"decode_errors", &st.decode_errors},
+        {"python_stacks_lost", &st.python_stacks_lost}};
     for (const auto& [key, value] : causes)
         if (lost.has(key)) *value = lost[key].unsigned_int();
+    if (f.has("python_native_threads"))
+        st.python_native_threads = f["python_native_threads"].unsigned_int();
     return st;
 }
 

@@ -123,4 +123,17 @@ std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {
     return out;
 }
 
+bool Tracer::set_python_process(uint32_t pid, const cw_python_proc& entry) {
+    return bpf_map__update_elem(skel_->maps.python_procs, &pid, sizeof pid, &entry, sizeof entry,
+                                BPF_ANY) == 0;
+}
+
+std::optional<cw_py_stack> Tracer::python_stack(uint64_t stack_id) const {
+    cw_py_stack stack;
+    if (bpf_map__lookup_elem(skel_->maps.py_stacks, &stack_id, sizeof stack_id, &stack,
+                             sizeof stack, 0))
+        return std::nullopt;
+    return stack;
+}
+
 }  // namespace cwtrace

@@ -13,7 +13,8 @@ namespace cwtrace {
 
 enum class DecodeError { TooShort, BadSize, UnknownType };
 
-using Event = std::variant<cw_event_enter, cw_event_leave, cw_event_origin, cw_event_process>;
+using Event =
+    std::variant<cw_event_enter, cw_event_leave, cw_event_origin, cw_event_process, cw_event_exec>;
 using Decoded = std::variant<Event, DecodeError>;
 
 Decoded decode_event(std::span<const std::byte> record);

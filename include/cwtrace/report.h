@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cwtrace {
@@ -14,8 +15,15 @@ struct Endpoint {
 };
 
 struct Frame {
+    Frame() = default;
+    Frame(std::string function_name, std::string module_path = {})
+        : function(std::move(function_name)), module(std::move(module_path)) {}
+
     std::string function;  // "[unknown]" when no symbol covers the address
     std::string module;    // path of the mapped file; empty for kernel frames
+    // Source position, for frames of interpreted code (Python: co_filename and the line).
+    std::string file;
+    std::optional<int> line;
 };
 
 enum class OriginKind { Unknown, Connect, Accept };
@@ -71,6 +79,9 @@ struct Stats {
     uint64_t accept_unresolved = 0;
     uint64_t recursion_misses = 0;
     uint64_t decode_errors = 0;
+    uint64_t python_stacks_lost = 0;  // a CPython process's Python stack not captured
+    // Not losses: sockets a CPython process opened from a thread without Python frames.
+    uint64_t python_native_threads = 0;
 };
 
 // How a socket left CLOSE_WAIT (abi.h cw_close_kind).

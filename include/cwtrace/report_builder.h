@@ -36,6 +36,11 @@ class ReportBuilder {
 
     explicit ReportBuilder(StackLookup stacks);
 
+    // The Python frames of an origin (see PythonTracker), merged into its user stack; nullopt
+    // when it has none.
+    using PythonFrames = std::function<std::optional<std::vector<Frame>>(const cw_origin&)>;
+    void set_python_frames(PythonFrames python) { python_ = std::move(python); }
+
     // Snapshots a process's mappings while it lives, so its frames resolve after it exits.
     // `task_start_ns` (start_boottime) tells a process from a later one reusing its pid.
     void note_process(uint32_t pid, uint64_t task_start_ns);
@@ -53,14 +58,18 @@ class ReportBuilder {
     Origin resolve_origin(const cw_origin& origin);
     const std::vector<Frame>& kernel_frames(int32_t stack_id);
     std::vector<Frame> user_frames(const cw_origin& origin);
+    std::vector<Frame> native_frames(const cw_origin& origin);
 
     StackLookup stacks_;
+    PythonFrames python_;
     std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
     UserSymbolizer user_symbolizer_;
     using ProcessKey = std::pair<uint32_t, uint64_t>;        // pid, start time
     std::map<ProcessKey, std::optional<ProcessMaps>> maps_;  // nullopt: gone before we looked
     std::unordered_map<int32_t, std::vector<Frame>> kernel_stacks_;
-    std::map<std::tuple<uint32_t, uint64_t, int32_t, uint64_t>, std::vector<Frame>> user_stacks_;
+    std::map<std::tuple<uint32_t, uint64_t, int32_t, uint64_t, uint32_t, uint64_t>,
+             std::vector<Frame>>
+        user_stacks_;
 };
 
 }  // namespace cwtrace

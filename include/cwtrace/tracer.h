@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -51,6 +52,11 @@ class Tracer {
 
     // Instruction pointers of a captured stack, innermost first; empty if unknown.
     std::vector<uint64_t> stack(int32_t stack_id) const;
+
+    // Tells the kernel side where CPython process `pid` keeps its frames. False if the map is full.
+    bool set_python_process(uint32_t pid, const cw_python_proc& entry);
+    // A captured Python stack (see cw_origin.py_stack_id), or nullopt.
+    std::optional<cw_py_stack> python_stack(uint64_t stack_id) const;
 
   private:
     Tracer() = default;
