@@ -180,7 +180,9 @@ class Session {
         Report report = builder_.build(table_, input);
         report.late_closes = closes_.late_closes();
         report.close_wait_durations = closes_.durations();
-        return cwtrace::render(report, format, ReportContext::here());
+        ReportContext context = ReportContext::here();
+        context.weight = options_.weight;
+        return cwtrace::render(report, format, context);
     }
 
     // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and

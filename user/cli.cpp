@@ -51,6 +51,12 @@ Format format_arg(const std::string& text) {
                      "' (supported: text, json, folded, svg, speedscope, pprof)"};
 }
 
+FlameWeight weight_arg(const std::string& text) {
+    if (text.empty()) return FlameWeight::Sockets;
+    if (auto weight = parse_flame_weight(text)) return *weight;
+    throw UsageError{"--weight: unknown weight '" + text + "' (sockets or seconds)"};
+}
+
 // --format wins; without it the output file's name decides.
 Format resolve_format(const std::string& format, const std::string& output) {
     if (!format.empty()) return format_arg(format);
@@ -126,7 +132,7 @@ void check_textfile_path(const std::string& path) {
 
 // The strings CLI11 fills in, before they are checked.
 struct RawArgs {
-    std::string min_age = "30s", duration, interval, format, output, btf, input;
+    std::string min_age = "30s", duration, interval, format, output, btf, input, weight;
     std::string metrics_addr, metrics_textfile, metrics_top;
     std::vector<std::string> pids;
     bool verbose = false;
@@ -140,6 +146,7 @@ Options trace_options(const RawArgs& a) {
     if (a.pids.size() > 8) throw UsageError{"--pid: at most 8 pids"};
     for (const auto& p : a.pids) o.pids.push_back(pid_arg(p));
     o.format = resolve_format(a.format, a.output);
+    o.weight = weight_arg(a.weight);
     // Periodic reports stream to stdout: as JSON Lines for json, as text for any other format.
     o.periodic_format = o.format == Format::Json ? Format::Json : Format::Text;
     if (o.interval && !is_streaming(o.format) && a.output.empty())
@@ -168,6 +175,7 @@ Options render_options(const CLI::App& app, const RawArgs& a) {
     check_input_path(a.input);
     o.input = a.input;
     o.format = resolve_format(a.format, a.output);
+    o.weight = weight_arg(a.weight);
     if (!a.output.empty()) check_output_path(a.output);
     check_binary_destination(o.format, a.output);
     o.output = a.output;
@@ -233,6 +241,9 @@ CliResult parse_cli(int argc, const char* const* argv) {
                    "text | json | folded | svg | speedscope | pprof (default: from --output's "
                    "name: .json .svg .folded .speedscope.json .pb.gz, else text)");
     app.add_option("-o,--output", a.output, "write the final report to PATH instead of stdout");
+    app.add_option("--weight", a.weight,
+                   "what flame-style formats (folded, svg, speedscope, pprof) weigh each opening "
+                   "path by: sockets (default) or seconds spent in CLOSE_WAIT");
     app.add_option("--btf", a.btf, "kernel BTF file (default: /sys/kernel/btf/vmlinux)");
     app.add_flag("-v,--verbose", a.verbose, "print libbpf's and cwtrace's debug messages");
     app.add_option("--metrics-addr", a.metrics_addr,

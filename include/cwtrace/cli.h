@@ -30,10 +30,11 @@ struct Options {
     std::optional<Nanos> duration;  // nullopt: until SIGINT/SIGTERM
     std::optional<Nanos> interval;  // periodic reports
     Format format = Format::Text;   // of the final report: --format, else from --output's name
-    Format periodic_format = Format::Text;  // of --interval reports on stdout: text or json
-    std::string output;                     // empty: stdout
-    std::string input;                      // render: the saved JSON report; "-": stdin
-    std::string btf_path;                   // empty: the running kernel's /sys/kernel/btf/vmlinux
+    Format periodic_format = Format::Text;      // of --interval reports on stdout: text or json
+    FlameWeight weight = FlameWeight::Sockets;  // --weight: what flame-style widths measure
+    std::string output;                         // empty: stdout
+    std::string input;                          // render: the saved JSON report; "-": stdin
+    std::string btf_path;  // empty: the running kernel's /sys/kernel/btf/vmlinux
     bool verbose = false;
     // Continuous mode (issue 9): Prometheus exposition over HTTP and/or for node_exporter.
     std::optional<MetricsAddr> metrics_addr;
