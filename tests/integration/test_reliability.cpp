@@ -120,6 +120,28 @@ TEST_F(Reliability, SocketSentWithScmRightsIsOwnedByTheReceiver) {
     }
 }
 
+// --pid of the receiver: the kernel does not follow sockets opened by another process, so the
+// ones handed over are found through sock_diag at report time, owned by the receiver.
+TEST_F(Reliability, PidOfTheReceiverFindsSocketsHandedOverWhileTracing) {
+    Process peer({FX_PEER, "-l"});
+    const int port = listen_peer(peer);
+    Process opener({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-r", "-w", "2"});
+    auto receiver_line = opener.wait_line("receiver ", 5s);
+    ASSERT_TRUE(receiver_line) << opener.err();
+    const pid_t receiver = number_after_space(*receiver_line);
+    auto cwtrace =
+        start_cwtrace({"--min-age", "1s", "-f", "json", "--pid", std::to_string(receiver)});
+    if (!cwtrace) return;
+    ASSERT_TRUE(opener.wait_line("ready", 8s)) << opener.err();
+    std::this_thread::sleep_for(1500ms);
+
+    json report = stop_with_report(*cwtrace);
+    auto leaked = sockets_to_port(report, port);
+    ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
+    for (const auto& s : leaked) EXPECT_EQ(s.at("pid"), receiver) << s.dump();
+    for (const auto& s : report.at("sockets")) EXPECT_EQ(s.at("pid"), receiver) << s.dump();
+}
+
 // Two cwtrace at once: each has its own programs and ring buffer and sees every leak; stopping
 // one does not detach the other; after both, nothing of either is left in the kernel.
 TEST_F(Reliability, TwoInstancesDoNotDisturbEachOther) {
