@@ -47,16 +47,20 @@ Json frames(const std::vector<Frame>& stack, bool with_module) {
     return out;
 }
 
-Json origin(const Origin& o) {
+// The thread that opened (Origin) or closed (Closer) a socket, and its stacks.
+template <class Thread>
+Json thread_with_stacks(const Thread& t) {
     Json j = Json::object();
-    j["kind"] = to_string(o.kind);
-    j["pid"] = nullable(o.pid);
-    j["tid"] = nullable(o.tid);
-    j["comm"] = nullable(o.comm);
-    j["user_stack"] = frames(o.user_stack, true);
-    j["kernel_stack"] = frames(o.kernel_stack, false);
+    j["kind"] = to_string(t.kind);
+    j["pid"] = nullable(t.pid);
+    j["tid"] = nullable(t.tid);
+    j["comm"] = nullable(t.comm);
+    j["user_stack"] = frames(t.user_stack, true);
+    j["kernel_stack"] = frames(t.kernel_stack, false);
     return j;
 }
+
+Json origin(const Origin& o) { return thread_with_stacks(o); }
 
 Json owner(const OwnerDetails& d) {
     Json j = Json::object();
@@ -87,16 +91,7 @@ Json socket(const SocketEntry& s) {
     return j;
 }
 
-Json closer(const Closer& c) {
-    Json j = Json::object();
-    j["kind"] = to_string(c.kind);
-    j["pid"] = nullable(c.pid);
-    j["tid"] = nullable(c.tid);
-    j["comm"] = nullable(c.comm);
-    j["user_stack"] = frames(c.user_stack, true);
-    j["kernel_stack"] = frames(c.kernel_stack, false);
-    return j;
-}
+Json closer(const Closer& c) { return thread_with_stacks(c); }
 
 Json late_close(const LateClose& s) {
     Json j = Json::object();
