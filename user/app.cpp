@@ -96,8 +96,9 @@ class Session {
             [this](const cw_origin& o) { return python_.frames(o, python_stack_read()); });
     }
 
-    Result<bool> start() {
+    Result<bool> start(const std::string& tracefs) {
         TracerConfig config;
+        config.tracefs = tracefs;
         for (pid_t pid : options_.pids) config.pids.push_back(static_cast<uint32_t>(pid));
         config.btf_path = options_.btf_path;
         config.origin_entries = env_size("CWTRACE_ORIGIN_MAP_ENTRIES");
@@ -283,8 +284,10 @@ bool write_final(const Options& options, const std::string& text) {
 
 int run(const Options& options) {
     setup_logging(options.verbose);
-    for (auto check : {check_privileges(), check_btf(options.btf_path), ensure_tracefs()})
+    for (auto check : {check_privileges(), check_btf(options.btf_path)})
         if (!check) return fail(check.error());
+    auto tracefs = tracefs_root();
+    if (!tracefs) return fail(tracefs.error());
 
     install_signal_handlers();
     // Before tracing starts, so that a port in use costs nothing.
@@ -292,7 +295,7 @@ int run(const Options& options) {
     if (!exporter) return fail(exporter.error());
     MetricsExporter* metrics = exporter->get();
     Session session(options);
-    if (auto started = session.start(); !started) return fail(started.error());
+    if (auto started = session.start(*tracefs); !started) return fail(started.error());
     spdlog::info("tracing TCP sockets entering CLOSE_WAIT (min-age {}); Ctrl-C to stop",
                  format_duration(options.min_age));
 

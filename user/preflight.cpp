@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -50,13 +51,18 @@ Result<bool> check_btf(const std::string& btf_path) {
                                   : "give --btf the path of this kernel's BTF file"};
 }
 
-Result<bool> ensure_tracefs() {
-    if (exists("/sys/kernel/tracing/events") || exists("/sys/kernel/debug/tracing/events"))
-        return true;
+Result<std::string> tracefs_root() {
+    if (const char* root = std::getenv("CWTRACE_TRACEFS")) {
+        if (exists((std::string(root) + "/events").c_str())) return std::string(root);
+        return Error{std::string("CWTRACE_TRACEFS=") + root + " has no events directory",
+                     "point CWTRACE_TRACEFS at a mounted tracefs, or unset it"};
+    }
+    for (const char* root : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"})
+        if (exists((std::string(root) + "/events").c_str())) return std::string(root);
     if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) == 0 &&
         exists("/sys/kernel/tracing/events")) {
         spdlog::info("tracefs was not mounted: mounted it at /sys/kernel/tracing");
-        return true;
+        return std::string("/sys/kernel/tracing");
     }
     return Error{
         std::string("tracefs is not mounted and mounting it failed: ") + std::strerror(errno),

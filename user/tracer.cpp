@@ -2,16 +2,30 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/perf_event.h>
 #include <spdlog/spdlog.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <utility>
 
 #include "cwtrace.skel.h"
 
 namespace cwtrace {
 namespace {
+
+// The map libbpf last failed to create, from its log ("map 'events': failed to create: ...").
+std::string failed_map;
+
+void note_failed_map(const std::string& text) {
+    const size_t at = text.find("map '");
+    const size_t end = text.find("': failed to create");
+    if (at == std::string::npos || end == std::string::npos || end < at) return;
+    failed_map = text.substr(at + 5, end - at - 5);
+}
 
 int libbpf_to_spdlog(libbpf_print_level level, const char* format, va_list args) {
     va_list copy;
@@ -23,18 +37,52 @@ int libbpf_to_spdlog(libbpf_print_level level, const char* format, va_list args)
     std::vsnprintf(text.data(), text.size() + 1, format, args);
     while (!text.empty() && text.back() == '\n') text.pop_back();
     // libbpf's warnings are mostly the verifier log of a failed load: shown with --verbose.
+    if (level == LIBBPF_WARN) note_failed_map(text);
     spdlog::debug("libbpf{}: {}", level == LIBBPF_WARN ? " warning" : "", text);
     return n;
 }
 
 Error load_error(const char* step, int err) {
     err = std::abs(err);
+    if (!failed_map.empty() && std::strcmp(step, "load") == 0) {
+        // Kernel memory for maps is charged to the memory cgroup (5.11+), to RLIMIT_MEMLOCK before.
+        return {"the kernel refused to create BPF map '" + failed_map + "': " + std::strerror(err),
+                "raise the memory limit of cwtrace's cgroup (kernels before 5.11: ulimit -l "
+                "unlimited), or make the map smaller (CWTRACE_RINGBUF_BYTES, "
+                "CWTRACE_ORIGIN_MAP_ENTRIES, CWTRACE_STACK_MAP_ENTRIES)"};
+    }
     std::string message = std::string("BPF ") + step + " failed: " + std::strerror(err);
     if (err == EPERM || err == EACCES)
         return {message, "run as root, or grant CAP_BPF and CAP_PERFMON"};
-    if (err == ENOENT && std::strcmp(step, "attach") == 0)
-        return {message, "is tracefs mounted? mount -t tracefs tracefs /sys/kernel/tracing"};
     return {message, "run with --verbose to see libbpf's log"};
+}
+
+// "tracepoint/sock/inet_sock_set_state" -> {"sock", "inet_sock_set_state"}; empty if not one.
+std::pair<std::string, std::string> tracepoint_of(const bpf_program* prog) {
+    const std::string section = bpf_program__section_name(prog);
+    const std::string prefix = "tracepoint/";
+    const size_t slash = section.find('/', prefix.size());
+    if (section.rfind(prefix, 0) != 0 || slash == std::string::npos) return {};
+    return {section.substr(prefix.size(), slash - prefix.size()), section.substr(slash + 1)};
+}
+
+// The tracepoint's id from tracefs, or -1 when this kernel does not have it.
+long tracepoint_id(const std::string& tracefs, const std::string& category,
+                   const std::string& name) {
+    std::ifstream in(tracefs + "/events/" + category + "/" + name + "/id");
+    long id = -1;
+    if (!(in >> id)) return -1;
+    return id;
+}
+
+// What is lost when an optional tracepoint is missing.
+const char* without(const std::string& name) {
+    if (name.rfind("sys_exit_accept", 0) == 0)
+        return "sockets from accept() will have no opening path (kernel without "
+               "CONFIG_FTRACE_SYSCALLS?)";
+    if (name == "sched_process_exec")
+        return "Python programs started while tracing will show native frames only";
+    return "some events will be missing";
 }
 
 void resize(bpf_map* map, uint32_t entries) {
@@ -64,7 +112,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     resize(skel->maps.events, config.ringbuf_bytes);
 
     if (int err = cwtrace_bpf__load(skel)) return load_error("load", err);
-    if (int err = cwtrace_bpf__attach(skel)) return load_error("attach", err);
+    if (auto attached = tracer->attach(config.tracefs); !attached) return attached.error();
 
     tracer->ringbuf_ =
         ring_buffer__new(bpf_map__fd(skel->maps.events), &Tracer::on_record, tracer.get(), nullptr);
@@ -72,8 +120,47 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     return tracer;
 }
 
+// Attached the way libbpf would (a perf event per tracepoint, cpu 0, any pid), but with the
+// ids read from `tracefs`, so that a missing tracepoint is named and an optional one only warns.
+Result<bool> Tracer::attach(const std::string& tracefs) {
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) {
+        const auto [category, name] = tracepoint_of(prog);
+        if (name.empty())
+            return Error{
+                std::string("BPF program ") + bpf_program__name(prog) + " is not on a tracepoint",
+                "a build error: rebuild cwtrace"};
+        const long id = tracepoint_id(tracefs, category, name);
+        if (id < 0) {
+            if (name == "inet_sock_set_state")
+                return Error{"kernel tracepoint " + category + ":" + name + " not found (no " +
+                                 tracefs + "/events/" + category + "/" + name + "/id)",
+                             "cwtrace needs Linux 4.16 or later built with it; ls " + tracefs +
+                                 "/events/" + category + " shows what this kernel has"};
+            spdlog::warn("kernel tracepoint {}:{} not found: {}", category, name, without(name));
+            continue;
+        }
+        perf_event_attr attr = {};
+        attr.type = PERF_TYPE_TRACEPOINT;
+        attr.size = sizeof(attr);
+        attr.config = static_cast<uint64_t>(id);
+        const int fd =
+            static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC));
+        if (fd < 0) return load_error("attach", errno);
+        bpf_link* link = bpf_program__attach_perf_event(prog, fd);
+        if (!link) {
+            const int err = errno;
+            close(fd);
+            return load_error("attach", err);
+        }
+        links_.push_back(link);  // the link owns fd now
+    }
+    return true;
+}
+
 Tracer::~Tracer() {
     ring_buffer__free(ringbuf_);
+    for (bpf_link* link : links_) bpf_link__destroy(link);
     cwtrace_bpf__destroy(skel_);  // detaches every link and closes every map
 }
 

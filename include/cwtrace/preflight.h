@@ -13,7 +13,9 @@ Result<bool> check_privileges();
 // The kernel BTF that CO-RE relocations need: `btf_path`, or /sys/kernel/btf/vmlinux.
 Result<bool> check_btf(const std::string& btf_path);
 
-// libbpf attaches tracepoints through tracefs. Mounts it when missing (saying so once).
-Result<bool> ensure_tracefs();
+// Where tracefs is: the tracepoints' ids are read there to attach the programs. Mounts it at
+// /sys/kernel/tracing when it is missing (saying so once). $CWTRACE_TRACEFS names another
+// mount point (a container with the host's tracefs bind-mounted elsewhere; tests).
+Result<std::string> tracefs_root();
 
 }  // namespace cwtrace

@@ -14,14 +14,16 @@
 #include "cwtrace/abi.h"
 #include "cwtrace/result.h"
 
+struct bpf_link;
 struct cwtrace_bpf;
 struct ring_buffer;
 
 namespace cwtrace {
 
 struct TracerConfig {
-    std::vector<uint32_t> pids;  // opener filter; empty: all
-    std::string btf_path;        // empty: the running kernel's
+    std::vector<uint32_t> pids;                   // opener filter; empty: all
+    std::string btf_path;                         // empty: the running kernel's
+    std::string tracefs = "/sys/kernel/tracing";  // where the tracepoints' ids are read
     // Map sizes; 0 keeps the BPF object's defaults. Small values are how tests fill maps.
     uint32_t origin_entries = 0;
     uint32_t stack_entries = 0;
@@ -62,7 +64,11 @@ class Tracer {
     Tracer() = default;
     static int on_record(void* self, void* data, size_t size);
 
+    // Each program on its tracepoint; a missing optional tracepoint only warns.
+    Result<bool> attach(const std::string& tracefs);
+
     cwtrace_bpf* skel_ = nullptr;
+    std::vector<bpf_link*> links_;
     ring_buffer* ringbuf_ = nullptr;
     RecordHandler handler_;
 };

@@ -3,6 +3,8 @@
 // CWTRACE_REQUIRE_BPF=1 a test that cannot load BPF fails, otherwise it is skipped.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -60,8 +62,14 @@ class Reliability : public ::testing::Test {
   protected:
     // Starts cwtrace and waits until its programs are attached; nullptr (test failed or
     // skipped) when it could not load BPF.
-    std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args) {
+    // `env`: NAME=VALUE settings for cwtrace's environment.
+    std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
+                                           std::vector<std::string> env = {}) {
         args.insert(args.begin(), CWTRACE_BIN);
+        if (!env.empty()) {
+            args.insert(args.begin(), env.begin(), env.end());
+            args.insert(args.begin(), "/usr/bin/env");
+        }
         auto p = std::make_unique<Process>(args);
         if (p->wait_stderr("tracing TCP", 20s)) return p;
         auto code = p->wait(2s);
@@ -254,6 +262,121 @@ TEST(Errors, OutputIntoNonWritableDirectoryIsExit2BeforeTracing) {
     EXPECT_TRUE(new_cwtrace_bpf_objects(before).empty()) << "nothing loaded";
     EXPECT_FALSE(std::filesystem::exists(path));
     std::filesystem::remove_all(dir);
+}
+
+// A tracefs with only the tracepoints in `keep` (their ids copied from the real one).
+std::string partial_tracefs(const std::string& name, const std::vector<std::string>& keep) {
+    namespace fs = std::filesystem;
+    if (!fs::exists("/sys/kernel/tracing/events"))
+        ::mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr);
+    const std::string root = ::testing::TempDir() + name;
+    fs::remove_all(root);
+    fs::create_directories(root + "/events");
+    for (const auto& tp : keep) {
+        fs::create_directories(root + "/events/" + tp);
+        std::ifstream in("/sys/kernel/tracing/events/" + tp + "/id");
+        std::ofstream(root + "/events/" + tp + "/id") << in.rdbuf();
+    }
+    return root;
+}
+
+// A kernel without the tracepoint cwtrace stands on: exit 1 with one line naming it and a
+// hint, nothing left in the kernel. CWTRACE_TRACEFS points at a tracefs that lacks it.
+TEST(Errors, MissingTracepointIsExit1NamingIt) {
+    const std::string root = partial_tracefs("cwtrace-tracefs-none", {});
+    const auto before = cwtrace_bpf_objects();
+    RunResult r = run_command(
+        {"/usr/bin/env", "CWTRACE_TRACEFS=" + root, CWTRACE_BIN, "-d", "1s", "-f", "json"}, 20s);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("tracepoint sock:inet_sock_set_state not found"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("hint"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_TRUE(new_cwtrace_bpf_objects(before).empty()) << "nothing left loaded";
+    std::filesystem::remove_all(root);
+}
+
+// Without the syscall tracepoints (a kernel built without CONFIG_FTRACE_SYSCALLS) cwtrace says
+// what is lost and still reports connect()ed leaks with their opening path.
+TEST_F(Reliability, MissingOptionalTracepointsWarnAndConnectLeaksAreStillReported) {
+    const std::string root = partial_tracefs("cwtrace-tracefs-sock", {"sock/inet_sock_set_state"});
+    auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"}, {"CWTRACE_TRACEFS=" + root});
+    if (!cwtrace) return;
+    EXPECT_NE(cwtrace->err().find("syscalls:sys_exit_accept4 not found: sockets from accept()"),
+              std::string::npos)
+        << cwtrace->err();
+    Process peer({FX_PEER, "-l"});
+    const int port = listen_peer(peer);
+    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2"});
+    ASSERT_TRUE(client.wait_line("ready", 5s)) << client.err();
+    std::this_thread::sleep_for(1200ms);
+
+    json report = stop_with_report(*cwtrace);
+    auto leaked = sockets_to_port(report, port);
+    ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
+    for (const auto& s : leaked) {
+        EXPECT_EQ(s.at("pid"), client.pid());
+        EXPECT_EQ(s.at("origin").at("kind"), "connect");
+        auto user = function_names(s.at("origin").at("user_stack"));
+        EXPECT_TRUE(contains(user, "open_connection")) << joined(user);
+    }
+    std::filesystem::remove_all(root);
+}
+
+// A memory cgroup limited to `bytes` (v2, or v1's memory controller), removed when done.
+class MemoryCgroup {
+  public:
+    explicit MemoryCgroup(size_t bytes) {
+        namespace fs = std::filesystem;
+        const std::string name = "cwtrace-test-" + std::to_string(getpid());
+        for (const std::string root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+            std::ifstream controllers(root + "/cgroup.controllers");
+            std::string all((std::istreambuf_iterator<char>(controllers)), {});
+            if (all.find("memory") == std::string::npos) continue;
+            std::ofstream(root + "/cgroup.subtree_control") << "+memory";
+            if (use(root + "/" + name, "memory.max", bytes)) return;
+        }
+        if (fs::exists("/sys/fs/cgroup/memory/cgroup.procs"))
+            use("/sys/fs/cgroup/memory/" + name, "memory.limit_in_bytes", bytes);
+    }
+    ~MemoryCgroup() {
+        if (!dir_.empty()) ::rmdir(dir_.c_str());
+    }
+    // The file a process writes its pid into to join; empty when there is no memory controller.
+    std::string procs() const { return dir_.empty() ? "" : dir_ + "/cgroup.procs"; }
+
+  private:
+    bool use(const std::string& dir, const std::string& limit_file, size_t bytes) {
+        std::error_code ec;
+        std::filesystem::create_directory(dir, ec);
+        std::ofstream limit(dir + "/" + limit_file);
+        if (!(limit << bytes << std::flush)) {
+            ::rmdir(dir.c_str());
+            return false;
+        }
+        dir_ = dir;
+        return true;
+    }
+    std::string dir_;
+};
+
+// The kernel refuses memory for a map (kernel memory is charged to the memory cgroup; before
+// 5.11 RLIMIT_MEMLOCK played that part): exit 1 naming the map, with a hint; nothing left.
+TEST(Errors, MapCreationRefusedIsExit1NamingTheMap) {
+    MemoryCgroup cgroup(96ull << 20);
+    ASSERT_FALSE(cgroup.procs().empty()) << "no memory cgroup controller on this machine";
+    const auto before = cwtrace_bpf_objects();
+    RunResult r = run_command(
+        {"/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", cgroup.procs(), "/usr/bin/env",
+         "CWTRACE_RINGBUF_BYTES=1073741824", CWTRACE_BIN, "-d", "1s", "-f", "json"},
+        30s);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("the kernel refused to create BPF map 'events'"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("hint: raise the memory limit"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(new_cwtrace_bpf_objects(before).empty()) << "nothing left loaded";
 }
 
 }  // namespace
