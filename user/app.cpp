@@ -86,6 +86,9 @@ class Session {
         config.origin_entries = env_size("CWTRACE_ORIGIN_MAP_ENTRIES");
         config.stack_entries = env_size("CWTRACE_STACK_MAP_ENTRIES");
         config.ringbuf_bytes = env_size("CWTRACE_RINGBUF_BYTES");
+        config.user_stack_mode =
+            options_.user_stacks == UserStacks::Dwarf ? CW_USER_STACKS_DWARF : CW_USER_STACKS_FP;
+        config.user_stack_bytes = options_.user_stack_bytes;
         auto tracer = Tracer::start(config, [this](std::span<const std::byte> r) { on_record(r); });
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);
@@ -131,6 +134,9 @@ class Session {
         input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
         input.pid_filter = options_.pids;
         input.stats = stats();
+        const UnwindStats& u = builder_.unwind_stats();
+        spdlog::debug("dwarf unwinding: {} unwinds, {} memoized, {} failed", u.unwinds, u.memo_hits,
+                      u.failures);
         return cwtrace::render(builder_.build(table_, input), format, ReportContext::here());
     }
 
@@ -157,6 +163,7 @@ class Session {
         builder_.note_process(e.origin.pid, e.origin.task_start_ns);
     }
     void apply(const cw_event_process& e) { builder_.note_process(e.pid, e.task_start_ns); }
+    void apply(const UserStackRecord& e) { builder_.note_user_stack(e); }
 
     Stats stats() const {
         KernelCounters k = tracer_->counters();
@@ -164,7 +171,8 @@ class Session {
         s.events = records_;
         s.ringbuf_full = k.counter[CW_CNT_RINGBUF_FULL];
         s.origin_map_full = k.counter[CW_CNT_ORIGIN_MAP_FULL];
-        s.stacks_lost = k.counter[CW_CNT_USER_STACK_LOST] + k.counter[CW_CNT_KERNEL_STACK_LOST];
+        s.stacks_lost = k.counter[CW_CNT_USER_STACK_LOST] + k.counter[CW_CNT_KERNEL_STACK_LOST] +
+                        k.counter[CW_CNT_USER_STACK_COPY_LOST];
         s.accept_unresolved = k.counter[CW_CNT_ACCEPT_FD_UNRESOLVED];
         s.recursion_misses = k.recursion_misses;
         s.decode_errors = decode_errors_;

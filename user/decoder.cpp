@@ -12,6 +12,7 @@ static_assert(sizeof(cw_event_enter) == 24 + 8 + 40 + 8 + 64);
 static_assert(sizeof(cw_event_leave) == 24 + 40 + 8);
 static_assert(sizeof(cw_event_origin) == 24 + 8 + 64);
 static_assert(sizeof(cw_event_process) == 24 + 16);
+static_assert(sizeof(cw_event_user_stack) == 24 + 40 + 16);
 
 namespace {
 
@@ -21,6 +22,17 @@ Decoded copy_record(std::span<const std::byte> record, uint32_t declared_size) {
     T event;
     std::memcpy(&event, record.data(), sizeof(T));
     return Event{event};
+}
+
+// Variable size: the copied stack must fit in what the record declares and holds.
+Decoded decode_user_stack(std::span<const std::byte> record, uint32_t declared_size) {
+    UserStackRecord out;
+    if (declared_size < sizeof out.head || record.size() < declared_size)
+        return DecodeError::BadSize;
+    std::memcpy(&out.head, record.data(), sizeof out.head);
+    if (out.head.stack_bytes > declared_size - sizeof out.head) return DecodeError::BadSize;
+    out.stack = record.subspan(sizeof out.head, out.head.stack_bytes);
+    return Event{out};
 }
 
 }  // namespace
@@ -38,6 +50,8 @@ Decoded decode_event(std::span<const std::byte> record) {
             return copy_record<cw_event_origin>(record, hdr.size);
         case CW_EV_PROCESS:
             return copy_record<cw_event_process>(record, hdr.size);
+        case CW_EV_USER_STACK:
+            return decode_user_stack(record, hdr.size);
         default:
             return DecodeError::UnknownType;
     }

@@ -36,6 +36,8 @@ Json frames(const std::vector<Frame>& stack, bool with_module) {
         Json j = Json::object();
         j["function"] = f.function;
         if (with_module) j["module"] = f.module;
+        if (f.file) j["file"] = *f.file;
+        if (f.line) j["line"] = *f.line;
         out.push_back(std::move(j));
     }
     return out;

@@ -110,12 +110,52 @@ std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin) {
     std::vector<Frame> frames;
     for (size_t i = 0; i < ips.size(); ++i) {
         // Outer frames are return addresses: look up the call instruction before them.
-        frames.push_back(user_symbolizer_.symbolize(maps, i == 0 ? ips[i] : ips[i] - 1));
+        frames.push_back(user_frame(origin, maps, i == 0 ? ips[i] : ips[i] - 1));
     }
     return user_stacks_[key] = frames;
 }
 
-Origin ReportBuilder::resolve_origin(const cw_origin& o) {
+Frame ReportBuilder::user_frame(const cw_origin& origin, const ProcessMaps& maps, uint64_t addr) {
+    Frame frame = user_symbolizer_.symbolize(maps, addr);
+    if (!frame.module.empty()) return frame;
+    auto [it, fresh] = perf_maps_.try_emplace({origin.pid, origin.task_start_ns});
+    const std::string path = PerfMap::path_for(static_cast<pid_t>(origin.pid));
+    if (fresh) it->second = PerfMap::load(path);
+    if (it->second) {
+        if (auto name = it->second->lookup(addr)) {
+            frame.function = *name;
+            frame.module = path;
+        }
+    }
+    return frame;
+}
+
+void ReportBuilder::note_user_stack(const UserStackRecord& record) {
+    const cw_event_user_stack& h = record.head;
+    note_process(h.pid, h.task_start_ns);
+    const std::optional<ProcessMaps>& maps = maps_[{h.pid, h.task_start_ns}];
+    if (!maps) return;
+    StackSample sample{h.ip, h.sp, h.bp, h.tid, record.stack};
+    auto ips = unwinder_.unwind({h.pid, h.task_start_ns}, *maps, sample, CW_MAX_STACK_DEPTH);
+    if (!ips.empty()) unwound_.add(h.hdr.sk, h.opened_ns, ips);
+}
+
+std::optional<std::vector<Frame>> ReportBuilder::unwound_frames(const cw_origin& origin,
+                                                                uint64_t sk) {
+    auto id = unwound_.find(sk, origin.opened_ns);
+    if (!id) return std::nullopt;
+    auto key = std::make_tuple(origin.pid, origin.task_start_ns, *id);
+    if (auto it = unwound_frames_.find(key); it != unwound_frames_.end()) return it->second;
+    const std::optional<ProcessMaps>& maps = maps_[{origin.pid, origin.task_start_ns}];
+    if (!maps) return std::nullopt;
+    const std::vector<uint64_t>& ips = unwound_.stack(*id);
+    std::vector<Frame> frames;
+    for (size_t i = 0; i < ips.size(); ++i)
+        frames.push_back(user_frame(origin, *maps, i == 0 ? ips[i] : ips[i] - 1));
+    return unwound_frames_[key] = frames;
+}
+
+Origin ReportBuilder::resolve_origin(const cw_origin& o, uint64_t sk) {
     Origin origin;
     origin.kind = kind_of(o.kind);
     if (origin.kind == OriginKind::Unknown) return origin;
@@ -123,7 +163,10 @@ Origin ReportBuilder::resolve_origin(const cw_origin& o) {
     origin.tid = o.tid;
     origin.comm = comm_of(o);
     if (o.kernel_stack_id >= 0) origin.kernel_stack = kernel_frames(o.kernel_stack_id);
-    if (o.user_stack_id >= 0) origin.user_stack = user_frames(o);
+    if (auto unwound = unwound_frames(o, sk))
+        origin.user_stack = std::move(*unwound);
+    else if (o.user_stack_id >= 0)
+        origin.user_stack = user_frames(o);
     return origin;
 }
 
@@ -251,7 +294,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
             if (fresh) d->second = owner_details(it->second.pid);
             entry.owner = d->second;
         }
-        if (s->origin) entry.origin = resolve_origin(*s->origin);
+        if (s->origin) entry.origin = resolve_origin(*s->origin, s->key);
         if (!selected(input.pid_filter, entry.pid, entry.origin)) continue;
         entry.inet6 = s->inet6();
         entry.local = {format_addr(s->inet6(), s->flow.saddr), s->flow.sport};

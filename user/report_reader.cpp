@@ -98,8 +98,14 @@ Endpoint endpoint(const Field& f) {
 
 std::vector<Frame> frames(const Field& f, bool with_module) {
     std::vector<Frame> out;
-    for (const auto& item : f.array(kMaxFrames))
-        out.push_back({item["function"].string(), with_module ? item["module"].string() : ""});
+    for (const auto& item : f.array(kMaxFrames)) {
+        Frame frame{item["function"].string(), with_module ? item["module"].string() : ""};
+        if (item.has("file")) frame.file = item["file"].string();
+        if (item.has("line"))
+            frame.line = static_cast<uint32_t>(
+                item["line"].unsigned_int(std::numeric_limits<uint32_t>::max()));
+        out.push_back(std::move(frame));
+    }
     return out;
 }
 

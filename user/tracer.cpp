@@ -57,6 +57,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     const size_t n = std::min<size_t>(config.pids.size(), CW_MAX_PID_FILTER);
     for (size_t i = 0; i < n; ++i) skel->rodata->filter_pids[i] = config.pids[i];
     skel->rodata->filter_pid_count = static_cast<uint32_t>(n);
+    skel->rodata->user_stack_mode = config.user_stack_mode;
+    skel->rodata->user_stack_bytes = config.user_stack_bytes;
     resize(skel->maps.origins, config.origin_entries);
     resize(skel->maps.stacks, config.stack_entries);
     resize(skel->maps.events, config.ringbuf_bytes);

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,10 @@ namespace cwtrace {
 
 // What to do: trace (the default), or `cwtrace render REPORT.json` (draw a saved report).
 enum class Command { Trace, Render };
+
+// How user stacks are recorded (--user-stacks): a frame-pointer walk in the kernel, or also a
+// copy of the stack unwound in userspace with the binaries' CFI (code without frame pointers).
+enum class UserStacks { FramePointers, Dwarf };
 
 struct Options {
     Command command = Command::Trace;
@@ -27,6 +32,8 @@ struct Options {
     std::string input;                      // render: the saved JSON report; "-": stdin
     std::string btf_path;                   // empty: the running kernel's /sys/kernel/btf/vmlinux
     bool verbose = false;
+    UserStacks user_stacks = UserStacks::Dwarf;
+    uint32_t user_stack_bytes = 8192;  // dwarf mode: bytes of stack copied per opening
 };
 
 // Either options to run with, or an exit: status 0 (help, version) or 2 (usage error), with

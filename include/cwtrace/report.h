@@ -16,6 +16,10 @@ struct Endpoint {
 struct Frame {
     std::string function;  // "[unknown]" when no symbol covers the address
     std::string module;    // path of the mapped file; empty for kernel frames
+    // Where debug info tells. Default-initialized so that Frame{function, module} stays
+    // warning-free under -Wextra (-Wmissing-field-initializers).
+    std::optional<std::string> file = {};
+    std::optional<uint32_t> line = {};
 };
 
 enum class OriginKind { Unknown, Connect, Accept };
