@@ -235,8 +235,8 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
 }
 
 /* Dwarf mode: the user registers and a copy of the user stack, so that userspace can unwind
- * code built without frame pointers with its CFI. Copied in chunks because the copy stops at the
- * first page that faults (the top of the stack may be nearer than user_stack_bytes). */
+ * code built without frame pointers with its CFI. A copy that faults (the top of the stack is
+ * nearer than user_stack_bytes) is redone in chunks, up to the first chunk that faults. */
 static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* origin) {
 #if defined(__TARGET_ARCH_x86)
     struct cw_event_user_stack* event;
@@ -269,6 +269,11 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
     event->stack_bytes = 0;
     event->pad = 0;
     stack = (unsigned char*)(event + 1);
+    /* One copy when the whole slice is readable (the rule); chunk by chunk near the top. */
+    if (!bpf_probe_read_user(stack, user_stack_bytes, (void*)sp)) {
+        event->stack_bytes = user_stack_bytes;
+        chunks = 0;
+    }
     for (__u32 i = 0; i < CW_MAX_USER_STACK_BYTES / CW_USER_STACK_CHUNK; i++) {
         if (i >= chunks) break;
         if (bpf_probe_read_user(stack + i * CW_USER_STACK_CHUNK, CW_USER_STACK_CHUNK,
