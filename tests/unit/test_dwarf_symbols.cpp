@@ -13,6 +13,8 @@
 #include "cwtrace/debug_info.h"
 #include "cwtrace/demangle.h"
 #include "cwtrace/perf_map.h"
+#include "cwtrace/render.h"
+#include "cwtrace/report_reader.h"
 
 #ifndef CWTRACE_SYMBOLIZE_FIXTURE
 #error "CWTRACE_SYMBOLIZE_FIXTURE must name the built symbolize_fixture binary"
@@ -180,6 +182,35 @@ TEST(DebugInfoTest, StrippedBinaryResolvesThroughBuildIdDebugFile) {
     ASSERT_TRUE(frame.file && frame.line);
     EXPECT_EQ(fs::path(*frame.file).filename(), "symbolize_fixture.c");
     EXPECT_EQ(*frame.line, source_line_of("int cw_fixture_alpha(int x)"));
+}
+
+// ---------------------------------------------------------------- JSON
+
+// "file" and "line" appear where debug info told them, only there, and read back.
+TEST(FrameSourceJsonTest, FileAndLineOnlyWhenKnownAndReadBack) {
+    Report report;
+    SocketEntry s;
+    s.origin.kind = OriginKind::Connect;
+    s.origin.pid = 7;
+    Frame with{"fetch_page", "/srv/crawler"};
+    with.file = "/src/crawler.c";
+    with.line = 31;
+    s.origin.user_stack = {with, Frame{"main", "/srv/crawler"}};
+    report.sockets.push_back(s);
+
+    const std::string json = render_json(report);
+    EXPECT_NE(json.find(R"("file":"/src/crawler.c")"), std::string::npos) << json;
+    EXPECT_NE(json.find(R"("line":31)"), std::string::npos) << json;
+    EXPECT_EQ(json.find(R"("file")"), json.rfind(R"("file")")) << "only the frame that has one";
+
+    auto saved = read_report(json);
+    ASSERT_TRUE(saved) << saved.error().message;
+    const auto& stack = saved->report.sockets.at(0).origin.user_stack;
+    ASSERT_EQ(stack.size(), 2u);
+    EXPECT_EQ(stack[0].file, std::optional<std::string>("/src/crawler.c"));
+    EXPECT_EQ(stack[0].line, std::optional<uint32_t>(31));
+    EXPECT_FALSE(stack[1].file);
+    EXPECT_FALSE(stack[1].line);
 }
 
 }  // namespace
