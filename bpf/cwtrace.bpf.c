@@ -28,6 +28,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Filters, set by userspace before load so the verifier prunes what is unused. */
 const volatile __u32 filter_pids[CW_MAX_PID_FILTER] = {};
 const volatile __u32 filter_pid_count = 0;
+/* Closing stacks are captured only for sockets that stayed in CLOSE_WAIT at least this long
+ * (--min-age): a healthy sub-millisecond close then costs no stack walk. */
+const volatile __u64 closer_min_age_ns = 0;
 /* enum cw_user_stack_mode, and the bytes of user stack copied in dwarf mode (a multiple of
  * CW_USER_STACK_CHUNK, at most CW_MAX_USER_STACK_BYTES). */
 const volatile __u32 user_stack_mode = CW_USER_STACKS_FP;
@@ -73,6 +76,16 @@ struct {
     __type(value, __s32); /* kernel stack id */
 } kernel_paths SEC(".maps");
 
+/* When each socket now in CLOSE_WAIT entered it, so that its close knows how late it is. LRU:
+ * when full, the entries of the longest-idle sockets go, and their closes, judged late for
+ * want of an entry, are late indeed (stacks captured): nothing is lost. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64); /* struct sock * */
+    __type(value, __u64);
+} close_wait_since SEC(".maps");
+
 /* Processes already announced to userspace (tgid -> start_boottime), so that it snapshots
  * their mappings while they live, once per process rather than per socket. */
 struct {
@@ -99,6 +112,8 @@ static __always_inline void count(__u32 which) {
 
     if (value) *value += 1; /* per-CPU slot: no atomics needed */
 }
+
+#include "python.bpf.h"
 
 static __always_inline bool pid_selected(__u32 tgid) {
     if (filter_pid_count == 0) return true;
@@ -231,6 +246,7 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     }
     origin->leaf_caller = user_leaf_caller(regs);
     origin->task_start_ns = task_start_ns();
+    py_capture(origin);
     announce_process(origin->pid, origin->task_start_ns);
 }
 
@@ -343,11 +359,80 @@ static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_stat
     bpf_ringbuf_submit(event, submit_flags());
 }
 
+#define CW_PF_EXITING 0x00000004
+#define CW_PF_KTHREAD 0x00200000
+#define CW_EPIPE 32
+#define CW_ECONNRESET 104
+
+/* tcp_reset() sets EPIPE (ECONNRESET on older kernels) before tcp_done(): the peer's RST. */
+static __always_inline bool reset_by_peer(const struct sock* sk, int new_state) {
+    int err = BPF_CORE_READ(sk, sk_err);
+
+    return new_state == CW_TCP_CLOSE && (err == CW_EPIPE || err == CW_ECONNRESET);
+}
+
+/* Whether the current task is the one acting on the socket (process context): it holds the
+ * socket lock (lock_sock() in close()/shutdown(), also at exit). A softirq or timer finding the
+ * socket owned defers its work to the owner, so it never changes the state of an owned socket;
+ * unowned, the current task is a bystander the softirq interrupted. (The preempt count would say
+ * so directly, but __preempt_count is not in kallsyms without CONFIG_KALLSYMS_ALL.) */
+static __always_inline bool in_task(const struct sock* sk, int new_state) {
+    if (reset_by_peer(sk, new_state)) return false;        /* processed from the owner's backlog */
+    if (!(bpf_get_current_pid_tgid() >> 32)) return false; /* the idle task */
+    return BPF_CORE_READ(sk, sk_lock.owned) != 0;
+}
+
+static __always_inline __u32 close_kind(const struct sock* sk, int new_state, bool task) {
+    if (task) {
+        unsigned int flags = bpf_get_current_task_btf()->flags;
+
+        if (flags & CW_PF_KTHREAD) return CW_CLOSE_KERNEL;
+        if (flags & CW_PF_EXITING) return CW_CLOSE_EXIT;
+        return new_state == CW_TCP_LAST_ACK ? CW_CLOSE_CLOSE : CW_CLOSE_RESET;
+    }
+    /* Otherwise a timeout (retransmits, keepalive: ETIMEDOUT or a soft error). */
+    return reset_by_peer(sk, new_state) ? CW_CLOSE_RESET : CW_CLOSE_KERNEL;
+}
+
+/* The closing thread, in process context. An exiting task has already dropped its memory
+ * map (exit_mm() runs before exit_files()), so it has no user stack to walk. */
+static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u32 kind,
+                                        bool want_stacks) {
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+
+    closer->opened_ns = bpf_ktime_get_ns();
+    closer->pid = pid_tgid >> 32;
+    closer->tid = (__u32)pid_tgid;
+    closer->kind = kind;
+    closer->pad = 0;
+    bpf_get_current_comm(closer->comm, sizeof(closer->comm));
+    closer->task_start_ns = task_start_ns();
+    closer->kernel_stack_id = CW_STACK_NOT_WANTED;
+    closer->user_stack_id = CW_STACK_NOT_WANTED;
+    closer->leaf_caller = 0;
+    if (!want_stacks) return;
+    closer->kernel_stack_id = bpf_get_stackid(ctx, &stacks, 0);
+    if (closer->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
+    if (kind == CW_CLOSE_EXIT || kind == CW_CLOSE_KERNEL) return;
+    closer->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+    if (closer->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
+    closer->leaf_caller =
+        user_leaf_caller((struct pt_regs*)bpf_task_pt_regs(bpf_get_current_task_btf()));
+    announce_process(closer->pid, closer->task_start_ns);
+}
+
 static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk,
                                        int new_state) {
     struct cw_event_leave* event;
+    __u64* since = bpf_map_lookup_elem(&close_wait_since, &sk);
+    __u64 now = bpf_ktime_get_ns();
+    __u64 age = since && now > *since ? now - *since : 0;
+    bool late = !since || age >= closer_min_age_ns;
+    bool task;
 
+    if (since) bpf_map_delete_elem(&close_wait_since, &sk);
     if (filter_pid_count && !bpf_map_lookup_elem(&origins, &sk)) return;
+    task = in_task((const struct sock*)ctx->skaddr, new_state);
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event) {
         count(CW_CNT_RINGBUF_FULL);
@@ -357,6 +442,13 @@ static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_stat
     fill_flow(ctx, &event->flow);
     event->new_state = new_state;
     event->pad = 0;
+    event->close_wait_ns = age;
+    event->close_kind = close_kind((const struct sock*)ctx->skaddr, new_state, task);
+    event->has_closer = task;
+    if (task)
+        fill_closer(ctx, &event->closer, event->close_kind, late);
+    else
+        __builtin_memset(&event->closer, 0, sizeof(event->closer));
     count(CW_CNT_EVENTS);
     bpf_ringbuf_submit(event, submit_flags());
 }
@@ -380,6 +472,9 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
         return 0;
     }
     if (new_state == CW_TCP_CLOSE_WAIT) {
+        __u64 now = bpf_ktime_get_ns();
+
+        bpf_map_update_elem(&close_wait_since, &sk, &now, BPF_ANY);
         emit_enter(ctx, sk);
         return 0;
     }
@@ -492,3 +587,26 @@ int on_accept4_exit(struct trace_event_raw_sys_exit* ctx) {
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int on_accept_exit(struct trace_event_raw_sys_exit* ctx) { return on_accept_return(ctx, ctx->ret); }
+
+/* A new program image: userspace looks whether it is a Python interpreter before it can
+ * open a socket. Woken at once, as Python's own start-up is the whole head start it gets. */
+SEC("tracepoint/sched/sched_process_exec")
+int on_process_exec(void* ctx) {
+    __u32 pid = bpf_get_current_pid_tgid() >> 32;
+    struct cw_event_exec* event;
+
+    bpf_map_delete_elem(&python_procs, &pid); /* whatever it ran before is gone */
+    if (!pid_selected(pid)) return 0;
+    event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+    if (!event) {
+        count(CW_CNT_RINGBUF_FULL);
+        return 0;
+    }
+    fill_header(&event->hdr, CW_EV_EXEC, sizeof(*event), 0);
+    event->task_start_ns = task_start_ns();
+    event->pid = pid;
+    event->pad = 0;
+    count(CW_CNT_EVENTS);
+    bpf_ringbuf_submit(event, BPF_RB_FORCE_WAKEUP);
+    return 0;
+}

@@ -10,11 +10,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <unordered_set>
 
 #include "cwtrace/decoder.h"
+#include "cwtrace/histogram.h"
+#include "cwtrace/late_closes.h"
+#include "cwtrace/metrics.h"
+#include "cwtrace/metrics_exporter.h"
 #include "cwtrace/owners.h"
 #include "cwtrace/preflight.h"
+#include "cwtrace/python_stacks.h"
 #include "cwtrace/render.h"
 #include "cwtrace/report_builder.h"
 #include "cwtrace/socket_table.h"
@@ -41,6 +47,11 @@ uint64_t monotonic_ns() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
+}
+
+// 0 when the clocks disagree (a timestamp from before the other), never a huge unsigned value.
+double seconds_between(uint64_t from_ns, uint64_t to_ns) {
+    return to_ns > from_ns ? static_cast<double>(to_ns - from_ns) / 1e9 : 0.0;
 }
 
 void setup_logging(bool verbose) {
@@ -75,9 +86,21 @@ int fail(const Error& error) {
 class Session {
   public:
     explicit Session(const Options& options)
-        : options_(options), builder_([this](int32_t id) {
+        : options_(options),
+          builder_([this](int32_t id) {
               return tracer_ ? tracer_->stack(id) : std::vector<uint64_t>{};
-          }) {}
+          }),
+          closes_(static_cast<uint64_t>(options.min_age.count()), options.pids,
+                  [this](const cw_origin& thread) { return builder_.resolve_thread(thread); }) {
+        builder_.set_python_frames(
+            [this](const cw_origin& o) { return python_.frames(o, python_stack_read()); });
+        closes_.set_unwound_openers(
+            [this](const cw_origin& o, uint64_t sk) -> int64_t {
+                auto id = builder_.unwound_stack(sk, o);
+                return id ? int64_t{*id} : -1;
+            },
+            [this](const cw_origin& o, uint32_t id) { return builder_.resolve_thread(o, id); });
+    }
 
     Result<bool> start() {
         TracerConfig config;
@@ -86,6 +109,7 @@ class Session {
         config.origin_entries = env_size("CWTRACE_ORIGIN_MAP_ENTRIES");
         config.stack_entries = env_size("CWTRACE_STACK_MAP_ENTRIES");
         config.ringbuf_bytes = env_size("CWTRACE_RINGBUF_BYTES");
+        config.closer_min_age_ns = static_cast<uint64_t>(options_.min_age.count());
         config.user_stack_mode =
             options_.user_stacks == UserStacks::Dwarf ? CW_USER_STACKS_DWARF : CW_USER_STACKS_FP;
         config.user_stack_bytes = options_.user_stack_bytes;
@@ -93,8 +117,36 @@ class Session {
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);
         started_ns_ = monotonic_ns();
+        find_python_processes();
         backfill();
         return true;
+    }
+
+    // Python processes already running; later ones are seen at exec().
+    void find_python_processes() {
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+            const std::string name = entry.path().filename().string();
+            if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+            watch_python(static_cast<uint32_t>(std::stoul(name)));
+        }
+        if (python_.processes())
+            spdlog::debug("{} processes looked at for Python", python_.processes());
+    }
+
+    void watch_python(uint32_t pid) {
+        if (!options_.pids.empty() && std::find(options_.pids.begin(), options_.pids.end(),
+                                                static_cast<pid_t>(pid)) == options_.pids.end())
+            return;
+        if (auto entry = python_.inspect(static_cast<pid_t>(pid)))
+            if (!tracer_->set_python_process(pid, *entry))
+                spdlog::warn("pid {}: cannot watch its Python frames (map full)", pid);
+    }
+
+    PythonTracker::StackRead python_stack_read() {
+        return [this](uint64_t id) {
+            return tracer_ ? tracer_->python_stack(id) : std::optional<cw_py_stack>{};
+        };
     }
 
     // After attaching, so that no socket falls between the dump and the trace; one seen by both
@@ -137,7 +189,26 @@ class Session {
         const UnwindStats& u = builder_.unwind_stats();
         spdlog::debug("dwarf unwinding: {} unwinds, {} memoized, {} failed", u.unwinds, u.memo_hits,
                       u.failures);
-        return cwtrace::render(builder_.build(table_, input), format, ReportContext::here());
+        Report report = builder_.build(table_, input);
+        report.late_closes = closes_.late_closes();
+        report.close_wait_durations = closes_.durations();
+        ReportContext context = ReportContext::here();
+        context.weight = options_.weight;
+        return cwtrace::render(report, format, context);
+    }
+
+    // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and
+    // cached by the builder, so this costs a /proc and sock_diag pass, not a symbolization.
+    std::string metrics(uint64_t now_ns) {
+        if (!options_.pids.empty()) follow_untraced(now_ns);
+        ReportInput input;
+        input.now_ns = now_ns;
+        input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());
+        input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
+        input.pid_filter = options_.pids;
+        input.stats = stats();
+        return render_metrics(make_snapshot(builder_.build(table_, input), left_close_wait_,
+                                            options_.metrics_top, CWTRACE_VERSION));
     }
 
     uint64_t started_ns() const { return started_ns_; }
@@ -155,14 +226,29 @@ class Session {
     }
     void apply(const cw_event_enter& e) {
         table_.enter(e);
-        if (e.has_origin) builder_.note_process(e.origin.pid, e.origin.task_start_ns);
+        if (!e.has_origin) return;
+        builder_.note_process(e.origin.pid, e.origin.task_start_ns);
+        python_.warm(e.origin, python_stack_read());
     }
-    void apply(const cw_event_leave& e) { table_.leave(e); }
+    void apply(const cw_event_leave& e) {
+        if (std::optional<TrackedSocket> left = table_.take(e)) {
+            // Sockets found by sock_diag entered CLOSE_WAIT at an unknown time: not in the
+            // metrics' histogram.
+            if (!left->untraced)
+                left_close_wait_.add(seconds_between(left->close_wait_since_ns, e.hdr.ts_ns));
+            closes_.add(*left, e);
+        }
+    }
     void apply(const cw_event_origin& e) {
         table_.attach_origin(e);
         builder_.note_process(e.origin.pid, e.origin.task_start_ns);
+        python_.warm(e.origin, python_stack_read());
     }
-    void apply(const cw_event_process& e) { builder_.note_process(e.pid, e.task_start_ns); }
+    void apply(const cw_event_process& e) {
+        builder_.note_process(e.pid, e.task_start_ns);
+        watch_python(e.pid);  // e.g. a libpython loaded after exec()
+    }
+    void apply(const cw_event_exec& e) { watch_python(e.pid); }
     void apply(const UserStackRecord& e) { builder_.note_user_stack(e); }
 
     Stats stats() const {
@@ -174,10 +260,12 @@ class Session {
         s.stacks_lost = k.counter[CW_CNT_USER_STACK_LOST] + k.counter[CW_CNT_KERNEL_STACK_LOST] +
                         k.counter[CW_CNT_USER_STACK_COPY_LOST];
         s.accept_unresolved = k.counter[CW_CNT_ACCEPT_FD_UNRESOLVED];
+        s.python_stacks_lost = k.counter[CW_CNT_PY_STACK_LOST];
+        s.python_native_threads = k.counter[CW_CNT_PY_NO_THREAD];
         s.recursion_misses = k.recursion_misses;
         s.decode_errors = decode_errors_;
         s.lost_events = s.ringbuf_full + s.origin_map_full + s.stacks_lost + s.accept_unresolved +
-                        s.recursion_misses + s.decode_errors;
+                        s.recursion_misses + s.decode_errors + s.python_stacks_lost;
         return s;
     }
 
@@ -185,9 +273,12 @@ class Session {
     std::unique_ptr<Tracer> tracer_;
     SocketTable table_;
     ReportBuilder builder_;
+    CloseLog closes_;  // sockets that left CLOSE_WAIT: late closes, durations per path
+    PythonTracker python_;
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;
+    Log2Histogram left_close_wait_;  // sockets that left CLOSE_WAIT: folded in, never kept
 };
 
 bool write_all(FILE* out, const std::string& text) {
@@ -210,6 +301,10 @@ int run(const Options& options) {
         if (!check) return fail(check.error());
 
     install_signal_handlers();
+    // Before tracing starts, so that a port in use costs nothing.
+    auto exporter = MetricsExporter::start(options);
+    if (!exporter) return fail(exporter.error());
+    MetricsExporter* metrics = exporter->get();
     Session session(options);
     if (auto started = session.start(); !started) return fail(started.error());
     spdlog::info("tracing TCP sockets entering CLOSE_WAIT (min-age {}); Ctrl-C to stop",
@@ -222,15 +317,23 @@ int run(const Options& options) {
     while (!g_stop) {
         const uint64_t now = monotonic_ns();
         if (now >= deadline) break;
+        if (metrics && now >= metrics->next_refresh_ns())
+            metrics->refresh(now, [&] { return session.metrics(now); });
         if (now >= next_report) {
             stdout_ok =
                 stdout_ok && write_all(stdout, session.render(now, options.periodic_format));
-            next_report += options.interval->count();
+            // Behind by more than an interval (a slow start or report): skip the missed ones,
+            // or `wake` below falls before `now` and the drain waits forever.
+            do next_report += options.interval->count();
+            while (next_report <= now);
         }
-        const uint64_t wake = std::min<uint64_t>({deadline, next_report, now + kDrainNs});
-        session.drain(static_cast<int>((wake - now + 999'999) / 1'000'000));
+        const uint64_t wake =
+            std::min<uint64_t>({deadline, next_report, now + kDrainNs,
+                                metrics ? metrics->next_refresh_ns() : UINT64_MAX});
+        session.drain(static_cast<int>((wake - std::min(wake, now) + 999'999) / 1'000'000));
     }
     session.drain(0);
+    if (metrics) metrics->finish([&] { return session.metrics(monotonic_ns()); });
     if (!write_final(options, session.render(monotonic_ns(), options.format))) {
         if (!options.output.empty())
             return fail({"cannot write " + options.output + ": " + std::strerror(errno), ""});

@@ -113,7 +113,7 @@ void DebugInfoCache::annotate(const std::string& path, uint64_t vaddr, Frame& fr
     }
     if (answer.source) {
         frame.file = answer.source->file;
-        frame.line = answer.source->line;
+        frame.line = static_cast<int>(answer.source->line);
     }
     if (frame.function == kUnknown && answer.function) frame.function = *answer.function;
 }

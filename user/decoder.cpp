@@ -5,13 +5,16 @@
 namespace cwtrace {
 
 // The ABI is shared with C; these catch a layout change on either side.
-static_assert(sizeof(cw_origin) == 64);
+static_assert(sizeof(cw_origin) == 80);
 static_assert(sizeof(cw_event_header) == 24);
 static_assert(sizeof(cw_flow) == 40);
-static_assert(sizeof(cw_event_enter) == 24 + 8 + 40 + 8 + 64);
-static_assert(sizeof(cw_event_leave) == 24 + 40 + 8);
-static_assert(sizeof(cw_event_origin) == 24 + 8 + 64);
+static_assert(sizeof(cw_event_enter) == 24 + 8 + 40 + 8 + 80);
+static_assert(sizeof(cw_event_leave) == 24 + 40 + 8 + 16 + 80);
+static_assert(sizeof(cw_event_origin) == 24 + 8 + 80);
 static_assert(sizeof(cw_event_process) == 24 + 16);
+static_assert(sizeof(cw_event_exec) == 24 + 16);
+static_assert(sizeof(cw_python_proc) == 56);
+static_assert(sizeof(cw_py_stack) == 8 + 16 * CW_PY_MAX_FRAMES);
 static_assert(sizeof(cw_event_user_stack) == 24 + 40 + 16);
 
 namespace {
@@ -50,6 +53,8 @@ Decoded decode_event(std::span<const std::byte> record) {
             return copy_record<cw_event_origin>(record, hdr.size);
         case CW_EV_PROCESS:
             return copy_record<cw_event_process>(record, hdr.size);
+        case CW_EV_EXEC:
+            return copy_record<cw_event_exec>(record, hdr.size);
         case CW_EV_USER_STACK:
             return decode_user_stack(record, hdr.size);
         default:

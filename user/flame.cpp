@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <map>
 #include <string_view>
 
@@ -79,7 +80,24 @@ std::vector<FlameFrame> frames_of(const SocketEntry& s) {
 
 }  // namespace
 
-std::vector<FlameStack> flame_stacks(const Report& report) {
+const char* to_string(FlameWeight weight) {
+    return weight == FlameWeight::Seconds ? "seconds" : "sockets";
+}
+
+std::optional<FlameWeight> parse_flame_weight(std::string_view text) {
+    if (text == "sockets") return FlameWeight::Sockets;
+    if (text == "seconds") return FlameWeight::Seconds;
+    return std::nullopt;
+}
+
+uint64_t flame_weight_of(const SocketEntry& s, FlameWeight weight) {
+    if (weight == FlameWeight::Sockets) return 1;
+    const double age = s.age_estimate_seconds.value_or(s.close_wait_seconds);
+    if (!(age >= 1.5)) return 1;  // also NaN
+    return age >= 1e15 ? static_cast<uint64_t>(1e15) : static_cast<uint64_t>(std::llround(age));
+}
+
+std::vector<FlameStack> flame_stacks(const Report& report, FlameWeight weight) {
     // Paths are built once per (opening path, root comm), not once per socket.
     std::map<std::vector<FlameFrame>, uint64_t> counts;
     for (const auto& group : group_by_opening_path(report)) {
@@ -87,7 +105,7 @@ std::vector<FlameStack> flame_stacks(const Report& report) {
         for (const auto* s : group.sockets) {
             auto& [first, n] = by_root[root_name(*s)];
             if (!first) first = s;
-            ++n;
+            n += flame_weight_of(*s, weight);
         }
         for (const auto& [root, entry] : by_root) counts[frames_of(*entry.first)] += entry.second;
     }

@@ -14,7 +14,8 @@ size_t combine(size_t seed, size_t h) { return seed ^ (h + 0x9e3779b97f4a7c15ULL
 size_t hash_stack(size_t seed, const std::vector<Frame>& stack) {
     std::hash<std::string> h;
     seed = combine(seed, stack.size());
-    for (const auto& f : stack) seed = combine(combine(seed, h(f.function)), h(f.module));
+    for (const auto& f : stack)
+        seed = combine(combine(combine(seed, h(f.function)), h(f.module)), f.line.value_or(0));
     return seed;
 }
 
@@ -23,6 +24,7 @@ int compare_stacks(const std::vector<Frame>& a, const std::vector<Frame>& b) {
     for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
         if (int c = a[i].function.compare(b[i].function)) return c;
         if (int c = a[i].module.compare(b[i].module)) return c;
+        if (a[i].line != b[i].line) return a[i].line < b[i].line ? -1 : 1;  // interpreted code
     }
     return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
 }

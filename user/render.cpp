@@ -35,7 +35,7 @@ std::string render(const Report& report, Format format, const ReportContext& con
         case Format::Json:
             return render_json(report, context);
         case Format::Folded:
-            return render_folded(report);
+            return render_folded(report, context.weight);
         case Format::Svg:
             return render_svg(report, context);
         case Format::Speedscope:

@@ -53,7 +53,9 @@ int render_saved_report(const Options& options) {
     if (!text) return usage_error(text.error().message);
     auto saved = read_report(*text);
     if (!saved) return usage_error(options.input + ": " + saved.error().message);
-    const std::string bytes = render(saved->report, options.format, saved->context);
+    ReportContext context = saved->context;
+    context.weight = options.weight;
+    const std::string bytes = render(saved->report, options.format, context);
     if (!write_output(options.output, bytes)) {
         std::fprintf(stderr, "cwtrace: cannot write %s: %s\n",
                      options.output.empty() ? "to stdout" : options.output.c_str(),

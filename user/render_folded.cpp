@@ -20,10 +20,10 @@ std::string folded_name(const FlameFrame& f) {
 
 }  // namespace
 
-std::string render_folded(const Report& report) {
+std::string render_folded(const Report& report, FlameWeight weight) {
     // Keyed by the line's text: paths that differ only in a module fold into one line.
     std::map<std::string, uint64_t> lines;
-    for (const auto& stack : flame_stacks(report)) {
+    for (const auto& stack : flame_stacks(report, weight)) {
         std::string line;
         for (const auto& f : stack.frames) line += (line.empty() ? "" : ";") + folded_name(f);
         lines[line] += stack.count;

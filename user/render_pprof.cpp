@@ -94,12 +94,14 @@ int64_t nanos(double seconds) {
 
 void describe(ProfileBuilder& b, const Report& report, const ReportContext& context) {
     pb::Profile& p = b.profile();
+    // Weighted by seconds: the time the path's sockets spent in CLOSE_WAIT.
+    const bool seconds = context.weight == FlameWeight::Seconds;
     for (pb::ValueType* vt : {p.add_sample_type(), p.mutable_period_type()}) {
-        vt->set_type(b.string_index("sockets"));
-        vt->set_unit(b.string_index("count"));
+        vt->set_type(b.string_index(seconds ? "close_wait" : "sockets"));
+        vt->set_unit(b.string_index(seconds ? "seconds" : "count"));
     }
     p.set_period(1);
-    p.set_default_sample_type(b.string_index("sockets"));
+    p.set_default_sample_type(b.string_index(seconds ? "close_wait" : "sockets"));
     p.set_duration_nanos(nanos(report.tracing_seconds));
     std::vector<std::string> comments = {"cwtrace: TCP sockets in CLOSE_WAIT for at least " +
                                              human_setting(report.min_age_seconds) +
@@ -137,7 +139,7 @@ std::string render_pprof(const Report& report, const ReportContext& context) {
     ProfileBuilder b;
     describe(b, report, context);
     const int64_t comm_key = b.string_index("comm");
-    for (const auto& stack : flame_stacks(report)) {
+    for (const auto& stack : flame_stacks(report, context.weight)) {
         pb::Sample* sample = b.profile().add_sample();
         // frames[0] is the process, a label here; the rest are locations, leaf first.
         for (size_t i = stack.frames.size(); i-- > 1;)

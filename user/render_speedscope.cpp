@@ -48,7 +48,7 @@ class FrameTable {
 }  // namespace
 
 std::string render_speedscope(const Report& report, const ReportContext& context) {
-    const auto stacks = flame_stacks(report);
+    const auto stacks = flame_stacks(report, context.weight);
     FrameTable frames;
     Json samples = Json::array(), weights = Json::array();
     for (const auto& stack : stacks) {
@@ -60,7 +60,7 @@ std::string render_speedscope(const Report& report, const ReportContext& context
     Json profile = Json::object();
     profile["type"] = "sampled";
     profile["name"] = title(report, context);
-    profile["unit"] = "none";
+    profile["unit"] = context.weight == FlameWeight::Seconds ? "seconds" : "none";
     profile["startValue"] = 0;
     profile["endValue"] = flame_total(stacks);
     profile["samples"] = std::move(samples);

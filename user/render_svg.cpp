@@ -115,8 +115,15 @@ class Tag {
 
 std::string sockets(uint64_t n) { return std::to_string(n) + (n == 1 ? " socket" : " sockets"); }
 
-std::string share(uint64_t n, uint64_t total) {
-    return sockets(n) + ", " + fixed(total ? 100.0 * static_cast<double>(n) / total : 0) + "%";
+// A width in the graph's unit (--weight).
+std::string amount(uint64_t n, FlameWeight weight) {
+    if (weight == FlameWeight::Seconds) return std::to_string(n) + " s in CLOSE_WAIT";
+    return sockets(n);
+}
+
+std::string share(uint64_t n, uint64_t total, FlameWeight weight) {
+    return amount(n, weight) + ", " + fixed(total ? 100.0 * static_cast<double>(n) / total : 0) +
+           "%";
 }
 
 // What the frame is, as a person reads it: "connect (/lib/libc.so.6)", "tcp_connect [kernel]".
@@ -193,6 +200,7 @@ std::string colour(const FlameFrame& f) {
 struct Geometry {
     uint64_t total = 0;
     size_t max_depth = 0;
+    FlameWeight weight = FlameWeight::Sockets;
     int height() const {
         return kGraphTop + static_cast<int>(max_depth + 1) * kRowHeight + kFooterHeight;
     }
@@ -210,8 +218,8 @@ std::string frame_element(const Node& n, size_t id, size_t depth, uint64_t x, co
     g.attr("data-w", n.count).attr("data-d", static_cast<uint64_t>(depth));
     g.attr("data-n", n.frame.name);
     if (!n.frame.module.empty()) g.attr("data-m", n.frame.module);
-    const std::string title =
-        Tag("title").wrap(xml_escape(described(n.frame) + ": " + share(n.count, geo.total)));
+    const std::string title = Tag("title").wrap(
+        xml_escape(described(n.frame) + ": " + share(n.count, geo.total, geo.weight)));
     const std::string rect = Tag("rect")
                                  .attr("x", fixed(px))
                                  .attr("y", fixed(y, 0))
@@ -289,8 +297,10 @@ std::string legend() {
 }
 
 std::string subtitle(const Report& r, const ReportContext& context, uint64_t total) {
-    std::string s = sockets(total) + " in CLOSE_WAIT for at least " +
-                    human_setting(r.min_age_seconds) + " \u00b7 traced " +
+    std::string s = (context.weight == FlameWeight::Seconds
+                         ? std::to_string(total) + " s spent in CLOSE_WAIT by sockets stuck"
+                         : sockets(total) + " in CLOSE_WAIT") +
+                    " for at least " + human_setting(r.min_age_seconds) + " \u00b7 traced " +
                     human_setting(r.tracing_seconds);
     if (!context.host.empty()) s += " \u00b7 host " + display_safe(context.host);
     std::string inner = xml_escape(s);
@@ -370,9 +380,9 @@ std::string footer(const Geometry& geo) {
 }  // namespace
 
 std::string render_svg(const Report& report, const ReportContext& context) {
-    const auto stacks = flame_stacks(report);
+    const auto stacks = flame_stacks(report, context.weight);
     const Node root = build_tree(stacks);
-    const Geometry geo{root.count, depth_of(stacks)};
+    const Geometry geo{root.count, depth_of(stacks), context.weight};
     std::string out = header(report, context, geo) + "<g id=\"frames\">\n";
     if (geo.total > 0) out += frame_elements(root, geo);
     out += "</g>\n";

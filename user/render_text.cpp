@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cwtrace/display.h"
+#include "cwtrace/late_closes.h"
 #include "cwtrace/opening_paths.h"
 #include "cwtrace/render.h"
 
@@ -194,9 +195,13 @@ std::string header(const Report& r) {
 
 std::string lost_warning(const Stats& st) {
     const std::pair<const char*, uint64_t> causes[] = {
-        {"ring buffer full", st.ringbuf_full},         {"origin map full", st.origin_map_full},
-        {"stacks not captured", st.stacks_lost},       {"accepts unresolved", st.accept_unresolved},
-        {"BPF recursion misses", st.recursion_misses}, {"decode errors", st.decode_errors}};
+        {"ring buffer full", st.ringbuf_full},
+        {"origin map full", st.origin_map_full},
+        {"stacks not captured", st.stacks_lost},
+        {"accepts unresolved", st.accept_unresolved},
+        {"BPF recursion misses", st.recursion_misses},
+        {"decode errors", st.decode_errors},
+        {"Python stacks not captured", st.python_stacks_lost}};
     uint64_t sum = 0;
     std::string detail;
     for (const auto& [name, n] : causes) {
@@ -337,12 +342,22 @@ std::string owners_line(const Group& g) {
     return counted_line("owner:", "owners:", count, kMaxOwners);
 }
 
-// "function (module)", or "function [kernel]"; the module path gets at most about half the line
-// when space is short, the function name the rest.
+// "function (module)", or "function [kernel]", with the source position where known; the module
+// path gets at most about half the line when space is short, the function name the rest.
 std::string frame_line(const Frame& f, bool kernel) {
     const size_t avail = kWidth - kStackIndent.size();
     std::string fn = display_safe(f.function.empty() ? "[unknown]" : f.function);
     std::string mod = kernel && f.module.empty() ? "kernel" : display_safe(f.module);
+    const std::string line = f.line ? ":" + std::to_string(*f.line) : "";
+    if (!f.file.empty() && (f.module.empty() || f.module == f.file)) {
+        // Interpreted code: "fetch_page (crawler.py:12)".
+        mod = display_safe(f.file) + line;
+    } else if (!f.file.empty()) {
+        // Native code with debug info: "open_leaky (/usr/bin/app, leaky.c:41)".
+        const size_t slash = f.file.rfind('/');
+        mod += ", " + display_safe(slash == std::string::npos ? f.file : f.file.substr(slash + 1)) +
+               line;
+    }
     const size_t decor = mod.empty() ? 0 : 3;  // " ()" or " []"
     if (width(fn) + decor + width(mod) > avail) {
         const size_t fn_want = std::min(width(fn), avail - decor);
@@ -443,7 +458,8 @@ std::string render_text(const Report& report) {
     std::string out = header(report) + lost_warning(report.stats);
     if (report.sockets.empty())
         return out + "No sockets in CLOSE_WAIT for at least " +
-               human_setting(report.min_age_seconds) + ".\n";
+               human_setting(report.min_age_seconds) + ".\n" + render_late_closes_text(report) +
+               render_durations_text(report);
     const auto groups = group_sockets(report);
     for (size_t i = 0; i < groups.size(); ++i) {
         const Group& g = groups[i];
@@ -455,7 +471,7 @@ std::string render_text(const Report& report) {
         out += diagnosis_lines(g) + stacks(*g.origin) + sockets_block(g);
     }
     out += footnotes(report);
-    return out;
+    return out + render_late_closes_text(report) + render_durations_text(report);
 }
 
 }  // namespace cwtrace

@@ -11,6 +11,7 @@
 #include "cwtrace/netns.h"
 #include "cwtrace/owners.h"
 #include "cwtrace/process_info.h"
+#include "cwtrace/python_stacks.h"
 #include "cwtrace/report_builder.h"
 #include "cwtrace/sock_diag.h"
 
@@ -87,16 +88,30 @@ const std::vector<Frame>& ReportBuilder::kernel_frames(int32_t stack_id) {
     return it->second;
 }
 
-std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin) {
-    auto key =
-        std::make_tuple(origin.pid, origin.task_start_ns, origin.user_stack_id, origin.leaf_caller);
+std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin,
+                                              std::optional<uint32_t> unwound_id) {
+    auto key = std::make_tuple(origin.pid, origin.task_start_ns, origin.user_stack_id,
+                               origin.leaf_caller, origin.py_status, origin.py_stack_id,
+                               unwound_id ? int64_t{*unwound_id} : int64_t{-1});
     if (auto it = user_stacks_.find(key); it != user_stacks_.end()) return it->second;
+    // Dwarf mode: the stack unwound from the opening's copy, else the frame-pointer walk.
+    std::optional<std::vector<Frame>> unwound;
+    if (unwound_id) unwound = unwound_frames(origin, *unwound_id);
+    std::vector<Frame> frames = unwound ? std::move(*unwound) : native_frames(origin);
+    if (python_)
+        if (auto python = python_(origin))
+            frames = merge_python_frames(std::move(frames), std::move(*python));
+    return user_stacks_[key] = std::move(frames);
+}
+
+std::vector<Frame> ReportBuilder::native_frames(const cw_origin& origin) {
+    if (origin.user_stack_id < 0) return {};
     std::vector<uint64_t> ips = stacks_(origin.user_stack_id);
     note_process(origin.pid, origin.task_start_ns);
     const std::optional<ProcessMaps>& snapshot = maps_[{origin.pid, origin.task_start_ns}];
     if (!snapshot) {
         // The process exited before its mappings could be read: say so, never guess.
-        return user_stacks_[key] = std::vector<Frame>(ips.size(), Frame{"[exited]", ""});
+        return std::vector<Frame>(ips.size(), Frame{"[exited]", ""});
     }
     const ProcessMaps& maps = *snapshot;
 
@@ -112,7 +127,7 @@ std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin) {
         // Outer frames are return addresses: look up the call instruction before them.
         frames.push_back(user_frame(origin, maps, i == 0 ? ips[i] : ips[i] - 1));
     }
-    return user_stacks_[key] = frames;
+    return frames;
 }
 
 Frame ReportBuilder::user_frame(const cw_origin& origin, const ProcessMaps& maps, uint64_t addr) {
@@ -141,32 +156,29 @@ void ReportBuilder::note_user_stack(const UserStackRecord& record) {
 }
 
 std::optional<std::vector<Frame>> ReportBuilder::unwound_frames(const cw_origin& origin,
-                                                                uint64_t sk) {
-    auto id = unwound_.find(sk, origin.opened_ns);
-    if (!id) return std::nullopt;
-    auto key = std::make_tuple(origin.pid, origin.task_start_ns, *id);
-    if (auto it = unwound_frames_.find(key); it != unwound_frames_.end()) return it->second;
+                                                                uint32_t unwound_id) {
     const std::optional<ProcessMaps>& maps = maps_[{origin.pid, origin.task_start_ns}];
     if (!maps) return std::nullopt;
-    const std::vector<uint64_t>& ips = unwound_.stack(*id);
+    const std::vector<uint64_t>& ips = unwound_.stack(unwound_id);
     std::vector<Frame> frames;
     for (size_t i = 0; i < ips.size(); ++i)
         frames.push_back(user_frame(origin, *maps, i == 0 ? ips[i] : ips[i] - 1));
-    return unwound_frames_[key] = frames;
+    return frames;
 }
 
 Origin ReportBuilder::resolve_origin(const cw_origin& o, uint64_t sk) {
+    if (kind_of(o.kind) == OriginKind::Unknown) return {};
+    return resolve_thread(o, unwound_stack(sk, o));
+}
+
+Origin ReportBuilder::resolve_thread(const cw_origin& o, std::optional<uint32_t> unwound) {
     Origin origin;
     origin.kind = kind_of(o.kind);
-    if (origin.kind == OriginKind::Unknown) return origin;
     origin.pid = o.pid;
     origin.tid = o.tid;
     origin.comm = comm_of(o);
     if (o.kernel_stack_id >= 0) origin.kernel_stack = kernel_frames(o.kernel_stack_id);
-    if (auto unwound = unwound_frames(o, sk))
-        origin.user_stack = std::move(*unwound);
-    else if (o.user_stack_id >= 0)
-        origin.user_stack = user_frames(o);
+    if (o.user_stack_id >= 0 || python_ || unwound) origin.user_stack = user_frames(o, unwound);
     return origin;
 }
 

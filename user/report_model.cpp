@@ -29,6 +29,22 @@ const char* to_string(Diagnosis diagnosis) {
     return "unknown";
 }
 
+const char* to_string(CloseKind kind) {
+    switch (kind) {
+        case CloseKind::Close:
+            return "close";
+        case CloseKind::Reset:
+            return "reset";
+        case CloseKind::Exit:
+            return "exit";
+        case CloseKind::Kernel:
+            return "kernel";
+        case CloseKind::Unknown:
+            break;
+    }
+    return "unknown";
+}
+
 std::string describe(Diagnosis diagnosis, std::optional<uint32_t> recv_q) {
     if (diagnosis == Diagnosis::UnreadData && recv_q && *recv_q > 1) {
         const uint32_t unread = *recv_q - 1;  // the FIN takes one sequence number

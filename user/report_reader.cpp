@@ -17,6 +17,8 @@ using Json = nlohmann::json;
 // More frames than any stack cwtrace captures (127 user + kernel), with room to spare; a bound
 // so that a crafted file cannot make the renderers recurse without limit.
 constexpr size_t kMaxFrames = 1024;
+constexpr size_t kMaxBuckets = 64;    // a log2 histogram has 41
+constexpr size_t kMaxSamples = 1024;  // sockets listed per late-close group (cwtrace keeps 5)
 
 // A field that is missing or has the wrong type or range; thrown inside this file only and
 // returned from read_report as an Error.
@@ -99,12 +101,10 @@ Endpoint endpoint(const Field& f) {
 std::vector<Frame> frames(const Field& f, bool with_module) {
     std::vector<Frame> out;
     for (const auto& item : f.array(kMaxFrames)) {
-        Frame frame{item["function"].string(), with_module ? item["module"].string() : ""};
-        if (item.has("file")) frame.file = item["file"].string();
+        out.push_back({item["function"].string(), with_module ? item["module"].string() : ""});
+        if (item.has("file")) out.back().file = item["file"].string();
         if (item.has("line"))
-            frame.line = static_cast<uint32_t>(
-                item["line"].unsigned_int(std::numeric_limits<uint32_t>::max()));
-        out.push_back(std::move(frame));
+            out.back().line = static_cast<int>(item["line"].unsigned_int(INT32_MAX));
     }
     return out;
 }
@@ -172,6 +172,77 @@ SocketEntry socket(const Field& f) {
     return s;
 }
 
+CloseKind close_kind(const Field& f) {
+    const std::string kind = f.string();
+    for (CloseKind k : {CloseKind::Close, CloseKind::Reset, CloseKind::Exit, CloseKind::Kernel,
+                        CloseKind::Unknown})
+        if (kind == to_string(k)) return k;
+    f.fail("expected \"close\", \"reset\", \"exit\", \"kernel\" or \"unknown\"");
+}
+
+Closer closer(const Field& f) {
+    Closer c;
+    c.kind = close_kind(f["kind"]);
+    c.pid = nullable_u32(f["pid"]);
+    c.tid = nullable_u32(f["tid"]);
+    c.comm = nullable_string(f["comm"]);
+    c.user_stack = frames(f["user_stack"], true);
+    c.kernel_stack = frames(f["kernel_stack"], false);
+    return c;
+}
+
+bool inet6_family(const Field& family) {
+    const std::string fam = family.string();
+    if (fam != "inet" && fam != "inet6") family.fail("expected \"inet\" or \"inet6\"");
+    return fam == "inet6";
+}
+
+LateClose late_close(const Field& f) {
+    LateClose s;
+    s.pid = nullable_u32(f["pid"]);
+    s.comm = nullable_string(f["comm"]);
+    s.inet6 = inet6_family(f["family"]);
+    s.local = endpoint(f["local"]);
+    s.remote = endpoint(f["remote"]);
+    s.close_wait_seconds = f["close_wait_seconds"].seconds();
+    s.before_start = f["before_start"].boolean();
+    const Field c = f["closer"];
+    s.closer_pid = nullable_u32(c["pid"]);
+    s.closer_tid = nullable_u32(c["tid"]);
+    s.closer_comm = nullable_string(c["comm"]);
+    return s;
+}
+
+LateCloseGroup late_close_group(const Field& f) {
+    LateCloseGroup g;
+    g.count = f["count"].unsigned_int();
+    g.total_seconds = f["total_close_wait_seconds"].seconds();
+    g.max_seconds = f["max_close_wait_seconds"].seconds();
+    g.other = f["other"].boolean();
+    g.opening = origin(f["opening"]);
+    g.closing = closer(f["closing"]);
+    for (const auto& s : f["sockets"].array(kMaxSamples)) g.sockets.push_back(late_close(s));
+    return g;
+}
+
+CloseWaitDurations durations(const Field& f) {
+    CloseWaitDurations d;
+    d.count = f["count"].unsigned_int();
+    d.total_seconds = f["total_close_wait_seconds"].seconds();
+    d.other = f["other"].boolean();
+    d.opening = origin(f["opening"]);
+    for (const auto& b : f["buckets"].array(kMaxBuckets)) {
+        DurationBucket bucket;
+        bucket.lower_seconds = static_cast<double>(b["lower_us"].unsigned_int()) / 1e6;
+        const Field upper = b["upper_us"];
+        bucket.upper_seconds =
+            upper.is_null() ? INFINITY : static_cast<double>(upper.unsigned_int()) / 1e6;
+        bucket.count = b["count"].unsigned_int();
+        d.buckets.push_back(bucket);
+    }
+    return d;
+}
+
 Stats stats(const Field& f) {
     Stats st;
     st.events = f["events"].unsigned_int();
@@ -179,11 +250,17 @@ Stats stats(const Field& f) {
     if (!f.has("lost")) return st;  // an addition to the contract: optional
     const Field lost = f["lost"];
     const std::pair<const char*, uint64_t*> causes[] = {
-        {"ringbuf_full", &st.ringbuf_full},         {"origin_map_full", &st.origin_map_full},
-        {"stacks_lost", &st.stacks_lost},           {"accept_unresolved", &st.accept_unresolved},
-        {"recursion_misses", &st.recursion_misses}, {"decode_errors", &st.decode_errors}};
+        {"ringbuf_full", &st.ringbuf_full},
+        {"origin_map_full", &st.origin_map_full},
+        {"stacks_lost", &st.stacks_lost},
+        {"accept_unresolved", &st.accept_unresolved},
+        {"recursion_misses", &st.recursion_misses},
+        {"decode_errors", &st.decode_errors},
+        {"python_stacks_lost", &st.python_stacks_lost}};
     for (const auto& [key, value] : causes)
         if (lost.has(key)) *value = lost[key].unsigned_int();
+    if (f.has("python_native_threads"))
+        st.python_native_threads = f["python_native_threads"].unsigned_int();
     return st;
 }
 
@@ -201,6 +278,13 @@ SavedReport saved_report(const Json& j) {
     for (const auto& s : doc["sockets"].array()) r.sockets.push_back(socket(s));
     r.stats = stats(doc["stats"]);
     if (doc.has("host")) saved.context.host = doc["host"].string();
+    // Additions (issue 9): optional, absent from reports of earlier versions.
+    if (doc.has("late_closes"))
+        for (const auto& g : doc["late_closes"].array())
+            r.late_closes.push_back(late_close_group(g));
+    if (doc.has("close_wait_durations"))
+        for (const auto& d : doc["close_wait_durations"].array())
+            r.close_wait_durations.push_back(durations(d));
     return saved;
 }
 

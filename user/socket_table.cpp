@@ -31,16 +31,17 @@ void SocketTable::enter(const cw_event_enter& event) {
     sockets_.emplace(s.key, s);
 }
 
-bool SocketTable::leave(const cw_event_leave& event) {
-    if (sockets_.count(event.hdr.sk)) {
-        erase(event.hdr.sk);
-        return true;
+std::optional<TrackedSocket> SocketTable::take(const cw_event_leave& event) {
+    uint64_t key = event.hdr.sk;
+    if (!sockets_.count(key)) {
+        // Found at start, so known by its flow only.
+        auto it = by_flow_.find(event.flow);
+        if (it == by_flow_.end() || !sockets_.at(it->second).untraced) return std::nullopt;
+        key = it->second;
     }
-    // Found at start, so known by its flow only.
-    auto it = by_flow_.find(event.flow);
-    if (it == by_flow_.end() || !sockets_.at(it->second).untraced) return false;
-    erase(it->second);
-    return true;
+    std::optional<TrackedSocket> left = sockets_.at(key);
+    erase(key);
+    return left;
 }
 
 bool SocketTable::attach_origin(const cw_event_origin& event) {

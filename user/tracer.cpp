@@ -57,9 +57,11 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     const size_t n = std::min<size_t>(config.pids.size(), CW_MAX_PID_FILTER);
     for (size_t i = 0; i < n; ++i) skel->rodata->filter_pids[i] = config.pids[i];
     skel->rodata->filter_pid_count = static_cast<uint32_t>(n);
+    skel->rodata->closer_min_age_ns = config.closer_min_age_ns;
     skel->rodata->user_stack_mode = config.user_stack_mode;
     skel->rodata->user_stack_bytes = config.user_stack_bytes;
     resize(skel->maps.origins, config.origin_entries);
+    resize(skel->maps.close_wait_since, config.origin_entries);
     resize(skel->maps.stacks, config.stack_entries);
     resize(skel->maps.events, config.ringbuf_bytes);
 
@@ -121,6 +123,19 @@ std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {
         out.push_back(ip);
     }
     return out;
+}
+
+bool Tracer::set_python_process(uint32_t pid, const cw_python_proc& entry) {
+    return bpf_map__update_elem(skel_->maps.python_procs, &pid, sizeof pid, &entry, sizeof entry,
+                                BPF_ANY) == 0;
+}
+
+std::optional<cw_py_stack> Tracer::python_stack(uint64_t stack_id) const {
+    cw_py_stack stack;
+    if (bpf_map__lookup_elem(skel_->maps.py_stacks, &stack_id, sizeof stack_id, &stack,
+                             sizeof stack, 0))
+        return std::nullopt;
+    return stack;
 }
 
 }  // namespace cwtrace

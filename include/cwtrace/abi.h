@@ -14,6 +14,8 @@
 #define CW_COMM_LEN 16
 #define CW_MAX_STACK_DEPTH 64 /* frames kept per user or kernel stack */
 #define CW_MAX_PID_FILTER 8   /* --pid values the kernel side filters on */
+#define CW_PY_MAX_FRAMES 48   /* Python frames kept per opening stack, innermost first */
+#define CW_PY_MAX_THREADS 64  /* thread states searched for the current thread */
 
 /* A stack id that says the stack was not taken on purpose (not a loss): accept()'s kernel stack,
  * which at the syscall's exit shows only the exit path. Failed captures are other -errno values. */
@@ -68,6 +70,52 @@ struct cw_origin {
     __u32 kind;            /* enum cw_origin_kind */
     __u32 pad;
     char comm[CW_COMM_LEN];
+    __u64 py_stack_id; /* key in the py_stacks map when py_status is CW_PY_CAPTURED */
+    __u32 py_status;   /* enum cw_py_status */
+    __u32 pad2;
+};
+
+/* Whether the Python call stack of an origin was captured. */
+enum cw_py_status {
+    CW_PY_NONE = 0,      /* not a CPython process cwtrace knows of */
+    CW_PY_CAPTURED = 1,  /* py_stack_id names the stack */
+    CW_PY_NO_THREAD = 2, /* a CPython process, but the thread has no Python thread state */
+    CW_PY_LOST = 3,      /* reading the interpreter failed or py_stacks was full */
+};
+
+/* Where one CPython process keeps its thread states and frames, written by userspace into the
+ * python_procs map (key: tgid). The offsets come from userspace's per-version table, so the
+ * kernel side knows no Python version. */
+#define CW_PY_NO_OFFSET 0xffff
+struct cw_python_proc {
+    __u64 runtime_addr; /* &_PyRuntime in the process */
+    __u64 start_ticks;  /* the process's start time in clock ticks (/proc/PID/stat field 22): */
+    __u64 ns_per_tick;  /* with this, tells the process from a later one reusing its pid */
+    __u16 runtime_interp_head;     /* _PyRuntimeState.interpreters.head */
+    __u16 interp_threads_head;     /* PyInterpreterState.threads.head */
+    __u16 tstate_next;             /* PyThreadState.next */
+    __u16 tstate_native_thread_id; /* PyThreadState.native_thread_id (the kernel tid) */
+    __u16 tstate_cframe;        /* PyThreadState.cframe; CW_PY_NO_OFFSET: the frame is in tstate */
+    __u16 cframe_current_frame; /* _PyCFrame.current_frame (or PyThreadState's, see above) */
+    __u16 frame_code;           /* _PyInterpreterFrame.f_code */
+    __u16 frame_previous;       /* _PyInterpreterFrame.previous */
+    __u16 frame_prev_instr;     /* _PyInterpreterFrame.prev_instr */
+    __u16 code_adaptive;        /* PyCodeObject.co_code_adaptive: the first code unit */
+    __u16 pad[6];
+};
+
+/* One Python frame: the code object and the byte offset of the instruction in it. */
+struct cw_py_frame {
+    __u64 code;
+    __u32 offset;
+    __u32 pad;
+};
+
+/* A Python call stack, innermost first; the value of the py_stacks map. */
+struct cw_py_stack {
+    __u32 depth;
+    __u32 truncated; /* deeper than CW_PY_MAX_FRAMES: the outermost frames are missing */
+    struct cw_py_frame frames[CW_PY_MAX_FRAMES];
 };
 
 /* Ring-buffer record types. */
@@ -76,7 +124,8 @@ enum cw_event_type {
     CW_EV_LEAVE_CLOSE_WAIT = 2, /* a socket moved out of CLOSE_WAIT */
     CW_EV_ORIGIN = 3,           /* accept() returned a socket already in CLOSE_WAIT */
     CW_EV_PROCESS = 4,          /* a process opened its first socket: snapshot its mappings */
-    CW_EV_USER_STACK = 5,       /* dwarf mode: user registers and stack copy at an opening */
+    CW_EV_EXEC = 5,             /* a process called execve(): is it a Python interpreter now? */
+    CW_EV_USER_STACK = 6,       /* dwarf mode: user registers and stack copy at an opening */
 };
 
 /* Every record starts with this header. */
@@ -107,11 +156,30 @@ struct cw_event_enter {
     struct cw_origin origin;
 };
 
+/* How a socket left CLOSE_WAIT, judged in the kernel where it happened. */
+enum cw_close_kind {
+    CW_CLOSE_UNKNOWN = 0,
+    CW_CLOSE_CLOSE = 1,  /* close()/shutdown() by a process: -> LAST_ACK, FIN sent */
+    CW_CLOSE_RESET = 2,  /* -> CLOSE: the peer's RST (softirq), or the closing process aborted
+                            the connection (close() with unread data, SO_LINGER 0) */
+    CW_CLOSE_EXIT = 3,   /* closed while its process was exiting (PF_EXITING) */
+    CW_CLOSE_KERNEL = 4, /* no process context: a timer (keepalive, retransmits), a kthread */
+};
+
+/* Stack ids of a closer whose stacks were not captured on purpose (a close younger than
+ * min-age, or a context without a user stack): not a loss. */
+#define CW_STACK_NOT_WANTED (-1000)
+
 struct cw_event_leave {
     struct cw_event_header hdr;
     struct cw_flow flow;
     __u32 new_state; /* enum cw_tcp_state */
     __u32 pad;
+    /* Who closed it (issue 9). */
+    __u64 close_wait_ns;     /* time in CLOSE_WAIT as the kernel saw it; 0: entry not seen */
+    __u32 close_kind;        /* enum cw_close_kind */
+    __u32 has_closer;        /* closer is the process that closed it (process context) */
+    struct cw_origin closer; /* pid, tid, comm, stacks of the closing thread; kind = close_kind */
 };
 
 struct cw_event_origin {
@@ -121,6 +189,13 @@ struct cw_event_origin {
 };
 
 struct cw_event_process {
+    struct cw_event_header hdr; /* sk is 0 */
+    __u64 task_start_ns;
+    __u32 pid;
+    __u32 pad;
+};
+
+struct cw_event_exec {
     struct cw_event_header hdr; /* sk is 0 */
     __u64 task_start_ns;
     __u32 pid;
@@ -149,6 +224,9 @@ enum cw_counter {
     CW_CNT_USER_STACK_LOST,      /* user stack not captured */
     CW_CNT_KERNEL_STACK_LOST,    /* kernel stack not captured */
     CW_CNT_ACCEPT_FD_UNRESOLVED, /* accept() fd could not be read back to its sock */
+    CW_CNT_PY_STACK_LOST,        /* Python stack of a CPython process not captured (a loss) */
+    CW_CNT_PY_NO_THREAD,         /* CPython process, thread without a Python thread state (not
+                                    a loss: a native thread opened the socket) */
     CW_CNT_USER_STACK_COPY_LOST, /* dwarf mode: no user registers or stack copy (not x86-64) */
     CW_CNT_MAX,
 };

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +13,12 @@
 #include "cwtrace/render.h"
 
 namespace cwtrace {
+
+// --metrics-addr HOST:PORT. An empty host listens on every address.
+struct MetricsAddr {
+    std::string host;  // "127.0.0.1", "::1" (given as [::1]), "localhost"
+    uint16_t port = 0;
+};
 
 // What to do: trace (the default), or `cwtrace render REPORT.json` (draw a saved report).
 enum class Command { Trace, Render };
@@ -27,11 +34,16 @@ struct Options {
     std::optional<Nanos> duration;  // nullopt: until SIGINT/SIGTERM
     std::optional<Nanos> interval;  // periodic reports
     Format format = Format::Text;   // of the final report: --format, else from --output's name
-    Format periodic_format = Format::Text;  // of --interval reports on stdout: text or json
-    std::string output;                     // empty: stdout
-    std::string input;                      // render: the saved JSON report; "-": stdin
-    std::string btf_path;                   // empty: the running kernel's /sys/kernel/btf/vmlinux
+    Format periodic_format = Format::Text;      // of --interval reports on stdout: text or json
+    FlameWeight weight = FlameWeight::Sockets;  // --weight: what flame-style widths measure
+    std::string output;                         // empty: stdout
+    std::string input;                          // render: the saved JSON report; "-": stdin
+    std::string btf_path;  // empty: the running kernel's /sys/kernel/btf/vmlinux
     bool verbose = false;
+    // Continuous mode (issue 9): Prometheus exposition over HTTP and/or for node_exporter.
+    std::optional<MetricsAddr> metrics_addr;
+    std::string metrics_textfile;  // empty: none
+    std::size_t metrics_top = 20;  // label series of the CLOSE_WAIT gauge; the rest is "other"
     UserStacks user_stacks = UserStacks::Dwarf;
     uint32_t user_stack_bytes = 8192;  // dwarf mode: bytes of stack copied per opening
 };
@@ -49,5 +61,9 @@ CliResult parse_cli(int argc, const char* const* argv);
 // The format an output path asks for by its name: .svg, .folded, .json, .speedscope.json,
 // .pb.gz; text for any other name.
 Format format_for_path(const std::string& path);
+
+// "127.0.0.1:9464", "[::1]:9464", "localhost:9464", ":9464" -> host and port; nullopt when
+// malformed (no port, port out of 1..65535, IPv6 without brackets).
+std::optional<MetricsAddr> parse_metrics_addr(const std::string& text);
 
 }  // namespace cwtrace

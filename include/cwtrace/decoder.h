@@ -21,7 +21,7 @@ struct UserStackRecord {
 };
 
 using Event = std::variant<cw_event_enter, cw_event_leave, cw_event_origin, cw_event_process,
-                           UserStackRecord>;
+                           cw_event_exec, UserStackRecord>;
 using Decoded = std::variant<Event, DecodeError>;
 
 Decoded decode_event(std::span<const std::byte> record);

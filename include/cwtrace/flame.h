@@ -5,7 +5,9 @@
 
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cwtrace/report.h"
@@ -30,8 +32,21 @@ struct FlameFrame {
 
 struct FlameStack {
     std::vector<FlameFrame> frames;  // root first: comm, user outermost..innermost, then kernel
-    uint64_t count = 0;              // sockets opened through this path
+    uint64_t count = 0;              // the path's weight: sockets, or their seconds (FlameWeight)
 };
+
+// What a flame graph's widths measure (--weight).
+enum class FlameWeight {
+    Sockets,  // sockets stuck in CLOSE_WAIT through the path (the default)
+    Seconds,  // seconds they have spent there: whole seconds, at least 1 per socket so every
+              // stuck socket stays visible; sockets found at start count their estimated age
+};
+
+const char* to_string(FlameWeight weight);  // "sockets", "seconds"
+std::optional<FlameWeight> parse_flame_weight(std::string_view text);
+
+// One socket's share of its path's weight.
+uint64_t flame_weight_of(const SocketEntry& socket, FlameWeight weight);
 
 // Placeholders for what a stack does not have.
 inline constexpr const char* kMissingUserStack = "[missing user stack]";
@@ -42,9 +57,10 @@ inline constexpr const char* kUnknownFrame = "[unknown]";
 // One stack per distinct path (sockets with equal frames merged), sorted by frames, so the same
 // report always gives the same stacks in the same order. The root frame is the comm of the
 // process that opened the socket, or of its owner when the opener is unknown.
-std::vector<FlameStack> flame_stacks(const Report& report);
+std::vector<FlameStack> flame_stacks(const Report& report,
+                                     FlameWeight weight = FlameWeight::Sockets);
 
-// Sum of the counts: the number of sockets.
+// Sum of the counts: the number of sockets (or their seconds).
 uint64_t flame_total(const std::vector<FlameStack>& stacks);
 
 }  // namespace cwtrace

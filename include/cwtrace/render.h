@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "cwtrace/flame.h"
 #include "cwtrace/report.h"
 
 namespace cwtrace {
@@ -12,7 +13,8 @@ enum class Format { Text, Json, Folded, Svg, Speedscope, Pprof };
 
 // What the report model does not carry but a picture is titled with: where it was taken.
 struct ReportContext {
-    std::string host;  // empty: not known
+    std::string host;                           // empty: not known
+    FlameWeight weight = FlameWeight::Sockets;  // what the flame-style formats' widths measure
 
     // The machine this process runs on (for reports taken here, now).
     static ReportContext here();
@@ -35,7 +37,7 @@ std::string render_json(const Report& report, const ReportContext& context = {})
 
 // Brendan Gregg's folded stacks, `comm;outermost;...;innermost COUNT`, one line per path,
 // sorted; kernel frames end in "_[k]". Empty for an empty report.
-std::string render_folded(const Report& report);
+std::string render_folded(const Report& report, FlameWeight weight = FlameWeight::Sockets);
 
 // A standalone interactive SVG flame graph (inline script; no network).
 std::string render_svg(const Report& report, const ReportContext& context = {});

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cwtrace {
@@ -14,12 +15,17 @@ struct Endpoint {
 };
 
 struct Frame {
+    Frame() = default;
+    Frame(std::string function_name, std::string module_path = {})
+        : function(std::move(function_name)), module(std::move(module_path)) {}
+
     std::string function;  // "[unknown]" when no symbol covers the address
     std::string module;    // path of the mapped file; empty for kernel frames
-    // Where debug info tells. Default-initialized so that Frame{function, module} stays
-    // warning-free under -Wextra (-Wmissing-field-initializers).
-    std::optional<std::string> file = {};
-    std::optional<uint32_t> line = {};
+    // Source position where known: Python frames (co_filename and the line), native frames
+    // whose binary has debug info (DWARF line table, --user-stacks dwarf). Empty / nullopt
+    // otherwise.
+    std::string file;
+    std::optional<int> line;
 };
 
 enum class OriginKind { Unknown, Connect, Accept };
@@ -75,6 +81,67 @@ struct Stats {
     uint64_t accept_unresolved = 0;
     uint64_t recursion_misses = 0;
     uint64_t decode_errors = 0;
+    uint64_t python_stacks_lost = 0;  // a CPython process's Python stack not captured
+    // Not losses: sockets a CPython process opened from a thread without Python frames.
+    uint64_t python_native_threads = 0;
+};
+
+// How a socket left CLOSE_WAIT (abi.h cw_close_kind).
+enum class CloseKind {
+    Unknown,
+    Close,   // close()/shutdown() by a process: FIN sent
+    Reset,   // the connection was reset: by the peer, or aborted by the closing process
+    Exit,    // closed by its process exiting
+    Kernel,  // no process context: a timeout or a kernel thread
+};
+
+// Who took a socket out of CLOSE_WAIT. Process and stacks are known in process context only;
+// stacks only for closes at least min-age late.
+struct Closer {
+    CloseKind kind = CloseKind::Unknown;
+    std::optional<uint32_t> pid, tid;
+    std::optional<std::string> comm;
+    std::vector<Frame> user_stack;    // innermost first
+    std::vector<Frame> kernel_stack;  // innermost first
+};
+
+// One socket that stayed in CLOSE_WAIT at least min-age and was then closed during the run.
+struct LateClose {
+    std::optional<uint32_t> pid;      // owner: the closing process, else the opener
+    std::optional<std::string> comm;  // its comm
+    bool inet6 = false;
+    Endpoint local, remote;
+    double close_wait_seconds = 0;  // time spent in CLOSE_WAIT
+    bool before_start = false;      // entered CLOSE_WAIT before tracing began: a lower bound
+    std::optional<uint32_t> closer_pid, closer_tid;
+    std::optional<std::string> closer_comm;
+};
+
+// Late closes sharing an opening path and a closing path. `opening`/`closing` carry the path
+// and the process of the group's first socket.
+struct LateCloseGroup {
+    Origin opening;
+    Closer closing;
+    uint64_t count = 0;
+    double total_seconds = 0;  // time in CLOSE_WAIT, summed
+    double max_seconds = 0;
+    bool other = false;              // paths past the bound on groups, folded together
+    std::vector<LateClose> sockets;  // a sample: the most recent few, most recent first
+};
+
+struct DurationBucket {
+    double lower_seconds = 0;  // bucket holds lower <= d < upper
+    double upper_seconds = 0;  // infinity for the last, open-ended bucket
+    uint64_t count = 0;
+};
+
+// Time in CLOSE_WAIT of the sockets of one opening path that left it during the run.
+struct CloseWaitDurations {
+    Origin opening;  // the path; pid and comm of its first socket
+    uint64_t count = 0;
+    double total_seconds = 0;
+    bool other = false;                   // paths past the bound on paths, folded together
+    std::vector<DurationBucket> buckets;  // log2 buckets, lowest to highest non-empty one
 };
 
 struct Report {
@@ -82,11 +149,16 @@ struct Report {
     double tracing_seconds = 0;
     std::vector<SocketEntry> sockets;  // oldest first
     Stats stats;
+    // Sockets that left CLOSE_WAIT during the run (issue 9): the late ones, largest group
+    // first, and a histogram of time in CLOSE_WAIT per opening path.
+    std::vector<LateCloseGroup> late_closes;
+    std::vector<CloseWaitDurations> close_wait_durations;
 };
 
 const char* to_string(OriginKind kind);
 const char* to_string(Diagnosis diagnosis);  // "unread_data", ... ("unknown")
 // One socket's diagnosis in a few words, for a column: "12 B unread", "EOF unread", "never closed".
+const char* to_string(CloseKind kind);  // "close", "reset", "exit", "kernel", "unknown"
 std::string describe(Diagnosis diagnosis, std::optional<uint32_t> recv_q);
 // The same for counting a group's sockets: "never read to the end", "EOF read but never closed".
 const char* summarize(Diagnosis diagnosis);

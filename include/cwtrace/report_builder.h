@@ -40,6 +40,11 @@ class ReportBuilder {
 
     explicit ReportBuilder(StackLookup stacks);
 
+    // The Python frames of an origin (see PythonTracker), merged into its user stack; nullopt
+    // when it has none.
+    using PythonFrames = std::function<std::optional<std::vector<Frame>>(const cw_origin&)>;
+    void set_python_frames(PythonFrames python) { python_ = std::move(python); }
+
     // Snapshots a process's mappings while it lives, so its frames resolve after it exits.
     // `task_start_ns` (start_boottime) tells a process from a later one reusing its pid.
     void note_process(uint32_t pid, uint64_t task_start_ns);
@@ -54,25 +59,43 @@ class ReportBuilder {
     // The sockets in CLOSE_WAIT now, from sock_diag: the backfill at start.
     static std::vector<DiagSocket> close_wait_now();
 
+    // A thread recorded by the kernel side (an opener, or a closer) with its pid, tid, comm
+    // and symbolized stacks, whatever its kind; stacks are symbolized once and cached. With
+    // `unwound_id` (an opener in dwarf mode, see unwound_stack()), that stack is its user stack.
+    Origin resolve_thread(const cw_origin& thread,
+                          std::optional<uint32_t> unwound_id = std::nullopt);
+
+    // Dwarf mode: the id of the unwound stack of the opening of socket `sk` by `opener`;
+    // nullopt when it has none (fp mode, copy lost, nothing unwound).
+    std::optional<uint32_t> unwound_stack(uint64_t sk, const cw_origin& opener) const {
+        return unwound_.find(sk, opener.opened_ns);
+    }
+
   private:
     Origin resolve_origin(const cw_origin& origin, uint64_t sk);
     const std::vector<Frame>& kernel_frames(int32_t stack_id);
-    std::vector<Frame> user_frames(const cw_origin& origin);
-    std::optional<std::vector<Frame>> unwound_frames(const cw_origin& origin, uint64_t sk);
+    std::vector<Frame> user_frames(const cw_origin& origin, std::optional<uint32_t> unwound_id);
+    std::vector<Frame> native_frames(const cw_origin& origin);
+    // Dwarf mode: the frames of an unwound stack; nullopt when the process's maps are unknown.
+    std::optional<std::vector<Frame>> unwound_frames(const cw_origin& origin, uint32_t unwound_id);
     // One user frame; code outside any mapped file is looked up in the process's perf map.
     Frame user_frame(const cw_origin& origin, const ProcessMaps& maps, uint64_t addr);
 
     StackLookup stacks_;
+    PythonFrames python_;
     std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
     UserSymbolizer user_symbolizer_;
     using ProcessKey = std::pair<uint32_t, uint64_t>;        // pid, start time
     std::map<ProcessKey, std::optional<ProcessMaps>> maps_;  // nullopt: gone before we looked
     std::unordered_map<int32_t, std::vector<Frame>> kernel_stacks_;
-    std::map<std::tuple<uint32_t, uint64_t, int32_t, uint64_t>, std::vector<Frame>> user_stacks_;
+    // pid, start time, stack id, leaf caller, Python status and stack, unwound stack id (-1:
+    // the frame-pointer stack).
+    std::map<std::tuple<uint32_t, uint64_t, int32_t, uint64_t, uint32_t, uint64_t, int64_t>,
+             std::vector<Frame>>
+        user_stacks_;
     DwarfUnwinder unwinder_;
     std::map<ProcessKey, std::optional<PerfMap>> perf_maps_;  // nullopt: the process has none
     UnwoundStacks unwound_;
-    std::map<std::tuple<uint32_t, uint64_t, uint32_t>, std::vector<Frame>> unwound_frames_;
 };
 
 }  // namespace cwtrace

@@ -42,7 +42,9 @@ class SocketTable {
     // the kernel reused the memory) or the same flow (found at start too) is replaced.
     void enter(const cw_event_enter& event);
     // A socket left CLOSE_WAIT. Returns whether it was known.
-    bool leave(const cw_event_leave& event);
+    bool leave(const cw_event_leave& event) { return take(event).has_value(); }
+    // Likewise, returning the socket as it was tracked (nullopt if unknown).
+    std::optional<TrackedSocket> take(const cw_event_leave& event);
     // accept() returned a socket that was already in CLOSE_WAIT. Returns whether it was known.
     bool attach_origin(const cw_event_origin& event);
     // A socket found in CLOSE_WAIT at start. Ignored (false) when its flow is already known, unless

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ struct TracerConfig {
     uint32_t origin_entries = 0;
     uint32_t stack_entries = 0;
     uint32_t ringbuf_bytes = 0;
+    // Closing stacks are captured for closes at least this late (--min-age).
+    uint64_t closer_min_age_ns = 0;
     uint32_t user_stack_mode = CW_USER_STACKS_FP;             // enum cw_user_stack_mode
     uint32_t user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;  // dwarf mode
 };
@@ -51,6 +54,11 @@ class Tracer {
 
     // Instruction pointers of a captured stack, innermost first; empty if unknown.
     std::vector<uint64_t> stack(int32_t stack_id) const;
+
+    // Tells the kernel side where CPython process `pid` keeps its frames. False if the map is full.
+    bool set_python_process(uint32_t pid, const cw_python_proc& entry);
+    // A captured Python stack (see cw_origin.py_stack_id), or nullopt.
+    std::optional<cw_py_stack> python_stack(uint64_t stack_id) const;
 
   private:
     Tracer() = default;

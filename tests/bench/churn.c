@@ -1,12 +1,13 @@
 /*
  * Load generator for scripts/bench. Loopback only (127.0.0.0/8).
  *
- *   churn run [--seconds S] [--threads T]
+ *   churn run [--seconds S] [--threads T] [--rate R]
  *       T threads, each with its own listener, each doing both ends of a connection in a loop:
  *       connect, accept, server closes, client reads EOF (so the client socket passes through
  *       CLOSE_WAIT), client closes. Prints one line:
  *       "connections N seconds S rate R cpu C errors E": C is the CPU time the process used
  *       (user + system, which here includes the loopback softirq work done in its context).
+ *       --rate R paces the threads to R connections per second in all (default 0: flat out).
  *
  *   churn hold --count N --index I [--listeners L]
  *       Creates N client sockets in CLOSE_WAIT (the accepted ends are closed) and holds them
@@ -104,10 +105,23 @@ struct churn_thread {
 };
 
 static atomic_bool churn_stop;
+static double churn_period_s; /* per thread, between connection starts; 0: flat out */
 
-/* The server closes first, so TIME_WAIT lands on the server side and the client's ephemeral
- * port is free again as soon as the client closes. Reading EOF proves the FIN arrived, i.e.
- * the client socket is in CLOSE_WAIT before it is closed. */
+/* Sleeps until `next` (CLOCK_MONOTONIC seconds), then moves it one period on. A thread behind
+ * schedule (sleeps overshoot on a busy machine) catches up without sleeping, but never by more
+ * than a second's worth of connections in a burst. */
+static void pace(double* next) {
+    double now = now_seconds();
+    if (*next > now) {
+        double wait = *next - now;
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        nanosleep(&ts, NULL);
+    } else if (now - *next > 1.0) {
+        *next = now;
+    }
+    *next += churn_period_s;
+}
+
 static int one_connection(struct churn_thread* t) {
     char byte;
     int client;
@@ -127,8 +141,10 @@ static int one_connection(struct churn_thread* t) {
 
 static void* churn_loop(void* arg) {
     struct churn_thread* t = arg;
+    double next = now_seconds();
 
     while (!atomic_load_explicit(&churn_stop, memory_order_relaxed)) {
+        if (churn_period_s > 0) pace(&next);
         if (one_connection(t) == 0) {
             t->connections++;
         } else {
@@ -242,7 +258,7 @@ static int cmd_hold(long count, int index, int listeners) {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: churn run [--seconds S] [--threads T]\n"
+            "usage: churn run [--seconds S] [--threads T] [--rate R]\n"
             "       churn hold --count N --index I [--listeners L]\n");
     exit(2);
 }
@@ -260,7 +276,9 @@ int main(int argc, char** argv) {
     if (strcmp(argv[1], "run") == 0) {
         double seconds = atof(option_value(argc, argv, "--seconds", "5"));
         int threads = atoi(option_value(argc, argv, "--threads", "2"));
-        if (seconds <= 0 || threads < 1 || threads > MAX_THREADS) usage();
+        double rate = atof(option_value(argc, argv, "--rate", "0"));
+        if (seconds <= 0 || threads < 1 || threads > MAX_THREADS || rate < 0) usage();
+        if (rate > 0) churn_period_s = threads / rate;
         return cmd_run(seconds, threads);
     }
     if (strcmp(argv[1], "hold") == 0) {

@@ -400,9 +400,13 @@ TEST_F(Integration, FullMapsAreCountedAsLostNeverHidden) {
     EXPECT_EQ(text.find(" 0 lost"), std::string::npos) << text;
     // Three sockets of the client are listed whatever was lost about their origin.
     size_t lines = 0;
-    for (size_t at = text.find("-> 127.0.0.1:" + std::to_string(port)); at != std::string::npos;
-         at = text.find("-> 127.0.0.1:" + std::to_string(port), at + 1))
-        ++lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        const size_t arrow = line.find("->");  // "LOCAL -> REMOTE", columns padded
+        if (arrow != std::string::npos &&
+            line.find("127.0.0.1:" + std::to_string(port), arrow) != std::string::npos)
+            ++lines;
+    }
     EXPECT_EQ(lines, 3u) << text;
 }
 
@@ -596,29 +600,51 @@ INSTANTIATE_TEST_SUITE_P(Signals, Exits, ::testing::Values(SIGINT, SIGTERM, SIGK
                                                                         : "SIGKILL");
                          });
 
+// Each bad input: one line on stderr that names the bad value (the needle), exit 2, nothing
+// loaded. Output paths are checked before tracing starts.
 TEST(Errors, BadInputIsOneLineAndExit2) {
     const auto before = cwtrace_bpf_objects();
-    const std::vector<std::vector<std::string>> cases = {{"--min-age", "abc"},
-                                                         {"--min-age", "-5s"},
-                                                         {"--min-age", "10x"},
-                                                         {"--min-age", "1e999"},
-                                                         {"--min-age", ""},
-                                                         {"--pid", "0"},
-                                                         {"--pid", "-1"},
-                                                         {"--pid", "nope"},
-                                                         {"--pid", "4194303"},
-                                                         {"-f", "xml"},
-                                                         {"-f", "flame"},
-                                                         {"-i", "1s", "-f", "svg"},
-                                                         {"render", "/nonexistent.json"},
-                                                         {"--bogus"},
-                                                         {"-o", "/nonexistent-dir/report.json"}};
-    for (auto args : cases) {
+    struct Case {
+        std::vector<std::string> args;
+        std::string needle;
+    };
+    const std::vector<Case> cases = {
+        {{"--bogus"}, "--bogus"},
+        {{"--min-age"}, "--min-age"},
+        {{"-d", "1s", "--pid"}, "--pid"},
+        {{"-o"}, "--output"},
+        {{"--min-age", "abc"}, "'abc'"},
+        {{"--min-age", "-5s"}, "'-5s'"},
+        {{"--min-age", "10x"}, "'10x'"},
+        {{"--min-age", "1e999"}, "'1e999'"},
+        {{"--min-age", ""}, "''"},
+        {{"--min-age", "999999999999h"}, "'999999999999h'"},
+        {{"--min-age", "18446744073709551616"}, "18446744073709551616"},
+        {{"--duration", "0"}, "--duration: duration must be > 0, not '0'"},
+        {{"--interval", "1e999s"}, "'1e999s'"},
+        {{"--pid", "0"}, "'0'"},
+        {{"--pid", "-1"}, "'-1'"},
+        {{"--pid", "nope"}, "'nope'"},
+        {{"--pid", "4194303"}, "4194303"},
+        {{"--pid", "99999999999999999999"}, "99999999999999999999"},
+        {{"-f", "xml"}, "'xml'"},
+        {{"-f", "flame"}, "'flame'"},
+        {{"-i", "1s", "-f", "svg"}, "--interval"},
+        {{"render", "/nonexistent.json"}, "/nonexistent.json"},
+        {{"render", "/dev/null", "--min-age", "1s"}, "--min-age"},
+        {{"-o", "/nonexistent-dir/report.json"}, "/nonexistent-dir"},
+        {{"-o", "/tmp"}, "'/tmp'"}};
+    for (const auto& c : cases) {
+        std::vector<std::string> args = c.args;
         args.insert(args.begin(), CWTRACE_BIN);
         RunResult r = run_command(args, 10s);
-        EXPECT_EQ(r.exit_code, 2) << args[1] << " " << (args.size() > 2 ? args[2] : "");
-        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-        EXPECT_TRUE(r.out.empty());
+        std::string shown;
+        for (const auto& a : c.args) shown += "[" + a + "] ";
+        EXPECT_EQ(r.exit_code, 2) << shown;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << shown << r.err;
+        EXPECT_NE(r.err.find(c.needle), std::string::npos)
+            << shown << "names " << c.needle << ": " << r.err;
+        EXPECT_TRUE(r.out.empty()) << shown;
     }
     EXPECT_TRUE(new_cwtrace_bpf_objects(before).empty()) << "nothing loaded";
 }

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "cwtrace/histogram.h"
+
 #ifndef CWTRACE_GOLDEN_DIR
 #error "CWTRACE_GOLDEN_DIR must name the tests/golden directory"
 #endif
@@ -296,6 +298,96 @@ Report before_start_report() {
     return r;
 }
 
+CloseWaitDurations durations_of(Origin opening, const std::vector<double>& seconds) {
+    Log2Histogram h;
+    for (double d : seconds) h.add(d);
+    CloseWaitDurations d{std::move(opening), h.count(), h.sum_seconds(), false, {}};
+    for (size_t i = h.first_used(); i <= h.last_used(); ++i)
+        d.buckets.push_back(
+            {Log2Histogram::lower_seconds(i), Log2Histogram::upper_seconds(i), h.buckets()[i]});
+    return d;
+}
+
+Report late_closes_report() {
+    const std::string bin = "/opt/crawler/bin/crawler";
+    const Origin leaky = connect_origin(
+        3100, "crawler",
+        {uf("connect", kLibc), uf("open_connection", bin), uf("fetch_page", bin), uf("main", bin)});
+    const Origin healthy = connect_origin(3100, "crawler",
+                                          {uf("connect", kLibc), uf("open_connection", bin),
+                                           uf("fetch_page_properly", bin), uf("main", bin)});
+    Report r = base_report(4321);
+    r.min_age_seconds = 5;
+    r.sockets = {sock4("127.0.0.1", 40100, "127.0.0.1", 8080, 12.5, 3100, "crawler", leaky)};
+
+    LateCloseGroup reaped;
+    reaped.opening = leaky;
+    reaped.closing.kind = CloseKind::Close;
+    reaped.closing.pid = 3100;
+    reaped.closing.tid = 3107;
+    reaped.closing.comm = "reaper";
+    reaped.closing.user_stack = {uf("close", kLibc), uf("reap_idle_connections", bin),
+                                 uf("reaper_thread", bin), uf("start_thread", kLibc)};
+    reaped.closing.kernel_stack = {kf("tcp_close"),    kf("inet_release"), kf("__sock_release"),
+                                   kf("sock_close"),   kf("__fput"),       kf("__x64_sys_close"),
+                                   kf("do_syscall_64")};
+    reaped.count = 7;
+    reaped.total_seconds = 7 * 91.5;
+    reaped.max_seconds = 95.25;
+    for (uint16_t i = 0; i < 5; ++i) {
+        LateClose s;
+        s.pid = 3100;
+        s.comm = "crawler";
+        s.local = {"127.0.0.1", static_cast<uint16_t>(40200 + i)};
+        s.remote = {"127.0.0.1", 8080};
+        s.close_wait_seconds = 95.25 - i;
+        s.closer_pid = 3100;
+        s.closer_tid = 3107;
+        s.closer_comm = "reaper";
+        reaped.sockets.push_back(s);
+    }
+
+    LateCloseGroup exited;
+    exited.opening = leaky;
+    exited.closing.kind = CloseKind::Exit;
+    exited.closing.pid = 3300;
+    exited.closing.tid = 3300;
+    exited.closing.comm = "crawler";
+    exited.closing.kernel_stack = {kf("tcp_close"), kf("__fput"), kf("task_work_run"),
+                                   kf("do_exit")};
+    exited.count = 1;
+    exited.total_seconds = exited.max_seconds = 6.5;
+    LateClose e;
+    e.pid = 3300;
+    e.comm = "crawler";
+    e.inet6 = true;
+    e.local = {"::1", 40300};
+    e.remote = {"::1", 8443};
+    e.close_wait_seconds = 6.5;
+    e.before_start = true;
+    e.closer_pid = 3300;
+    e.closer_tid = 3300;
+    e.closer_comm = "crawler";
+    exited.sockets = {e};
+
+    LateCloseGroup reset;
+    reset.opening = Origin{};
+    reset.closing.kind = CloseKind::Reset;
+    reset.count = 1;
+    reset.total_seconds = reset.max_seconds = 40;
+    LateClose z;
+    z.local = {"10.0.0.1", 5432};
+    z.remote = {"10.0.0.9", 51000};
+    z.close_wait_seconds = 40;
+    reset.sockets = {z};
+    r.late_closes = {reaped, exited, reset};
+
+    r.close_wait_durations = {
+        durations_of(healthy, {0.00003, 0.00004, 0.00005, 0.00012, 0.0002, 0.0009, 0.0011}),
+        durations_of(leaky, {6.5, 88, 89, 90, 92, 93, 94, 95.25})};
+    return r;
+}
+
 const std::vector<Case>& cases() {
     static const std::vector<Case> all = {
         {"empty", empty_report},
@@ -307,6 +399,7 @@ const std::vector<Case>& cases() {
         {"lost_events", lost_events_report},
         {"python_no_kernel_stack", python_no_kernel_stack_report},
         {"before_start", before_start_report},
+        {"late_closes", late_closes_report},
     };
     return all;
 }

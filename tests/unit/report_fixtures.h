@@ -38,6 +38,8 @@ Report big_and_tiny_report();
 Report lost_events_report();
 Report python_no_kernel_stack_report();
 Report before_start_report();
+// Sockets that left CLOSE_WAIT: late closes (close, exit, reset) and duration histograms.
+Report late_closes_report();
 
 // A named report, for parameterized tests.
 struct Case {

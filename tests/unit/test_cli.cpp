@@ -263,3 +263,10 @@ TEST_F(CliRender, UsageErrorsNameTheBadValue) {
     expect_usage_error({"render", report_.c_str(), "-d", "5s"}, "--duration");
     expect_usage_error({"render", report_.c_str(), "extra.json"}, "extra.json");
 }
+
+TEST(Cli, WeightOfFlameFormats) {
+    EXPECT_EQ(parse({}).options->weight, FlameWeight::Sockets);
+    EXPECT_EQ(parse({"--weight", "seconds"}).options->weight, FlameWeight::Seconds);
+    EXPECT_EQ(parse({"render", "-", "--weight", "seconds"}).options->weight, FlameWeight::Seconds);
+    expect_usage_error({"--weight", "bytes"}, "'bytes'");
+}

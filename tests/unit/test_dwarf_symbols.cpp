@@ -118,10 +118,10 @@ std::optional<uint64_t> symbol_address(const std::string& binary, const std::str
 }
 
 // The 1-based line of the fixture source that contains `needle`.
-uint32_t source_line_of(const std::string& needle) {
+int source_line_of(const std::string& needle) {
     std::ifstream in(CWTRACE_SYMBOLIZE_FIXTURE_SOURCE);
     std::string line;
-    for (uint32_t n = 1; std::getline(in, line); ++n)
+    for (int n = 1; std::getline(in, line); ++n)
         if (line.find(needle) != std::string::npos) return n;
     return 0;
 }
@@ -132,9 +132,9 @@ TEST(DebugInfoTest, FileAndLineOfAFunctionBuiltWithDebugInfo) {
     DebugInfoCache cache;
     Frame frame{"cw_fixture_beta", CWTRACE_SYMBOLIZE_FIXTURE};
     cache.annotate(CWTRACE_SYMBOLIZE_FIXTURE, *addr, frame);
-    ASSERT_TRUE(frame.file && frame.line);
-    EXPECT_EQ(fs::path(*frame.file).filename(), "symbolize_fixture.c");
-    EXPECT_EQ(*frame.line, source_line_of("int cw_fixture_beta(int x)"));
+    ASSERT_TRUE(!frame.file.empty() && frame.line);
+    EXPECT_EQ(fs::path(frame.file).filename(), "symbolize_fixture.c");
+    EXPECT_EQ(frame.line, source_line_of("int cw_fixture_beta(int x)"));
     EXPECT_EQ(frame.function, "cw_fixture_beta");  // a name the ELF gave is kept
 }
 
@@ -142,7 +142,7 @@ TEST(DebugInfoTest, NothingForAFileWithoutElf) {
     DebugInfoCache cache;
     Frame frame{"[unknown]", "/proc/self/status"};
     cache.annotate("/proc/self/status", 0x1000, frame);
-    EXPECT_FALSE(frame.file);
+    EXPECT_TRUE(frame.file.empty());
     EXPECT_FALSE(frame.line);
     EXPECT_EQ(frame.function, "[unknown]");
 }
@@ -179,9 +179,9 @@ TEST(DebugInfoTest, StrippedBinaryResolvesThroughBuildIdDebugFile) {
     cache.annotate(stripped, *addr, frame);
     fs::remove_all(dir);
     EXPECT_EQ(frame.function, "cw_fixture_alpha");
-    ASSERT_TRUE(frame.file && frame.line);
-    EXPECT_EQ(fs::path(*frame.file).filename(), "symbolize_fixture.c");
-    EXPECT_EQ(*frame.line, source_line_of("int cw_fixture_alpha(int x)"));
+    ASSERT_TRUE(!frame.file.empty() && frame.line);
+    EXPECT_EQ(fs::path(frame.file).filename(), "symbolize_fixture.c");
+    EXPECT_EQ(frame.line, source_line_of("int cw_fixture_alpha(int x)"));
 }
 
 // ---------------------------------------------------------------- JSON
@@ -207,10 +207,34 @@ TEST(FrameSourceJsonTest, FileAndLineOnlyWhenKnownAndReadBack) {
     ASSERT_TRUE(saved) << saved.error().message;
     const auto& stack = saved->report.sockets.at(0).origin.user_stack;
     ASSERT_EQ(stack.size(), 2u);
-    EXPECT_EQ(stack[0].file, std::optional<std::string>("/src/crawler.c"));
-    EXPECT_EQ(stack[0].line, std::optional<uint32_t>(31));
-    EXPECT_FALSE(stack[1].file);
+    EXPECT_EQ(stack[0].file, "/src/crawler.c");
+    EXPECT_EQ(stack[0].line, std::optional<int>(31));
+    EXPECT_TRUE(stack[1].file.empty());
     EXPECT_FALSE(stack[1].line);
+}
+
+// The text report keeps the module of a native frame and adds the source position; a Python
+// frame (its file is its module) shows the file and line alone.
+TEST(FrameSourceJsonTest, TextShowsModuleAndLineOfNativeFramesFileAndLineOfPythonFrames) {
+    Report report;
+    report.min_age_seconds = 1;
+    SocketEntry s;
+    s.origin.kind = OriginKind::Connect;
+    s.origin.pid = 7;
+    s.close_wait_seconds = 5;
+    Frame native{"open_connection", "/srv/crawler"};
+    native.file = "/src/net/crawler.c";
+    native.line = 31;
+    Frame python{"fetch_page", "/srv/crawler.py"};
+    python.file = "/srv/crawler.py";
+    python.line = 12;
+    s.origin.user_stack = {native, python, Frame{"main", "/srv/crawler"}};
+    report.sockets.push_back(s);
+
+    const std::string text = render_text(report);
+    EXPECT_NE(text.find("open_connection (/srv/crawler, crawler.c:31)"), std::string::npos) << text;
+    EXPECT_NE(text.find("fetch_page (/srv/crawler.py:12)"), std::string::npos) << text;
+    EXPECT_NE(text.find("main (/srv/crawler)\n"), std::string::npos) << text;
 }
 
 }  // namespace

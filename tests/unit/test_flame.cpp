@@ -347,6 +347,50 @@ TEST_P(FlameProps, PprofSampleTotalsAreSocketsAndReferencesResolve) {
     EXPECT_EQ(total, static_cast<int64_t>(r.sockets.size()));
 }
 
+// --weight seconds: every format measures the time the path's sockets spent in CLOSE_WAIT.
+TEST_P(FlameProps, WeightedBySecondsEveryFormatAddsUpToTheSocketsSeconds) {
+    const Report r = GetParam().make();
+    uint64_t seconds = 0;
+    for (const auto& s : r.sockets) seconds += flame_weight_of(s, FlameWeight::Seconds);
+    ReportContext context = kHost;
+    context.weight = FlameWeight::Seconds;
+
+    uint64_t folded = 0;
+    for (const auto& l : parse_folded(render(r, Format::Folded, context))) folded += l.count;
+    EXPECT_EQ(folded, seconds);
+
+    const auto j = nlohmann::json::parse(render_speedscope(r, context));
+    EXPECT_EQ(j.at("profiles")[0].at("unit"), "seconds");
+    EXPECT_EQ(j.at("profiles")[0].at("endValue").get<uint64_t>(), seconds);
+
+    const pb::Profile p = read_pprof(render_pprof(r, context));
+    ASSERT_EQ(p.sample_type_size(), 1);
+    EXPECT_EQ(p.string_table(p.sample_type(0).type()), "close_wait");
+    EXPECT_EQ(p.string_table(p.sample_type(0).unit()), "seconds");
+    int64_t pprof_total = 0;
+    for (const auto& sample : p.sample()) pprof_total += sample.value(0);
+    EXPECT_EQ(static_cast<uint64_t>(pprof_total), seconds);
+
+    if (!r.sockets.empty()) {
+        EXPECT_NE(render_svg(r, context).find(std::to_string(seconds) + " s spent in CLOSE_WAIT"),
+                  std::string::npos);
+    }
+}
+
+TEST(FlameWeight, WholeSecondsAndAtLeastOnePerSocket) {
+    SocketEntry s;
+    s.close_wait_seconds = 0.2;
+    EXPECT_EQ(flame_weight_of(s, FlameWeight::Sockets), 1u);
+    EXPECT_EQ(flame_weight_of(s, FlameWeight::Seconds), 1u);
+    s.close_wait_seconds = 90.4;
+    EXPECT_EQ(flame_weight_of(s, FlameWeight::Seconds), 90u);
+    s.age_estimate_seconds = 3600.6;  // found at start: judged by the estimate
+    EXPECT_EQ(flame_weight_of(s, FlameWeight::Seconds), 3601u);
+    EXPECT_EQ(parse_flame_weight("seconds"), FlameWeight::Seconds);
+    EXPECT_EQ(parse_flame_weight("sockets"), FlameWeight::Sockets);
+    EXPECT_FALSE(parse_flame_weight("Seconds"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Cases, FlameProps, testing::ValuesIn(cases()), case_name);
 
 // ---- Specific behaviour ----

@@ -1,0 +1,181 @@
+// Python frames in opening stacks (issue 8): a crawler using Debian's python3-requests leaks
+// connections to a keep-alive server that closes its side; the report names the script's
+// functions and requests' own, merged with libc's connect and the kernel's tcp_v4_connect.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "harness.h"
+
+using namespace cwtrace::testing;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kPython = "/usr/bin/python3";
+
+bool bpf_required() {
+    const char* v = std::getenv("CWTRACE_REQUIRE_BPF");
+    return v && std::string(v) == "1";
+}
+
+// The line of the fixture's source that contains `needle` (1-based), or 0.
+int fixture_line(const std::string& needle) {
+    std::ifstream in(FX_PYTHON_CRAWLER);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n)
+        if (line.find(needle) != std::string::npos) return n;
+    return 0;
+}
+
+std::string describe(const json& stack) {
+    std::string out;
+    for (const auto& f : stack) {
+        out += f.at("function").get<std::string>();
+        if (f.contains("line"))
+            out += "@" + f.at("file").get<std::string>() + ":" + f.at("line").dump();
+        out += "\n";
+    }
+    return out;
+}
+
+// Index of the first frame (innermost first) named `function` whose file ends with `file`.
+std::optional<size_t> find_frame(const json& stack, const std::string& function,
+                                 const std::string& file, size_t from = 0) {
+    for (size_t i = from; i < stack.size(); ++i) {
+        const json& f = stack[i];
+        if (f.at("function") != function) continue;
+        if (file.empty() || (f.contains("file") && f.at("file").get<std::string>().ends_with(file)))
+            return i;
+    }
+    return std::nullopt;
+}
+
+class PythonStacks : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (access(kPython, X_OK) != 0)
+            GTEST_SKIP() << kPython << " missing (scripts/install-deps)";
+        server_ = std::make_unique<Process>(std::vector<std::string>{kPython, FX_PYTHON_SERVER});
+        auto line = server_->wait_line("port ", 10s);
+        ASSERT_TRUE(line) << server_->err();
+        port_ = std::stoi(line->substr(5));
+    }
+
+    std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args) {
+        args.insert(args.begin(), CWTRACE_BIN);
+        auto p = std::make_unique<Process>(args);
+        if (p->wait_stderr("tracing TCP", 20s)) return p;
+        const std::string why = "cwtrace did not start: " + p->err();
+        if (bpf_required()) ADD_FAILURE() << why;
+        return nullptr;
+    }
+
+    std::unique_ptr<Process> server_;
+    int port_ = 0;
+};
+
+TEST_F(PythonStacks, RequestsLeakShowsTheScriptsAndRequestsFrames) {
+    auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
+    if (!cwtrace) GTEST_SKIP() << "cannot load BPF";
+    Process crawler({kPython, FX_PYTHON_CRAWLER, std::to_string(port_), "3"});
+    ASSERT_TRUE(crawler.wait_line("ready", 20s)) << crawler.err();
+    std::this_thread::sleep_for(1500ms);
+
+    cwtrace->signal(SIGINT);
+    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    const json report = json::parse(cwtrace->out());
+    std::vector<json> leaked;
+    for (const auto& s : report.at("sockets"))
+        if (s.at("remote").at("port") == port_) leaked.push_back(s);
+    ASSERT_EQ(leaked.size(), 3u) << report.dump(2);
+
+    const int get_line = fixture_line("/page\"");
+    ASSERT_GT(get_line, 0);
+    for (const auto& s : leaked) {
+        EXPECT_EQ(s.at("pid"), crawler.pid());
+        const json& stack = s.at("origin").at("user_stack");
+        const std::string seen = describe(stack);
+        ASSERT_FALSE(stack.empty());
+        // Innermost: libc's connect(); then the Python frames, innermost first.
+        EXPECT_NE(stack[0].at("function").get<std::string>().find("connect"), std::string::npos)
+            << seen;
+        auto conn = find_frame(stack, "create_connection", "urllib3/util/connection.py");
+        ASSERT_TRUE(conn) << seen;
+        auto urlopen =
+            find_frame(stack, "HTTPConnectionPool.urlopen", "urllib3/connectionpool.py", *conn);
+        ASSERT_TRUE(urlopen) << seen;
+        auto send = find_frame(stack, "HTTPAdapter.send", "requests/adapters.py", *urlopen);
+        ASSERT_TRUE(send) << seen;
+        auto get = find_frame(stack, "get", "requests/api.py", *send);
+        ASSERT_TRUE(get) << seen;
+        auto fetch = find_frame(stack, "fetch_page", "leaky_crawler.py", *get);
+        ASSERT_TRUE(fetch) << seen;
+        EXPECT_EQ(stack[*fetch].at("line"), get_line) << seen;
+        auto crawl = find_frame(stack, "crawl", "leaky_crawler.py", *fetch);
+        ASSERT_TRUE(crawl) << seen;
+        EXPECT_TRUE(find_frame(stack, "main", "leaky_crawler.py", *crawl)) << seen;
+        // Every Python frame has a line.
+        for (const auto& f : stack)
+            if (f.contains("file")) {
+                EXPECT_TRUE(f.contains("line")) << seen;
+            }
+
+        bool tcp_v4_connect = false;
+        for (const auto& f : s.at("origin").at("kernel_stack"))
+            tcp_v4_connect |= f.at("function") == "tcp_v4_connect";
+        EXPECT_TRUE(tcp_v4_connect);
+    }
+    EXPECT_EQ(report.at("stats").at("lost").at("python_stacks_lost"), 0);
+}
+
+// Group blocks of a text report ("#1 ...", up to the next one) that mention `needle`.
+std::vector<std::string> text_groups_with(const std::string& text, const std::string& needle) {
+    std::vector<std::string> groups;
+    std::istringstream in(text);
+    std::string line, current;
+    auto flush = [&] {
+        if (current.find(needle) != std::string::npos) groups.push_back(current);
+        current.clear();
+    };
+    while (std::getline(in, line)) {
+        if (line.starts_with("#")) flush();
+        current += line + "\n";
+    }
+    flush();
+    return groups;
+}
+
+TEST_F(PythonStacks, TwoFunctionsAreTwoGroups) {
+    auto cwtrace = start_cwtrace({"--min-age", "1s"});
+    if (!cwtrace) GTEST_SKIP() << "cannot load BPF";
+    Process crawler({kPython, FX_PYTHON_CRAWLER, std::to_string(port_), "2", "two"});
+    ASSERT_TRUE(crawler.wait_line("ready", 20s)) << crawler.err();
+    std::this_thread::sleep_for(1500ms);
+
+    cwtrace->signal(SIGINT);
+    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    const auto groups = text_groups_with(cwtrace->out(), "127.0.0.1:" + std::to_string(port_));
+    ASSERT_EQ(groups.size(), 2u) << cwtrace->out();
+    const int page = fixture_line("/page\""), image = fixture_line("/image.png\"");
+    int pages = 0, images = 0;
+    for (const auto& g : groups) {
+        EXPECT_NE(g.find("2 sockets"), std::string::npos) << g;
+        pages += g.find("fetch_page (" FX_PYTHON_CRAWLER ":" + std::to_string(page) + ")") !=
+                 std::string::npos;
+        images += g.find("fetch_image (" FX_PYTHON_CRAWLER ":" + std::to_string(image) + ")") !=
+                  std::string::npos;
+    }
+    EXPECT_EQ(pages, 1) << cwtrace->out();
+    EXPECT_EQ(images, 1) << cwtrace->out();
+}
+
+}  // namespace
