@@ -31,6 +31,10 @@ const volatile __u32 filter_pid_count = 0;
 /* Closing stacks are captured only for sockets that stayed in CLOSE_WAIT at least this long
  * (--min-age): a healthy sub-millisecond close then costs no stack walk. */
 const volatile __u64 closer_min_age_ns = 0;
+/* enum cw_user_stack_mode, and the bytes of user stack copied in dwarf mode (a multiple of
+ * CW_USER_STACK_CHUNK, at most CW_MAX_USER_STACK_BYTES). */
+const volatile __u32 user_stack_mode = CW_USER_STACKS_FP;
+const volatile __u32 user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;
 
 /* Sizes below are defaults; userspace may resize before load. `origins` holds one entry per
  * live TCP socket opened while tracing: allocated as sockets open rather than all up front, so
@@ -246,6 +250,63 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     announce_process(origin->pid, origin->task_start_ns);
 }
 
+/* Dwarf mode: the user registers and a copy of the user stack, so that userspace can unwind
+ * code built without frame pointers with its CFI. A copy that faults (the top of the stack is
+ * nearer than user_stack_bytes) is redone in chunks, up to the first chunk that faults. */
+static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* origin) {
+#if defined(__TARGET_ARCH_x86)
+    struct cw_event_user_stack* event;
+    struct pt_regs* regs;
+    unsigned char* stack;
+    __u32 chunks = user_stack_bytes / CW_USER_STACK_CHUNK;
+    __u64 sp;
+
+    if (user_stack_mode != CW_USER_STACKS_DWARF) return;
+    regs = (struct pt_regs*)bpf_task_pt_regs(bpf_get_current_task_btf());
+    if (!regs) {
+        count(CW_CNT_USER_STACK_COPY_LOST);
+        return;
+    }
+    /* user_stack_bytes is read-only data: the verifier sees a constant size. */
+    event = bpf_ringbuf_reserve(&events, sizeof(*event) + user_stack_bytes, 0);
+    if (!event) {
+        count(CW_CNT_RINGBUF_FULL);
+        return;
+    }
+    fill_header(&event->hdr, CW_EV_USER_STACK, sizeof(*event) + user_stack_bytes, sk);
+    event->opened_ns = origin->opened_ns;
+    event->task_start_ns = origin->task_start_ns;
+    event->pid = origin->pid;
+    event->tid = origin->tid;
+    event->ip = BPF_CORE_READ(regs, ip);
+    sp = BPF_CORE_READ(regs, sp);
+    event->sp = sp;
+    event->bp = BPF_CORE_READ(regs, bp);
+    event->stack_bytes = 0;
+    event->pad = 0;
+    stack = (unsigned char*)(event + 1);
+    /* One copy when the whole slice is readable (the rule); chunk by chunk near the top. */
+    if (!bpf_probe_read_user(stack, user_stack_bytes, (void*)sp)) {
+        event->stack_bytes = user_stack_bytes;
+        chunks = 0;
+    }
+    for (__u32 i = 0; i < CW_MAX_USER_STACK_BYTES / CW_USER_STACK_CHUNK; i++) {
+        if (i >= chunks) break;
+        if (bpf_probe_read_user(stack + i * CW_USER_STACK_CHUNK, CW_USER_STACK_CHUNK,
+                                (void*)(sp + i * CW_USER_STACK_CHUNK)))
+            break;
+        event->stack_bytes = (i + 1) * CW_USER_STACK_CHUNK;
+    }
+    count(CW_CNT_EVENTS);
+    bpf_ringbuf_submit(event, submit_flags());
+#else
+    /* Registers are read as x86-64's; elsewhere the frame-pointer stack stands alone. */
+    (void)sk;
+    (void)origin;
+    if (user_stack_mode == CW_USER_STACKS_DWARF) count(CW_CNT_USER_STACK_COPY_LOST);
+#endif
+}
+
 static __always_inline void remember_origin(__u64 sk, const struct cw_origin* origin) {
     if (bpf_map_update_elem(&origins, &sk, origin, BPF_ANY)) count(CW_CNT_ORIGIN_MAP_FULL);
 }
@@ -407,6 +468,7 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
         if (!pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
         fill_origin(ctx, &origin, CW_ORIGIN_CONNECT, (const struct sock*)ctx->skaddr);
         remember_origin(sk, &origin);
+        emit_user_stack(sk, &origin);
         return 0;
     }
     if (new_state == CW_TCP_CLOSE_WAIT) {
@@ -496,6 +558,7 @@ static __always_inline int on_accept_return(void* ctx, long fd) {
     key = (__u64)sk;
     fill_origin(ctx, &origin, CW_ORIGIN_ACCEPT, sk);
     remember_origin(key, &origin);
+    emit_user_stack(key, &origin);
 
     /* The peer closed before accept(): the CLOSE_WAIT event went out without an origin (or, with
      * --pid, did not go out: it is sent now, since this is the moment the socket is followed). */

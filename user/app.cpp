@@ -94,6 +94,12 @@ class Session {
                   [this](const cw_origin& thread) { return builder_.resolve_thread(thread); }) {
         builder_.set_python_frames(
             [this](const cw_origin& o) { return python_.frames(o, python_stack_read()); });
+        closes_.set_unwound_openers(
+            [this](const cw_origin& o, uint64_t sk) -> int64_t {
+                auto id = builder_.unwound_stack(sk, o);
+                return id ? int64_t{*id} : -1;
+            },
+            [this](const cw_origin& o, uint32_t id) { return builder_.resolve_thread(o, id); });
     }
 
     Result<bool> start(const std::string& tracefs) {
@@ -105,6 +111,9 @@ class Session {
         config.stack_entries = env_size("CWTRACE_STACK_MAP_ENTRIES");
         config.ringbuf_bytes = env_size("CWTRACE_RINGBUF_BYTES");
         config.closer_min_age_ns = static_cast<uint64_t>(options_.min_age.count());
+        config.user_stack_mode =
+            options_.user_stacks == UserStacks::Dwarf ? CW_USER_STACKS_DWARF : CW_USER_STACKS_FP;
+        config.user_stack_bytes = options_.user_stack_bytes;
         auto tracer = Tracer::start(config, [this](std::span<const std::byte> r) { on_record(r); });
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);
@@ -178,6 +187,9 @@ class Session {
         input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
         input.pid_filter = options_.pids;
         input.stats = stats();
+        const UnwindStats& u = builder_.unwind_stats();
+        spdlog::debug("dwarf unwinding: {} unwinds, {} memoized, {} failed", u.unwinds, u.memo_hits,
+                      u.failures);
         Report report = builder_.build(table_, input);
         report.late_closes = closes_.late_closes();
         report.close_wait_durations = closes_.durations();
@@ -238,6 +250,7 @@ class Session {
         watch_python(e.pid);  // e.g. a libpython loaded after exec()
     }
     void apply(const cw_event_exec& e) { watch_python(e.pid); }
+    void apply(const UserStackRecord& e) { builder_.note_user_stack(e); }
 
     Stats stats() const {
         KernelCounters k = tracer_->counters();
@@ -245,7 +258,8 @@ class Session {
         s.events = records_;
         s.ringbuf_full = k.counter[CW_CNT_RINGBUF_FULL];
         s.origin_map_full = k.counter[CW_CNT_ORIGIN_MAP_FULL];
-        s.stacks_lost = k.counter[CW_CNT_USER_STACK_LOST] + k.counter[CW_CNT_KERNEL_STACK_LOST];
+        s.stacks_lost = k.counter[CW_CNT_USER_STACK_LOST] + k.counter[CW_CNT_KERNEL_STACK_LOST] +
+                        k.counter[CW_CNT_USER_STACK_COPY_LOST];
         s.accept_unresolved = k.counter[CW_CNT_ACCEPT_FD_UNRESOLVED];
         s.python_stacks_lost = k.counter[CW_CNT_PY_STACK_LOST];
         s.python_native_threads = k.counter[CW_CNT_PY_NO_THREAD];

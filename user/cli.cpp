@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "cwtrace/abi.h"
 #include "cwtrace/display.h"
 
 namespace cwtrace {
@@ -136,7 +137,25 @@ struct RawArgs {
     std::string metrics_addr, metrics_textfile, metrics_top;
     std::vector<std::string> pids;
     bool verbose = false;
+    std::string user_stacks = "dwarf", user_stack_bytes = "8192";
 };
+
+UserStacks user_stacks_arg(const std::string& text) {
+    if (text == "fp") return UserStacks::FramePointers;
+    if (text == "dwarf") return UserStacks::Dwarf;
+    throw UsageError{"--user-stacks: unknown mode '" + text + "' (supported: fp, dwarf)"};
+}
+
+uint32_t user_stack_bytes_arg(const std::string& text) {
+    unsigned long n = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || end != text.data() + text.size() || n == 0 ||
+        n > CW_MAX_USER_STACK_BYTES || n % CW_USER_STACK_CHUNK != 0)
+        throw UsageError{"--user-stack-bytes: invalid size '" + text + "' (a multiple of " +
+                         std::to_string(CW_USER_STACK_CHUNK) + " up to " +
+                         std::to_string(CW_MAX_USER_STACK_BYTES) + ")"};
+    return static_cast<uint32_t>(n);
+}
 
 Options trace_options(const RawArgs& a) {
     Options o;
@@ -161,13 +180,16 @@ Options trace_options(const RawArgs& a) {
     if (!a.metrics_textfile.empty()) check_textfile_path(a.metrics_textfile);
     o.metrics_textfile = a.metrics_textfile;
     if (!a.metrics_top.empty()) o.metrics_top = metrics_top_arg(a.metrics_top);
+    o.user_stacks = user_stacks_arg(a.user_stacks);
+    o.user_stack_bytes = user_stack_bytes_arg(a.user_stack_bytes);
     return o;
 }
 
 // `render` takes REPORT, --format and --output; a tracing flag there is a mistake worth saying.
 Options render_options(const CLI::App& app, const RawArgs& a) {
-    for (const char* flag : {"--min-age", "--pid", "--duration", "--interval", "--btf",
-                             "--metrics-addr", "--metrics-textfile", "--metrics-top"})
+    for (const char* flag :
+         {"--min-age", "--pid", "--duration", "--interval", "--btf", "--metrics-addr",
+          "--metrics-textfile", "--metrics-top", "--user-stacks", "--user-stack-bytes"})
         if (app.count(flag) > 0)
             throw UsageError{std::string("render: ") + flag + " applies to tracing, not render"};
     Options o;
@@ -245,6 +267,14 @@ CliResult parse_cli(int argc, const char* const* argv) {
                    "what flame-style formats (folded, svg, speedscope, pprof) weigh each opening "
                    "path by: sockets (default) or seconds spent in CLOSE_WAIT");
     app.add_option("--btf", a.btf, "kernel BTF file (default: /sys/kernel/btf/vmlinux)");
+    app.add_option("--user-stacks", a.user_stacks,
+                   "fp | dwarf: how user stacks are recorded. fp: frame-pointer walk in the "
+                   "kernel; dwarf (default): also copy the user stack at each connect/accept and "
+                   "unwind it with the binaries' CFI, so code built without frame pointers "
+                   "(Debian's glibc, python3) shows its callers");
+    app.add_option("--user-stack-bytes", a.user_stack_bytes,
+                   "dwarf mode: bytes of user stack copied per connect/accept (default 8192, a "
+                   "multiple of 512, at most 16384)");
     app.add_flag("-v,--verbose", a.verbose, "print libbpf's and cwtrace's debug messages");
     app.add_option("--metrics-addr", a.metrics_addr,
                    "serve Prometheus metrics on http://HOST:PORT/metrics (e.g. 127.0.0.1:9464, "

@@ -15,6 +15,7 @@ static_assert(sizeof(cw_event_process) == 24 + 16);
 static_assert(sizeof(cw_event_exec) == 24 + 16);
 static_assert(sizeof(cw_python_proc) == 56);
 static_assert(sizeof(cw_py_stack) == 8 + 16 * CW_PY_MAX_FRAMES);
+static_assert(sizeof(cw_event_user_stack) == 24 + 40 + 16);
 
 namespace {
 
@@ -24,6 +25,17 @@ Decoded copy_record(std::span<const std::byte> record, uint32_t declared_size) {
     T event;
     std::memcpy(&event, record.data(), sizeof(T));
     return Event{event};
+}
+
+// Variable size: the copied stack must fit in what the record declares and holds.
+Decoded decode_user_stack(std::span<const std::byte> record, uint32_t declared_size) {
+    UserStackRecord out;
+    if (declared_size < sizeof out.head || record.size() < declared_size)
+        return DecodeError::BadSize;
+    std::memcpy(&out.head, record.data(), sizeof out.head);
+    if (out.head.stack_bytes > declared_size - sizeof out.head) return DecodeError::BadSize;
+    out.stack = record.subspan(sizeof out.head, out.head.stack_bytes);
+    return Event{out};
 }
 
 }  // namespace
@@ -43,6 +55,8 @@ Decoded decode_event(std::span<const std::byte> record) {
             return copy_record<cw_event_process>(record, hdr.size);
         case CW_EV_EXEC:
             return copy_record<cw_event_exec>(record, hdr.size);
+        case CW_EV_USER_STACK:
+            return decode_user_stack(record, hdr.size);
         default:
             return DecodeError::UnknownType;
     }

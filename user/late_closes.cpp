@@ -70,8 +70,9 @@ std::vector<DurationBucket> buckets_of(const Log2Histogram& h) {
 
 size_t CloseLog::RawPathHash::operator()(const RawPath& p) const {
     size_t seed = std::hash<uint64_t>()(p.task_start_ns);
-    for (uint64_t v : {uint64_t{p.kind}, uint64_t{p.pid}, uint64_t(uint32_t(p.user_stack_id)),
-                       uint64_t(uint32_t(p.kernel_stack_id)), p.leaf_caller})
+    for (uint64_t v :
+         {uint64_t{p.kind}, uint64_t{p.pid}, uint64_t(uint32_t(p.user_stack_id)),
+          uint64_t(uint32_t(p.kernel_stack_id)), p.leaf_caller, uint64_t(p.unwound), p.py_stack_id})
         seed = combine(seed, std::hash<uint64_t>()(v));
     return seed;
 }
@@ -113,19 +114,27 @@ void CloseLog::add(const TrackedSocket& socket, const cw_event_leave& leave) {
                opener->task_start_ns,
                opener->user_stack_id,
                opener->kernel_stack_id,
-               opener->leaf_caller};
+               opener->leaf_caller,
+               unwound_of_ ? unwound_of_(*opener, socket.key) : -1,
+               opener->py_status == CW_PY_CAPTURED ? opener->py_stack_id : 0};
     pending_durations_[raw].add(seconds);
     if (opener) pending_openers_.try_emplace(raw, *opener);
     if (ns >= min_age_ns_)
-        pending_late_.push_back(
-            {opener, closer, leave.close_kind, socket.flow, seconds, socket.before_start});
+        pending_late_.push_back({opener, raw.unwound, closer, leave.close_kind, socket.flow,
+                                 seconds, socket.before_start});
     if (pending_durations_.size() >= limits_.pending || pending_late_.size() >= limits_.pending)
         fold();
 }
 
 Origin CloseLog::opening_path(const RawPath& raw, const std::optional<cw_origin>& opener) {
     if (!opener || raw.kind == CW_ORIGIN_UNKNOWN) return {};
-    return resolve_(*opener);
+    return resolve_opener(*opener, raw.unwound);
+}
+
+Origin CloseLog::resolve_opener(const cw_origin& opener, int64_t unwound) {
+    if (unwound >= 0 && resolve_unwound_)
+        return resolve_unwound_(opener, static_cast<uint32_t>(unwound));
+    return resolve_(opener);
 }
 
 void CloseLog::fold_durations(const RawPath& raw, const Log2Histogram& histogram) {
@@ -146,7 +155,7 @@ void CloseLog::fold_durations(const RawPath& raw, const Log2Histogram& histogram
 }
 
 void CloseLog::fold_late(const PendingLate& late) {
-    Origin opening = late.opener ? resolve_(*late.opener) : Origin{};
+    Origin opening = late.opener ? resolve_opener(*late.opener, late.opener_unwound) : Origin{};
     Closer closing;
     closing.kind = close_kind_of(late.close_kind);
     LateClose socket;

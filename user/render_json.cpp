@@ -39,7 +39,8 @@ Json frames(const std::vector<Frame>& stack, bool with_module) {
         Json j = Json::object();
         j["function"] = f.function;
         if (with_module) j["module"] = f.module;
-        // Additions to the contract: the source position of interpreted code.
+        // Additions to the contract: the source position where known (interpreted code, native
+        // code with debug info).
         if (!f.file.empty()) j["file"] = f.file;
         if (f.line) j["line"] = *f.line;
         out.push_back(std::move(j));

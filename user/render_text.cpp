@@ -342,14 +342,22 @@ std::string owners_line(const Group& g) {
     return counted_line("owner:", "owners:", count, kMaxOwners);
 }
 
-// "function (module)", or "function [kernel]"; the module path gets at most about half the line
-// when space is short, the function name the rest.
+// "function (module)", or "function [kernel]", with the source position where known; the module
+// path gets at most about half the line when space is short, the function name the rest.
 std::string frame_line(const Frame& f, bool kernel) {
     const size_t avail = kWidth - kStackIndent.size();
     std::string fn = display_safe(f.function.empty() ? "[unknown]" : f.function);
     std::string mod = kernel && f.module.empty() ? "kernel" : display_safe(f.module);
-    // Interpreted code: "fetch_page (crawler.py:12)".
-    if (!f.file.empty()) mod = display_safe(f.file) + (f.line ? ":" + std::to_string(*f.line) : "");
+    const std::string line = f.line ? ":" + std::to_string(*f.line) : "";
+    if (!f.file.empty() && (f.module.empty() || f.module == f.file)) {
+        // Interpreted code: "fetch_page (crawler.py:12)".
+        mod = display_safe(f.file) + line;
+    } else if (!f.file.empty()) {
+        // Native code with debug info: "open_leaky (/usr/bin/app, leaky.c:41)".
+        const size_t slash = f.file.rfind('/');
+        mod += ", " + display_safe(slash == std::string::npos ? f.file : f.file.substr(slash + 1)) +
+               line;
+    }
     const size_t decor = mod.empty() ? 0 : 3;  // " ()" or " []"
     if (width(fn) + decor + width(mod) > avail) {
         const size_t fn_want = std::min(width(fn), avail - decor);

@@ -88,11 +88,16 @@ const std::vector<Frame>& ReportBuilder::kernel_frames(int32_t stack_id) {
     return it->second;
 }
 
-std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin) {
+std::vector<Frame> ReportBuilder::user_frames(const cw_origin& origin,
+                                              std::optional<uint32_t> unwound_id) {
     auto key = std::make_tuple(origin.pid, origin.task_start_ns, origin.user_stack_id,
-                               origin.leaf_caller, origin.py_status, origin.py_stack_id);
+                               origin.leaf_caller, origin.py_status, origin.py_stack_id,
+                               unwound_id ? int64_t{*unwound_id} : int64_t{-1});
     if (auto it = user_stacks_.find(key); it != user_stacks_.end()) return it->second;
-    std::vector<Frame> frames = native_frames(origin);
+    // Dwarf mode: the stack unwound from the opening's copy, else the frame-pointer walk.
+    std::optional<std::vector<Frame>> unwound;
+    if (unwound_id) unwound = unwound_frames(origin, *unwound_id);
+    std::vector<Frame> frames = unwound ? std::move(*unwound) : native_frames(origin);
     if (python_)
         if (auto python = python_(origin))
             frames = merge_python_frames(std::move(frames), std::move(*python));
@@ -120,24 +125,60 @@ std::vector<Frame> ReportBuilder::native_frames(const cw_origin& origin) {
     std::vector<Frame> frames;
     for (size_t i = 0; i < ips.size(); ++i) {
         // Outer frames are return addresses: look up the call instruction before them.
-        frames.push_back(user_symbolizer_.symbolize(maps, i == 0 ? ips[i] : ips[i] - 1));
+        frames.push_back(user_frame(origin, maps, i == 0 ? ips[i] : ips[i] - 1));
     }
     return frames;
 }
 
-Origin ReportBuilder::resolve_origin(const cw_origin& o) {
-    if (kind_of(o.kind) == OriginKind::Unknown) return {};
-    return resolve_thread(o);
+Frame ReportBuilder::user_frame(const cw_origin& origin, const ProcessMaps& maps, uint64_t addr) {
+    Frame frame = user_symbolizer_.symbolize(maps, addr);
+    if (!frame.module.empty()) return frame;
+    auto [it, fresh] = perf_maps_.try_emplace({origin.pid, origin.task_start_ns});
+    const std::string path = PerfMap::path_for(static_cast<pid_t>(origin.pid));
+    if (fresh) it->second = PerfMap::load(path);
+    if (it->second) {
+        if (auto name = it->second->lookup(addr)) {
+            frame.function = *name;
+            frame.module = path;
+        }
+    }
+    return frame;
 }
 
-Origin ReportBuilder::resolve_thread(const cw_origin& o) {
+void ReportBuilder::note_user_stack(const UserStackRecord& record) {
+    const cw_event_user_stack& h = record.head;
+    note_process(h.pid, h.task_start_ns);
+    const std::optional<ProcessMaps>& maps = maps_[{h.pid, h.task_start_ns}];
+    if (!maps) return;
+    StackSample sample{h.ip, h.sp, h.bp, h.tid, record.stack};
+    auto ips = unwinder_.unwind({h.pid, h.task_start_ns}, *maps, sample, CW_MAX_STACK_DEPTH);
+    if (!ips.empty()) unwound_.add(h.hdr.sk, h.opened_ns, ips);
+}
+
+std::optional<std::vector<Frame>> ReportBuilder::unwound_frames(const cw_origin& origin,
+                                                                uint32_t unwound_id) {
+    const std::optional<ProcessMaps>& maps = maps_[{origin.pid, origin.task_start_ns}];
+    if (!maps) return std::nullopt;
+    const std::vector<uint64_t>& ips = unwound_.stack(unwound_id);
+    std::vector<Frame> frames;
+    for (size_t i = 0; i < ips.size(); ++i)
+        frames.push_back(user_frame(origin, *maps, i == 0 ? ips[i] : ips[i] - 1));
+    return frames;
+}
+
+Origin ReportBuilder::resolve_origin(const cw_origin& o, uint64_t sk) {
+    if (kind_of(o.kind) == OriginKind::Unknown) return {};
+    return resolve_thread(o, unwound_stack(sk, o));
+}
+
+Origin ReportBuilder::resolve_thread(const cw_origin& o, std::optional<uint32_t> unwound) {
     Origin origin;
     origin.kind = kind_of(o.kind);
     origin.pid = o.pid;
     origin.tid = o.tid;
     origin.comm = comm_of(o);
     if (o.kernel_stack_id >= 0) origin.kernel_stack = kernel_frames(o.kernel_stack_id);
-    if (o.user_stack_id >= 0 || python_) origin.user_stack = user_frames(o);
+    if (o.user_stack_id >= 0 || python_ || unwound) origin.user_stack = user_frames(o, unwound);
     return origin;
 }
 
@@ -265,7 +306,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
             if (fresh) d->second = owner_details(it->second.pid);
             entry.owner = d->second;
         }
-        if (s->origin) entry.origin = resolve_origin(*s->origin);
+        if (s->origin) entry.origin = resolve_origin(*s->origin, s->key);
         if (!selected(input.pid_filter, entry.pid, entry.origin)) continue;
         entry.inet6 = s->inet6();
         entry.local = {format_addr(s->inet6(), s->flow.saddr), s->flow.sport};

@@ -106,6 +106,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     for (size_t i = 0; i < n; ++i) skel->rodata->filter_pids[i] = config.pids[i];
     skel->rodata->filter_pid_count = static_cast<uint32_t>(n);
     skel->rodata->closer_min_age_ns = config.closer_min_age_ns;
+    skel->rodata->user_stack_mode = config.user_stack_mode;
+    skel->rodata->user_stack_bytes = config.user_stack_bytes;
     resize(skel->maps.origins, config.origin_entries);
     resize(skel->maps.close_wait_since, config.origin_entries);
     resize(skel->maps.stacks, config.stack_entries);

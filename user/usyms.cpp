@@ -1,5 +1,4 @@
 // User-space symbolization: /proc/PID/maps snapshots plus per-file ELF symbol tables.
-#include <cxxabi.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -12,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cwtrace/demangle.h"
 #include "cwtrace/symbolize.h"
 
 namespace cwtrace {
@@ -151,14 +151,6 @@ void sort_and_dedupe(std::vector<Candidate>& syms) {
     syms.erase(last, syms.end());
 }
 
-std::string demangle(const std::string& name) {
-    if (!name.starts_with("_Z")) return name;
-    int status = 0;
-    std::unique_ptr<char, decltype(&std::free)> plain(
-        abi::__cxa_demangle(name.c_str(), nullptr, nullptr, &status), &std::free);
-    return status == 0 && plain ? std::string(plain.get()) : name;
-}
-
 // Whether the process of /proc/PID `dir` sees the same files as we do. When unsure (no access to
 // its namespace links), it does: paths are then opened as they are, as before containers.
 bool same_mount_namespace(const std::string& dir) {
@@ -285,6 +277,7 @@ Frame UserSymbolizer::symbolize(const ProcessMaps& maps, uint64_t addr) {
     auto vaddr = syms->offset_to_vaddr(addr - m->start + m->file_offset);
     if (!vaddr) return frame;
     if (auto name = syms->lookup(*vaddr)) frame.function = demangle(*name);
+    debug_info_.annotate(maps.open_path(*m), *vaddr, frame);
     return frame;
 }
 

@@ -21,6 +21,18 @@
  * which at the syscall's exit shows only the exit path. Failed captures are other -errno values. */
 #define CW_STACK_NOT_TAKEN (-1000)
 
+/* --user-stacks dwarf: the user stack is copied from the stack pointer upwards in chunks of this
+ * many bytes (a chunk that faults, past the top of the stack, ends the copy), at most the max. */
+#define CW_USER_STACK_CHUNK 512
+#define CW_MAX_USER_STACK_BYTES 16384
+#define CW_DEFAULT_USER_STACK_BYTES 8192
+
+/* How the user stack of an opening is recorded. */
+enum cw_user_stack_mode {
+    CW_USER_STACKS_FP = 0,    /* frame-pointer walk in the kernel (bpf_get_stackid) only */
+    CW_USER_STACKS_DWARF = 1, /* plus registers and a copy of the stack, unwound in userspace */
+};
+
 /* TCP states, as in include/net/tcp_states.h (stable UAPI-like values). */
 enum cw_tcp_state {
     CW_TCP_ESTABLISHED = 1,
@@ -113,6 +125,7 @@ enum cw_event_type {
     CW_EV_ORIGIN = 3,           /* accept() returned a socket already in CLOSE_WAIT */
     CW_EV_PROCESS = 4,          /* a process opened its first socket: snapshot its mappings */
     CW_EV_EXEC = 5,             /* a process called execve(): is it a Python interpreter now? */
+    CW_EV_USER_STACK = 6,       /* dwarf mode: user registers and stack copy at an opening */
 };
 
 /* Every record starts with this header. */
@@ -189,6 +202,20 @@ struct cw_event_exec {
     __u32 pad;
 };
 
+/* Dwarf mode, sent at every connect()/accept() next to the origin it completes. The record is
+ * followed by hdr.size - sizeof(struct cw_event_user_stack) bytes of which `stack_bytes` hold
+ * the user stack from `sp` upwards. x86-64 registers. */
+struct cw_event_user_stack {
+    struct cw_event_header hdr; /* sk: the socket being opened */
+    __u64 opened_ns;            /* the cw_origin.opened_ns of the same opening */
+    __u64 task_start_ns;
+    __u64 ip, sp, bp;
+    __u32 pid; /* tgid */
+    __u32 tid;
+    __u32 stack_bytes;
+    __u32 pad;
+};
+
 /* Per-CPU counters, indices into the `counters` map. Every loss has one. */
 enum cw_counter {
     CW_CNT_EVENTS = 0,           /* records submitted to the ring buffer */
@@ -200,6 +227,7 @@ enum cw_counter {
     CW_CNT_PY_STACK_LOST,        /* Python stack of a CPython process not captured (a loss) */
     CW_CNT_PY_NO_THREAD,         /* CPython process, thread without a Python thread state (not
                                     a loss: a native thread opened the socket) */
+    CW_CNT_USER_STACK_COPY_LOST, /* dwarf mode: no user registers or stack copy (not x86-64) */
     CW_CNT_MAX,
 };
 

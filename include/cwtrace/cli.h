@@ -23,6 +23,10 @@ struct MetricsAddr {
 // What to do: trace (the default), or `cwtrace render REPORT.json` (draw a saved report).
 enum class Command { Trace, Render };
 
+// How user stacks are recorded (--user-stacks): a frame-pointer walk in the kernel, or also a
+// copy of the stack unwound in userspace with the binaries' CFI (code without frame pointers).
+enum class UserStacks { FramePointers, Dwarf };
+
 struct Options {
     Command command = Command::Trace;
     Nanos min_age = std::chrono::seconds(30);
@@ -40,6 +44,8 @@ struct Options {
     std::optional<MetricsAddr> metrics_addr;
     std::string metrics_textfile;  // empty: none
     std::size_t metrics_top = 20;  // label series of the CLOSE_WAIT gauge; the rest is "other"
+    UserStacks user_stacks = UserStacks::Dwarf;
+    uint32_t user_stack_bytes = 8192;  // dwarf mode: bytes of stack copied per opening
 };
 
 // Either options to run with, or an exit: status 0 (help, version) or 2 (usage error), with

@@ -13,8 +13,15 @@ namespace cwtrace {
 
 enum class DecodeError { TooShort, BadSize, UnknownType };
 
-using Event =
-    std::variant<cw_event_enter, cw_event_leave, cw_event_origin, cw_event_process, cw_event_exec>;
+// A dwarf-mode stack record: its fixed part, and the copied stack, which points into the record
+// (valid while the record is).
+struct UserStackRecord {
+    cw_event_user_stack head;
+    std::span<const std::byte> stack;
+};
+
+using Event = std::variant<cw_event_enter, cw_event_leave, cw_event_origin, cw_event_process,
+                           cw_event_exec, UserStackRecord>;
 using Decoded = std::variant<Event, DecodeError>;
 
 Decoded decode_event(std::span<const std::byte> record);

@@ -37,6 +37,15 @@ class CloseLog {
     CloseLog(uint64_t min_age_ns, std::vector<pid_t> pid_filter, Resolve resolve,
              CloseLogLimits limits = {});
 
+    // Dwarf mode: openers whose stack was unwound from a copy are told apart by that stack
+    // (`unwound_of`: its id for an opener and its socket, -1 for none) and resolved with it.
+    using UnwoundOf = std::function<int64_t(const cw_origin& opener, uint64_t sk)>;
+    using ResolveUnwound = std::function<Origin(const cw_origin& opener, uint32_t unwound_id)>;
+    void set_unwound_openers(UnwoundOf unwound_of, ResolveUnwound resolve) {
+        unwound_of_ = std::move(unwound_of);
+        resolve_unwound_ = std::move(resolve);
+    }
+
     // `socket`, as the table had it, left CLOSE_WAIT with `leave`.
     void add(const TrackedSocket& socket, const cw_event_leave& leave);
 
@@ -57,6 +66,8 @@ class CloseLog {
         uint64_t task_start_ns = 0;
         int32_t user_stack_id = 0, kernel_stack_id = 0;
         uint64_t leaf_caller = 0;
+        int64_t unwound = -1;      // dwarf mode: the unwound stack's id
+        uint64_t py_stack_id = 0;  // the Python stack's key when captured
         bool operator==(const RawPath&) const = default;
     };
     struct RawPathHash {
@@ -64,6 +75,7 @@ class CloseLog {
     };
     struct PendingLate {
         std::optional<cw_origin> opener;
+        int64_t opener_unwound = -1;
         std::optional<cw_origin> closer;  // process context only
         uint32_t close_kind = CW_CLOSE_UNKNOWN;
         cw_flow flow = {};
@@ -79,12 +91,15 @@ class CloseLog {
     bool selected(const std::optional<cw_origin>& opener,
                   const std::optional<cw_origin>& closer) const;
     Origin opening_path(const RawPath& raw, const std::optional<cw_origin>& opener);
+    Origin resolve_opener(const cw_origin& opener, int64_t unwound);
     void fold_late(const PendingLate& late);
     void fold_durations(const RawPath& raw, const Log2Histogram& histogram);
 
     uint64_t min_age_ns_;
     std::vector<pid_t> pid_filter_;
     Resolve resolve_;
+    UnwoundOf unwound_of_;
+    ResolveUnwound resolve_unwound_;
     CloseLogLimits limits_;
 
     std::unordered_map<RawPath, Log2Histogram, RawPathHash> pending_durations_;

@@ -21,7 +21,9 @@ struct Frame {
 
     std::string function;  // "[unknown]" when no symbol covers the address
     std::string module;    // path of the mapped file; empty for kernel frames
-    // Source position, for frames of interpreted code (Python: co_filename and the line).
+    // Source position where known: Python frames (co_filename and the line), native frames
+    // whose binary has debug info (DWARF line table, --user-stacks dwarf). Empty / nullopt
+    // otherwise.
     std::string file;
     std::optional<int> line;
 };

@@ -12,10 +12,14 @@
 #include <vector>
 
 #include "cwtrace/abi.h"
+#include "cwtrace/decoder.h"
+#include "cwtrace/perf_map.h"
 #include "cwtrace/report.h"
 #include "cwtrace/sock_diag.h"
 #include "cwtrace/socket_table.h"
 #include "cwtrace/symbolize.h"
+#include "cwtrace/unwind.h"
+#include "cwtrace/unwound_stacks.h"
 
 namespace cwtrace {
 
@@ -45,20 +49,37 @@ class ReportBuilder {
     // `task_start_ns` (start_boottime) tells a process from a later one reusing its pid.
     void note_process(uint32_t pid, uint64_t task_start_ns);
 
+    // Dwarf mode: unwinds an opening's stack copy now, while the process and its files are
+    // there; a report then shows it for that socket instead of the frame-pointer stack.
+    void note_user_stack(const UserStackRecord& record);
+    const UnwindStats& unwind_stats() const { return unwinder_.stats(); }
+
     Report build(const SocketTable& table, const ReportInput& input);
 
     // The sockets in CLOSE_WAIT now, from sock_diag: the backfill at start.
     static std::vector<DiagSocket> close_wait_now();
 
     // A thread recorded by the kernel side (an opener, or a closer) with its pid, tid, comm
-    // and symbolized stacks, whatever its kind; stacks are symbolized once and cached.
-    Origin resolve_thread(const cw_origin& thread);
+    // and symbolized stacks, whatever its kind; stacks are symbolized once and cached. With
+    // `unwound_id` (an opener in dwarf mode, see unwound_stack()), that stack is its user stack.
+    Origin resolve_thread(const cw_origin& thread,
+                          std::optional<uint32_t> unwound_id = std::nullopt);
+
+    // Dwarf mode: the id of the unwound stack of the opening of socket `sk` by `opener`;
+    // nullopt when it has none (fp mode, copy lost, nothing unwound).
+    std::optional<uint32_t> unwound_stack(uint64_t sk, const cw_origin& opener) const {
+        return unwound_.find(sk, opener.opened_ns);
+    }
 
   private:
-    Origin resolve_origin(const cw_origin& origin);
+    Origin resolve_origin(const cw_origin& origin, uint64_t sk);
     const std::vector<Frame>& kernel_frames(int32_t stack_id);
-    std::vector<Frame> user_frames(const cw_origin& origin);
+    std::vector<Frame> user_frames(const cw_origin& origin, std::optional<uint32_t> unwound_id);
     std::vector<Frame> native_frames(const cw_origin& origin);
+    // Dwarf mode: the frames of an unwound stack; nullopt when the process's maps are unknown.
+    std::optional<std::vector<Frame>> unwound_frames(const cw_origin& origin, uint32_t unwound_id);
+    // One user frame; code outside any mapped file is looked up in the process's perf map.
+    Frame user_frame(const cw_origin& origin, const ProcessMaps& maps, uint64_t addr);
 
     StackLookup stacks_;
     PythonFrames python_;
@@ -67,9 +88,14 @@ class ReportBuilder {
     using ProcessKey = std::pair<uint32_t, uint64_t>;        // pid, start time
     std::map<ProcessKey, std::optional<ProcessMaps>> maps_;  // nullopt: gone before we looked
     std::unordered_map<int32_t, std::vector<Frame>> kernel_stacks_;
-    std::map<std::tuple<uint32_t, uint64_t, int32_t, uint64_t, uint32_t, uint64_t>,
+    // pid, start time, stack id, leaf caller, Python status and stack, unwound stack id (-1:
+    // the frame-pointer stack).
+    std::map<std::tuple<uint32_t, uint64_t, int32_t, uint64_t, uint32_t, uint64_t, int64_t>,
              std::vector<Frame>>
         user_stacks_;
+    DwarfUnwinder unwinder_;
+    std::map<ProcessKey, std::optional<PerfMap>> perf_maps_;  // nullopt: the process has none
+    UnwoundStacks unwound_;
 };
 
 }  // namespace cwtrace

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cwtrace/debug_info.h"
 #include "cwtrace/report.h"
 
 namespace cwtrace {
@@ -97,6 +98,7 @@ class UserSymbolizer {
 
   private:
     std::unordered_map<std::string, std::shared_ptr<const ElfSymbols>> cache_;  // null: unloadable
+    DebugInfoCache debug_info_;  // file:line, and names from separate debug files
 };
 
 }  // namespace cwtrace

@@ -30,6 +30,8 @@ struct TracerConfig {
     uint32_t ringbuf_bytes = 0;
     // Closing stacks are captured for closes at least this late (--min-age).
     uint64_t closer_min_age_ns = 0;
+    uint32_t user_stack_mode = CW_USER_STACKS_FP;             // enum cw_user_stack_mode
+    uint32_t user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;  // dwarf mode
 };
 
 struct KernelCounters {

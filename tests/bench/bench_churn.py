@@ -89,8 +89,14 @@ def build_modes(session: Session, env: Env, idle_pid: int) -> list[Mode]:
     return [
         Mode(
             "cwtrace",
-            "cwtrace (default, stacks on)",
+            "cwtrace (default: --user-stacks dwarf)",
             cwtrace(CWTRACE_DEFAULT_ARGS, "cwtrace"),
+            stats,
+        ),
+        Mode(
+            "fp",
+            "cwtrace --user-stacks fp",
+            cwtrace([*CWTRACE_DEFAULT_ARGS, "--user-stacks", "fp"], "cwtrace fp"),
             stats,
         ),
         Mode("empty", "empty BPF program (floor)", bpftrace("empty.bt", "empty program"), stats),
@@ -218,6 +224,7 @@ def print_overheads(results):
             [
                 "conn/s" if ratio is ratio_of else "conn per CPU-second",
                 fmt_pct(1 - ratio(results, "cwtrace") / ratio(results, "empty")),
+                fmt_pct(1 - ratio(results, "fp") / ratio(results, "empty")),
                 fmt_pct(1 - ratio(results, "pid")),
                 fmt_pct(1 - ratio(results, "peer") / ratio(results, "empty")),
             ]
@@ -226,19 +233,20 @@ def print_overheads(results):
         [
             "overhead measured on",
             "cwtrace (target <= 5%)",
+            "cwtrace --user-stacks fp",
             "cwtrace --pid (target <= 1%)",
             "bpftrace peer",
         ],
         rows,
-        "Overhead: cwtrace = 1 - cwtrace ratio / empty-program ratio; --pid = 1 - its ratio "
-        "(to untraced); peer = like cwtrace",
+        "Overhead: cwtrace = 1 - cwtrace ratio / empty-program ratio; fp = like cwtrace; "
+        "--pid = 1 - its ratio (to untraced); peer = like cwtrace",
     )
 
 
 def print_cwtrace_costs(env: Env, modes, results):
     rows = []
     for mode in modes:
-        if mode.key not in ("cwtrace", "pid"):
+        if mode.key not in ("cwtrace", "fp", "pid"):
             continue
         pairs = results[mode.key]
         connections = sum(p.traced.connections for p in pairs)

@@ -115,6 +115,32 @@ TEST(CloseLog, HealthyClosesInMicrosecondBucketsLateOnesListedWithTheirCloser) {
     EXPECT_EQ(late[0].sockets[0].closer_tid, 101u);
 }
 
+// Dwarf mode: one frame-pointer stack (it stops in libc) hides two callers that the unwound
+// stacks tell apart; the openings are resolved with their unwound stacks.
+TEST(CloseLog, UnwoundOpenersAreTheirOwnPaths) {
+    CloseLog log(kSecond, {}, fake_resolve);
+    log.set_unwound_openers(
+        [](const cw_origin&, uint64_t sk) -> int64_t { return (sk & 1) ? 1 : 2; },
+        [](const cw_origin& o, uint32_t id) {
+            Origin r = fake_resolve(o);
+            r.user_stack = {{"unwound" + std::to_string(id), "/bin/x"}};
+            return r;
+        });
+    for (uint16_t port = 1; port <= 3; ++port) {
+        const auto s = opened_by(100, 7, port);  // keys 0xffff0001.. : odd, even, odd
+        log.add(s, closed_after(s, 2 * kSecond, thread(100, "client", 9, 0)));
+    }
+    const auto durations = log.durations();
+    ASSERT_EQ(durations.size(), 2u);
+    EXPECT_EQ(durations[0].count, 2u);
+    EXPECT_EQ(durations[0].opening.user_stack.at(0).function, "unwound1");
+    EXPECT_EQ(durations[1].opening.user_stack.at(0).function, "unwound2");
+    const auto late = log.late_closes();
+    ASSERT_EQ(late.size(), 2u);
+    EXPECT_EQ(late[0].count, 2u);
+    EXPECT_EQ(late[0].opening.user_stack.at(0).function, "unwound1");
+}
+
 TEST(CloseLog, MinAgeIsInclusive) {
     CloseLog log(2 * kSecond, {}, fake_resolve);
     const auto a = opened_by(1, 7, 1), b = opened_by(1, 7, 2);
