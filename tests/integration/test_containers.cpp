@@ -13,21 +13,13 @@
 #include <thread>
 
 #include "harness.h"
+#include "helpers.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
 namespace {
-
-bool bpf_required() {
-    const char* v = std::getenv("CWTRACE_REQUIRE_BPF");
-    return v && std::string(v) == "1";
-}
-
-int number_after_space(const std::string& line) {
-    return std::stoi(line.substr(line.find(' ') + 1));
-}
 
 // Processes a test started indirectly (through a shell), killed when the test ends.
 struct KillOnExit {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "helpers.h"
 #include "profile.pb.h"
 
 using namespace cwtrace::testing;
@@ -22,36 +23,6 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 
 namespace {
-
-bool bpf_required() {
-    const char* v = std::getenv("CWTRACE_REQUIRE_BPF");
-    return v && std::string(v) == "1";
-}
-
-int port_of(const std::string& line) { return std::stoi(line.substr(line.find(' ') + 1)); }
-
-std::vector<std::string> function_names(const json& stack) {
-    std::vector<std::string> names;
-    for (const auto& frame : stack) names.push_back(frame.at("function").get<std::string>());
-    return names;
-}
-
-// Whether `needles` appear in `names` in this order (not necessarily adjacent).
-bool in_order(const std::vector<std::string>& names, const std::vector<std::string>& needles) {
-    auto it = names.begin();
-    for (const auto& needle : needles) {
-        it = std::find(it, names.end(), needle);
-        if (it == names.end()) return false;
-        ++it;
-    }
-    return true;
-}
-
-std::string joined(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) out += n + " ";
-    return out;
-}
 
 // Sockets of the report whose remote (or local) port is `port`.
 std::vector<json> sockets_with_port(const json& report, const char* side, int port) {
@@ -109,7 +80,7 @@ TEST_P(ConnectLeak, AttributedToTheConnectingProcessNeverThePeer) {
     Process peer(peer_args);
     auto port_line = peer.wait_line("port ", 5s);
     ASSERT_TRUE(port_line);
-    const int port = port_of(*port_line);
+    const int port = number_after_space(*port_line);
 
     std::vector<std::string> client_args = {
         FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-g", "2"};
@@ -143,7 +114,7 @@ TEST_P(ConnectLeak, AttributedToTheConnectingProcessNeverThePeer) {
         EXPECT_TRUE(in_order(kernel, {inet6 ? "tcp_v6_connect" : "tcp_v4_connect"}))
             << joined(kernel);
     }
-    EXPECT_EQ(report.at("stats").at("lost_events"), 0);
+    EXPECT_TRUE(nothing_dropped(report.at("stats")));
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, ConnectLeak, ::testing::Values(false, true),
@@ -162,7 +133,7 @@ TEST_P(AcceptLeak, AttributedToTheAcceptingThreadEvenWhenPeerClosedFirst) {
     Process server(server_args);
     auto port_line = server.wait_line("port ", 5s);
     ASSERT_TRUE(port_line);
-    const int port = port_of(*port_line);
+    const int port = number_after_space(*port_line);
 
     // Both connections are closed by the peer before the server's delayed accept().
     std::vector<std::string> peer_args = {FX_PEER, "-p", std::to_string(port), "-n", "2"};
@@ -198,7 +169,7 @@ TEST_F(Integration, ClosedAndYoungSocketsAreAbsent) {
     auto cwtrace = start_cwtrace({"--min-age", "0s", "-f", "json", "-d", "4s"});
     if (!cwtrace) return;
     Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
     Process closer({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-c", "1"});
     ASSERT_TRUE(closer.wait_line("closed", 5s)) << closer.err();
 
@@ -218,7 +189,7 @@ TEST_F(Integration, ClosedAndYoungSocketsAreAbsent) {
 
 TEST_F(Integration, PidFilterKeepsOnlyThatProcess) {
     Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
     // `wanted` exists before cwtrace starts (so --pid can name it) and leaks a second later.
     Process wanted({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-w", "1"});
     auto cwtrace =
@@ -239,7 +210,7 @@ TEST_F(Integration, PidFilterKeepsOnlyThatProcess) {
 // dropped once closed.
 TEST_F(Integration, PidFilterDropsPreexistingSocketsOnceClosed) {
     Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
     Process wanted({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-c", "4"});
     ASSERT_TRUE(wanted.wait_line("ready", 5s));
     auto cwtrace = start_cwtrace(
@@ -266,7 +237,7 @@ TEST_F(Integration, PidFilterDropsPreexistingSocketsOnceClosed) {
 // With --pid, a socket the peer closed before accept() is followed from accept() on.
 TEST_F(Integration, PidFilterFollowsSocketAcceptedAfterPeerClosed) {
     Process server({FX_LEAKY_SERVER, "-n", "1", "-a", "4"});
-    const int port = port_of(server.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(server.wait_line("port ", 5s).value_or("port 0"));
     auto cwtrace =
         start_cwtrace({"--min-age", "500ms", "-f", "json", "--pid", std::to_string(server.pid())});
     if (!cwtrace) return;
@@ -287,7 +258,7 @@ TEST_F(Integration, TextReportShowsOwnerAndOpeningPath) {
     auto cwtrace = start_cwtrace({"--min-age", "1s"});
     if (!cwtrace) return;
     Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "4"});
     ASSERT_TRUE(client.wait_line("ready", 5s));
     std::this_thread::sleep_for(1500ms);
@@ -307,11 +278,11 @@ TEST_F(Integration, OwnerFollowsHandOffAndExitedOpenerStillResolves) {
     auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
     if (!cwtrace) return;
     Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
     Process opener({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-f"});
     auto child_line = opener.wait_line("child ", 5s);
     ASSERT_TRUE(child_line) << opener.err();
-    const pid_t child = port_of(*child_line);
+    const pid_t child = number_after_space(*child_line);
     ASSERT_EQ(opener.wait(5s), std::optional<int>(0)) << "the opener exits";
     std::this_thread::sleep_for(1200ms);
 
@@ -335,7 +306,7 @@ TEST_F(Integration, IntervalStreamsJsonLinesAndOutputFileGetsTheFinalReport) {
         start_cwtrace({"--min-age", "0s", "-f", "json", "-i", "500ms", "-d", "2600ms", "-o", path});
     if (!cwtrace) return;
     Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "1"});
     ASSERT_TRUE(client.wait_line("ready", 5s));
     ASSERT_EQ(cwtrace->wait(15s), std::optional<int>(0)) << cwtrace->err();
@@ -380,7 +351,7 @@ TEST(Errors, ClosedStdoutIsNotACrash) {
 // counted in lost_events and stated in the text report; the sockets are still reported.
 TEST_F(Integration, FullMapsAreCountedAsLostNeverHidden) {
     Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
     // The client exists first, so --pid keeps other processes' sockets out of the text.
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "1"});
     setenv("CWTRACE_ORIGIN_MAP_ENTRIES", "1", 1);
@@ -414,14 +385,14 @@ TEST_F(Integration, FullMapsAreCountedAsLostNeverHidden) {
 // estimated age, and a diagnosis from the receive queue.
 TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) {
     Process replying_peer({FX_PEER, "-l", "-s", "100"});
-    const int port = port_of(replying_peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(replying_peer.wait_line("port ", 5s).value_or("port 0"));
     Process peer6({FX_PEER, "-l", "-6"});
-    const int port6 = port_of(peer6.wait_line("port ", 5s).value_or("port 0"));
+    const int port6 = number_after_space(peer6.wait_line("port ", 5s).value_or("port 0"));
     Process eof_read({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "1"});
     Process unread({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "1", "-u"});
     Process client6({FX_LEAKY_CLIENT, "-p", std::to_string(port6), "-n", "1", "-6"});
     Process server({FX_LEAKY_SERVER, "-n", "1"});
-    const int server_port = port_of(server.wait_line("port ", 5s).value_or("port 0"));
+    const int server_port = number_after_space(server.wait_line("port ", 5s).value_or("port 0"));
     Process closer({FX_PEER, "-p", std::to_string(server_port), "-n", "1"});
     for (Process* p : {&eof_read, &unread, &client6, &server})
         ASSERT_TRUE(p->wait_line("ready", 5s)) << p->err();
@@ -466,7 +437,7 @@ TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) 
 // it must be reported exactly once.
 TEST_F(Integration, SocketsEnteringDuringStartupAppearOnce) {
     Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "400"});
     auto cwtrace = start_cwtrace({"--min-age", "0s", "-f", "json"});
     if (!cwtrace) return;
@@ -480,13 +451,6 @@ TEST_F(Integration, SocketsEnteringDuringStartupAppearOnce) {
     EXPECT_EQ(local_ports.size(), leaked.size()) << "a socket reported twice";
 }
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 // A live run of the leaking fixture drawn in every format. One cwtrace writes its final report
 // to leaks.svg (the format from the name) with --interval text reports on stdout; another saves
 // leaks.json, which `cwtrace render` (no tracing) draws as folded, speedscope, pprof and SVG.
@@ -496,7 +460,7 @@ TEST_F(Integration, LiveRunDrawnInEveryFormat) {
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     const std::string dir = dir_template;
     Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
     // The client exists before cwtrace starts (so --pid can name it) and connects 3 s later.
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "3"});
     const std::string pid = std::to_string(client.pid());

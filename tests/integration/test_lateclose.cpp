@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "helpers.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
@@ -19,28 +20,7 @@ using json = nlohmann::json;
 
 namespace {
 
-bool bpf_required() {
-    const char* v = std::getenv("CWTRACE_REQUIRE_BPF");
-    return v && std::string(v) == "1";
-}
-
 int port_of(const std::string& line) { return std::stoi(line.substr(line.find(' ') + 1)); }
-
-std::vector<std::string> function_names(const json& stack) {
-    std::vector<std::string> names;
-    for (const auto& frame : stack) names.push_back(frame.at("function").get<std::string>());
-    return names;
-}
-
-bool contains(const std::vector<std::string>& names, const std::string& name) {
-    return std::find(names.begin(), names.end(), name) != names.end();
-}
-
-std::string joined(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) out += n + " ";
-    return out;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "helpers.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
@@ -32,11 +33,6 @@ namespace {
 
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
 constexpr const char* kPromtool = "/usr/bin/promtool";
-
-bool bpf_required() {
-    const char* v = std::getenv("CWTRACE_REQUIRE_BPF");
-    return v && std::string(v) == "1";
-}
 
 // A loopback port free right now (the kernel picks it; the socket is closed again).
 int free_port() {
@@ -144,13 +140,6 @@ std::optional<std::string> scrape(int port) {
     auto res = client.Get("/metrics");
     if (!res || res->status != 200) return std::nullopt;
     return res->body;
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 // The value of a sample line `name{labels} value` or `name value` in an exposition.

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "helpers.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
@@ -21,11 +22,6 @@ using json = nlohmann::json;
 namespace {
 
 constexpr const char* kPython = "/usr/bin/python3";
-
-bool bpf_required() {
-    const char* v = std::getenv("CWTRACE_REQUIRE_BPF");
-    return v && std::string(v) == "1";
-}
 
 // The line of the fixture's source that contains `needle` (1-based), or 0.
 int fixture_line(const std::string& needle) {
