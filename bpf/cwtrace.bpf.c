@@ -100,6 +100,14 @@ struct {
     __uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
+/* Dwarf mode's stack copies (8 KiB each) have a ring buffer of their own: a burst of connections
+ * fills it with copies, never the events above (a lost copy falls back to the frame-pointer
+ * stack and is counted). */
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 8 << 20);
+} stack_copies SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, CW_CNT_MAX);
@@ -126,12 +134,14 @@ static __always_inline bool pid_selected(__u32 tgid) {
 
 /* Waking the consumer per event halves connection throughput; it drains on a timer instead,
  * and is only woken early when the buffer is half full. */
-static __always_inline __u64 submit_flags(void) {
-    __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-    __u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+static __always_inline __u64 submit_flags_of(void* ringbuf) {
+    __u64 avail = bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA);
+    __u64 size = bpf_ringbuf_query(ringbuf, BPF_RB_RING_SIZE);
 
     return avail > size / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
+
+static __always_inline __u64 submit_flags(void) { return submit_flags_of(&events); }
 
 static __always_inline __u64 sock_ino(const struct sock* sk) {
     struct socket* sock = BPF_CORE_READ(sk, sk_socket);
@@ -268,9 +278,9 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
         return;
     }
     /* user_stack_bytes is read-only data: the verifier sees a constant size. */
-    event = bpf_ringbuf_reserve(&events, sizeof(*event) + user_stack_bytes, 0);
+    event = bpf_ringbuf_reserve(&stack_copies, sizeof(*event) + user_stack_bytes, 0);
     if (!event) {
-        count(CW_CNT_RINGBUF_FULL);
+        count(CW_CNT_USER_STACK_COPY_LOST);
         return;
     }
     fill_header(&event->hdr, CW_EV_USER_STACK, sizeof(*event) + user_stack_bytes, sk);
@@ -298,7 +308,7 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
         event->stack_bytes = (i + 1) * CW_USER_STACK_CHUNK;
     }
     count(CW_CNT_EVENTS);
-    bpf_ringbuf_submit(event, submit_flags());
+    bpf_ringbuf_submit(event, submit_flags_of(&stack_copies));
 #else
     /* Registers are read as x86-64's; elsewhere the frame-pointer stack stands alone. */
     (void)sk;
@@ -424,14 +434,16 @@ static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u
 static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk,
                                        int new_state) {
     struct cw_event_leave* event;
-    __u64* since = bpf_map_lookup_elem(&close_wait_since, &sk);
-    __u64 now = bpf_ktime_get_ns();
-    __u64 age = since && now > *since ? now - *since : 0;
-    bool late = !since || age >= closer_min_age_ns;
-    bool task;
+    __u64 *since, now, age;
+    bool late, task;
 
-    if (since) bpf_map_delete_elem(&close_wait_since, &sk);
+    /* With --pid, sockets not followed have no close_wait_since entry either. */
     if (filter_pid_count && !bpf_map_lookup_elem(&origins, &sk)) return;
+    since = bpf_map_lookup_elem(&close_wait_since, &sk);
+    now = bpf_ktime_get_ns();
+    age = since && now > *since ? now - *since : 0;
+    late = !since || age >= closer_min_age_ns;
+    if (since) bpf_map_delete_elem(&close_wait_since, &sk);
     task = in_task((const struct sock*)ctx->skaddr, new_state);
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event) {
@@ -474,6 +486,8 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
     if (new_state == CW_TCP_CLOSE_WAIT) {
         __u64 now = bpf_ktime_get_ns();
 
+        /* With --pid, nothing for sockets the selected processes did not open. */
+        if (filter_pid_count && !bpf_map_lookup_elem(&origins, &sk)) return 0;
         bpf_map_update_elem(&close_wait_since, &sk, &now, BPF_ANY);
         emit_enter(ctx, sk);
         return 0;
@@ -526,7 +540,10 @@ static __always_inline void fill_flow_from_sock(const struct sock* sk, struct cw
 static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
                                                 const struct cw_origin* origin) {
     struct cw_event_enter* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+    __u64 now = bpf_ktime_get_ns();
 
+    /* Followed from now on, the time in CLOSE_WAIT too (the FIN came earlier, unfollowed). */
+    bpf_map_update_elem(&close_wait_since, &key, &now, BPF_ANY);
     if (!event) {
         count(CW_CNT_RINGBUF_FULL);
         return;

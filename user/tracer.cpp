@@ -119,6 +119,9 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     tracer->ringbuf_ =
         ring_buffer__new(bpf_map__fd(skel->maps.events), &Tracer::on_record, tracer.get(), nullptr);
     if (!tracer->ringbuf_) return load_error("ring buffer setup", errno);
+    if (ring_buffer__add(tracer->ringbuf_, bpf_map__fd(skel->maps.stack_copies), &Tracer::on_record,
+                         tracer.get()))
+        return load_error("ring buffer setup", errno);
     return tracer;
 }
 

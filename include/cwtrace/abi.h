@@ -227,7 +227,7 @@ enum cw_counter {
     CW_CNT_PY_STACK_LOST,        /* Python stack of a CPython process not captured (a loss) */
     CW_CNT_PY_NO_THREAD,         /* CPython process, thread without a Python thread state (not
                                     a loss: a native thread opened the socket) */
-    CW_CNT_USER_STACK_COPY_LOST, /* dwarf mode: no user registers or stack copy (not x86-64) */
+    CW_CNT_USER_STACK_COPY_LOST, /* dwarf mode: no stack copy (not x86-64, copy ring buffer full) */
     CW_CNT_MAX,
 };
 
