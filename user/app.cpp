@@ -174,13 +174,31 @@ class Session {
         table_.drop_untraced_missing(present);
     }
 
+    // A CLOSE_WAIT event the kernel could not deliver (ring buffer full, a skipped program run)
+    // leaves its socket out of the table: once that has happened, each report looks for such
+    // sockets through sock_diag and adds them as found then.
+    bool events_lost() const {
+        const KernelCounters k = tracer_->counters();
+        return k.counter[CW_CNT_RINGBUF_FULL] || k.recursion_misses;
+    }
+    void find_lost(uint64_t now_ns) {
+        for (const DiagSocket& d : ReportBuilder::close_wait_now())
+            table_.add_untraced(flow_of(d), d.inode, now_ns);
+    }
+    void reconcile(uint64_t now_ns) {
+        if (!options_.pids.empty())
+            follow_untraced(now_ns);
+        else if (events_lost())
+            find_lost(now_ns);
+    }
+
     void drain(int timeout_ms) {
         int n = tracer_->drain(timeout_ms);
         if (n < 0) spdlog::debug("ring buffer: {}", std::strerror(-n));
     }
 
     std::string render(uint64_t now_ns, Format format) {
-        if (!options_.pids.empty()) follow_untraced(now_ns);
+        reconcile(now_ns);
         ReportInput input;
         input.now_ns = now_ns;
         input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());
@@ -201,7 +219,7 @@ class Session {
     // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and
     // cached by the builder, so this costs a /proc and sock_diag pass, not a symbolization.
     std::string metrics(uint64_t now_ns) {
-        if (!options_.pids.empty()) follow_untraced(now_ns);
+        reconcile(now_ns);
         ReportInput input;
         input.now_ns = now_ns;
         input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());
