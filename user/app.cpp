@@ -192,12 +192,8 @@ class Session {
             find_lost(now_ns);
     }
 
-    void drain(int timeout_ms) {
-        int n = tracer_->drain(timeout_ms);
-        if (n < 0) spdlog::debug("ring buffer: {}", std::strerror(-n));
-    }
-
-    std::string render(uint64_t now_ns, Format format) {
+    // The report of the sockets in CLOSE_WAIT now, after the table is reconciled with the kernel.
+    Report build(uint64_t now_ns) {
         reconcile(now_ns);
         ReportInput input;
         input.now_ns = now_ns;
@@ -205,10 +201,19 @@ class Session {
         input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
         input.pid_filter = options_.pids;
         input.stats = stats();
+        return builder_.build(table_, input);
+    }
+
+    void drain(int timeout_ms) {
+        int n = tracer_->drain(timeout_ms);
+        if (n < 0) spdlog::debug("ring buffer: {}", std::strerror(-n));
+    }
+
+    std::string render(uint64_t now_ns, Format format) {
         const UnwindStats& u = builder_.unwind_stats();
         spdlog::debug("dwarf unwinding: {} unwinds, {} memoized, {} failed", u.unwinds, u.memo_hits,
                       u.failures);
-        Report report = builder_.build(table_, input);
+        Report report = build(now_ns);
         report.late_closes = closes_.late_closes();
         report.close_wait_durations = closes_.durations();
         ReportContext context = ReportContext::here();
@@ -219,15 +224,8 @@ class Session {
     // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and
     // cached by the builder, so this costs a /proc and sock_diag pass, not a symbolization.
     std::string metrics(uint64_t now_ns) {
-        reconcile(now_ns);
-        ReportInput input;
-        input.now_ns = now_ns;
-        input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());
-        input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
-        input.pid_filter = options_.pids;
-        input.stats = stats();
-        return render_metrics(make_snapshot(builder_.build(table_, input), left_close_wait_,
-                                            options_.metrics_top, CWTRACE_VERSION));
+        return render_metrics(
+            make_snapshot(build(now_ns), left_close_wait_, options_.metrics_top, CWTRACE_VERSION));
     }
 
     uint64_t started_ns() const { return started_ns_; }
