@@ -5,12 +5,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "harness.h"
 
 namespace cwtrace::testing {
 
@@ -19,6 +23,31 @@ inline bool bpf_required() {
     const char* v = std::getenv("CWTRACE_REQUIRE_BPF");
     return v && std::string(v) == "1";
 }
+
+#ifdef CWTRACE_BIN
+// Starts cwtrace with `args` (and NAME=VALUE settings `env` in its environment) and waits until
+// its programs are attached. nullptr when it could not start: the test has then failed (BPF
+// required) or been marked skipped, and the caller returns.
+inline std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
+                                              std::vector<std::string> env = {}) {
+    using namespace std::chrono_literals;
+    args.insert(args.begin(), CWTRACE_BIN);
+    if (!env.empty()) {
+        args.insert(args.begin(), env.begin(), env.end());
+        args.insert(args.begin(), "/usr/bin/env");
+    }
+    auto p = std::make_unique<Process>(args);
+    if (p->wait_stderr("tracing TCP", 20s)) return p;
+    auto code = p->wait(2s);
+    const std::string why = "cwtrace did not start (exit " +
+                            (code ? std::to_string(*code) : std::string("?")) + "): " + p->err();
+    if (bpf_required())
+        ADD_FAILURE() << why;
+    else
+        [&] { GTEST_SKIP() << why; }();
+    return nullptr;
+}
+#endif
 
 // The function names of a JSON stack, innermost first.
 inline std::vector<std::string> function_names(const nlohmann::json& stack) {

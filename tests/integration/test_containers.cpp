@@ -32,18 +32,6 @@ struct KillOnExit {
 
 class Containers : public ::testing::Test {
   protected:
-    std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args) {
-        args.insert(args.begin(), CWTRACE_BIN);
-        auto p = std::make_unique<Process>(args);
-        if (p->wait_stderr("tracing TCP", 20s)) return p;
-        const std::string why = "cwtrace did not start: " + p->err();
-        if (bpf_required())
-            ADD_FAILURE() << why;
-        else
-            [&] { GTEST_SKIP() << why; }();
-        return nullptr;
-    }
-
     json stop_with_report(Process& cwtrace) {
         cwtrace.signal(SIGINT);
         EXPECT_EQ(cwtrace.wait(20s), std::optional<int>(0)) << cwtrace.err();

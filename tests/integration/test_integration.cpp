@@ -34,23 +34,6 @@ std::vector<json> sockets_with_port(const json& report, const char* side, int po
 
 class Integration : public ::testing::Test {
   protected:
-    // Starts cwtrace and waits until its programs are attached.
-    std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args) {
-        args.insert(args.begin(), CWTRACE_BIN);
-        auto p = std::make_unique<Process>(args);
-        if (p->wait_stderr("tracing TCP", 20s)) return p;
-        auto code = p->wait(2s);
-        const std::string why = "cwtrace did not start (exit " +
-                                (code ? std::to_string(*code) : std::string("?")) +
-                                "): " + p->err();
-        if (bpf_required()) {
-            ADD_FAILURE() << why;
-        } else {
-            [&] { GTEST_SKIP() << why; }();  // marks the test skipped; the caller returns
-        }
-        return nullptr;
-    }
-
     // Stops cwtrace with `sig`, expects exit 0 and returns its JSON report.
     json stop_with_report(Process& cwtrace, int sig = SIGINT) {
         cwtrace.signal(sig);

@@ -50,15 +50,6 @@ uint64_t count_where(const json& durations, bool (*pick)(const json& bucket)) {
     return n;
 }
 
-std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args) {
-    args.insert(args.begin(), CWTRACE_BIN);
-    auto p = std::make_unique<Process>(args);
-    if (p->wait_stderr("tracing TCP", 20s)) return p;
-    p->wait(2s);
-    if (bpf_required()) ADD_FAILURE() << "cwtrace did not start: " << p->err();
-    return nullptr;
-}
-
 }  // namespace
 
 // One fixture closes its idle connection from reap_idle_connections() 3 s after the peer closed;

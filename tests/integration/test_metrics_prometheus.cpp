@@ -160,21 +160,6 @@ class Prometheus : public ::testing::Test {
         else
             GTEST_SKIP() << why;
     }
-
-    std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args) {
-        args.insert(args.begin(), CWTRACE_BIN);
-        auto p = std::make_unique<Process>(args);
-        if (p->wait_stderr("tracing TCP", 20s)) return p;
-        auto code = p->wait(2s);
-        const std::string why = "cwtrace did not start (exit " +
-                                (code ? std::to_string(*code) : std::string("?")) +
-                                "): " + p->err();
-        if (bpf_required())
-            ADD_FAILURE() << why;
-        else
-            [&] { GTEST_SKIP() << why; }();
-        return nullptr;
-    }
 };
 
 constexpr int kLeaks = 3;

@@ -66,15 +66,6 @@ class PythonStacks : public ::testing::Test {
         port_ = std::stoi(line->substr(5));
     }
 
-    std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args) {
-        args.insert(args.begin(), CWTRACE_BIN);
-        auto p = std::make_unique<Process>(args);
-        if (p->wait_stderr("tracing TCP", 20s)) return p;
-        const std::string why = "cwtrace did not start: " + p->err();
-        if (bpf_required()) ADD_FAILURE() << why;
-        return nullptr;
-    }
-
     std::unique_ptr<Process> server_;
     int port_ = 0;
 };

@@ -41,30 +41,6 @@ std::string one_line(const std::string& text) {
 
 class Reliability : public ::testing::Test {
   protected:
-    // Starts cwtrace and waits until its programs are attached; nullptr (test failed or
-    // skipped) when it could not load BPF.
-    // `env`: NAME=VALUE settings for cwtrace's environment.
-    std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
-                                           std::vector<std::string> env = {}) {
-        args.insert(args.begin(), CWTRACE_BIN);
-        if (!env.empty()) {
-            args.insert(args.begin(), env.begin(), env.end());
-            args.insert(args.begin(), "/usr/bin/env");
-        }
-        auto p = std::make_unique<Process>(args);
-        if (p->wait_stderr("tracing TCP", 20s)) return p;
-        auto code = p->wait(2s);
-        const std::string why = "cwtrace did not start (exit " +
-                                (code ? std::to_string(*code) : std::string("?")) +
-                                "): " + p->err();
-        const char* required = std::getenv("CWTRACE_REQUIRE_BPF");
-        if (required && std::string(required) == "1")
-            ADD_FAILURE() << why;
-        else
-            [&] { GTEST_SKIP() << why; }();
-        return nullptr;
-    }
-
     // SIGINT, exit 0, the JSON report.
     json stop_with_report(Process& cwtrace) {
         cwtrace.signal(SIGINT);
