@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <spdlog/stopwatch.h>
 #include <time.h>
 
 #include <algorithm>
@@ -153,10 +154,12 @@ class Session {
     // After attaching, so that no socket falls between the dump and the trace; one seen by both
     // is reconciled by its flow in the table.
     void backfill() {
+        spdlog::stopwatch watch;
         size_t added = 0;
         for (const DiagSocket& d : ReportBuilder::close_wait_now())
             added += table_.add_before_start(flow_of(d), d.inode, started_ns_);
         if (added) spdlog::info("{} sockets were already in CLOSE_WAIT", added);
+        spdlog::debug("start: sock_diag dump and table in {:.3f} s", watch);
     }
 
     // With --pid the kernel follows only sockets the selected processes opened while tracing.
@@ -209,7 +212,9 @@ class Session {
         if (n < 0) spdlog::debug("ring buffer: {}", std::strerror(-n));
     }
 
-    std::string render(uint64_t now_ns, Format format) {
+    // Writes the report of now to `out`, in pieces (a million sockets are never one string).
+    // Returns false when a write failed.
+    bool write(uint64_t now_ns, Format format, FILE* out) {
         const UnwindStats& u = builder_.unwind_stats();
         spdlog::debug("dwarf unwinding: {} unwinds, {} memoized, {} failed", u.unwinds, u.memo_hits,
                       u.failures);
@@ -218,7 +223,15 @@ class Session {
         report.close_wait_durations = closes_.durations();
         ReportContext context = ReportContext::here();
         context.weight = options_.weight;
-        return cwtrace::render(report, format, context);
+        spdlog::stopwatch watch;
+        size_t bytes = 0;
+        const bool ok = cwtrace::render(report, format, context, [&](std::string_view piece) {
+            bytes += piece.size();
+            return std::fwrite(piece.data(), 1, piece.size(), out) == piece.size();
+        });
+        spdlog::debug("report: {} bytes written as {} in {:.3f} s", bytes, to_string(format),
+                      watch);
+        return ok && std::fflush(out) == 0;
     }
 
     // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and
@@ -298,15 +311,11 @@ class Session {
     Log2Histogram left_close_wait_;  // sockets that left CLOSE_WAIT: folded in, never kept
 };
 
-bool write_all(FILE* out, const std::string& text) {
-    return std::fwrite(text.data(), 1, text.size(), out) == text.size() && std::fflush(out) == 0;
-}
-
-bool write_final(const Options& options, const std::string& text) {
-    if (options.output.empty()) return write_all(stdout, text);
+bool write_final(const Options& options, Session& session) {
+    if (options.output.empty()) return session.write(monotonic_ns(), options.format, stdout);
     FILE* out = std::fopen(options.output.c_str(), "w");
     if (!out) return false;
-    bool ok = write_all(out, text);
+    bool ok = session.write(monotonic_ns(), options.format, out);
     return std::fclose(out) == 0 && ok;
 }
 
@@ -339,8 +348,7 @@ int run(const Options& options) {
         if (metrics && now >= metrics->next_refresh_ns())
             metrics->refresh(now, [&] { return session.metrics(now); });
         if (now >= next_report) {
-            stdout_ok =
-                stdout_ok && write_all(stdout, session.render(now, options.periodic_format));
+            stdout_ok = stdout_ok && session.write(now, options.periodic_format, stdout);
             // Behind by more than an interval (a slow start or report): skip the missed ones,
             // or `wake` below falls before `now` and the drain waits forever.
             do next_report += options.interval->count();
@@ -353,7 +361,7 @@ int run(const Options& options) {
     }
     session.drain(0);
     if (metrics) metrics->finish([&] { return session.metrics(monotonic_ns()); });
-    if (!write_final(options, session.render(monotonic_ns(), options.format))) {
+    if (!write_final(options, session)) {
         if (!options.output.empty())
             return fail({"cannot write " + options.output + ": " + std::strerror(errno), ""});
     }

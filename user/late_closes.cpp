@@ -97,7 +97,8 @@ bool CloseLog::selected(const std::optional<cw_origin>& opener,
 }
 
 void CloseLog::add(const TrackedSocket& socket, const cw_event_leave& leave) {
-    std::optional<cw_origin> opener = socket.origin;
+    std::optional<cw_origin> opener;
+    if (socket.origin) opener = *socket.origin;
     if (opener && opener->kind == CW_ORIGIN_UNKNOWN) opener.reset();
     std::optional<cw_origin> closer;
     if (leave.has_closer) closer = leave.closer;

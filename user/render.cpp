@@ -48,4 +48,10 @@ std::string render(const Report& report, Format format, const ReportContext& con
     return render_text(report);
 }
 
+bool render(const Report& report, Format format, const ReportContext& context,
+            const ReportSink& sink) {
+    if (format == Format::Json) return render_json(report, context, sink);
+    return sink(render(report, format, context));
+}
+
 }  // namespace cwtrace

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -140,25 +141,63 @@ bool origin_unknown(const Origin& o) {
     return o.kind == OriginKind::Unknown && o.user_stack.empty() && o.kernel_stack.empty();
 }
 
-// Sockets of unknown origin, split by holder, then by the endpoint that names the connection: a
-// local endpoint several of the holder's sockets share (or a well-known local port talking to an
-// ephemeral one) is a server's; otherwise the remote endpoint is where the holder connected to.
-std::vector<Group> split_by_holder(const PathGroup& path) {
-    std::map<std::pair<std::string, std::string>, size_t> locals;  // (holder, local) -> sockets
-    for (const auto* s : path.sockets) ++locals[{owner(*s), endpoint(s->local, s->inet6)}];
-    std::map<std::tuple<std::string, bool, std::string>, Group> by_key;
-    for (const auto* s : path.sockets) {
-        const std::string holder = owner(*s), local = endpoint(s->local, s->inet6);
-        const bool server = locals[{holder, local}] > 1 ||
-                            (s->local.port < kEphemeralPorts && s->remote.port >= kEphemeralPorts);
-        Group& g = by_key[{holder, server, server ? local : endpoint(s->remote, s->inet6)}];
-        g.origin = path.origin;
-        g.held = true;
-        g.server_side = server;
-        g.sockets.push_back(s);
+// A holder and one endpoint of its socket, compared without building text: a million sockets go
+// through here.
+struct HeldKey {
+    std::optional<uint32_t> pid;
+    std::optional<std::string_view> comm;
+    bool server = false;
+    std::string_view addr;
+    uint16_t port = 0;
+
+    HeldKey(const SocketEntry& s, bool server_side, const Endpoint& e)
+        : pid(s.pid), server(server_side), addr(e.addr), port(e.port) {
+        if (s.comm) comm = *s.comm;
     }
+    bool operator==(const HeldKey&) const = default;
+};
+
+struct HeldKeyHash {
+    size_t operator()(const HeldKey& k) const {
+        const std::hash<std::string_view> h;
+        size_t seed = h(k.addr) * 31 + k.port;
+        seed = seed * 31 + (k.pid ? *k.pid + 1ULL : 0);
+        seed = seed * 31 + (k.comm ? h(*k.comm) : 0);
+        return seed * 2 + k.server;
+    }
+};
+
+// Sockets of unknown origin, split by holder, then by the endpoint that names the connection: an
+// accepted socket's local endpoint (a listener's), a client's remote one. Where sock_diag could
+// not say which side a socket is (no listener seen), a local endpoint several of the holder's
+// sockets share, or a well-known local port talking to an ephemeral one, is taken for a
+// server's. Groups come in the order of (holder, side, endpoint) as text.
+std::vector<Group> split_by_holder(const PathGroup& path) {
+    std::unordered_map<HeldKey, size_t, HeldKeyHash> locals;  // (holder, local) -> sockets
+    for (const auto* s : path.sockets)
+        if (!s->accepted) ++locals[HeldKey(*s, false, s->local)];
+    std::unordered_map<HeldKey, size_t, HeldKeyHash> index;
+    std::vector<Group> groups;
+    for (const auto* s : path.sockets) {
+        const bool server = s->accepted ? *s->accepted
+                                        : locals[HeldKey(*s, false, s->local)] > 1 ||
+                                              (s->local.port < kEphemeralPorts &&
+                                               s->remote.port >= kEphemeralPorts);
+        auto [it, added] =
+            index.try_emplace(HeldKey(*s, server, server ? s->local : s->remote), groups.size());
+        if (added) groups.push_back({path.origin, {}, true, server});
+        groups[it->second].sockets.push_back(s);
+    }
+    using Order = std::tuple<std::string, bool, std::string>;
+    std::vector<std::pair<Order, size_t>> order;
+    for (size_t i = 0; i < groups.size(); ++i) {
+        const SocketEntry& s = *groups[i].sockets.front();
+        const Endpoint& e = groups[i].server_side ? s.local : s.remote;
+        order.push_back({{owner(s), groups[i].server_side, endpoint(e, s.inet6)}, i});
+    }
+    std::sort(order.begin(), order.end());
     std::vector<Group> out;
-    for (auto& [key, g] : by_key) out.push_back(std::move(g));
+    for (auto& [key, i] : order) out.push_back(std::move(groups[i]));
     return out;
 }
 

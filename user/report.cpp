@@ -1,9 +1,13 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <spdlog/stopwatch.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <fstream>
 #include <future>
+#include <set>
 #include <unordered_set>
 
 #include "cwtrace/call_site.h"
@@ -199,32 +203,96 @@ Diagnosis diagnose(uint32_t recv_q) {
     return recv_q == 1 ? Diagnosis::EofNotRead : Diagnosis::UnreadData;
 }
 
-// What the kernel says now of every socket in CLOSE_WAIT, in every network namespace. Flows are
-// unique within a namespace only, so a socket is looked up by its inode first.
-class DiagSnapshot {
+// An address as 16 bytes with IPv4 in the first 4, IPv4-mapped IPv6 addresses too, so that a
+// dual-stack socket compares equal to the IPv4 listener it came through.
+std::array<uint8_t, 16> plain_addr(const uint8_t (&addr)[16]) {
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    std::array<uint8_t, 16> out = {};
+    if (std::memcmp(addr, kMapped, sizeof kMapped) == 0)
+        std::memcpy(out.data(), addr + 12, 4);
+    else
+        std::memcpy(out.data(), addr, 16);
+    return out;
+}
+
+// Where sockets listen now: a socket on a listener's address and port was accepted from it.
+class Listeners {
   public:
     void add(const DiagSocket& d) {
+        const auto addr = plain_addr(d.saddr);
+        if (std::all_of(addr.begin(), addr.end(), [](uint8_t b) { return b == 0; }))
+            any_addr_.insert(d.sport);
+        else
+            bound_.insert({addr, d.sport});
+    }
+    bool listening(const DiagSocket& d) const {
+        return any_addr_.count(d.sport) || bound_.count({plain_addr(d.saddr), d.sport});
+    }
+
+  private:
+    std::set<uint16_t> any_addr_;
+    std::set<std::pair<std::array<uint8_t, 16>, uint16_t>> bound_;
+};
+
+// The ports connect() picks from (net.ipv4.ip_local_port_range; Linux's default if unreadable).
+std::pair<uint16_t, uint16_t> ephemeral_ports() {
+    std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+    unsigned low = 0, high = 0;
+    if (in >> low >> high && low <= high && high <= 65535)
+        return {static_cast<uint16_t>(low), static_cast<uint16_t>(high)};
+    return {32768, 60999};
+}
+
+// What the kernel says now of every socket in CLOSE_WAIT, in every network namespace. Flows are
+// unique within a namespace only, so a socket is looked up by its inode first; the index by flow
+// is built only when a lookup needs it (a socket not yet accepted has no inode).
+class DiagSnapshot {
+  public:
+    explicit DiagSnapshot(size_t expected) {
+        sockets_.reserve(expected);
+        by_inode_.reserve(expected);
+    }
+    void add(const DiagSocket& d) {
+        if (d.state == CW_TCP_LISTEN) {
+            listeners_.add(d);
+            return;
+        }
         const size_t at = sockets_.size();
         sockets_.push_back(d);
         if (d.inode) by_inode_.emplace(d.inode, at);
-        by_flow_.emplace(flow_of(d), at);
     }
-    const DiagSocket* find(uint64_t inode, const cw_flow& flow) const {
+    const DiagSocket* find(uint64_t inode, const cw_flow& flow) {
         if (auto it = by_inode_.find(inode); inode && it != by_inode_.end())
             return &sockets_[it->second];
+        if (!flows_indexed_) {
+            for (size_t at = 0; at < sockets_.size(); ++at)
+                by_flow_.emplace(flow_of(sockets_[at]), at);
+            flows_indexed_ = true;
+        }
         auto it = by_flow_.find(flow);
         return it == by_flow_.end() ? nullptr : &sockets_[it->second];
+    }
+    // A listener on its local endpoint: accepted. None, on a port connect() picks from: a
+    // client's. Otherwise (a server that stopped listening?) not known.
+    std::optional<bool> accepted(const DiagSocket& d) const {
+        if (listeners_.listening(d)) return true;
+        if (d.sport >= ephemeral_.first && d.sport <= ephemeral_.second) return false;
+        return std::nullopt;
     }
 
   private:
     std::vector<DiagSocket> sockets_;
     std::unordered_map<uint64_t, size_t> by_inode_;
     std::unordered_map<cw_flow, size_t, FlowHash, FlowEqual> by_flow_;
+    bool flows_indexed_ = false;
+    Listeners listeners_;
+    std::pair<uint16_t, uint16_t> ephemeral_ = ephemeral_ports();
 };
 
-DiagSnapshot dump_close_wait() {
-    DiagSnapshot out;
-    auto visited = for_each_tcp_socket_everywhere(1u << CW_TCP_CLOSE_WAIT,
+// `expected`: about how many sockets are in CLOSE_WAIT (those tracked), to size the snapshot once.
+DiagSnapshot dump_close_wait(size_t expected) {
+    DiagSnapshot out(expected);
+    auto visited = for_each_tcp_socket_everywhere((1u << CW_TCP_CLOSE_WAIT) | (1u << CW_TCP_LISTEN),
                                                   [&](const DiagSocket& d) { out.add(d); });
     if (!visited) spdlog::debug("sock_diag: {}", visited.error().message);
     return out;
@@ -245,20 +313,27 @@ std::vector<DiagSocket> ReportBuilder::close_wait_now() {
 }
 
 Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) {
+    spdlog::stopwatch watch;
     Report report;
     report.min_age_seconds = static_cast<double>(input.min_age_ns) / 1e9;
     report.tracing_seconds = input.tracing_seconds;
     report.stats = input.stats;
 
     const auto tracked = table.all();
-    std::unordered_set<uint64_t> inodes;
-    for (const TrackedSocket* s : tracked)
-        if (s->ino) inodes.insert(s->ino);
     // The kernel's dump and the /proc scan are the two slow steps, and independent.
-    auto diag_dump = std::async(std::launch::async, dump_close_wait);
-    const auto owners = find_socket_owners(inodes);
-    const DiagSnapshot diag = diag_dump.get();
-    std::unordered_map<uint32_t, OwnerDetails> details;
+    auto diag_dump = std::async(std::launch::async, dump_close_wait, tracked.size());
+    const auto owners = [&] {
+        std::unordered_set<uint64_t> inodes;
+        inodes.reserve(tracked.size());
+        for (const TrackedSocket* s : tracked)
+            if (s->ino) inodes.insert(s->ino);
+        return find_socket_owners(inodes);
+    }();
+    spdlog::debug("report: {} sockets in the table, their owners found in {:.3f} s", tracked.size(),
+                  watch);
+    DiagSnapshot diag = diag_dump.get();
+    spdlog::debug("report: sock_diag dump done at {:.3f} s", watch);
+    std::unordered_map<uint32_t, std::shared_ptr<const OwnerDetails>> details;
 
     // Oldest first, by the best age known; ordered before the entries are built, which are
     // large to move.
@@ -296,6 +371,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
             entry.recv_q = c.diag->recv_q;
             entry.send_q = c.diag->send_q;
             entry.diagnosis = diagnose(c.diag->recv_q);
+            entry.accepted = diag.accepted(*c.diag);
             if (s->untraced && c.diag->tcp_info)
                 entry.age_estimate_seconds = c.diag->tcp_info->last_ack_recv_ms / 1e3;
         }
@@ -303,7 +379,8 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
             entry.pid = static_cast<uint32_t>(it->second.pid);
             entry.comm = it->second.comm;
             auto [d, fresh] = details.try_emplace(*entry.pid);
-            if (fresh) d->second = owner_details(it->second.pid);
+            if (fresh)
+                d->second = std::make_shared<const OwnerDetails>(owner_details(it->second.pid));
             entry.owner = d->second;
         }
         if (s->origin) entry.origin = resolve_origin(*s->origin, s->key);
@@ -313,6 +390,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
         entry.remote = {format_addr(s->inet6(), s->flow.daddr), s->flow.dport};
         report.sockets.push_back(std::move(entry));
     }
+    spdlog::debug("report: {} sockets built at {:.3f} s", report.sockets.size(), watch);
     return report;
 }
 

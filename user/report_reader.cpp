@@ -152,7 +152,8 @@ void read_additions(const Field& f, SocketEntry& s) {
     if (given("recv_q")) s.recv_q = nullable_u32(f["recv_q"]);
     if (given("send_q")) s.send_q = nullable_u32(f["send_q"]);
     if (given("diagnosis")) s.diagnosis = diagnosis(f["diagnosis"]);
-    if (given("owner")) s.owner = owner_details(f["owner"]);
+    if (given("owner")) s.owner = std::make_shared<const OwnerDetails>(owner_details(f["owner"]));
+    if (given("accepted")) s.accepted = f["accepted"].boolean();
 }
 
 SocketEntry socket(const Field& f) {

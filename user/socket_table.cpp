@@ -26,7 +26,7 @@ void SocketTable::enter(const cw_event_enter& event) {
     s.ino = event.ino;
     s.flow = event.flow;
     s.close_wait_since_ns = event.hdr.ts_ns;
-    if (event.has_origin) s.origin = event.origin;
+    if (event.has_origin) s.origin = std::make_shared<const cw_origin>(event.origin);
     by_flow_[s.flow] = s.key;
     sockets_.emplace(s.key, s);
 }
@@ -47,7 +47,7 @@ std::optional<TrackedSocket> SocketTable::take(const cw_event_leave& event) {
 bool SocketTable::attach_origin(const cw_event_origin& event) {
     auto it = sockets_.find(event.hdr.sk);
     if (it == sockets_.end()) return false;
-    it->second.origin = event.origin;
+    it->second.origin = std::make_shared<const cw_origin>(event.origin);
     if (event.ino) it->second.ino = event.ino;
     return true;
 }

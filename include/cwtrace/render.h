@@ -1,7 +1,9 @@
 // Renderers: pure functions from a Report to bytes. One per format.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "cwtrace/flame.h"
 #include "cwtrace/report.h"
@@ -28,12 +30,21 @@ bool is_streaming(Format format);
 
 std::string render(const Report& report, Format format, const ReportContext& context = {});
 
+// Takes a report's bytes in pieces; returns false to stop (a write failed).
+using ReportSink = std::function<bool(std::string_view)>;
+
+// The bytes of render(), handed to `sink` in pieces: JSON ~64 KiB at a time, so that a million
+// sockets never sit in memory as one text. Returns false when the sink did.
+bool render(const Report& report, Format format, const ReportContext& context,
+            const ReportSink& sink);
+
 // Text for a person at a terminal: header, then sockets grouped by the opening stack.
 std::string render_text(const Report& report);
 
 // One JSON document, schema "cwtrace.report/1", on a single line ending in '\n'
 // (so that --interval output is JSON Lines). A known host is added as "host".
 std::string render_json(const Report& report, const ReportContext& context = {});
+bool render_json(const Report& report, const ReportContext& context, const ReportSink& sink);
 
 // Brendan Gregg's folded stacks, `comm;outermost;...;innermost COUNT`, one line per path,
 // sorted; kernel frames end in "_[k]". Empty for an empty report.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -58,7 +59,8 @@ struct OwnerDetails {
 struct SocketEntry {
     std::optional<uint32_t> pid;      // owner now (tgid); nullopt if unknown
     std::optional<std::string> comm;  // owner's comm now
-    std::optional<OwnerDetails> owner;
+    // Shared by the sockets of one process: a million sockets of a few processes hold a few.
+    std::shared_ptr<const OwnerDetails> owner;
     bool inet6 = false;
     Endpoint local, remote;
     double close_wait_seconds = 0;  // never more than the truth
@@ -68,6 +70,10 @@ struct SocketEntry {
     std::optional<double> age_estimate_seconds;
     std::optional<uint32_t> recv_q, send_q;  // raw queue sizes from sock_diag
     Diagnosis diagnosis = Diagnosis::Unknown;
+    // Whether a listening socket on its local address and port shows it was accepted (the
+    // server's end: true) or not (a client's: false); nullopt when sock_diag did not see it.
+    // What tells the two sides apart when the opening path is unknown.
+    std::optional<bool> accepted;
     Origin origin;
 };
 

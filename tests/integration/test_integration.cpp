@@ -406,6 +406,8 @@ TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) 
         EXPECT_EQ(s.at("family"), e.family);
         EXPECT_EQ(s.at("diagnosis"), e.diagnosis);
         EXPECT_EQ(s.at("origin").at("kind"), "unknown");
+        // Told apart by the server's listening socket: its end was accepted, the clients' not.
+        EXPECT_EQ(s.at("accepted"), std::string(e.side) == "local") << s.dump();
         EXPECT_NEAR(s.at("age_estimate_seconds").get<double>(), 2.8, 1.5) << s.dump();
         EXPECT_LE(s.at("close_wait_seconds").get<double>(), 1.5) << "never more than the truth";
         EXPECT_NE(s.at("owner").at("cmdline").get<std::string>().find("leaky_"), std::string::npos);

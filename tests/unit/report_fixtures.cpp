@@ -235,14 +235,15 @@ Report before_start_report() {
     Report r = base_report(12);
     r.tracing_seconds = 1.0;
     const Origin unknown;
-    OwnerDetails crawler;
-    crawler.cmdline = "python3 /srv/crawler/crawler.py --pool 16";
-    crawler.cgroup = "/system.slice/crawler.service";
+    auto crawler = std::make_shared<OwnerDetails>();
+    crawler->cmdline = "python3 /srv/crawler/crawler.py --pool 16";
+    crawler->cgroup = "/system.slice/crawler.service";
     const auto held = [&](uint16_t lport, double est, uint32_t recv_q) {
         SocketEntry s = sock4("10.0.0.5", lport, "10.0.0.77", 8080, 1.0, 4242, "python3", unknown);
         s.before_start = true;
         s.age_estimate_seconds = est;
         s.owner = crawler;
+        s.accepted = false;
         s.recv_q = recv_q;
         s.send_q = 0;
         s.diagnosis = recv_q == 0   ? Diagnosis::EofReadNotClosed
@@ -255,19 +256,20 @@ Report before_start_report() {
     for (int i = 0; i < 3; ++i)
         r.sockets.push_back(held(static_cast<uint16_t>(41000 + i), 95.5 - i, 0));
 
-    OwnerDetails java;
-    java.cmdline = "java -Xmx2g -jar /app/kafka-proxy.jar --listen 9092";
-    java.pid_in_namespace = 7;
-    java.cgroup =
+    auto java = std::make_shared<OwnerDetails>();
+    java->cmdline = "java -Xmx2g -jar /app/kafka-proxy.jar --listen 9092";
+    java->pid_in_namespace = 7;
+    java->cgroup =
         "/system.slice/"
         "docker-3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70.scope";
-    java.container_id = "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70";
+    java->container_id = "3f2a1b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70";
     for (int i = 0; i < 2; ++i) {
         SocketEntry s = sock6("::ffff:10.0.0.5", 9092, "::ffff:10.0.0." + std::to_string(80 + i),
                               static_cast<uint16_t>(51000 + i), 1.0, 999, "java", unknown);
         s.before_start = true;
         s.age_estimate_seconds = 7300.0 - i * 3000;
         s.owner = java;
+        s.accepted = true;
         s.recv_q = 1;
         s.send_q = 0;
         s.diagnosis = Diagnosis::EofNotRead;
@@ -276,6 +278,7 @@ Report before_start_report() {
     SocketEntry queued =
         sock4("10.0.0.5", 9093, "10.0.0.79", 41000, 1.0, std::nullopt, std::nullopt, unknown);
     queued.before_start = true;
+    queued.accepted = true;
     queued.age_estimate_seconds = 45.0;
     queued.recv_q = 1;
     queued.send_q = 0;

@@ -50,7 +50,7 @@ TrackedSocket opened_by(uint32_t pid, int32_t stack, uint16_t port) {
     s.flow.sport = port;
     s.flow.dport = 8080;
     s.close_wait_since_ns = kStart;
-    s.origin = thread(pid, "client", stack, CW_ORIGIN_CONNECT);
+    s.origin = std::make_shared<const cw_origin>(thread(pid, "client", stack, CW_ORIGIN_CONNECT));
     return s;
 }
 

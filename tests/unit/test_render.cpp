@@ -196,6 +196,31 @@ TEST(RenderText, SocketsOfUnknownOriginGroupedByHolderAndEndpointWithDiagnosis) 
     EXPECT_EQ(text.find("> before an age"), std::string::npos) << "every age here is estimated";
 }
 
+// Linux gives a client the same ephemeral port towards different servers: a shared local
+// endpoint makes a server only when sock_diag could not tell (no `accepted`).
+TEST(RenderText, ClientsSharingALocalPortAreGroupedByServerWhenKnownNotAccepted) {
+    Report r = base_report(0);
+    for (bool known : {true, false}) {
+        const uint32_t pid = known ? 100 : 200;
+        for (int i = 0; i < 3; ++i) {
+            SocketEntry s = sock4("127.0.0.1", 40000, "127.16.0." + std::to_string(i + 1), 45000,
+                                  10.0, pid, "crawler", Origin{});
+            s.before_start = true;
+            if (known) s.accepted = false;
+            r.sockets.push_back(s);
+        }
+    }
+    const std::string text = render_text(r);
+    for (int i = 1; i <= 3; ++i)
+        EXPECT_NE(text.find("1 socket held by pid 100 (crawler) to 127.16.0." + std::to_string(i) +
+                            ":45000\n"),
+                  std::string::npos)
+            << text;
+    EXPECT_NE(text.find("3 sockets held by pid 200 (crawler) from clients of 127.0.0.1:40000"),
+              std::string::npos)
+        << text;
+}
+
 TEST(RenderText, UnknownOriginSaidInWords) {
     const std::string text = render_text(unknown_origin_report());
     EXPECT_NE(text.find("opened before tracing started or not yet accepted: stack unknown"),

@@ -71,7 +71,8 @@ TEST(ReadReport, SockDiagAndOwnerDetailsComeBack) {
     for (size_t i = 0; i < sockets.size(); ++i) {
         EXPECT_EQ(sockets[i].diagnosis, original.sockets[i].diagnosis) << i;
         EXPECT_EQ(sockets[i].recv_q, original.sockets[i].recv_q) << i;
-        EXPECT_EQ(sockets[i].owner.has_value(), original.sockets[i].owner.has_value()) << i;
+        EXPECT_EQ(sockets[i].owner != nullptr, original.sockets[i].owner != nullptr) << i;
+        EXPECT_EQ(sockets[i].accepted, original.sockets[i].accepted) << i;
         EXPECT_EQ(sockets[i].age_estimate_seconds.has_value(),
                   original.sockets[i].age_estimate_seconds.has_value())
             << i;

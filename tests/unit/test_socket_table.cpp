@@ -78,7 +78,7 @@ TEST(SocketTable, ReusedAddressReplacesStaleEntry) {
     const TrackedSocket* s = t.find(0xa);
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(s->close_wait_since_ns, 50 * kSec);
-    EXPECT_FALSE(s->origin.has_value()) << "a stale opener must not stick to a new socket";
+    EXPECT_FALSE(s->origin) << "a stale opener must not stick to a new socket";
 }
 
 TEST(SocketTable, OriginAttachedAfterLateAccept) {
