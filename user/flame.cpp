@@ -56,8 +56,8 @@ FlameFrame kernel_frame(const Frame& f) {
 FlameFrame placeholder(const char* name) { return {name, "", FlameKind::Missing}; }
 
 std::string root_name(const SocketEntry& s) {
-    if (s.origin.comm) return display_safe(*s.origin.comm);
-    if (s.origin.kind == OriginKind::Unknown && s.comm) return display_safe(*s.comm);
+    if (s.origin->comm) return display_safe(*s.origin->comm);
+    if (s.origin->kind == OriginKind::Unknown && s.comm) return display_safe(*s.comm);
     return kUnknownFrame;
 }
 

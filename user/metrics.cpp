@@ -46,7 +46,7 @@ std::string number(double value) {
 
 std::string comm_label(const SocketEntry& s) {
     if (s.comm && !s.comm->empty()) return *s.comm;
-    if (s.origin.comm && !s.origin.comm->empty()) return *s.origin.comm;
+    if (s.origin->comm && !s.origin->comm->empty()) return *s.origin->comm;
     return "unknown";
 }
 

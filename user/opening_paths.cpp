@@ -51,8 +51,8 @@ std::vector<PathGroup> group_by_opening_path(const Report& report) {
     std::unordered_map<const Origin*, size_t, PathHash, PathEqual> index;
     std::vector<PathGroup> groups;
     for (const auto& s : report.sockets) {
-        auto [it, added] = index.try_emplace(&s.origin, groups.size());
-        if (added) groups.push_back({&s.origin, {}});
+        auto [it, added] = index.try_emplace(&s.origin.get(), groups.size());
+        if (added) groups.push_back({&s.origin.get(), {}});
         groups[it->second].sockets.push_back(&s);
     }
     std::sort(groups.begin(), groups.end(), [](const PathGroup& a, const PathGroup& b) {

@@ -35,9 +35,12 @@ bool socket_inode(std::string_view link, uint64_t& ino) {
     return parse_int(link.substr(prefix.size(), link.size() - prefix.size() - 1), ino);
 }
 
+// (inode, pid) of each wanted socket a process holds. Plain pairs, not a map: the threads that
+// find them would keep a map's million nodes in their own malloc arenas after it is freed.
+using Found = std::vector<std::pair<uint64_t, pid_t>>;
+
 // Adds the wanted sockets held by one process's fd table.
-void scan_process(int proc_fd, pid_t pid, const std::unordered_set<uint64_t>& wanted,
-                  std::unordered_map<uint64_t, Owner>& owners) {
+void scan_process(int proc_fd, pid_t pid, const InodeFilter& wanted, Found& found) {
     const std::string fd_dir = std::to_string(pid) + "/fd";
     int dir_fd = openat(proc_fd, fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd < 0) return;  // gone, or a kernel thread
@@ -51,9 +54,8 @@ void scan_process(int proc_fd, pid_t pid, const std::unordered_set<uint64_t>& wa
         if (entry->d_name[0] == '.') continue;
         ssize_t n = readlinkat(dir_fd, entry->d_name, link, sizeof link);
         uint64_t ino = 0;
-        if (n <= 0 || !socket_inode(std::string_view(link, n), ino) || !wanted.count(ino)) continue;
-        auto [it, inserted] = owners.try_emplace(ino, Owner{pid, {}});
-        if (!inserted && pid < it->second.pid) it->second.pid = pid;
+        if (n <= 0 || !socket_inode(std::string_view(link, n), ino) || !wanted(ino)) continue;
+        found.emplace_back(ino, pid);
     }
 }
 
@@ -111,8 +113,13 @@ std::string read_comm(pid_t pid, const std::string& proc_root) {
 
 std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<uint64_t>& wanted,
                                                        const std::string& proc_root) {
+    if (wanted.empty()) return {};
+    return find_socket_owners([&](uint64_t ino) { return wanted.count(ino) > 0; }, proc_root);
+}
+
+std::unordered_map<uint64_t, Owner> find_socket_owners(const InodeFilter& wanted,
+                                                       const std::string& proc_root) {
     std::unordered_map<uint64_t, Owner> owners;
-    if (wanted.empty()) return owners;
     int proc_fd = open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (proc_fd < 0) return owners;
     DirPtr proc(fdopendir(proc_fd));
@@ -128,7 +135,7 @@ std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<
     // One readlink per descriptor is the cost (a million sockets: a million readlinks): the
     // processes are split between a few threads, each with its own result, merged after.
     const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
-    std::vector<std::unordered_map<uint64_t, Owner>> found(threads);
+    std::vector<Found> found(threads);
     auto scan_share = [&](size_t share) {
         for (size_t i = share; i < pids.size(); i += threads)
             scan_process(proc_fd, pids[i], wanted, found[share]);
@@ -142,12 +149,15 @@ std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<
         scan_share(0);
     }
     for (auto& worker : workers) worker.join();
-    owners = std::move(found[0]);
-    for (size_t share = 1; share < found.size(); ++share) {
-        for (auto& [ino, owner] : found[share]) {
-            auto [it, inserted] = owners.try_emplace(ino, owner);
-            if (!inserted && owner.pid < it->second.pid) it->second.pid = owner.pid;
+    size_t total = 0;
+    for (const Found& share : found) total += share.size();
+    owners.reserve(total);
+    for (Found& share : found) {
+        for (auto [ino, pid] : share) {
+            auto [it, inserted] = owners.try_emplace(ino, Owner{pid, {}});
+            if (!inserted && pid < it->second.pid) it->second.pid = pid;
         }
+        Found().swap(share);
     }
     std::unordered_map<pid_t, std::string> comms;
     for (auto& [ino, owner] : owners) {

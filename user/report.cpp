@@ -243,59 +243,79 @@ std::pair<uint16_t, uint16_t> ephemeral_ports() {
     return {32768, 60999};
 }
 
-// What the kernel says now of every socket in CLOSE_WAIT, in every network namespace. Flows are
-// unique within a namespace only, so a socket is looked up by its inode first; the index by flow
-// is built only when a lookup needs it (a socket not yet accepted has no inode).
-class DiagSnapshot {
+// What sock_diag says now of a tracked socket.
+struct Seen {
+    bool found = false;  // false: no dump listed it (closed meanwhile, or a namespace not dumped)
+    bool has_tcp_info = false;
+    std::optional<bool> accepted;
+    uint32_t recv_q = 0, send_q = 0;
+    uint32_t last_ack_recv_ms = 0;
+};
+
+// A tracked socket on its way into the report: small, since there may be a million.
+struct Candidate {
+    const TrackedSocket* socket = nullptr;
+    Seen seen;
+    pid_t owner = 0;  // 0: no process holds it
+    double age = 0;   // the best age known
+};
+
+// Tells which candidate a dumped socket is: by inode (flows are unique within a network
+// namespace only), or by flow for one tracked before it had an inode (in a listen queue then).
+class CandidateIndex {
   public:
-    explicit DiagSnapshot(size_t expected) {
-        sockets_.reserve(expected);
-        by_inode_.reserve(expected);
-    }
-    void add(const DiagSocket& d) {
-        if (d.state == CW_TCP_LISTEN) {
-            listeners_.add(d);
-            return;
+    explicit CandidateIndex(const std::vector<Candidate>& candidates) {
+        by_inode_.reserve(candidates.size());
+        for (uint32_t i = 0; i < candidates.size(); ++i) {
+            const TrackedSocket& s = *candidates[i].socket;
+            if (s.ino)
+                by_inode_.emplace(s.ino, i);
+            else
+                by_flow_.emplace(s.flow, i);
         }
-        const size_t at = sockets_.size();
-        sockets_.push_back(d);
-        if (d.inode) by_inode_.emplace(d.inode, at);
     }
-    const DiagSocket* find(uint64_t inode, const cw_flow& flow) {
-        if (auto it = by_inode_.find(inode); inode && it != by_inode_.end())
-            return &sockets_[it->second];
-        if (!flows_indexed_) {
-            for (size_t at = 0; at < sockets_.size(); ++at)
-                by_flow_.emplace(flow_of(sockets_[at]), at);
-            flows_indexed_ = true;
-        }
-        auto it = by_flow_.find(flow);
-        return it == by_flow_.end() ? nullptr : &sockets_[it->second];
+    bool holds(uint64_t inode) const { return by_inode_.count(inode) > 0; }
+    std::optional<uint32_t> find(uint64_t inode) const {
+        auto it = by_inode_.find(inode);
+        return it == by_inode_.end() ? std::nullopt : std::optional(it->second);
     }
-    // A listener on its local endpoint: accepted. None, on a port connect() picks from: a
-    // client's. Otherwise (a server that stopped listening?) not known.
-    std::optional<bool> accepted(const DiagSocket& d) const {
-        if (listeners_.listening(d)) return true;
-        if (d.sport >= ephemeral_.first && d.sport <= ephemeral_.second) return false;
-        return std::nullopt;
+    std::optional<uint32_t> find(const DiagSocket& d) const {
+        if (auto at = d.inode ? find(d.inode) : std::nullopt) return at;
+        auto it = by_flow_.find(flow_of(d));
+        return it == by_flow_.end() ? std::nullopt : std::optional(it->second);
     }
 
   private:
-    std::vector<DiagSocket> sockets_;
-    std::unordered_map<uint64_t, size_t> by_inode_;
-    std::unordered_map<cw_flow, size_t, FlowHash, FlowEqual> by_flow_;
-    bool flows_indexed_ = false;
-    Listeners listeners_;
-    std::pair<uint16_t, uint16_t> ephemeral_ = ephemeral_ports();
+    std::unordered_map<uint64_t, uint32_t> by_inode_;
+    std::unordered_map<cw_flow, uint32_t, FlowHash, FlowEqual> by_flow_;
 };
 
-// `expected`: about how many sockets are in CLOSE_WAIT (those tracked), to size the snapshot once.
-DiagSnapshot dump_close_wait(size_t expected) {
-    DiagSnapshot out(expected);
-    auto visited = for_each_tcp_socket_everywhere((1u << CW_TCP_CLOSE_WAIT) | (1u << CW_TCP_LISTEN),
-                                                  [&](const DiagSocket& d) { out.add(d); });
+// Fills in what sock_diag says now of each candidate, in every network namespace: the listening
+// sockets first, which tell an accepted socket from a client's, then the sockets in CLOSE_WAIT.
+void look_up_close_wait(const CandidateIndex& index, std::vector<Candidate>& candidates) {
+    Listeners listeners;
+    auto listed = for_each_tcp_socket_everywhere(1u << CW_TCP_LISTEN,
+                                                 [&](const DiagSocket& d) { listeners.add(d); });
+    if (!listed) spdlog::debug("sock_diag: {}", listed.error().message);
+    const auto [low, high] = ephemeral_ports();
+    auto visited =
+        for_each_tcp_socket_everywhere(1u << CW_TCP_CLOSE_WAIT, [&](const DiagSocket& d) {
+            const auto at = index.find(d);
+            if (!at) return;
+            Seen& seen = candidates[*at].seen;
+            seen.found = true;
+            seen.recv_q = d.recv_q;
+            seen.send_q = d.send_q;
+            seen.has_tcp_info = d.tcp_info.has_value();
+            if (d.tcp_info) seen.last_ack_recv_ms = d.tcp_info->last_ack_recv_ms;
+            // A listener on its local endpoint: accepted. None, on a port connect() picks from: a
+            // client's. Otherwise (a server that stopped listening?) not known.
+            if (listeners.listening(d))
+                seen.accepted = true;
+            else if (d.sport >= low && d.sport <= high)
+                seen.accepted = false;
+        });
     if (!visited) spdlog::debug("sock_diag: {}", visited.error().message);
-    return out;
 }
 
 }  // namespace
@@ -319,68 +339,64 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
     report.tracing_seconds = input.tracing_seconds;
     report.stats = input.stats;
 
-    const auto tracked = table.all();
-    // The kernel's dump and the /proc scan are the two slow steps, and independent.
-    auto diag_dump = std::async(std::launch::async, dump_close_wait, tracked.size());
-    const auto owners = [&] {
-        std::unordered_set<uint64_t> inodes;
-        inodes.reserve(tracked.size());
-        for (const TrackedSocket* s : tracked)
-            if (s->ino) inodes.insert(s->ino);
-        return find_socket_owners(inodes);
-    }();
-    spdlog::debug("report: {} sockets in the table, their owners found in {:.3f} s", tracked.size(),
-                  watch);
-    DiagSnapshot diag = diag_dump.get();
-    spdlog::debug("report: sock_diag dump done at {:.3f} s", watch);
-    std::unordered_map<uint32_t, std::shared_ptr<const OwnerDetails>> details;
+    std::vector<Candidate> candidates;
+    {
+        const auto tracked = table.all();
+        candidates.reserve(tracked.size());
+        for (const TrackedSocket* s : tracked) candidates.push_back(Candidate{s, {}, 0, 0});
+    }
+    std::unordered_map<pid_t, std::string> comms;
+    {
+        const CandidateIndex index(candidates);
+        // The kernel's dump and the /proc scan are the two slow steps, and independent.
+        auto dumped =
+            std::async(std::launch::async, [&] { look_up_close_wait(index, candidates); });
+        const auto owners = find_socket_owners([&](uint64_t ino) { return index.holds(ino); });
+        spdlog::debug("report: {} sockets in the table, their owners found in {:.3f} s",
+                      candidates.size(), watch);
+        dumped.get();
+        spdlog::debug("report: sock_diag dump done at {:.3f} s", watch);
+        for (const auto& [ino, owner] : owners) {
+            candidates[*index.find(ino)].owner = owner.pid;
+            comms.try_emplace(owner.pid, owner.comm);
+        }
+    }
 
     // Oldest first, by the best age known; ordered before the entries are built, which are
-    // large to move.
-    struct Candidate {
-        const TrackedSocket* socket;
-        const DiagSocket* diag;
-        double age;
+    // large to move. Sockets found by sock_diag are judged by their estimated age, others by the
+    // traced one.
+    auto traced_age = [&](const TrackedSocket& s) {
+        return static_cast<double>(input.now_ns - std::min(input.now_ns, s.close_wait_since_ns)) /
+               1e9;
     };
-    std::vector<Candidate> candidates;
-    candidates.reserve(tracked.size());
-    for (const TrackedSocket* s : tracked) {
-        Candidate c{s, nullptr, 0};
-        c.age = static_cast<double>(input.now_ns - std::min(input.now_ns, s->close_wait_since_ns)) /
-                1e9;
-        if (const DiagSocket* d = diag.find(s->ino, s->flow)) {
-            c.diag = d;
-            // Sockets found by sock_diag are judged by their estimated age, others by the traced
-            // one.
-            if (s->untraced && c.diag->tcp_info) c.age = c.diag->tcp_info->last_ack_recv_ms / 1e3;
-        }
-        if (c.age >= report.min_age_seconds) candidates.push_back(c);
+    for (Candidate& c : candidates) {
+        const bool estimated = c.socket->untraced && c.seen.has_tcp_info;
+        c.age = estimated ? c.seen.last_ack_recv_ms / 1e3 : traced_age(*c.socket);
     }
+    std::erase_if(candidates, [&](const Candidate& c) { return c.age < report.min_age_seconds; });
     std::stable_sort(candidates.begin(), candidates.end(),
                      [](const Candidate& a, const Candidate& b) { return a.age > b.age; });
+    std::unordered_map<uint32_t, std::shared_ptr<const OwnerDetails>> details;
 
     report.sockets.reserve(candidates.size());
     for (const Candidate& c : candidates) {
         const TrackedSocket* s = c.socket;
         SocketEntry entry;
-        entry.close_wait_seconds =
-            static_cast<double>(input.now_ns - std::min(input.now_ns, s->close_wait_since_ns)) /
-            1e9;
+        entry.close_wait_seconds = traced_age(*s);
         entry.before_start = s->before_start;
-        if (c.diag) {
-            entry.recv_q = c.diag->recv_q;
-            entry.send_q = c.diag->send_q;
-            entry.diagnosis = diagnose(c.diag->recv_q);
-            entry.accepted = diag.accepted(*c.diag);
-            if (s->untraced && c.diag->tcp_info)
-                entry.age_estimate_seconds = c.diag->tcp_info->last_ack_recv_ms / 1e3;
+        if (c.seen.found) {
+            entry.recv_q = c.seen.recv_q;
+            entry.send_q = c.seen.send_q;
+            entry.diagnosis = diagnose(c.seen.recv_q);
+            entry.accepted = c.seen.accepted;
+            if (s->untraced && c.seen.has_tcp_info)
+                entry.age_estimate_seconds = c.seen.last_ack_recv_ms / 1e3;
         }
-        if (auto it = owners.find(s->ino); s->ino && it != owners.end()) {
-            entry.pid = static_cast<uint32_t>(it->second.pid);
-            entry.comm = it->second.comm;
+        if (c.owner) {
+            entry.pid = static_cast<uint32_t>(c.owner);
+            entry.comm = comms[c.owner];
             auto [d, fresh] = details.try_emplace(*entry.pid);
-            if (fresh)
-                d->second = std::make_shared<const OwnerDetails>(owner_details(it->second.pid));
+            if (fresh) d->second = std::make_shared<const OwnerDetails>(owner_details(c.owner));
             entry.owner = d->second;
         }
         if (s->origin) entry.origin = resolve_origin(*s->origin, s->key);

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -18,6 +19,10 @@ struct Owner {
 // Owners of the socket inodes in `wanted`, read from `proc_root` (normally "/proc").
 // Inodes that no process holds are absent from the result.
 std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<uint64_t>& wanted,
+                                                       const std::string& proc_root = "/proc");
+// The same, for the inodes `wanted` says yes to (called from several threads at once).
+using InodeFilter = std::function<bool(uint64_t)>;
+std::unordered_map<uint64_t, Owner> find_socket_owners(const InodeFilter& wanted,
                                                        const std::string& proc_root = "/proc");
 
 // The socket inodes a process holds now (empty when it is gone).

@@ -39,6 +39,28 @@ struct Origin {
     std::vector<Frame> kernel_stack;  // innermost first
 };
 
+// A socket's opening path, shared and read-only: most sockets of a pile found at start have none
+// (an empty Origin costs a null pointer), and sockets can share one.
+class SharedOrigin {
+  public:
+    SharedOrigin() = default;
+    SharedOrigin(Origin origin)  // NOLINT: implicit, so that `entry.origin = origin` reads well
+        : origin_(std::make_shared<const Origin>(std::move(origin))) {}
+    SharedOrigin(std::shared_ptr<const Origin> origin) : origin_(std::move(origin)) {}
+
+    const Origin& get() const { return origin_ ? *origin_ : empty(); }
+    const Origin& operator*() const { return get(); }
+    const Origin* operator->() const { return &get(); }
+    operator const Origin&() const { return get(); }  // NOLINT
+
+  private:
+    static const Origin& empty() {
+        static const Origin none;
+        return none;
+    }
+    std::shared_ptr<const Origin> origin_;
+};
+
 // Why a socket sits in CLOSE_WAIT, from its receive queue (the FIN takes one sequence number,
 // consumed when the program reads EOF).
 enum class Diagnosis {
@@ -74,7 +96,7 @@ struct SocketEntry {
     // server's end: true) or not (a client's: false); nullopt when sock_diag did not see it.
     // What tells the two sides apart when the opening path is unknown.
     std::optional<bool> accepted;
-    Origin origin;
+    SharedOrigin origin;
 };
 
 struct Stats {

@@ -177,7 +177,7 @@ TEST_F(Browser, SearchTotalsTheSocketsUnderMatchingFrames) {
     size_t want = 0;
     for (const auto& s : r.sockets) {
         bool hit = false;
-        for (const auto& f : s.origin.user_stack)
+        for (const auto& f : s.origin->user_stack)
             hit = hit || f.function.find("handler_0") != std::string::npos;
         want += hit;
     }

@@ -190,12 +190,14 @@ TEST(DebugInfoTest, StrippedBinaryResolvesThroughBuildIdDebugFile) {
 TEST(FrameSourceJsonTest, FileAndLineOnlyWhenKnownAndReadBack) {
     Report report;
     SocketEntry s;
-    s.origin.kind = OriginKind::Connect;
-    s.origin.pid = 7;
+    Origin o;
+    o.kind = OriginKind::Connect;
+    o.pid = 7;
     Frame with{"fetch_page", "/srv/crawler"};
     with.file = "/src/crawler.c";
     with.line = 31;
-    s.origin.user_stack = {with, Frame{"main", "/srv/crawler"}};
+    o.user_stack = {with, Frame{"main", "/srv/crawler"}};
+    s.origin = o;
     report.sockets.push_back(s);
 
     const std::string json = render_json(report);
@@ -205,7 +207,7 @@ TEST(FrameSourceJsonTest, FileAndLineOnlyWhenKnownAndReadBack) {
 
     auto saved = read_report(json);
     ASSERT_TRUE(saved) << saved.error().message;
-    const auto& stack = saved->report.sockets.at(0).origin.user_stack;
+    const auto& stack = saved->report.sockets.at(0).origin->user_stack;
     ASSERT_EQ(stack.size(), 2u);
     EXPECT_EQ(stack[0].file, "/src/crawler.c");
     EXPECT_EQ(stack[0].line, std::optional<int>(31));
@@ -219,8 +221,9 @@ TEST(FrameSourceJsonTest, TextShowsModuleAndLineOfNativeFramesFileAndLineOfPytho
     Report report;
     report.min_age_seconds = 1;
     SocketEntry s;
-    s.origin.kind = OriginKind::Connect;
-    s.origin.pid = 7;
+    Origin o;
+    o.kind = OriginKind::Connect;
+    o.pid = 7;
     s.close_wait_seconds = 5;
     Frame native{"open_connection", "/srv/crawler"};
     native.file = "/src/net/crawler.c";
@@ -228,7 +231,8 @@ TEST(FrameSourceJsonTest, TextShowsModuleAndLineOfNativeFramesFileAndLineOfPytho
     Frame python{"fetch_page", "/srv/crawler.py"};
     python.file = "/srv/crawler.py";
     python.line = 12;
-    s.origin.user_stack = {native, python, Frame{"main", "/srv/crawler"}};
+    o.user_stack = {native, python, Frame{"main", "/srv/crawler"}};
+    s.origin = o;
     report.sockets.push_back(s);
 
     const std::string text = render_text(report);

@@ -306,8 +306,8 @@ TEST_P(FlameProps, PprofSampleTotalsAreSocketsAndReferencesResolve) {
     std::set<uint64_t> mappings, locations;
     std::set<std::string> files;  // the report's modules, and the kernel's
     for (const auto& s : r.sockets) {
-        for (const auto& f : s.origin.user_stack) files.insert(f.module);
-        if (!s.origin.kernel_stack.empty()) files.insert("[kernel.kallsyms]");
+        for (const auto& f : s.origin->user_stack) files.insert(f.module);
+        if (!s.origin->kernel_stack.empty()) files.insert("[kernel.kallsyms]");
     }
     files.erase("");
     for (const auto& m : p.mapping()) {

@@ -91,9 +91,9 @@ TEST_P(RenderProps, JsonIsOneLineThatParsesBack) {
         EXPECT_EQ(js.at("comm").is_null(), !s.comm.has_value());
         EXPECT_EQ(js.at("family"), s.inet6 ? "inet6" : "inet");
         EXPECT_EQ(js.at("local").at("port"), s.local.port);
-        EXPECT_EQ(js.at("origin").at("kind"), to_string(s.origin.kind));
-        EXPECT_EQ(js.at("origin").at("user_stack").size(), s.origin.user_stack.size());
-        EXPECT_EQ(js.at("origin").at("kernel_stack").size(), s.origin.kernel_stack.size());
+        EXPECT_EQ(js.at("origin").at("kind"), to_string(s.origin->kind));
+        EXPECT_EQ(js.at("origin").at("user_stack").size(), s.origin->user_stack.size());
+        EXPECT_EQ(js.at("origin").at("kernel_stack").size(), s.origin->kernel_stack.size());
     }
     EXPECT_EQ(j.at("stats").at("events"), r.stats.events);
     EXPECT_EQ(j.at("stats").at("lost_events"), r.stats.lost_events);

@@ -48,7 +48,7 @@ TEST(ReadReport, ValuesComeBackFieldByField) {
     EXPECT_FALSE(r.sockets[1].comm.has_value());
     EXPECT_EQ(r.sockets[2].remote.addr, "10.0.0.79");
     EXPECT_EQ(r.sockets[2].remote.port, 41000);
-    EXPECT_EQ(r.sockets[2].origin.kind, OriginKind::Unknown);
+    EXPECT_EQ(r.sockets[2].origin->kind, OriginKind::Unknown);
     EXPECT_EQ(r.stats.events, 310u);
 }
 
