@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <map>
 #include <set>
 #include <unordered_set>
 
@@ -377,6 +378,11 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
     std::stable_sort(candidates.begin(), candidates.end(),
                      [](const Candidate& a, const Candidate& b) { return a.age > b.age; });
     std::unordered_map<uint32_t, std::shared_ptr<const OwnerDetails>> details;
+    // Sockets opened by one thread through one path share one resolved Origin: everything in it
+    // follows from these fields (the opening time aside).
+    using OriginKey = std::tuple<uint32_t, uint32_t, uint32_t, std::string_view, uint64_t, int32_t,
+                                 int32_t, uint64_t, uint32_t, int64_t, int64_t>;
+    std::map<OriginKey, SharedOrigin> resolved;
 
     report.sockets.reserve(candidates.size());
     for (const Candidate& c : candidates) {
@@ -399,7 +405,24 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
             if (fresh) d->second = std::make_shared<const OwnerDetails>(owner_details(c.owner));
             entry.owner = d->second;
         }
-        if (s->origin) entry.origin = resolve_origin(*s->origin, s->key);
+        if (s->origin && kind_of(s->origin->kind) != OriginKind::Unknown) {
+            const cw_origin& o = *s->origin;
+            const auto unwound = unwound_stack(s->key, o);
+            const OriginKey key{o.kind,
+                                o.pid,
+                                o.tid,
+                                std::string_view(o.comm, strnlen(o.comm, sizeof o.comm)),
+                                o.task_start_ns,
+                                o.user_stack_id,
+                                o.kernel_stack_id,
+                                o.leaf_caller,
+                                o.py_status,
+                                static_cast<int64_t>(o.py_stack_id),
+                                unwound ? int64_t{*unwound} : int64_t{-1}};
+            auto [it, fresh] = resolved.try_emplace(key);
+            if (fresh) it->second = resolve_thread(o, unwound);
+            entry.origin = it->second;
+        }
         if (!selected(input.pid_filter, entry.pid, entry.origin)) continue;
         entry.inet6 = s->inet6();
         entry.local = {format_addr(s->inet6(), s->flow.saddr), s->flow.sport};
