@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <unordered_set>
 
 #include "cwtrace/decoder.h"
@@ -30,7 +32,8 @@
 namespace cwtrace {
 namespace {
 
-constexpr uint64_t kDrainNs = 100'000'000;  // how stale the table may get between drains
+constexpr uint64_t kDrainNs = 100'000'000;      // how stale the table may get between drains
+constexpr uint64_t kForgetNs = 60'000'000'000;  // how often caches of exited processes are dropped
 
 volatile sig_atomic_t g_stop = 0;
 
@@ -140,9 +143,12 @@ class Session {
         if (!options_.pids.empty() && std::find(options_.pids.begin(), options_.pids.end(),
                                                 static_cast<pid_t>(pid)) == options_.pids.end())
             return;
-        if (auto entry = python_.inspect(static_cast<pid_t>(pid)))
-            if (!tracer_->set_python_process(pid, *entry))
+        if (auto entry = python_.inspect(static_cast<pid_t>(pid))) {
+            if (tracer_->set_python_process(pid, *entry))
+                python_watched_[pid] = read_start_ticks(static_cast<pid_t>(pid));
+            else
                 spdlog::warn("pid {}: cannot watch its Python frames (map full)", pid);
+        }
     }
 
     PythonTracker::StackRead python_stack_read() {
@@ -241,6 +247,26 @@ class Session {
             make_snapshot(build(now_ns), left_close_wait_, options_.metrics_top, CWTRACE_VERSION));
     }
 
+    // What was cached to symbolize exited processes is dropped once nothing names them: pending
+    // closes are folded (symbolized) first, and tracked sockets keep their openers'.
+    void forget_exited() {
+        closes_.fold();
+        std::set<ReportBuilder::ProcessKey> keep;
+        table_.for_each([&](const TrackedSocket& s) {
+            if (s.origin) keep.insert({s.origin->pid, s.origin->task_start_ns});
+        });
+        if (size_t n = builder_.forget_exited(keep))
+            spdlog::debug("forgot {} exited processes ({} still known)", n,
+                          builder_.processes_known());
+        // Python processes that exited leave the kernel's watch list, which has room for 4096.
+        std::erase_if(python_watched_, [&](const auto& watched) {
+            const auto [pid, start_ticks] = watched;
+            if (read_start_ticks(static_cast<pid_t>(pid)) == start_ticks) return false;
+            tracer_->forget_python_process(pid);
+            return true;
+        });
+    }
+
     uint64_t started_ns() const { return started_ns_; }
 
   private:
@@ -305,6 +331,7 @@ class Session {
     ReportBuilder builder_;
     CloseLog closes_;  // sockets that left CLOSE_WAIT: late closes, durations per path
     PythonTracker python_;
+    std::map<uint32_t, uint64_t> python_watched_;  // pid -> start time (clock ticks)
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;
@@ -342,9 +369,14 @@ int run(const Options& options) {
     const uint64_t deadline = options.duration ? start + options.duration->count() : UINT64_MAX;
     uint64_t next_report = options.interval ? start + options.interval->count() : UINT64_MAX;
     bool stdout_ok = true;
+    uint64_t next_forget = start + kForgetNs;
     while (!g_stop) {
         const uint64_t now = monotonic_ns();
         if (now >= deadline) break;
+        if (now >= next_forget) {
+            session.forget_exited();
+            next_forget = now + kForgetNs;
+        }
         if (metrics && now >= metrics->next_refresh_ns())
             metrics->refresh(now, [&] { return session.metrics(now); });
         if (now >= next_report) {

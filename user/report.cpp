@@ -333,6 +333,23 @@ std::vector<DiagSocket> ReportBuilder::close_wait_now() {
     return out;
 }
 
+size_t ReportBuilder::forget_exited(const std::set<ProcessKey>& keep) {
+    std::set<ProcessKey> gone;
+    auto exited = [&](const ProcessKey& key) {
+        if (keep.count(key)) return false;
+        if (gone.count(key)) return true;
+        if (same_process(static_cast<pid_t>(key.first), key.second)) return false;
+        gone.insert(key);
+        return true;
+    };
+    std::erase_if(maps_, [&](const auto& entry) { return exited(entry.first); });
+    std::erase_if(perf_maps_, [&](const auto& entry) { return exited(entry.first); });
+    std::erase_if(user_stacks_, [&](const auto& entry) {
+        return exited({std::get<0>(entry.first), std::get<1>(entry.first)});
+    });
+    return gone.size();
+}
+
 Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) {
     spdlog::stopwatch watch;
     Report report;

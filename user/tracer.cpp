@@ -220,6 +220,10 @@ bool Tracer::set_python_process(uint32_t pid, const cw_python_proc& entry) {
                                 BPF_ANY) == 0;
 }
 
+void Tracer::forget_python_process(uint32_t pid) {
+    bpf_map__delete_elem(skel_->maps.python_procs, &pid, sizeof pid, 0);
+}
+
 std::optional<cw_py_stack> Tracer::python_stack(uint64_t stack_id) const {
     cw_py_stack stack;
     if (bpf_map__lookup_elem(skel_->maps.py_stacks, &stack_id, sizeof stack_id, &stack,

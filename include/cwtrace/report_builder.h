@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -56,6 +57,14 @@ class ReportBuilder {
 
     Report build(const SocketTable& table, const ReportInput& input);
 
+    using ProcessKey = std::pair<uint32_t, uint64_t>;  // pid, start time
+    // Forgets the mappings, perf maps and symbolized stacks kept for processes that have exited
+    // and are not in `keep` (the openers of the sockets still tracked): on a host that runs many
+    // short-lived processes they would otherwise grow without bound. Returns how many processes
+    // were forgotten.
+    size_t forget_exited(const std::set<ProcessKey>& keep);
+    size_t processes_known() const { return maps_.size(); }
+
     // The sockets in CLOSE_WAIT now, from sock_diag: the backfill at start.
     static std::vector<DiagSocket> close_wait_now();
 
@@ -85,7 +94,6 @@ class ReportBuilder {
     PythonFrames python_;
     std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
     UserSymbolizer user_symbolizer_;
-    using ProcessKey = std::pair<uint32_t, uint64_t>;        // pid, start time
     std::map<ProcessKey, std::optional<ProcessMaps>> maps_;  // nullopt: gone before we looked
     std::unordered_map<int32_t, std::vector<Frame>> kernel_stacks_;
     // pid, start time, stack id, leaf caller, Python status and stack, unwound stack id (-1:

@@ -72,6 +72,11 @@ class SocketTable {
     std::vector<const TrackedSocket*> at_least(uint64_t now_ns, uint64_t min_age_ns) const;
 
     const TrackedSocket* find(uint64_t key) const;
+    // Calls `visit` with every tracked socket, in no particular order.
+    template <typename Visit>
+    void for_each(Visit&& visit) const {
+        for (const auto& [key, s] : sockets_) visit(s);
+    }
     size_t size() const { return sockets_.size(); }
 
   private:

@@ -59,6 +59,8 @@ class Tracer {
 
     // Tells the kernel side where CPython process `pid` keeps its frames. False if the map is full.
     bool set_python_process(uint32_t pid, const cw_python_proc& entry);
+    // Stops watching a Python process (it exited: its entry would hold a slot of the map).
+    void forget_python_process(uint32_t pid);
     // A captured Python stack (see cw_origin.py_stack_id), or nullopt.
     std::optional<cw_py_stack> python_stack(uint64_t stack_id) const;
 
