@@ -32,7 +32,8 @@
 namespace cwtrace {
 namespace {
 
-constexpr uint64_t kDrainNs = 100'000'000;      // how stale the table may get between drains
+constexpr uint64_t kDrainNs = 100'000'000;         // how stale the table may get between drains
+constexpr uint64_t kStartReuseNs = 5'000'000'000;  // how long the start's facts stand
 constexpr uint64_t kForgetNs = 60'000'000'000;  // how often caches of exited processes are dropped
 
 volatile sig_atomic_t g_stop = 0;
@@ -161,11 +162,14 @@ class Session {
     // is reconciled by its flow in the table.
     void backfill() {
         spdlog::stopwatch watch;
+        StartSnapshot start = ReportBuilder::snapshot_at_start();
         size_t added = 0;
-        for (const DiagSocket& d : ReportBuilder::close_wait_now())
+        for (const DiagSocket& d : start.sockets)
             added += table_.add_before_start(flow_of(d), d.inode, started_ns_);
+        std::vector<DiagSocket>().swap(start.sockets);
         if (added) spdlog::info("{} sockets were already in CLOSE_WAIT", added);
-        spdlog::debug("start: sock_diag dump and table in {:.3f} s", watch);
+        spdlog::debug("start: sock_diag dump, owners and table in {:.3f} s", watch);
+        if (added) start_ = std::move(start);
     }
 
     // With --pid the kernel follows only sockets the selected processes opened while tracing.
@@ -204,13 +208,19 @@ class Session {
     // The report of the sockets in CLOSE_WAIT now, after the table is reconciled with the kernel.
     Report build(uint64_t now_ns) {
         reconcile(now_ns);
+        // A report soon after start, of the sockets found then only (and no event lost), uses
+        // their facts and owners from then: in front of a pile-up, one dump and one /proc pass.
+        std::optional<StartSnapshot> start = std::move(start_);
+        start_.reset();
+        const bool reuse = start && options_.pids.empty() && !events_lost() &&
+                           ReportBuilder::usable_for(*start, table_, now_ns, kStartReuseNs);
         ReportInput input;
         input.now_ns = now_ns;
         input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());
         input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
         input.pid_filter = options_.pids;
         input.stats = stats();
-        return builder_.build(table_, input);
+        return builder_.build(table_, input, reuse ? &*start : nullptr);
     }
 
     void drain(int timeout_ms) {
@@ -332,6 +342,7 @@ class Session {
     CloseLog closes_;  // sockets that left CLOSE_WAIT: late closes, durations per path
     PythonTracker python_;
     std::map<uint32_t, uint64_t> python_watched_;  // pid -> start time (clock ticks)
+    std::optional<StartSnapshot> start_;           // for the first report, if soon enough
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;

@@ -1,6 +1,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <spdlog/stopwatch.h>
+#include <time.h>
 
 #include <algorithm>
 #include <array>
@@ -244,19 +245,10 @@ std::pair<uint16_t, uint16_t> ephemeral_ports() {
     return {32768, 60999};
 }
 
-// What sock_diag says now of a tracked socket.
-struct Seen {
-    bool found = false;  // false: no dump listed it (closed meanwhile, or a namespace not dumped)
-    bool has_tcp_info = false;
-    std::optional<bool> accepted;
-    uint32_t recv_q = 0, send_q = 0;
-    uint32_t last_ack_recv_ms = 0;
-};
-
 // A tracked socket on its way into the report: small, since there may be a million.
 struct Candidate {
     const TrackedSocket* socket = nullptr;
-    Seen seen;
+    SocketFacts seen;
     pid_t owner = 0;  // 0: no process holds it
     double age = 0;   // the best age known
 };
@@ -291,9 +283,9 @@ class CandidateIndex {
     std::unordered_map<cw_flow, uint32_t, FlowHash, FlowEqual> by_flow_;
 };
 
-// Fills in what sock_diag says now of each candidate, in every network namespace: the listening
-// sockets first, which tell an accepted socket from a client's, then the sockets in CLOSE_WAIT.
-void look_up_close_wait(const CandidateIndex& index, std::vector<Candidate>& candidates) {
+// Every socket in CLOSE_WAIT now, in every network namespace, with its facts; the listening
+// sockets are dumped first, to tell an accepted socket from a client's.
+void for_each_close_wait(const std::function<void(const DiagSocket&, const SocketFacts&)>& visit) {
     Listeners listeners;
     auto listed = for_each_tcp_socket_everywhere(1u << CW_TCP_LISTEN,
                                                  [&](const DiagSocket& d) { listeners.add(d); });
@@ -301,22 +293,32 @@ void look_up_close_wait(const CandidateIndex& index, std::vector<Candidate>& can
     const auto [low, high] = ephemeral_ports();
     auto visited =
         for_each_tcp_socket_everywhere(1u << CW_TCP_CLOSE_WAIT, [&](const DiagSocket& d) {
-            const auto at = index.find(d);
-            if (!at) return;
-            Seen& seen = candidates[*at].seen;
-            seen.found = true;
-            seen.recv_q = d.recv_q;
-            seen.send_q = d.send_q;
-            seen.has_tcp_info = d.tcp_info.has_value();
-            if (d.tcp_info) seen.last_ack_recv_ms = d.tcp_info->last_ack_recv_ms;
+            SocketFacts facts;
+            facts.found = true;
+            facts.recv_q = d.recv_q;
+            facts.send_q = d.send_q;
+            facts.has_tcp_info = d.tcp_info.has_value();
+            if (d.tcp_info) facts.last_ack_recv_ms = d.tcp_info->last_ack_recv_ms;
             // A listener on its local endpoint: accepted. None, on a port connect() picks from: a
             // client's. Otherwise (a server that stopped listening?) not known.
             if (listeners.listening(d))
-                seen.accepted = true;
+                facts.accepted = true;
             else if (d.sport >= low && d.sport <= high)
-                seen.accepted = false;
+                facts.accepted = false;
+            visit(d, facts);
         });
-    if (!visited) spdlog::debug("sock_diag: {}", visited.error().message);
+    if (!visited)
+        spdlog::warn("cannot list the sockets in CLOSE_WAIT: {}", visited.error().message);
+    else if (visited->failed)
+        spdlog::debug("sock_diag: {} network namespaces could not be listed (gone?)",
+                      visited->failed);
+}
+
+// Fills in what sock_diag says now of each candidate.
+void look_up_close_wait(const CandidateIndex& index, std::vector<Candidate>& candidates) {
+    for_each_close_wait([&](const DiagSocket& d, const SocketFacts& facts) {
+        if (const auto at = index.find(d)) candidates[*at].seen = facts;
+    });
 }
 
 }  // namespace
@@ -350,7 +352,47 @@ size_t ReportBuilder::forget_exited(const std::set<ProcessKey>& keep) {
     return gone.size();
 }
 
-Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) {
+StartSnapshot ReportBuilder::snapshot_at_start() {
+    StartSnapshot out;
+    // Which sockets are in CLOSE_WAIT is known only at the end of the dump, so the /proc pass
+    // beside it notes the holder of every socket, and keeps those of the dumped ones after.
+    std::unordered_map<uint64_t, SocketFacts> facts;
+    auto dumped = std::async(std::launch::async, [&] {
+        for_each_close_wait([&](const DiagSocket& d, const SocketFacts& f) {
+            out.sockets.push_back(d);
+            if (d.inode) facts.emplace(d.inode, f);
+        });
+    });
+    auto owners = find_socket_owners([](uint64_t) { return true; });
+    dumped.get();
+    // At the end of the dump: ages grown since are counted from here, never more than the truth.
+    timespec ts = {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    out.taken_ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
+    out.by_inode.reserve(facts.size());
+    for (const auto& [ino, f] : facts) {
+        StartSnapshot::Known& known = out.by_inode[ino];
+        known.facts = f;
+        if (auto it = owners.find(ino); it != owners.end()) {
+            known.owner = it->second.pid;
+            out.comms.try_emplace(it->second.pid, it->second.comm);
+        }
+    }
+    return out;
+}
+
+bool ReportBuilder::usable_for(const StartSnapshot& start, const SocketTable& table,
+                               uint64_t now_ns, uint64_t max_age_ns) {
+    if (now_ns < start.taken_ns || now_ns - start.taken_ns > max_age_ns) return false;
+    bool all_seen = true;
+    table.for_each([&](const TrackedSocket& s) {
+        all_seen = all_seen && s.before_start && s.ino && start.by_inode.count(s.ino);
+    });
+    return all_seen;
+}
+
+Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
+                            const StartSnapshot* start) {
     spdlog::stopwatch watch;
     Report report;
     report.min_age_seconds = static_cast<double>(input.min_age_ns) / 1e9;
@@ -364,7 +406,19 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input) 
         for (const TrackedSocket* s : tracked) candidates.push_back(Candidate{s, {}, 0, 0});
     }
     std::unordered_map<pid_t, std::string> comms;
-    {
+    if (start) {
+        // Facts as of the snapshot; an idle socket's time since its last segment has grown since.
+        const auto since_ms = static_cast<uint32_t>((input.now_ns - start->taken_ns) / 1'000'000);
+        for (Candidate& c : candidates) {
+            const StartSnapshot::Known& known = start->by_inode.at(c.socket->ino);
+            c.seen = known.facts;
+            if (c.seen.has_tcp_info) c.seen.last_ack_recv_ms += since_ms;
+            c.owner = known.owner;
+        }
+        comms = start->comms;
+        spdlog::debug("report: {} sockets, facts and owners from the start ({} ms ago)",
+                      candidates.size(), since_ms);
+    } else {
         const CandidateIndex index(candidates);
         // The kernel's dump and the /proc scan are the two slow steps, and independent.
         auto dumped =

@@ -35,6 +35,29 @@ struct ReportInput {
 // The flow of a socket found by sock_diag, as the tracer's events name it.
 cw_flow flow_of(const DiagSocket& socket);
 
+// What sock_diag says of a socket in CLOSE_WAIT, as a report uses it.
+struct SocketFacts {
+    bool found = false;  // false: no dump listed it (closed meanwhile, or a namespace not dumped)
+    bool has_tcp_info = false;
+    std::optional<bool> accepted;  // see SocketEntry::accepted
+    uint32_t recv_q = 0, send_q = 0;
+    uint32_t last_ack_recv_ms = 0;
+};
+
+// The sockets in CLOSE_WAIT at start, with their facts and owners, from one sock_diag dump and
+// one /proc pass run side by side. A report taken soon after, of these sockets only, uses them
+// instead of dumping and scanning again: in front of a million sockets that is seconds.
+struct StartSnapshot {
+    uint64_t taken_ns = 0;  // CLOCK_MONOTONIC
+    std::vector<DiagSocket> sockets;
+    struct Known {
+        SocketFacts facts;
+        pid_t owner = 0;  // 0: no process holds it
+    };
+    std::unordered_map<uint64_t, Known> by_inode;
+    std::unordered_map<pid_t, std::string> comms;  // of the owners
+};
+
 class ReportBuilder {
   public:
     using StackLookup = std::function<std::vector<uint64_t>(int32_t stack_id)>;
@@ -55,7 +78,17 @@ class ReportBuilder {
     void note_user_stack(const UserStackRecord& record);
     const UnwindStats& unwind_stats() const { return unwinder_.stats(); }
 
-    Report build(const SocketTable& table, const ReportInput& input);
+    // With `start`, the facts and owners it holds stand for a new dump and /proc pass; every
+    // tracked socket must be in it (see usable_for()).
+    Report build(const SocketTable& table, const ReportInput& input,
+                 const StartSnapshot* start = nullptr);
+
+    // The sockets in CLOSE_WAIT now, their facts and owners (the backfill at start).
+    static StartSnapshot snapshot_at_start();
+    // Whether a report of `table` at `now_ns` may use `start`: taken at most `max_age_ns` ago,
+    // and every tracked socket one it saw.
+    static bool usable_for(const StartSnapshot& start, const SocketTable& table, uint64_t now_ns,
+                           uint64_t max_age_ns);
 
     using ProcessKey = std::pair<uint32_t, uint64_t>;  // pid, start time
     // Forgets the mappings, perf maps and symbolized stacks kept for processes that have exited
