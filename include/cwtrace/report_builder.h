@@ -45,7 +45,7 @@ struct SocketFacts {
 };
 
 // The sockets in CLOSE_WAIT at start, with their facts and owners, from one sock_diag dump and
-// one /proc pass run side by side. A report taken soon after, of these sockets only, uses them
+// one /proc pass. A report taken soon after, of these sockets only, uses them
 // instead of dumping and scanning again: in front of a million sockets that is seconds.
 struct StartSnapshot {
     uint64_t taken_ns = 0;  // CLOCK_MONOTONIC
