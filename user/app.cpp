@@ -214,6 +214,7 @@ class Session {
         start_.reset();
         const bool reuse = start && options_.pids.empty() && !events_lost() &&
                            ReportBuilder::usable_for(*start, table_, now_ns, kStartReuseNs);
+        if (!reuse) start.reset();
         ReportInput input;
         input.now_ns = now_ns;
         input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());

@@ -394,7 +394,7 @@ bool ReportBuilder::usable_for(const StartSnapshot& start, const SocketTable& ta
 }
 
 Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
-                            const StartSnapshot* start) {
+                            StartSnapshot* start) {
     spdlog::stopwatch watch;
     Report report;
     report.min_age_seconds = static_cast<double>(input.min_age_ns) / 1e9;
@@ -417,7 +417,8 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
             if (c.seen.has_tcp_info) c.seen.last_ack_recv_ms += since_ms;
             c.owner = known.owner;
         }
-        comms = start->comms;
+        comms = std::move(start->comms);
+        *start = {};  // a million facts, not needed any more
         spdlog::debug("report: {} sockets, facts and owners from the start ({} ms ago)",
                       candidates.size(), since_ms);
     } else {

@@ -84,9 +84,9 @@ struct SocketEntry {
     // Shared by the sockets of one process: a million sockets of a few processes hold a few.
     std::shared_ptr<const OwnerDetails> owner;
     bool inet6 = false;
+    bool before_start = false;  // already in CLOSE_WAIT when tracing began
     Endpoint local, remote;
     double close_wait_seconds = 0;  // never more than the truth
-    bool before_start = false;
     // For sockets found at start: seconds since the last segment received (the FIN, while the
     // socket is idle), from tcp_info. An estimate; --min-age judges such sockets by it.
     std::optional<double> age_estimate_seconds;

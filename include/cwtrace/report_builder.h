@@ -79,9 +79,9 @@ class ReportBuilder {
     const UnwindStats& unwind_stats() const { return unwinder_.stats(); }
 
     // With `start`, the facts and owners it holds stand for a new dump and /proc pass; every
-    // tracked socket must be in it (see usable_for()).
+    // tracked socket must be in it (see usable_for()). It is emptied on the way (memory).
     Report build(const SocketTable& table, const ReportInput& input,
-                 const StartSnapshot* start = nullptr);
+                 StartSnapshot* start = nullptr);
 
     // The sockets in CLOSE_WAIT now, their facts and owners (the backfill at start).
     static StartSnapshot snapshot_at_start();
