@@ -356,30 +356,24 @@ StartSnapshot ReportBuilder::snapshot_at_start() {
     StartSnapshot out;
     // The dump first, then the /proc pass for the sockets it found: none (the common case) costs
     // no pass at all, and the pass looks for those sockets only.
-    std::unordered_map<uint64_t, SocketFacts> facts;
-    for_each_close_wait([&](const DiagSocket& d, const SocketFacts& f) {
+    for_each_close_wait([&](const DiagSocket& d, const SocketFacts& facts) {
         out.sockets.push_back(d);
-        if (d.inode) facts.emplace(d.inode, f);
+        if (d.inode) out.by_inode[d.inode].facts = facts;
     });
-    spdlog::stopwatch watch;
-    std::unordered_map<uint64_t, Owner> owners;
-    if (!facts.empty())
-        owners = find_socket_owners([&](uint64_t ino) { return facts.count(ino) > 0; });
-    spdlog::debug("start: {} sockets in CLOSE_WAIT, {} of their owners found in {:.3f} s",
-                  facts.size(), owners.size(), watch);
     // At the end of the dump: ages grown since are counted from here, never more than the truth.
     timespec ts = {};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     out.taken_ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
-    out.by_inode.reserve(facts.size());
-    for (const auto& [ino, f] : facts) {
-        StartSnapshot::Known& known = out.by_inode[ino];
-        known.facts = f;
-        if (auto it = owners.find(ino); it != owners.end()) {
-            known.owner = it->second.pid;
-            out.comms.try_emplace(it->second.pid, it->second.comm);
-        }
+    if (out.by_inode.empty()) return out;
+    spdlog::stopwatch watch;
+    const auto owners =
+        find_socket_owners([&](uint64_t ino) { return out.by_inode.count(ino) > 0; });
+    for (const auto& [ino, owner] : owners) {
+        out.by_inode.at(ino).owner = owner.pid;
+        out.comms.try_emplace(owner.pid, owner.comm);
     }
+    spdlog::debug("start: {} sockets in CLOSE_WAIT, {} of their owners found in {:.3f} s",
+                  out.by_inode.size(), owners.size(), watch);
     return out;
 }
 
