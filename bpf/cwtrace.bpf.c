@@ -108,6 +108,18 @@ struct {
     __uint(max_entries, 8 << 20);
 } stack_copies SEC(".maps");
 
+/* Dwarf mode, per thread: the end of its readable stack (page-aligned), where a copy last
+ * stopped short. A shallow stack (a thread's first frames) is nearer its top than the bytes
+ * copied, and a copy across the top faults: learning where the top is lets the next copy read
+ * exactly what is there in one go instead of failing whole and being redone chunk by chunk.
+ * Only a hint: a stale entry (the thread id reused) is detected and the copy redone as before. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u32);   /* tid */
+    __type(value, __u64); /* first unreadable address above the stack */
+} stack_tops SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, CW_CNT_MAX);
@@ -260,16 +272,30 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     announce_process(origin->pid, origin->task_start_ns);
 }
 
+/* Bytes of user stack at `sp` to copy in one go: user_stack_bytes, or fewer when the thread's
+ * stack top is known to be nearer (whole chunks only, as a chunk-by-chunk copy would stop). */
+static __always_inline __u32 user_stack_hint(__u32 tid, __u64 sp, __u64* known_top) {
+    __u64* top = bpf_map_lookup_elem(&stack_tops, &tid);
+    __u64 room;
+
+    *known_top = top ? *top : 0;
+    if (!top || *top <= sp) return user_stack_bytes;
+    room = (*top - sp) / CW_USER_STACK_CHUNK * CW_USER_STACK_CHUNK;
+    return room < user_stack_bytes ? (__u32)room : user_stack_bytes;
+}
+
 /* Dwarf mode: the user registers and a copy of the user stack, so that userspace can unwind
  * code built without frame pointers with its CFI. A copy that faults (the top of the stack is
- * nearer than user_stack_bytes) is redone in chunks, up to the first chunk that faults. */
+ * nearer than user_stack_bytes) is redone in chunks, up to the first chunk that faults; where
+ * that was is remembered per thread, so that its next copy reads just that much at once (and
+ * goes on chunk by chunk from there if more is readable). The bytes copied are the same. */
 static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* origin) {
 #if defined(__TARGET_ARCH_x86)
     struct cw_event_user_stack* event;
     struct pt_regs* regs;
     unsigned char* stack;
-    __u32 chunks = user_stack_bytes / CW_USER_STACK_CHUNK;
-    __u64 sp;
+    __u32 chunks = user_stack_bytes / CW_USER_STACK_CHUNK, first = 0, hint;
+    __u64 sp, top, known_top;
 
     if (user_stack_mode != CW_USER_STACKS_DWARF) return;
     regs = (struct pt_regs*)bpf_task_pt_regs(bpf_get_current_task_btf());
@@ -295,17 +321,24 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
     event->stack_bytes = 0;
     event->pad = 0;
     stack = (unsigned char*)(event + 1);
-    /* One copy when the whole slice is readable (the rule); chunk by chunk near the top. */
-    if (!bpf_probe_read_user(stack, user_stack_bytes, (void*)sp)) {
-        event->stack_bytes = user_stack_bytes;
-        chunks = 0;
-    }
+    /* One copy of what is known readable (the whole slice as a rule); chunk by chunk after it. */
+    hint = user_stack_hint(origin->tid, sp, &known_top);
+    if (hint > user_stack_bytes) hint = user_stack_bytes; /* for the verifier */
+    if (!bpf_probe_read_user(stack, hint, (void*)sp)) first = hint / CW_USER_STACK_CHUNK;
+    event->stack_bytes = first * CW_USER_STACK_CHUNK;
     for (__u32 i = 0; i < CW_MAX_USER_STACK_BYTES / CW_USER_STACK_CHUNK; i++) {
         if (i >= chunks) break;
+        if (i < first) continue;
         if (bpf_probe_read_user(stack + i * CW_USER_STACK_CHUNK, CW_USER_STACK_CHUNK,
                                 (void*)(sp + i * CW_USER_STACK_CHUNK)))
             break;
         event->stack_bytes = (i + 1) * CW_USER_STACK_CHUNK;
+    }
+    /* Stopped short: the chunk after the copy faulted, so the page boundary within it (or at
+     * its start) is the top. */
+    if (event->stack_bytes < user_stack_bytes) {
+        top = (sp + event->stack_bytes + 4095) & ~4095ULL;
+        if (top != known_top) bpf_map_update_elem(&stack_tops, &origin->tid, &top, BPF_ANY);
     }
     count(CW_CNT_EVENTS);
     bpf_ringbuf_submit(event, submit_flags_of(&stack_copies));
