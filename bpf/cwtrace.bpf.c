@@ -335,10 +335,13 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
         event->stack_bytes = (i + 1) * CW_USER_STACK_CHUNK;
     }
     /* Stopped short: the chunk after the copy faulted, so the page boundary within it (or at
-     * its start) is the top. */
+     * its start) is the top. Not short, having read past a top known for this thread id: that
+     * top was stale (the id reused), forget it. */
     if (event->stack_bytes < user_stack_bytes) {
         top = (sp + event->stack_bytes + 4095) & ~4095ULL;
         if (top != known_top) bpf_map_update_elem(&stack_tops, &origin->tid, &top, BPF_ANY);
+    } else if (known_top && known_top < sp + user_stack_bytes) {
+        bpf_map_delete_elem(&stack_tops, &origin->tid);
     }
     count(CW_CNT_EVENTS);
     bpf_ringbuf_submit(event, submit_flags_of(&stack_copies));
