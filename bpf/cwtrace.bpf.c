@@ -36,6 +36,14 @@ const volatile __u64 closer_min_age_ns = 0;
 const volatile __u32 user_stack_mode = CW_USER_STACKS_FP;
 const volatile __u32 user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;
 
+/* The opener of a socket, and when it entered CLOSE_WAIT (0: it is not in CLOSE_WAIT, or
+ * entered it before its opener was recorded: see close_wait_since). One map entry serves the
+ * whole life of a followed socket: entering and leaving CLOSE_WAIT cost one lookup each. */
+struct origin_entry {
+    struct cw_origin origin;
+    __u64 close_wait_since;
+};
+
 /* Sizes below are defaults; userspace may resize before load. `origins` holds one entry per
  * live TCP socket opened while tracing: allocated as sockets open rather than all up front, so
  * a large bound (~40 MB of kernel memory when full) costs nothing on a quiet host. */
@@ -44,7 +52,7 @@ struct {
     __uint(max_entries, 262144);
     __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, __u64); /* struct sock * */
-    __type(value, struct cw_origin);
+    __type(value, struct origin_entry);
 } origins SEC(".maps");
 
 /* Deduplicates opening stacks: a path opening 100,000 sockets is stored once. No
@@ -76,7 +84,8 @@ struct {
     __type(value, __s32); /* kernel stack id */
 } kernel_paths SEC(".maps");
 
-/* When each socket now in CLOSE_WAIT entered it, so that its close knows how late it is. LRU:
+/* When each socket now in CLOSE_WAIT without an origin entry (opened before tracing, or its
+ * opener not recorded yet) entered it, so that its close knows how late it is. LRU:
  * when full, the entries of the longest-idle sockets go, and their closes, judged late for
  * want of an entry, are late indeed (stacks captured): nothing is lost. */
 struct {
@@ -353,8 +362,8 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
 #endif
 }
 
-static __always_inline void remember_origin(__u64 sk, const struct cw_origin* origin) {
-    if (bpf_map_update_elem(&origins, &sk, origin, BPF_ANY)) count(CW_CNT_ORIGIN_MAP_FULL);
+static __always_inline void remember_origin(__u64 sk, const struct origin_entry* entry) {
+    if (bpf_map_update_elem(&origins, &sk, entry, BPF_ANY)) count(CW_CNT_ORIGIN_MAP_FULL);
 }
 
 static __always_inline void fill_flow(struct trace_event_raw_inet_sock_set_state* ctx,
@@ -376,15 +385,15 @@ static __always_inline void fill_flow(struct trace_event_raw_inet_sock_set_state
 /* With --pid, only sockets whose opener was recorded (a selected process opened them while
  * tracing) are followed here; userspace finds the selected processes' other sockets through
  * sock_diag at report time. Without it every socket is followed. */
-static __always_inline bool followed(const struct cw_origin* origin) {
-    return filter_pid_count == 0 || origin;
+static __always_inline bool followed(const struct origin_entry* entry) {
+    return filter_pid_count == 0 || entry;
 }
 
-static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk) {
-    struct cw_origin* origin = bpf_map_lookup_elem(&origins, &sk);
+static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk,
+                                       const struct origin_entry* entry) {
+    const struct cw_origin* origin = entry ? &entry->origin : NULL;
     struct cw_event_enter* event;
 
-    if (!followed(origin)) return;
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event) {
         count(CW_CNT_RINGBUF_FULL);
@@ -469,17 +478,26 @@ static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u
 
 static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk,
                                        int new_state) {
+    struct origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
     struct cw_event_leave* event;
-    __u64 *since, now, age;
+    __u64 *since, since_ns = 0, now, age;
     bool late, task;
 
     /* With --pid, sockets not followed have no close_wait_since entry either. */
-    if (filter_pid_count && !bpf_map_lookup_elem(&origins, &sk)) return;
-    since = bpf_map_lookup_elem(&close_wait_since, &sk);
+    if (!followed(entry)) return;
+    if (entry && entry->close_wait_since) {
+        since_ns = entry->close_wait_since;
+        entry->close_wait_since = 0;
+    } else {
+        since = bpf_map_lookup_elem(&close_wait_since, &sk);
+        if (since) {
+            since_ns = *since;
+            bpf_map_delete_elem(&close_wait_since, &sk);
+        }
+    }
     now = bpf_ktime_get_ns();
-    age = since && now > *since ? now - *since : 0;
-    late = !since || age >= closer_min_age_ns;
-    if (since) bpf_map_delete_elem(&close_wait_since, &sk);
+    age = since_ns && now > since_ns ? now - since_ns : 0;
+    late = !since_ns || age >= closer_min_age_ns;
     task = in_task((const struct sock*)ctx->skaddr, new_state);
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event) {
@@ -511,21 +529,25 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
 
     /* Inside connect(), in the connecting thread: the one moment the opener is current. */
     if (old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT) {
-        struct cw_origin origin = {};
+        struct origin_entry entry = {};
 
         if (!pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
-        fill_origin(ctx, &origin, CW_ORIGIN_CONNECT, (const struct sock*)ctx->skaddr);
-        remember_origin(sk, &origin);
-        emit_user_stack(sk, &origin);
+        fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, (const struct sock*)ctx->skaddr);
+        remember_origin(sk, &entry);
+        emit_user_stack(sk, &entry.origin);
         return 0;
     }
     if (new_state == CW_TCP_CLOSE_WAIT) {
+        struct origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
         __u64 now = bpf_ktime_get_ns();
 
         /* With --pid, nothing for sockets the selected processes did not open. */
-        if (filter_pid_count && !bpf_map_lookup_elem(&origins, &sk)) return 0;
-        bpf_map_update_elem(&close_wait_since, &sk, &now, BPF_ANY);
-        emit_enter(ctx, sk);
+        if (!followed(entry)) return 0;
+        if (entry)
+            entry->close_wait_since = now;
+        else
+            bpf_map_update_elem(&close_wait_since, &sk, &now, BPF_ANY);
+        emit_enter(ctx, sk, entry);
         return 0;
     }
     if (old_state == CW_TCP_CLOSE_WAIT) emit_leave(ctx, sk, new_state);
@@ -596,7 +618,7 @@ static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
 
 /* An accepted socket's handshake completed in softirq; its owner is known only here. */
 static __always_inline int on_accept_return(void* ctx, long fd) {
-    struct cw_origin origin = {};
+    struct origin_entry entry = {};
     struct cw_event_origin* event;
     struct sock* sk;
     __u64 key;
@@ -609,15 +631,15 @@ static __always_inline int on_accept_return(void* ctx, long fd) {
     }
     if (!is_tcp(sk)) return 0;
     key = (__u64)sk;
-    fill_origin(ctx, &origin, CW_ORIGIN_ACCEPT, sk);
-    remember_origin(key, &origin);
-    emit_user_stack(key, &origin);
+    fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk);
+    remember_origin(key, &entry);
+    emit_user_stack(key, &entry.origin);
 
     /* The peer closed before accept(): the CLOSE_WAIT event went out without an origin (or, with
      * --pid, did not go out: it is sent now, since this is the moment the socket is followed). */
     if (BPF_CORE_READ(sk, __sk_common.skc_state) != CW_TCP_CLOSE_WAIT) return 0;
     if (filter_pid_count) {
-        emit_enter_accepted(sk, key, &origin);
+        emit_enter_accepted(sk, key, &entry.origin);
         return 0;
     }
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
@@ -627,7 +649,7 @@ static __always_inline int on_accept_return(void* ctx, long fd) {
     }
     fill_header(&event->hdr, CW_EV_ORIGIN, sizeof(*event), key);
     event->ino = sock_ino(sk);
-    event->origin = origin;
+    event->origin = entry.origin;
     count(CW_CNT_EVENTS);
     bpf_ringbuf_submit(event, submit_flags());
     return 0;
