@@ -4,11 +4,13 @@
 #include <bpf/libbpf.h>
 #include <linux/perf_event.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <utility>
 
@@ -116,12 +118,20 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     if (int err = cwtrace_bpf__load(skel)) return load_error("load", err);
     if (auto attached = tracer->attach(config.tracefs); !attached) return attached.error();
 
-    tracer->ringbuf_ =
-        ring_buffer__new(bpf_map__fd(skel->maps.events), &Tracer::on_record, tracer.get(), nullptr);
-    if (!tracer->ringbuf_) return load_error("ring buffer setup", errno);
-    if (ring_buffer__add(tracer->ringbuf_, bpf_map__fd(skel->maps.stack_copies), &Tracer::on_record,
-                         tracer.get()))
-        return load_error("ring buffer setup", errno);
+    tracer->events_ =
+        ring_buffer__new(bpf_map__fd(skel->maps.events), &Tracer::on_event, tracer.get(), nullptr);
+    if (!tracer->events_) return load_error("ring buffer setup", errno);
+    tracer->copies_ = ring_buffer__new(bpf_map__fd(skel->maps.stack_copies), &Tracer::on_stack_copy,
+                                       tracer.get(), nullptr);
+    if (!tracer->copies_) return load_error("ring buffer setup", errno);
+    tracer->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (tracer->epoll_fd_ < 0) return load_error("ring buffer setup", errno);
+    for (ring_buffer* rb : {tracer->events_, tracer->copies_}) {
+        epoll_event ev = {};
+        ev.events = EPOLLIN;
+        if (epoll_ctl(tracer->epoll_fd_, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb), &ev))
+            return load_error("ring buffer setup", errno);
+    }
     return tracer;
 }
 
@@ -164,22 +174,74 @@ Result<bool> Tracer::attach(const std::string& tracefs) {
 }
 
 Tracer::~Tracer() {
-    ring_buffer__free(ringbuf_);
+    ring_buffer__free(copies_);
+    ring_buffer__free(events_);
+    if (epoll_fd_ >= 0) close(epoll_fd_);
     for (bpf_link* link : links_) bpf_link__destroy(link);
     cwtrace_bpf__destroy(skel_);  // detaches every link and closes every map
 }
 
-int Tracer::on_record(void* self, void* data, size_t size) {
-    static_cast<Tracer*>(self)->handler_({static_cast<const std::byte*>(data), size});
+namespace {
+
+// The kernel's send time of a record (every record starts with a cw_event_header); 0 if short.
+uint64_t sent_ns(const void* data, size_t size) {
+    cw_event_header hdr;
+    if (size < sizeof hdr) return 0;
+    std::memcpy(&hdr, data, sizeof hdr);
+    return hdr.ts_ns;
+}
+
+uint64_t monotonic_now_ns() {
+    timespec ts = {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// A record reserved on another CPU can be committed this long after a later one.
+constexpr uint64_t kCommitSkewNs = 1'000'000;
+
+}  // namespace
+
+int Tracer::on_event(void* self, void* data, size_t size) {
+    auto* tracer = static_cast<Tracer*>(self);
+    tracer->deliver_copies_until(sent_ns(data, size));
+    tracer->handler_({static_cast<const std::byte*>(data), size});
     return 0;
 }
 
+// libbpf has no peek: a copy sent after the bound is consumed, held, and handed on later.
+int Tracer::on_stack_copy(void* self, void* data, size_t size) {
+    auto* tracer = static_cast<Tracer*>(self);
+    const auto* bytes = static_cast<const std::byte*>(data);
+    if (sent_ns(data, size) > tracer->copies_until_ns_) {
+        tracer->held_copy_.assign(bytes, bytes + size);
+        return -1;  // stop here
+    }
+    tracer->handler_({bytes, size});
+    return 0;
+}
+
+void Tracer::deliver_copies_until(uint64_t ts_ns) {
+    if (!held_copy_.empty()) {
+        if (sent_ns(held_copy_.data(), held_copy_.size()) > ts_ns) return;
+        std::vector<std::byte> copy;
+        copy.swap(held_copy_);
+        handler_(copy);
+    }
+    copies_until_ns_ = ts_ns;
+    ring_buffer__consume(copies_);  // stops at (and holds) the first copy past the bound
+}
+
 int Tracer::drain(int timeout_ms) {
-    int woken = ring_buffer__poll(ringbuf_, timeout_ms);
-    if (woken < 0 && woken != -EINTR) return woken;
-    int consumed = ring_buffer__consume(ringbuf_);
+    epoll_event ready[2];
+    int woken = epoll_wait(epoll_fd_, ready, 2, timeout_ms);
+    if (woken < 0 && errno != EINTR) return -errno;
+    int consumed = ring_buffer__consume(events_);
     if (consumed < 0) return consumed;
-    return (woken > 0 ? woken : 0) + consumed;
+    // Copies of openings whose events have not come (yet, or ever) go too, up to a moment every
+    // earlier event has surely been committed by.
+    deliver_copies_until(monotonic_now_ns() - kCommitSkewNs);
+    return consumed;
 }
 
 KernelCounters Tracer::counters() const {

@@ -66,14 +66,24 @@ class Tracer {
 
   private:
     Tracer() = default;
-    static int on_record(void* self, void* data, size_t size);
+    static int on_event(void* self, void* data, size_t size);
+    static int on_stack_copy(void* self, void* data, size_t size);
+    // Hands on the stack copies sent up to `ts_ns` (kernel CLOCK_MONOTONIC), in order.
+    void deliver_copies_until(uint64_t ts_ns);
 
     // Each program on its tracepoint; a missing optional tracepoint only warns.
     Result<bool> attach(const std::string& tracefs);
 
     cwtrace_bpf* skel_ = nullptr;
     std::vector<bpf_link*> links_;
-    ring_buffer* ringbuf_ = nullptr;
+    // Events and dwarf-mode stack copies come through two ring buffers, handed on merged in the
+    // order they were sent: a copy may not overtake the close of an earlier socket at the same
+    // address (the kernel reuses it), nor fall behind the events of its own socket.
+    ring_buffer* events_ = nullptr;
+    ring_buffer* copies_ = nullptr;
+    int epoll_fd_ = -1;                 // both rings' wake-ups
+    uint64_t copies_until_ns_ = 0;      // what deliver_copies_until() may hand on now
+    std::vector<std::byte> held_copy_;  // read past that bound: handed on first, later
     RecordHandler handler_;
 };
 
