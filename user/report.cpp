@@ -290,7 +290,8 @@ void for_each_close_wait(const std::function<void(const DiagSocket&, const Socke
     auto listed = for_each_tcp_socket_everywhere(1u << CW_TCP_LISTEN,
                                                  [&](const DiagSocket& d) { listeners.add(d); });
     if (!listed) spdlog::debug("sock_diag: {}", listed.error().message);
-    const auto [low, high] = ephemeral_ports();
+    const std::pair<uint16_t, uint16_t> ephemeral = ephemeral_ports();  // lambdas (clang 14)
+    const uint16_t low = ephemeral.first, high = ephemeral.second;
     auto visited =
         for_each_tcp_socket_everywhere(1u << CW_TCP_CLOSE_WAIT, [&](const DiagSocket& d) {
             SocketFacts facts;
