@@ -32,8 +32,8 @@
 namespace cwtrace {
 namespace {
 
-constexpr uint64_t kDrainNs = 100'000'000;         // how stale the table may get between drains
-constexpr uint64_t kStartReuseNs = 5'000'000'000;  // how long the start's facts stand
+constexpr uint64_t kDrainNs = 100'000'000;          // how stale the table may get between drains
+constexpr uint64_t kStartReuseNs = 10'000'000'000;  // how long the start's facts stand
 constexpr uint64_t kForgetNs = 60'000'000'000;  // how often caches of exited processes are dropped
 
 volatile sig_atomic_t g_stop = 0;
@@ -278,8 +278,6 @@ class Session {
         });
     }
 
-    uint64_t started_ns() const { return started_ns_; }
-
   private:
     void on_record(std::span<const std::byte> record) {
         ++records_;
@@ -377,7 +375,9 @@ int run(const Options& options) {
     spdlog::info("tracing TCP sockets entering CLOSE_WAIT (min-age {}); Ctrl-C to stop",
                  format_duration(options.min_age));
 
-    const uint64_t start = session.started_ns();
+    // -d and -i count from here, when tracing is said to run: the start-up (in front of a million
+    // sockets, seconds of dump and /proc pass) is not part of the window asked for.
+    const uint64_t start = monotonic_ns();
     const uint64_t deadline = options.duration ? start + options.duration->count() : UINT64_MAX;
     uint64_t next_report = options.interval ? start + options.interval->count() : UINT64_MAX;
     bool stdout_ok = true;
