@@ -10,7 +10,6 @@
 #include <future>
 #include <map>
 #include <set>
-#include <unordered_set>
 
 #include "cwtrace/call_site.h"
 #include "cwtrace/net_format.h"
@@ -172,9 +171,24 @@ std::optional<std::vector<Frame>> ReportBuilder::unwound_frames(const cw_origin&
     return frames;
 }
 
-Origin ReportBuilder::resolve_origin(const cw_origin& o, uint64_t sk) {
+SharedOrigin ReportBuilder::resolve_origin(const cw_origin& o, uint64_t sk,
+                                           ResolvedOrigins& resolved) {
     if (kind_of(o.kind) == OriginKind::Unknown) return {};
-    return resolve_thread(o, unwound_stack(sk, o));
+    const auto unwound = unwound_stack(sk, o);
+    const OriginKey key{o.kind,
+                        o.pid,
+                        o.tid,
+                        std::string_view(o.comm, strnlen(o.comm, sizeof o.comm)),
+                        o.task_start_ns,
+                        o.user_stack_id,
+                        o.kernel_stack_id,
+                        o.leaf_caller,
+                        o.py_status,
+                        static_cast<int64_t>(o.py_stack_id),
+                        unwound ? int64_t{*unwound} : int64_t{-1}};
+    auto [it, fresh] = resolved.try_emplace(key);
+    if (fresh) it->second = resolve_thread(o, unwound);
+    return it->second;
 }
 
 Origin ReportBuilder::resolve_thread(const cw_origin& o, std::optional<uint32_t> unwound) {
@@ -283,6 +297,17 @@ class CandidateIndex {
     std::unordered_map<cw_flow, uint32_t, FlowHash, FlowEqual> by_flow_;
 };
 
+// Every socket in CLOSE_WAIT now, in every network namespace; a failed dump is said, and its
+// sockets already visited stay visited.
+void dump_close_wait(const DiagVisitor& visit) {
+    auto visited = for_each_tcp_socket_everywhere(1u << CW_TCP_CLOSE_WAIT, visit);
+    if (!visited)
+        spdlog::warn("cannot list the sockets in CLOSE_WAIT: {}", visited.error().message);
+    else if (visited->failed)
+        spdlog::debug("sock_diag: {} network namespaces could not be listed (gone?)",
+                      visited->failed);
+}
+
 // Every socket in CLOSE_WAIT now, in every network namespace, with its facts; the listening
 // sockets are dumped first, to tell an accepted socket from a client's.
 void for_each_close_wait(const std::function<void(const DiagSocket&, const SocketFacts&)>& visit) {
@@ -292,27 +317,21 @@ void for_each_close_wait(const std::function<void(const DiagSocket&, const Socke
     if (!listed) spdlog::debug("sock_diag: {}", listed.error().message);
     const std::pair<uint16_t, uint16_t> ephemeral = ephemeral_ports();  // lambdas (clang 14)
     const uint16_t low = ephemeral.first, high = ephemeral.second;
-    auto visited =
-        for_each_tcp_socket_everywhere(1u << CW_TCP_CLOSE_WAIT, [&](const DiagSocket& d) {
-            SocketFacts facts;
-            facts.found = true;
-            facts.recv_q = d.recv_q;
-            facts.send_q = d.send_q;
-            facts.has_tcp_info = d.tcp_info.has_value();
-            if (d.tcp_info) facts.last_ack_recv_ms = d.tcp_info->last_ack_recv_ms;
-            // A listener on its local endpoint: accepted. None, on a port connect() picks from: a
-            // client's. Otherwise (a server that stopped listening?) not known.
-            if (listeners.listening(d))
-                facts.accepted = true;
-            else if (d.sport >= low && d.sport <= high)
-                facts.accepted = false;
-            visit(d, facts);
-        });
-    if (!visited)
-        spdlog::warn("cannot list the sockets in CLOSE_WAIT: {}", visited.error().message);
-    else if (visited->failed)
-        spdlog::debug("sock_diag: {} network namespaces could not be listed (gone?)",
-                      visited->failed);
+    dump_close_wait([&](const DiagSocket& d) {
+        SocketFacts facts;
+        facts.found = true;
+        facts.recv_q = d.recv_q;
+        facts.send_q = d.send_q;
+        facts.has_tcp_info = d.tcp_info.has_value();
+        if (d.tcp_info) facts.last_ack_recv_ms = d.tcp_info->last_ack_recv_ms;
+        // A listener on its local endpoint: accepted. None, on a port connect() picks from: a
+        // client's. Otherwise (a server that stopped listening?) not known.
+        if (listeners.listening(d))
+            facts.accepted = true;
+        else if (d.sport >= low && d.sport <= high)
+            facts.accepted = false;
+        visit(d, facts);
+    });
 }
 
 // Fills in what sock_diag says now of each candidate.
@@ -326,13 +345,7 @@ void look_up_close_wait(const CandidateIndex& index, std::vector<Candidate>& can
 
 std::vector<DiagSocket> ReportBuilder::close_wait_now() {
     std::vector<DiagSocket> out;
-    auto dumped = for_each_tcp_socket_everywhere(1u << CW_TCP_CLOSE_WAIT,
-                                                 [&](const DiagSocket& d) { out.push_back(d); });
-    if (!dumped)
-        spdlog::warn("cannot list sockets already in CLOSE_WAIT: {}", dumped.error().message);
-    else if (dumped->failed)
-        spdlog::debug("sock_diag: {} network namespaces could not be listed (gone?)",
-                      dumped->failed);
+    dump_close_wait([&](const DiagSocket& d) { out.push_back(d); });
     return out;
 }
 
@@ -447,11 +460,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
     std::stable_sort(candidates.begin(), candidates.end(),
                      [](const Candidate& a, const Candidate& b) { return a.age > b.age; });
     std::unordered_map<uint32_t, std::shared_ptr<const OwnerDetails>> details;
-    // Sockets opened by one thread through one path share one resolved Origin: everything in it
-    // follows from these fields (the opening time aside).
-    using OriginKey = std::tuple<uint32_t, uint32_t, uint32_t, std::string_view, uint64_t, int32_t,
-                                 int32_t, uint64_t, uint32_t, int64_t, int64_t>;
-    std::map<OriginKey, SharedOrigin> resolved;
+    ResolvedOrigins resolved;
 
     report.sockets.reserve(candidates.size());
     for (const Candidate& c : candidates) {
@@ -474,24 +483,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
             if (fresh) d->second = std::make_shared<const OwnerDetails>(owner_details(c.owner));
             entry.owner = d->second;
         }
-        if (s->origin && kind_of(s->origin->kind) != OriginKind::Unknown) {
-            const cw_origin& o = *s->origin;
-            const auto unwound = unwound_stack(s->key, o);
-            const OriginKey key{o.kind,
-                                o.pid,
-                                o.tid,
-                                std::string_view(o.comm, strnlen(o.comm, sizeof o.comm)),
-                                o.task_start_ns,
-                                o.user_stack_id,
-                                o.kernel_stack_id,
-                                o.leaf_caller,
-                                o.py_status,
-                                static_cast<int64_t>(o.py_stack_id),
-                                unwound ? int64_t{*unwound} : int64_t{-1}};
-            auto [it, fresh] = resolved.try_emplace(key);
-            if (fresh) it->second = resolve_thread(o, unwound);
-            entry.origin = it->second;
-        }
+        if (s->origin) entry.origin = resolve_origin(*s->origin, s->key, resolved);
         if (!selected(input.pid_filter, entry.pid, entry.origin)) continue;
         entry.inet6 = s->inet6();
         entry.local = {format_addr(s->inet6(), s->flow.saddr), s->flow.sport};

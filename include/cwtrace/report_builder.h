@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -98,7 +99,7 @@ class ReportBuilder {
     size_t forget_exited(const std::set<ProcessKey>& keep);
     size_t processes_known() const { return maps_.size(); }
 
-    // The sockets in CLOSE_WAIT now, from sock_diag: the backfill at start.
+    // The sockets in CLOSE_WAIT now, from sock_diag (with --pid, and after a lost event).
     static std::vector<DiagSocket> close_wait_now();
 
     // A thread recorded by the kernel side (an opener, or a closer) with its pid, tid, comm
@@ -114,7 +115,14 @@ class ReportBuilder {
     }
 
   private:
-    Origin resolve_origin(const cw_origin& origin, uint64_t sk);
+    // Sockets opened by one thread through one path share one resolved Origin: everything in it
+    // follows from these fields (the opening time aside). Kept for one report.
+    using OriginKey = std::tuple<uint32_t, uint32_t, uint32_t, std::string_view, uint64_t, int32_t,
+                                 int32_t, uint64_t, uint32_t, int64_t, int64_t>;
+    using ResolvedOrigins = std::map<OriginKey, SharedOrigin>;
+    // The opening path of socket `sk`, resolved once per key in `resolved`; empty for an opener
+    // of unknown kind.
+    SharedOrigin resolve_origin(const cw_origin& origin, uint64_t sk, ResolvedOrigins& resolved);
     const std::vector<Frame>& kernel_frames(int32_t stack_id);
     std::vector<Frame> user_frames(const cw_origin& origin, std::optional<uint32_t> unwound_id);
     std::vector<Frame> native_frames(const cw_origin& origin);
