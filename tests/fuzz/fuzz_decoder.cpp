@@ -4,6 +4,7 @@
 // Every record must come out either as an event or as a counted error, never as UB.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <span>
 #include <variant>
@@ -11,18 +12,32 @@
 #include "cwtrace/decoder.h"
 #include "cwtrace/socket_table.h"
 
+// An invariant broken: named on stderr, then a crash libFuzzer reports with its input.
+#define check(ok)                                                                 \
+    do {                                                                          \
+        if (!(ok)) {                                                              \
+            std::fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #ok); \
+            std::abort();                                                         \
+        }                                                                         \
+    } while (0)
+
 namespace {
 
 using namespace cwtrace;
 
-void check(bool ok) {
-    if (!ok) std::abort();  // an invariant broken: libFuzzer reports it as a crash
+// The bytes of the record a decoded event must have come from: the decoder may not accept a
+// record shorter than its type, and a stack record's stack must lie inside the record, after
+// its fixed part.
+template <typename T>
+size_t size_of(const T& event, std::span<const std::byte>) {
+    return sizeof event;
 }
-
-// The size a decoded event must have come from: the decoder may not accept a record shorter
-// than its type.
-size_t size_of(const Event& event) {
-    return std::visit([](const auto& e) { return sizeof e; }, event);
+size_t size_of(const UserStackRecord& event, std::span<const std::byte> record) {
+    check(event.stack.data() == record.data() + sizeof event.head);
+    return sizeof event.head + event.stack.size();
+}
+size_t size_of(const Event& event, std::span<const std::byte> record) {
+    return std::visit([&](const auto& e) { return size_of(e, record); }, event);
 }
 
 void apply(SocketTable& table, const Event& event) {
@@ -58,7 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             continue;
         }
         const Event& event = std::get<Event>(d);
-        check(size_of(event) <= record.size());
+        check(size_of(event, record) <= record.size());
         ++decoded;
         apply(table, event);
     }
