@@ -7,3 +7,6 @@ target_sources(unit_tests PRIVATE
 target_sources(unit_tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/unit/test_netns.cpp)
 # Containers: other network, pid and mount namespaces (root, real BPF).
 target_sources(integration_tests PRIVATE ${CMAKE_CURRENT_LIST_DIR}/integration/test_containers.cpp)
+# Owners at scale: the BPF walk of the file tables against the /proc pass (root, real BPF).
+target_sources(integration_tests PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/integration/test_socket_holders.cpp)

@@ -26,6 +26,7 @@
 #include "cwtrace/python_stacks.h"
 #include "cwtrace/render.h"
 #include "cwtrace/report_builder.h"
+#include "cwtrace/socket_holders.h"
 #include "cwtrace/socket_table.h"
 #include "cwtrace/tracer.h"
 
@@ -60,7 +61,7 @@ double seconds_between(uint64_t from_ns, uint64_t to_ns) {
 }
 
 void setup_logging(bool verbose) {
-    auto logger = spdlog::stderr_logger_st("cwtrace");
+    auto logger = spdlog::stderr_logger_mt("cwtrace");  // the start's walk logs from a thread
     logger->set_pattern("cwtrace: %v");
     logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
     spdlog::set_default_logger(logger);
@@ -105,6 +106,8 @@ class Session {
                 return id ? int64_t{*id} : -1;
             },
             [this](const cw_origin& o, uint32_t id) { return builder_.resolve_thread(o, id); });
+        builder_.set_owner_finder(
+            [this](const InodeFilter& wanted) { return walk_owners(wanted); });
     }
 
     Result<bool> start(const std::string& tracefs) {
@@ -126,6 +129,35 @@ class Session {
         find_python_processes();
         backfill();
         return true;
+    }
+
+    // The holders of sockets by the BPF walk of the file tables (loaded at first need); nullopt
+    // makes the builder read /proc, as it does from then on once the walk has failed.
+    std::optional<HeldSockets> walk_owners(const InodeFilter& wanted) {
+        if (!holders_ && !holders_failed_) {
+            auto loaded = SocketHolders::load();
+            if (loaded) {
+                holders_ = std::move(*loaded);
+            } else {
+                holders_failed_ = true;
+                spdlog::debug("{} ({})", loaded.error().message, loaded.error().hint);
+            }
+        }
+        if (!holders_) return std::nullopt;
+        spdlog::stopwatch watch;
+        auto held = holders_->walk(wanted);
+        if (!held) {
+            spdlog::debug("BPF socket walk failed: owners are read from /proc");
+            holders_.reset();
+            holders_failed_ = true;
+            return std::nullopt;
+        }
+        const WalkStats& w = holders_->last_walk();
+        spdlog::debug(
+            "owners: BPF walk of {} processes, {} descriptors in {} runs: {} held "
+            "sockets in CLOSE_WAIT, {} of them wanted, in {:.3f} s",
+            w.processes, w.fds, w.runs, w.found, held->size(), watch);
+        return held;
     }
 
     // Python processes already running; later ones are seen at exec().
@@ -162,11 +194,10 @@ class Session {
     // is reconciled by its flow in the table.
     void backfill() {
         spdlog::stopwatch watch;
-        StartSnapshot start = ReportBuilder::snapshot_at_start();
         size_t added = 0;
-        for (const DiagSocket& d : start.sockets)
+        StartSnapshot start = builder_.snapshot_at_start([&](const DiagSocket& d) {
             added += table_.add_before_start(flow_of(d), d.inode, started_ns_);
-        std::vector<DiagSocket>().swap(start.sockets);
+        });
         if (added) spdlog::info("{} sockets were already in CLOSE_WAIT", added);
         spdlog::debug("start: sock_diag dump, owners and table in {:.3f} s", watch);
         if (added) start_ = std::move(start);
@@ -342,6 +373,8 @@ class Session {
     PythonTracker python_;
     std::map<uint32_t, uint64_t> python_watched_;  // pid -> start time (clock ticks)
     std::optional<StartSnapshot> start_;           // for the first report, if soon enough
+    std::unique_ptr<SocketHolders> holders_;       // the BPF walk finding owners
+    bool holders_failed_ = std::getenv("CWTRACE_PROC_OWNERS") != nullptr;  // /proc only
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;

@@ -37,7 +37,7 @@ bool socket_inode(std::string_view link, uint64_t& ino) {
 
 // (inode, pid) of each wanted socket a process holds. Plain pairs, not a map: the threads that
 // find them would keep a map's million nodes in their own malloc arenas after it is freed.
-using Found = std::vector<std::pair<uint64_t, pid_t>>;
+using Found = HeldSockets;
 
 // Adds the wanted sockets held by one process's fd table.
 void scan_process(int proc_fd, pid_t pid, const InodeFilter& wanted, Found& found) {
@@ -111,6 +111,23 @@ std::string read_comm(pid_t pid, const std::string& proc_root) {
     return comm;
 }
 
+std::unordered_map<uint64_t, Owner> owners_of(const HeldSockets& held,
+                                              const std::string& proc_root) {
+    std::unordered_map<uint64_t, Owner> owners;
+    owners.reserve(held.size());
+    for (auto [ino, pid] : held) {
+        auto [it, inserted] = owners.try_emplace(ino, Owner{pid, {}});
+        if (!inserted && pid < it->second.pid) it->second.pid = pid;
+    }
+    std::unordered_map<pid_t, std::string> comms;
+    for (auto& [ino, owner] : owners) {
+        auto [it, inserted] = comms.try_emplace(owner.pid);
+        if (inserted) it->second = read_comm(owner.pid, proc_root);
+        owner.comm = it->second;
+    }
+    return owners;
+}
+
 std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<uint64_t>& wanted,
                                                        const std::string& proc_root) {
     if (wanted.empty()) return {};
@@ -119,13 +136,16 @@ std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<
 
 std::unordered_map<uint64_t, Owner> find_socket_owners(const InodeFilter& wanted,
                                                        const std::string& proc_root) {
-    std::unordered_map<uint64_t, Owner> owners;
+    return owners_of(find_socket_holders(wanted, proc_root), proc_root);
+}
+
+HeldSockets find_socket_holders(const InodeFilter& wanted, const std::string& proc_root) {
     int proc_fd = open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (proc_fd < 0) return owners;
+    if (proc_fd < 0) return {};
     DirPtr proc(fdopendir(proc_fd));
     if (!proc) {
         close(proc_fd);
-        return owners;
+        return {};
     }
     std::vector<pid_t> pids;
     while (dirent* entry = readdir(proc.get())) {
@@ -151,21 +171,13 @@ std::unordered_map<uint64_t, Owner> find_socket_owners(const InodeFilter& wanted
     for (auto& worker : workers) worker.join();
     size_t total = 0;
     for (const Found& share : found) total += share.size();
-    owners.reserve(total);
+    HeldSockets all;
+    all.reserve(total);
     for (Found& share : found) {
-        for (auto [ino, pid] : share) {
-            auto [it, inserted] = owners.try_emplace(ino, Owner{pid, {}});
-            if (!inserted && pid < it->second.pid) it->second.pid = pid;
-        }
+        all.insert(all.end(), share.begin(), share.end());
         Found().swap(share);
     }
-    std::unordered_map<pid_t, std::string> comms;
-    for (auto& [ino, owner] : owners) {
-        auto [it, inserted] = comms.try_emplace(owner.pid);
-        if (inserted) it->second = read_comm(owner.pid, proc_root);
-        owner.comm = it->second;
-    }
-    return owners;
+    return all;
 }
 
 }  // namespace cwtrace

@@ -366,28 +366,83 @@ size_t ReportBuilder::forget_exited(const std::set<ProcessKey>& keep) {
     return gone.size();
 }
 
-StartSnapshot ReportBuilder::snapshot_at_start() {
+HeldSockets ReportBuilder::find_holders(const InodeFilter& wanted) {
+    if (owner_finder_) {
+        if (auto held = owner_finder_(wanted)) return std::move(*held);
+    }
+    return find_socket_holders(wanted);
+}
+
+namespace {
+
+// Sets each socket's owner from its holders: the lowest pid of a shared socket, as the /proc
+// pass has always said. `owner_of(ino)` is the owner field of a wanted socket (nullptr for
+// another); the owners' comms are added to `comms`.
+template <typename OwnerOf>
+void assign_owners(const HeldSockets& held, OwnerOf&& owner_of,
+                   std::unordered_map<pid_t, std::string>& comms) {
+    for (auto [ino, pid] : held) {
+        pid_t* owner = owner_of(ino);
+        if (owner && (!*owner || pid < *owner)) *owner = pid;
+    }
+    for (auto [ino, pid] : held) {
+        pid_t* owner = owner_of(ino);
+        if (owner && *owner == pid) comms.try_emplace(pid);
+    }
+    for (auto& [pid, comm] : comms)
+        if (comm.empty()) comm = read_comm(pid);
+}
+
+}  // namespace
+
+StartSnapshot ReportBuilder::snapshot_at_start(
+    const std::function<void(const DiagSocket&)>& found) {
     StartSnapshot out;
-    // The dump first, then the /proc pass for the sockets it found: none (the common case) costs
-    // no pass at all, and the pass looks for those sockets only.
+    // The BPF walk of the file tables finds every held socket in CLOSE_WAIT without being told
+    // which: it runs beside the dump, each a CPU's work in front of a pile-up. The /proc pass
+    // (no walk) keeps what the dump found only, so it comes after it; no socket found (the
+    // common case) costs no pass at all.
+    std::future<std::optional<HeldSockets>> walked;
+    if (owner_finder_)
+        walked = std::async(std::launch::async,
+                            [this] { return owner_finder_([](uint64_t) { return true; }); });
     for_each_close_wait([&](const DiagSocket& d, const SocketFacts& facts) {
-        out.sockets.push_back(d);
+        found(d);
         if (d.inode) out.by_inode[d.inode].facts = facts;
     });
     // At the end of the dump: ages grown since are counted from here, never more than the truth.
     timespec ts = {};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     out.taken_ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
-    if (out.by_inode.empty()) return out;
     spdlog::stopwatch watch;
-    const auto owners =
-        find_socket_owners([&](uint64_t ino) { return out.by_inode.count(ino) > 0; });
-    for (const auto& [ino, owner] : owners) {
-        out.by_inode.at(ino).owner = owner.pid;
-        out.comms.try_emplace(owner.pid, owner.comm);
+    std::optional<HeldSockets> held;
+    if (walked.valid()) held = walked.get();
+    if (out.by_inode.empty()) return out;
+    auto owner_of = [&](uint64_t ino) -> pid_t* {
+        auto it = out.by_inode.find(ino);
+        return it == out.by_inode.end() ? nullptr : &it->second.owner;
+    };
+    size_t owned = 0;
+    if (held) {
+        assign_owners(*held, owner_of, out.comms);
+        for (const auto& [ino, known] : out.by_inode) owned += known.owner != 0;
     }
-    spdlog::debug("start: {} sockets in CLOSE_WAIT, {} of their owners found in {:.3f} s",
-                  out.by_inode.size(), owners.size(), watch);
+    // No walk: the /proc pass. A walk that missed some (they entered CLOSE_WAIT after it read
+    // their holder's table): those are looked for again; one no process holds (not accepted
+    // yet) is looked for in vain.
+    if (owned < out.by_inode.size()) {
+        HeldSockets more = find_holders([&](uint64_t ino) {
+            const pid_t* owner = owner_of(ino);
+            return owner && !*owner;
+        });
+        assign_owners(more, owner_of, out.comms);
+        owned = 0;
+        for (const auto& [ino, known] : out.by_inode) owned += known.owner != 0;
+    }
+    spdlog::debug(
+        "start: {} sockets in CLOSE_WAIT, {} of their owners known {:.3f} s after "
+        "the dump",
+        out.by_inode.size(), owned, watch);
     return out;
 }
 
@@ -434,15 +489,18 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
         // The kernel's dump and the /proc scan are the two slow steps, and independent.
         auto dumped =
             std::async(std::launch::async, [&] { look_up_close_wait(index, candidates); });
-        const auto owners = find_socket_owners([&](uint64_t ino) { return index.holds(ino); });
-        spdlog::debug("report: {} sockets in the table, their owners found in {:.3f} s",
+        const HeldSockets held = find_holders([&](uint64_t ino) { return index.holds(ino); });
+        spdlog::debug("report: {} sockets in the table, their holders found in {:.3f} s",
                       candidates.size(), watch);
         dumped.get();
         spdlog::debug("report: sock_diag dump done at {:.3f} s", watch);
-        for (const auto& [ino, owner] : owners) {
-            candidates[*index.find(ino)].owner = owner.pid;
-            comms.try_emplace(owner.pid, owner.comm);
-        }
+        assign_owners(
+            held,
+            [&](uint64_t ino) -> pid_t* {
+                auto i = index.find(ino);
+                return i ? &candidates[*i].owner : nullptr;
+            },
+            comms);
     }
 
     // Oldest first, by the best age known; ordered before the entries are built, which are

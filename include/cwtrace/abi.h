@@ -216,6 +216,27 @@ struct cw_event_user_stack {
     __u32 pad;
 };
 
+/* fd_walk.bpf.c: which process holds which socket, read from every process's file table (the
+ * job of a /proc/PID/fd scan, ~40 times faster). One record per socket found. */
+struct cw_held_socket {
+    __u64 ino;
+    __u32 pid; /* tgid, as the host sees it */
+    __u32 fd;
+};
+
+/* The walk's state between runs: each run looks at a bounded number of descriptors and says
+ * where it stopped; the next run resumes there. */
+struct cw_fd_walk {
+    __u64 start_ns;   /* in: the process stopped in (start_boottime), with pid and next_fd */
+    __u32 pid;        /* in/out: 0 before the first run */
+    __u32 next_fd;
+    __u32 done;       /* out: every process looked at */
+    __u32 self_pid;   /* out: the tgid of the task that ran the walk (the caller's, host view) */
+    __u64 processes;  /* out, summed over runs: processes whose table was read (or begun) */
+    __u64 fds;        /* out, summed: open descriptors looked at */
+    __u64 found;      /* out, summed: records sent */
+};
+
 /* Per-CPU counters, indices into the `counters` map. Every loss has one. */
 enum cw_counter {
     CW_CNT_EVENTS = 0,           /* records submitted to the ring buffer */

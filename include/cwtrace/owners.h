@@ -8,6 +8,8 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace cwtrace {
 
@@ -24,6 +26,16 @@ std::unordered_map<uint64_t, Owner> find_socket_owners(const std::unordered_set<
 using InodeFilter = std::function<bool(uint64_t)>;
 std::unordered_map<uint64_t, Owner> find_socket_owners(const InodeFilter& wanted,
                                                        const std::string& proc_root = "/proc");
+
+// (inode, pid) for each wanted socket and each process holding it (a shared socket once per
+// holder), in no particular order: what the pass finds, before it is made a map.
+using HeldSockets = std::vector<std::pair<uint64_t, pid_t>>;
+HeldSockets find_socket_holders(const InodeFilter& wanted, const std::string& proc_root = "/proc");
+
+// Owners from holders however found (this pass, or SocketHolders): the lowest pid of a shared
+// socket, with its comm read from `proc_root`.
+std::unordered_map<uint64_t, Owner> owners_of(const HeldSockets& held,
+                                              const std::string& proc_root = "/proc");
 
 // The socket inodes a process holds now (empty when it is gone).
 std::unordered_set<uint64_t> socket_inodes_of(pid_t pid, const std::string& proc_root = "/proc");

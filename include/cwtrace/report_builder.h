@@ -15,6 +15,7 @@
 
 #include "cwtrace/abi.h"
 #include "cwtrace/decoder.h"
+#include "cwtrace/owners.h"
 #include "cwtrace/perf_map.h"
 #include "cwtrace/report.h"
 #include "cwtrace/sock_diag.h"
@@ -50,7 +51,6 @@ struct SocketFacts {
 // instead of dumping and scanning again: in front of a million sockets that is seconds.
 struct StartSnapshot {
     uint64_t taken_ns = 0;  // CLOCK_MONOTONIC
-    std::vector<DiagSocket> sockets;
     struct Known {
         SocketFacts facts;
         pid_t owner = 0;  // 0: no process holds it
@@ -84,8 +84,14 @@ class ReportBuilder {
     Report build(const SocketTable& table, const ReportInput& input,
                  StartSnapshot* start = nullptr);
 
-    // The sockets in CLOSE_WAIT now, their facts and owners (the backfill at start).
-    static StartSnapshot snapshot_at_start();
+    // How the holders of sockets are found: one /proc pass unless this is set (SocketHolders,
+    // the BPF walk; it returns nullopt when it fails, and the /proc pass is made instead).
+    using OwnerFinder = std::function<std::optional<HeldSockets>(const InodeFilter&)>;
+    void set_owner_finder(OwnerFinder finder) { owner_finder_ = std::move(finder); }
+
+    // The sockets in CLOSE_WAIT now, each handed to `found` as the dump lists it, and their
+    // facts and owners (the backfill at start).
+    StartSnapshot snapshot_at_start(const std::function<void(const DiagSocket&)>& found);
     // Whether a report of `table` at `now_ns` may use `start`: taken at most `max_age_ns` ago,
     // and every tracked socket one it saw.
     static bool usable_for(const StartSnapshot& start, const SocketTable& table, uint64_t now_ns,
@@ -115,6 +121,8 @@ class ReportBuilder {
     }
 
   private:
+    HeldSockets find_holders(const InodeFilter& wanted);
+
     // Sockets opened by one thread through one path share one resolved Origin: everything in it
     // follows from these fields (the opening time aside). Kept for one report.
     using OriginKey = std::tuple<uint32_t, uint32_t, uint32_t, std::string_view, uint64_t, int32_t,
@@ -133,6 +141,7 @@ class ReportBuilder {
 
     StackLookup stacks_;
     PythonFrames python_;
+    OwnerFinder owner_finder_;
     std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
     UserSymbolizer user_symbolizer_;
     std::map<ProcessKey, std::optional<ProcessMaps>> maps_;  // nullopt: gone before we looked
