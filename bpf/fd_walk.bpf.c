@@ -56,6 +56,9 @@ struct {
     __type(value, __u64);
 } walked SEC(".maps");
 
+/* The state of step() between calls. The verifier follows bpf_loop()'s callback until its states
+ * repeat: a field that takes a new known value each step (a branch on `fd == 0` makes 0, 64,
+ * 128, ... all distinct) keeps it from ever converging, and the load fails. */
 struct walk_ctx {
     struct cw_fd_walk* w;
     struct task_struct* head; /* init_task: the list of processes starts and ends there */
@@ -97,12 +100,12 @@ static __always_inline bool enter_process(struct walk_ctx* c, struct task_struct
     c->fd = c->w->pid == c->pid && c->w->start_ns == c->start_ns ? c->w->next_fd : 0;
     c->word = 0;
     c->in_process = 1;
-    if (!c->fd) c->w->processes++; /* not again when resumed */
     return true;
 }
 
 static __always_inline void leave_process(struct walk_ctx* c) {
     c->in_process = 0;
+    c->w->processes++;
     if (bpf_map_update_elem(&walked, &c->pid, &c->start_ns, BPF_ANY))
         c->error = 1; /* could be read again and again: userspace falls back to /proc */
 }

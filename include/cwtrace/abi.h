@@ -232,7 +232,7 @@ struct cw_fd_walk {
     __u32 next_fd;
     __u32 done;       /* out: every process looked at */
     __u32 self_pid;   /* out: the tgid of the task that ran the walk (the caller's, host view) */
-    __u64 processes;  /* out, summed over runs: processes whose table was read (or begun) */
+    __u64 processes;  /* out, summed over runs: processes whose table was read to the end */
     __u64 fds;        /* out, summed: open descriptors looked at */
     __u64 found;      /* out, summed: records sent */
 };
