@@ -39,6 +39,15 @@ constexpr uint64_t kForgetNs = 60'000'000'000;  // how often caches of exited pr
 
 volatile sig_atomic_t g_stop = 0;
 
+// What the last report leaves for the exit to take back: a million tracked sockets, their
+// report and caches are millions of allocations, most of a second to free one by one, which the
+// kernel does at once when the process exits. Held here, not lost (leak checkers see them).
+struct LeftForExit {
+    void* session = nullptr;
+    void* report = nullptr;
+};
+LeftForExit g_left_for_exit;
+
 void on_stop_signal(int) { g_stop = 1; }
 
 void install_signal_handlers() {
@@ -195,8 +204,10 @@ class Session {
     void backfill() {
         spdlog::stopwatch watch;
         size_t added = 0;
-        StartSnapshot start = builder_.snapshot_at_start([&](const DiagSocket& d) {
-            added += table_.add_before_start(flow_of(d), d.inode, started_ns_);
+        StartSnapshot start = builder_.snapshot_at_start([&](const DiagSocket& d) -> uint64_t {
+            if (!table_.add_before_start(flow_of(d), d.inode, started_ns_)) return 0;
+            ++added;
+            return table_.last_key();
         });
         if (added) spdlog::info("{} sockets were already in CLOSE_WAIT", added);
         spdlog::debug("start: sock_diag dump, owners and table in {:.3f} s", watch);
@@ -255,6 +266,12 @@ class Session {
         return builder_.build(table_, input, reuse ? &*start : nullptr);
     }
 
+    // Detaches the programs and frees the kernel's maps.
+    void stop() {
+        tracer_.reset();
+        holders_.reset();
+    }
+
     void drain(int timeout_ms) {
         int n = tracer_->drain(timeout_ms);
         if (n < 0) spdlog::debug("ring buffer: {}", std::strerror(-n));
@@ -262,7 +279,8 @@ class Session {
 
     // Writes the report of now to `out`, in pieces (a million sockets are never one string).
     // Returns false when a write failed.
-    bool write(uint64_t now_ns, Format format, FILE* out) {
+    // `last`: the report is not freed (see LeftForExit).
+    bool write(uint64_t now_ns, Format format, FILE* out, bool last = false) {
         const UnwindStats& u = builder_.unwind_stats();
         spdlog::debug("dwarf unwinding: {} unwinds, {} memoized, {} failed", u.unwinds, u.memo_hits,
                       u.failures);
@@ -279,6 +297,7 @@ class Session {
         });
         spdlog::debug("report: {} bytes written as {} in {:.3f} s", bytes, to_string(format),
                       watch);
+        if (last) g_left_for_exit.report = new Report(std::move(report));
         return ok && std::fflush(out) == 0;
     }
 
@@ -382,10 +401,11 @@ class Session {
 };
 
 bool write_final(const Options& options, Session& session) {
-    if (options.output.empty()) return session.write(monotonic_ns(), options.format, stdout);
+    if (options.output.empty())
+        return session.write(monotonic_ns(), options.format, stdout, /*last=*/true);
     FILE* out = std::fopen(options.output.c_str(), "w");
     if (!out) return false;
-    bool ok = session.write(monotonic_ns(), options.format, out);
+    bool ok = session.write(monotonic_ns(), options.format, out, /*last=*/true);
     return std::fclose(out) == 0 && ok;
 }
 
@@ -403,7 +423,8 @@ int run(const Options& options) {
     auto exporter = MetricsExporter::start(options);
     if (!exporter) return fail(exporter.error());
     MetricsExporter* metrics = exporter->get();
-    Session session(options);
+    auto owned_session = std::make_unique<Session>(options);
+    Session& session = *owned_session;
     if (auto started = session.start(*tracefs); !started) return fail(started.error());
     spdlog::info("tracing TCP sockets entering CLOSE_WAIT (min-age {}); Ctrl-C to stop",
                  format_duration(options.min_age));
@@ -438,10 +459,13 @@ int run(const Options& options) {
     }
     session.drain(0);
     if (metrics) metrics->finish([&] { return session.metrics(monotonic_ns()); });
-    if (!write_final(options, session)) {
-        if (!options.output.empty())
-            return fail({"cannot write " + options.output + ": " + std::strerror(errno), ""});
-    }
+    const bool written = write_final(options, session);
+    const int saved_errno = errno;
+    // Detached now, whatever comes: the rest is left for the exit to free.
+    session.stop();
+    g_left_for_exit.session = owned_session.release();
+    if (!written && !options.output.empty())
+        return fail({"cannot write " + options.output + ": " + std::strerror(saved_errno), ""});
     return 0;
 }
 

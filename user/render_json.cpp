@@ -3,11 +3,13 @@
 // stable. Strings that are not valid UTF-8 (process names and symbols are arbitrary bytes) have the
 // bad bytes replaced by U+FFFD rather than failing the report.
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cwtrace/render.h"
@@ -67,6 +69,22 @@ Json origin(const Origin& o) { return thread_with_stacks(o); }
 
 // The per-socket part, written straight as text: a million sockets through a JSON tree cost
 // ~10 us each. The same bytes as the tree's dump (the golden files hold both to it).
+}  // namespace
+
+void append_json_double(std::string& out, double d) {
+    // What the library's serializer does for a double (dump_float), without building a value
+    // and a string per number: its own Grisu2 formatting into a buffer of the same size.
+    if (!std::isfinite(d)) {
+        out += "null";
+        return;
+    }
+    std::array<char, 64> buf{};
+    char* end = nlohmann::detail::to_chars(buf.data(), buf.data() + buf.size(), d);
+    out.append(buf.data(), static_cast<size_t>(end - buf.data()));
+}
+
+namespace {
+
 class SocketWriter {
   public:
     explicit SocketWriter(std::string& out) : out_(out) {}
@@ -134,7 +152,7 @@ class SocketWriter {
         else
             null();
     }
-    void real(double d) { out_ += Json(d).dump(); }
+    void real(double d) { append_json_double(out_, d); }
     // Plain ASCII goes as it is; anything that needs escaping or checking as UTF-8 goes through
     // the library, so bad bytes are replaced exactly as elsewhere.
     void string(std::string_view text) {
@@ -203,7 +221,13 @@ class SocketWriter {
         frames(o.kernel_stack, false);
         out_ += '}';
     }
+    // Shared by the sockets of a process (a million sockets, a few owners): written once.
     void owner(const OwnerDetails& d) {
+        auto [it, fresh] = owners_.try_emplace(&d);
+        if (fresh) SocketWriter(it->second).owner_object(d);
+        out_ += it->second;
+    }
+    void owner_object(const OwnerDetails& d) {
         out_ += '{';
         key("cmdline");
         string(d.cmdline);
@@ -217,6 +241,7 @@ class SocketWriter {
     }
 
     std::string& out_;
+    std::unordered_map<const OwnerDetails*, std::string> owners_;
 };
 
 Json closer(const Closer& c) { return thread_with_stacks(c); }

@@ -10,6 +10,7 @@
 #include <future>
 #include <map>
 #include <set>
+#include <unordered_set>
 
 #include "cwtrace/call_site.h"
 #include "cwtrace/net_format.h"
@@ -381,22 +382,58 @@ namespace {
 template <typename OwnerOf>
 void assign_owners(const HeldSockets& held, OwnerOf&& owner_of,
                    std::unordered_map<pid_t, std::string>& comms) {
+    std::set<pid_t> holders;
     for (auto [ino, pid] : held) {
         pid_t* owner = owner_of(ino);
-        if (owner && (!*owner || pid < *owner)) *owner = pid;
+        if (!owner) continue;
+        if (!*owner || pid < *owner) *owner = pid;
+        holders.insert(pid);
     }
-    for (auto [ino, pid] : held) {
-        pid_t* owner = owner_of(ino);
-        if (owner && *owner == pid) comms.try_emplace(pid);
+    // The comm of every holder (a few processes): of the owners among them, and a few more.
+    for (pid_t pid : holders) {
+        auto [it, added] = comms.try_emplace(pid);
+        if (added) it->second = read_comm(pid);
     }
-    for (auto& [pid, comm] : comms)
-        if (comm.empty()) comm = read_comm(pid);
+}
+
+}  // namespace
+
+namespace {
+
+// Sets the owner of each socket in `known` from its holders (the lowest pid of a shared socket)
+// by sorting both by inode and walking them side by side: a million sockets, no hash map.
+// Adds the owners' comms to `comms`. Returns how many sockets have an owner.
+size_t assign_start_owners(std::vector<StartSnapshot::Known>& known, HeldSockets held,
+                           std::unordered_map<pid_t, std::string>& comms) {
+    std::vector<std::pair<uint64_t, uint32_t>> by_inode;  // inode, index in `known`
+    by_inode.reserve(known.size());
+    for (uint32_t i = 0; i < known.size(); ++i)
+        if (known[i].ino) by_inode.emplace_back(known[i].ino, i);
+    std::sort(by_inode.begin(), by_inode.end());
+    std::sort(held.begin(), held.end());  // by inode, then pid: a socket's lowest holder first
+    std::set<pid_t> owners;
+    auto h = held.begin();
+    for (auto [ino, i] : by_inode) {
+        while (h != held.end() && h->first < ino) ++h;
+        if (h == held.end()) break;
+        if (h->first != ino) continue;
+        pid_t& owner = known[i].owner;
+        if (!owner || h->second < owner) owner = h->second;
+        owners.insert(owner);
+    }
+    for (pid_t pid : owners) {
+        auto [it, added] = comms.try_emplace(pid);
+        if (added) it->second = read_comm(pid);
+    }
+    size_t owned = 0;
+    for (const auto& k : known) owned += k.owner != 0;
+    return owned;
 }
 
 }  // namespace
 
 StartSnapshot ReportBuilder::snapshot_at_start(
-    const std::function<void(const DiagSocket&)>& found) {
+    const std::function<uint64_t(const DiagSocket&)>& add) {
     StartSnapshot out;
     // The BPF walk of the file tables finds every held socket in CLOSE_WAIT without being told
     // which: it runs beside the dump, each a CPU's work in front of a pile-up. The /proc pass
@@ -407,8 +444,11 @@ StartSnapshot ReportBuilder::snapshot_at_start(
         walked = std::async(std::launch::async,
                             [this] { return owner_finder_([](uint64_t) { return true; }); });
     for_each_close_wait([&](const DiagSocket& d, const SocketFacts& facts) {
-        found(d);
-        if (d.inode) out.by_inode[d.inode].facts = facts;
+        const uint64_t key = add(d);
+        if (!key) return;
+        if (out.known.empty()) out.first_key = key;
+        out.consecutive = out.consecutive && key == out.first_key + out.known.size();
+        out.known.push_back({d.inode, facts, 0});
     });
     // At the end of the dump: ages grown since are counted from here, never more than the truth.
     timespec ts = {};
@@ -417,32 +457,24 @@ StartSnapshot ReportBuilder::snapshot_at_start(
     spdlog::stopwatch watch;
     std::optional<HeldSockets> held;
     if (walked.valid()) held = walked.get();
-    if (out.by_inode.empty()) return out;
-    auto owner_of = [&](uint64_t ino) -> pid_t* {
-        auto it = out.by_inode.find(ino);
-        return it == out.by_inode.end() ? nullptr : &it->second.owner;
-    };
-    size_t owned = 0;
-    if (held) {
-        assign_owners(*held, owner_of, out.comms);
-        for (const auto& [ino, known] : out.by_inode) owned += known.owner != 0;
-    }
+    if (out.known.empty()) return out;
+    size_t owned = held ? assign_start_owners(out.known, std::move(*held), out.comms) : 0;
     // No walk: the /proc pass. A walk that missed some (they entered CLOSE_WAIT after it read
     // their holder's table): those are looked for again; one no process holds (not accepted
     // yet) is looked for in vain.
-    if (owned < out.by_inode.size()) {
-        HeldSockets more = find_holders([&](uint64_t ino) {
-            const pid_t* owner = owner_of(ino);
-            return owner && !*owner;
-        });
-        assign_owners(more, owner_of, out.comms);
-        owned = 0;
-        for (const auto& [ino, known] : out.by_inode) owned += known.owner != 0;
+    if (owned < out.known.size()) {
+        std::unordered_set<uint64_t> missing;
+        for (const auto& k : out.known)
+            if (k.ino && !k.owner) missing.insert(k.ino);
+        if (!missing.empty())
+            owned = assign_start_owners(
+                out.known, find_holders([&](uint64_t ino) { return missing.count(ino) > 0; }),
+                out.comms);
     }
     spdlog::debug(
         "start: {} sockets in CLOSE_WAIT, {} of their owners known {:.3f} s after "
         "the dump",
-        out.by_inode.size(), owned, watch);
+        out.known.size(), owned, watch);
     return out;
 }
 
@@ -451,7 +483,7 @@ bool ReportBuilder::usable_for(const StartSnapshot& start, const SocketTable& ta
     if (now_ns < start.taken_ns || now_ns - start.taken_ns > max_age_ns) return false;
     bool all_seen = true;
     table.for_each([&](const TrackedSocket& s) {
-        all_seen = all_seen && s.before_start && s.ino && start.by_inode.count(s.ino);
+        all_seen = all_seen && s.before_start && start.find(s.key, s.ino);
     });
     return all_seen;
 }
@@ -465,17 +497,14 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
     report.stats = input.stats;
 
     std::vector<Candidate> candidates;
-    {
-        const auto tracked = table.all();
-        candidates.reserve(tracked.size());
-        for (const TrackedSocket* s : tracked) candidates.push_back(Candidate{s, {}, 0, 0});
-    }
+    candidates.reserve(table.size());
+    table.for_each([&](const TrackedSocket& s) { candidates.push_back(Candidate{&s, {}, 0, 0}); });
     std::unordered_map<pid_t, std::string> comms;
     if (start) {
         // Facts as of the snapshot; an idle socket's time since its last segment has grown since.
         const auto since_ms = static_cast<uint32_t>((input.now_ns - start->taken_ns) / 1'000'000);
         for (Candidate& c : candidates) {
-            const StartSnapshot::Known& known = start->by_inode.at(c.socket->ino);
+            const StartSnapshot::Known& known = *start->find(c.socket->key, c.socket->ino);
             c.seen = known.facts;
             if (c.seen.has_tcp_info) c.seen.last_ack_recv_ms += since_ms;
             c.owner = known.owner;
@@ -515,8 +544,13 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
         c.age = estimated ? c.seen.last_ack_recv_ms / 1e3 : traced_age(*c.socket);
     }
     std::erase_if(candidates, [&](const Candidate& c) { return c.age < report.min_age_seconds; });
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const Candidate& a, const Candidate& b) { return a.age > b.age; });
+    // Ties (the same age) in the table's order: the longest traced first, then by key.
+    std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+        if (a.age != b.age) return a.age > b.age;
+        if (a.socket->close_wait_since_ns != b.socket->close_wait_since_ns)
+            return a.socket->close_wait_since_ns < b.socket->close_wait_since_ns;
+        return a.socket->key < b.socket->key;
+    });
     std::unordered_map<uint32_t, std::shared_ptr<const OwnerDetails>> details;
     ResolvedOrigins resolved;
 

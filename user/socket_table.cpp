@@ -10,24 +10,36 @@ size_t FlowHash::operator()(const cw_flow& f) const {
         std::string_view(reinterpret_cast<const char*>(&f), sizeof f));
 }
 
+std::optional<uint64_t> SocketTable::key_of(const cw_flow& flow) const {
+    auto [it, end] = by_flow_.equal_range(FlowHash()(flow));
+    for (; it != end; ++it)
+        if (FlowEqual()(sockets_.at(it->second).flow, flow)) return it->second;
+    return std::nullopt;
+}
+
 void SocketTable::erase(uint64_t key) {
     auto it = sockets_.find(key);
     if (it == sockets_.end()) return;
-    auto flow_it = by_flow_.find(it->second.flow);
-    if (flow_it != by_flow_.end() && flow_it->second == key) by_flow_.erase(flow_it);
+    auto [at, end] = by_flow_.equal_range(FlowHash()(it->second.flow));
+    for (; at != end; ++at) {
+        if (at->second == key) {
+            by_flow_.erase(at);
+            break;
+        }
+    }
     sockets_.erase(it);
 }
 
 void SocketTable::enter(const cw_event_enter& event) {
     erase(event.hdr.sk);
-    if (auto it = by_flow_.find(event.flow); it != by_flow_.end()) erase(it->second);
+    if (auto known = key_of(event.flow)) erase(*known);
     TrackedSocket s;
     s.key = event.hdr.sk;
     s.ino = event.ino;
     s.flow = event.flow;
     s.close_wait_since_ns = event.hdr.ts_ns;
     if (event.has_origin) s.origin = std::make_shared<const cw_origin>(event.origin);
-    by_flow_[s.flow] = s.key;
+    by_flow_.emplace(FlowHash()(s.flow), s.key);
     sockets_.emplace(s.key, s);
 }
 
@@ -35,9 +47,9 @@ std::optional<TrackedSocket> SocketTable::take(const cw_event_leave& event) {
     uint64_t key = event.hdr.sk;
     if (!sockets_.count(key)) {
         // Found at start, so known by its flow only.
-        auto it = by_flow_.find(event.flow);
-        if (it == by_flow_.end() || !sockets_.at(it->second).untraced) return std::nullopt;
-        key = it->second;
+        auto known = key_of(event.flow);
+        if (!known || !sockets_.at(*known).untraced) return std::nullopt;
+        key = *known;
     }
     std::optional<TrackedSocket> left = sockets_.at(key);
     erase(key);
@@ -53,36 +65,38 @@ bool SocketTable::attach_origin(const cw_event_origin& event) {
 }
 
 bool SocketTable::add_before_start(const cw_flow& flow, uint64_t ino, uint64_t tracing_start_ns) {
-    if (auto known = by_flow_.find(flow); known != by_flow_.end()) {
-        // Two sockets found at start with one flow are in two network namespaces (identical
-        // containers), told apart by their inodes; the first one keeps the flow's index.
-        const TrackedSocket& other = sockets_.at(known->second);
-        if (!other.before_start || !ino || !other.ino || other.ino == ino) return false;
-        TrackedSocket s;
-        s.key = next_before_start_key_++;
-        s.ino = ino;
-        s.flow = flow;
-        s.close_wait_since_ns = tracing_start_ns;
-        s.untraced = true;
-        s.before_start = true;
-        sockets_.emplace(s.key, s);
-        return true;
-    }
-    if (!add_untraced(flow, ino, tracing_start_ns)) return false;
-    sockets_.at(by_flow_.at(flow)).before_start = true;
+    if (add_flow(flow, ino, tracing_start_ns, /*before_start=*/true)) return true;
+    // The flow is known. Two sockets found at start with one flow are in two network namespaces
+    // (identical containers), told apart by their inodes; the first one keeps the flow's index.
+    const TrackedSocket& other = sockets_.at(*key_of(flow));
+    if (!other.before_start || !ino || !other.ino || other.ino == ino) return false;
+    TrackedSocket s;
+    s.key = next_before_start_key_++;
+    s.ino = ino;
+    s.flow = flow;
+    s.close_wait_since_ns = tracing_start_ns;
+    s.untraced = true;
+    s.before_start = true;
+    sockets_.emplace(s.key, s);
     return true;
 }
 
 bool SocketTable::add_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_ns) {
-    if (by_flow_.count(flow)) return false;
+    return add_flow(flow, ino, seen_ns, /*before_start=*/false);
+}
+
+bool SocketTable::add_flow(const cw_flow& flow, uint64_t ino, uint64_t seen_ns, bool before_start) {
+    // One lookup of the flow (a million of them at start).
+    if (key_of(flow)) return false;
+    by_flow_.emplace(FlowHash()(flow), next_before_start_key_);
     TrackedSocket s;
     s.key = next_before_start_key_++;
     s.ino = ino;
     s.flow = flow;
     s.close_wait_since_ns = seen_ns;
     s.untraced = true;
-    by_flow_[flow] = s.key;
-    sockets_.emplace(s.key, s);
+    s.before_start = before_start;
+    sockets_.emplace(s.key, std::move(s));
     return true;
 }
 

@@ -45,6 +45,8 @@ std::string render_text(const Report& report);
 // (so that --interval output is JSON Lines). A known host is added as "host".
 std::string render_json(const Report& report, const ReportContext& context = {});
 bool render_json(const Report& report, const ReportContext& context, const ReportSink& sink);
+// Appends a double as nlohmann::json::dump() writes it (a million sockets have two each).
+void append_json_double(std::string& out, double d);
 
 // Brendan Gregg's folded stacks, `comm;outermost;...;innermost COUNT`, one line per path,
 // sorted; kernel frames end in "_[k]". Empty for an empty report.

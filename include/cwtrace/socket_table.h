@@ -78,12 +78,20 @@ class SocketTable {
         for (const auto& [key, s] : sockets_) visit(s);
     }
     size_t size() const { return sockets_.size(); }
+    // The key given to the last socket added by add_before_start() or add_untraced().
+    uint64_t last_key() const { return next_before_start_key_ - 1; }
 
   private:
     void erase(uint64_t key);
+    // The key of the socket tracked with this flow (at most one is indexed), or nullopt.
+    std::optional<uint64_t> key_of(const cw_flow& flow) const;
+    // An untraced socket known by its flow; false when the flow is known already.
+    bool add_flow(const cw_flow& flow, uint64_t ino, uint64_t seen_ns, bool before_start);
 
     std::unordered_map<uint64_t, TrackedSocket> sockets_;
-    std::unordered_map<cw_flow, uint64_t, FlowHash, FlowEqual> by_flow_;
+    // Flow index: FlowHash of the flow -> key (its socket holds the flow to compare). Half the
+    // memory of a map keyed by the 40-byte flow, at a million sockets ~32 MB.
+    std::unordered_multimap<size_t, uint64_t> by_flow_;
     uint64_t next_before_start_key_ = 1;  // kernel addresses are never this small
 };
 

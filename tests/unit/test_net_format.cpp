@@ -1,4 +1,9 @@
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <vector>
 
 #include "cwtrace/net_format.h"
 
@@ -7,6 +12,18 @@ using namespace cwtrace;
 TEST(NetFormat, Ipv4UsesFirstFourBytes) {
     const uint8_t addr[16] = {127, 0, 0, 1, 9, 9, 9, 9};
     EXPECT_EQ(format_addr(false, addr), "127.0.0.1");
+}
+
+// The dotted decimal cwtrace writes itself is inet_ntop()'s, at the widths' edges too.
+TEST(NetFormat, Ipv4AsInetNtopWritesIt) {
+    for (const auto& bytes : std::vector<std::array<uint8_t, 4>>{
+             {0, 0, 0, 0}, {255, 255, 255, 255}, {10, 99, 100, 9}, {192, 168, 1, 254}}) {
+        uint8_t addr[16] = {};
+        std::copy(bytes.begin(), bytes.end(), addr);
+        char expected[INET_ADDRSTRLEN];
+        ASSERT_TRUE(inet_ntop(AF_INET, addr, expected, sizeof expected));
+        EXPECT_EQ(format_addr(false, addr), expected);
+    }
 }
 
 TEST(NetFormat, Ipv6Compressed) {

@@ -3,6 +3,7 @@
 // A missing or different golden fails; CWTRACE_BLESS=1 (scripts/bless-goldens) rewrites them.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -317,3 +318,33 @@ TEST(RenderJson, OriginKindNames) {
 
 }  // namespace
 }  // namespace cwtrace
+
+// The per-socket JSON writes its numbers itself: the same text as the library, for the values a
+// report holds (ages rounded to the millisecond, microseconds, whole numbers) and beyond them.
+TEST(RenderJson, DoublesAreWrittenAsTheLibraryWritesThem) {
+    std::vector<double> values = {
+        0.0,  -0.0, 0.001, 0.0005,     1.0,   2.5,   1e7,    1e14,
+        1e15, 1e16, 1e-4,  123456.789, -3.25, 1e300, 5e-324, std::numeric_limits<double>::max()};
+    uint64_t x = 88172645463325252ULL;  // xorshift: the same values every run
+    auto next = [&] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        return x;
+    };
+    for (int i = 0; i < 200000; ++i) {
+        const double scale = std::pow(10.0, static_cast<double>(next() % 12) - 3);
+        const double raw = static_cast<double>(next() % 1000000) / 1000.0 * scale;
+        values.push_back(std::round(raw * 1000) / 1000);  // as seconds() rounds
+        values.push_back(std::round(raw * 1e6) / 1e6);    // as micros() rounds
+        values.push_back(raw);
+    }
+    size_t mismatches = 0;
+    for (double d : values) {
+        std::string fast;
+        cwtrace::append_json_double(fast, d);
+        const std::string library = nlohmann::json(d).dump();
+        if (fast != library && mismatches++ < 5) ADD_FAILURE() << fast << " != " << library;
+    }
+    EXPECT_EQ(mismatches, 0u);
+}
