@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -81,6 +82,9 @@ class SocketHoldersTest : public ::testing::Test {
         child_ = fork();
         ASSERT_GE(child_, 0);
         if (child_ == 0) {
+            // Gone with the test, however it ends (a test killed by its timeout included).
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() == 1) _exit(0);
             close(ready[0]);
             for (size_t i = 20; i < mine_.size(); ++i) close(mine_[i]);
             std::vector<int> own = close_wait_sockets(40);
