@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -119,7 +120,13 @@ class Session {
             [this](const InodeFilter& wanted) { return walk_owners(wanted); });
     }
 
+    ~Session() { builder_.wait_holder_walk(); }  // it uses holders_, destroyed before builder_
+
     Result<bool> start(const std::string& tracefs) {
+        // Who holds which socket in CLOSE_WAIT is read while the tracer loads (the dump, after
+        // attaching, says which of them count; one that entered CLOSE_WAIT in between is looked
+        // for again).
+        builder_.start_holder_walk();
         TracerConfig config;
         config.tracefs = tracefs;
         for (pid_t pid : options_.pids) config.pids.push_back(static_cast<uint32_t>(pid));
@@ -135,8 +142,11 @@ class Session {
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);
         started_ns_ = monotonic_ns();
-        find_python_processes();
+        // Looking at every process for Python is independent of the dump and the walk: beside
+        // them, it adds nothing to the start-up.
+        auto python = std::async(std::launch::async, [this] { find_python_processes(); });
         backfill();
+        python.get();
         return true;
     }
 
