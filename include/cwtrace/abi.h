@@ -227,14 +227,14 @@ struct cw_held_socket {
 /* The walk's state between runs: each run looks at a bounded number of descriptors and says
  * where it stopped; the next run resumes there. */
 struct cw_fd_walk {
-    __u64 start_ns;   /* in: the process stopped in (start_boottime), with pid and next_fd */
-    __u32 pid;        /* in/out: 0 before the first run */
+    __u64 start_ns; /* in: the process stopped in (start_boottime), with pid and next_fd */
+    __u32 pid;      /* in/out: 0 before the first run */
     __u32 next_fd;
-    __u32 done;       /* out: every process looked at */
-    __u32 self_pid;   /* out: the tgid of the task that ran the walk (the caller's, host view) */
-    __u64 processes;  /* out, summed over runs: processes whose table was read to the end */
-    __u64 fds;        /* out, summed: open descriptors looked at */
-    __u64 found;      /* out, summed: records sent */
+    __u32 done;      /* out: every process looked at */
+    __u32 self_pid;  /* out: the tgid of the task that ran the walk (the caller's, host view) */
+    __u64 processes; /* out, summed over runs: processes whose table was read to the end */
+    __u64 fds;       /* out, summed: open descriptors looked at */
+    __u64 found;     /* out, summed: records sent */
 };
 
 /* Per-CPU counters, indices into the `counters` map. Every loss has one. */
