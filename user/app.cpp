@@ -42,10 +42,11 @@ volatile sig_atomic_t g_stop = 0;
 
 // What the last report leaves for the exit to take back: a million tracked sockets, their
 // report and caches are millions of allocations, most of a second to free one by one, which the
-// kernel does at once when the process exits. Held here, not lost (leak checkers see them).
+// kernel does at once when the process exits. Held here, not lost (leak checkers see them;
+// volatile: stores never read back would otherwise be dropped by the compiler).
 struct LeftForExit {
-    void* session = nullptr;
-    void* report = nullptr;
+    void* volatile session = nullptr;
+    void* volatile report = nullptr;
 };
 LeftForExit g_left_for_exit;
 
