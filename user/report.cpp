@@ -517,7 +517,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
         *start = {};  // a million facts, not needed any more
         spdlog::debug("report: {} sockets, facts and owners from the start ({} ms ago)",
                       candidates.size(), since_ms);
-    } else {
+    } else if (!candidates.empty()) {  // nothing tracked (a quiet host): no dump, no walk
         const CandidateIndex index(candidates);
         // The kernel's dump and the /proc scan are the two slow steps, and independent.
         auto dumped =
