@@ -266,6 +266,9 @@ struct Candidate {
     SocketFacts seen;
     pid_t owner = 0;  // 0: no process holds it
     double age = 0;   // the best age known
+    // The socket's order in the table (oldest traced first, then by key), copied so that
+    // sorting a million candidates does not chase a million pointers.
+    uint64_t since_ns = 0, key = 0;
 };
 
 // Tells which candidate a dumped socket is: by inode (flows are unique within a network
@@ -502,7 +505,9 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
 
     std::vector<Candidate> candidates;
     candidates.reserve(table.size());
-    table.for_each([&](const TrackedSocket& s) { candidates.push_back(Candidate{&s, {}, 0, 0}); });
+    table.for_each([&](const TrackedSocket& s) {
+        candidates.push_back(Candidate{&s, {}, 0, 0, s.close_wait_since_ns, s.key});
+    });
     std::unordered_map<pid_t, std::string> comms;
     if (start) {
         // Facts as of the snapshot; an idle socket's time since its last segment has grown since.
@@ -551,16 +556,18 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
     // Ties (the same age) in the table's order: the longest traced first, then by key.
     std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
         if (a.age != b.age) return a.age > b.age;
-        if (a.socket->close_wait_since_ns != b.socket->close_wait_since_ns)
-            return a.socket->close_wait_since_ns < b.socket->close_wait_since_ns;
-        return a.socket->key < b.socket->key;
+        if (a.since_ns != b.since_ns) return a.since_ns < b.since_ns;
+        return a.key < b.key;
     });
     std::unordered_map<uint32_t, std::shared_ptr<const OwnerDetails>> details;
     ResolvedOrigins resolved;
 
     report.sockets.reserve(candidates.size());
-    for (const Candidate& c : candidates) {
+    for (size_t i = 0; i < candidates.size(); ++i) {
+        const Candidate& c = candidates[i];
         const TrackedSocket* s = c.socket;
+        // In age order the sockets are all over memory: ask for one a few steps ahead.
+        if (i + 8 < candidates.size()) __builtin_prefetch(candidates[i + 8].socket);
         SocketEntry entry;
         entry.close_wait_seconds = traced_age(*s);
         entry.before_start = s->before_start;
