@@ -419,16 +419,25 @@ TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) 
     };
 
     // The first report (on stdout, at 300 ms) may use the facts and owners found at start; the
-    // final one (in the file) dumps and scans again: both must say the same.
+    // final one (in the file) dumps and scans again: both must say the same. Owners are found by
+    // the BPF walk of the file tables (the default: it must have run), then by the /proc pass
+    // it falls back to.
     char dir_template[] = "/tmp/cwtrace-backfill-XXXXXX";
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     const std::string path = std::string(dir_template) + "/final.json";
-    auto cwtrace =
-        start_cwtrace({"--min-age", "1s", "-f", "json", "-i", "300ms", "-d", "1200ms", "-o", path});
-    if (!cwtrace) return;
-    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
-    const std::string first = cwtrace->out().substr(0, cwtrace->out().find('\n'));
-    for (const json& report : {json::parse(first), json::parse(slurp(path))}) expect_stuck(report);
+    for (const bool proc_pass : {false, true}) {
+        SCOPED_TRACE(proc_pass ? "owners by the /proc pass" : "owners by the BPF walk");
+        auto cwtrace = start_cwtrace(
+            {"--min-age", "1s", "-f", "json", "-i", "300ms", "-d", "1200ms", "-o", path, "-v"},
+            proc_pass ? std::vector<std::string>{"CWTRACE_PROC_OWNERS=1"}
+                      : std::vector<std::string>{});
+        if (!cwtrace) return;
+        ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+        EXPECT_EQ(cwtrace->err().find("owners: BPF walk of") != std::string::npos, !proc_pass);
+        const std::string first = cwtrace->out().substr(0, cwtrace->out().find('\n'));
+        for (const json& report : {json::parse(first), json::parse(slurp(path))})
+            expect_stuck(report);
+    }
     std::filesystem::remove_all(dir_template);
 }
 
