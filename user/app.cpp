@@ -121,13 +121,7 @@ class Session {
             [this](const InodeFilter& wanted) { return walk_owners(wanted); });
     }
 
-    ~Session() { builder_.wait_holder_walk(); }  // it uses holders_, destroyed before builder_
-
     Result<bool> start(const std::string& tracefs) {
-        // Who holds which socket in CLOSE_WAIT is read while the tracer loads (the dump, after
-        // attaching, says which of them count; one that entered CLOSE_WAIT in between is looked
-        // for again).
-        builder_.start_holder_walk();
         TracerConfig config;
         config.tracefs = tracefs;
         for (pid_t pid : options_.pids) config.pids.push_back(static_cast<uint32_t>(pid));

@@ -435,12 +435,6 @@ size_t assign_start_owners(std::vector<StartSnapshot::Known>& known, HeldSockets
 
 }  // namespace
 
-void ReportBuilder::start_holder_walk() {
-    if (!owner_finder_ || holder_walk_.valid()) return;
-    holder_walk_ = std::async(std::launch::async,
-                              [this] { return owner_finder_([](uint64_t) { return true; }); });
-}
-
 StartSnapshot ReportBuilder::snapshot_at_start(
     const std::function<uint64_t(const DiagSocket&)>& add) {
     StartSnapshot out;
@@ -448,8 +442,10 @@ StartSnapshot ReportBuilder::snapshot_at_start(
     // which: it runs beside the dump, each a CPU's work in front of a pile-up. The /proc pass
     // (no walk) keeps what the dump found only, so it comes after it; no socket found (the
     // common case) costs no pass at all.
-    if (!holder_walk_.valid()) start_holder_walk();
-    std::future<std::optional<HeldSockets>> walked = std::move(holder_walk_);
+    std::future<std::optional<HeldSockets>> walked;
+    if (owner_finder_)
+        walked = std::async(std::launch::async,
+                            [this] { return owner_finder_([](uint64_t) { return true; }); });
     for_each_close_wait([&](const DiagSocket& d, const SocketFacts& facts) {
         const uint64_t key = add(d);
         if (!key) return;

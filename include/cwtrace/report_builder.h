@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -103,14 +102,6 @@ class ReportBuilder {
     using OwnerFinder = std::function<std::optional<HeldSockets>(const InodeFilter&)>;
     void set_owner_finder(OwnerFinder finder) { owner_finder_ = std::move(finder); }
 
-    // Starts the walk of the holders that snapshot_at_start() will use (with an owner finder
-    // only): it may run while the tracer loads, before the dump, so long as the dump comes after.
-    void start_holder_walk();
-    // Waits for that walk, if it runs (what it uses must outlive it).
-    void wait_holder_walk() {
-        if (holder_walk_.valid()) holder_walk_.wait();
-    }
-
     // The sockets in CLOSE_WAIT now, each handed to `add` as the dump lists it, and the facts
     // and owners of those it added: `add` returns the table key it gave one, 0 when it did not.
     StartSnapshot snapshot_at_start(const std::function<uint64_t(const DiagSocket&)>& add);
@@ -164,8 +155,7 @@ class ReportBuilder {
     StackLookup stacks_;
     PythonFrames python_;
     OwnerFinder owner_finder_;
-    std::future<std::optional<HeldSockets>> holder_walk_;  // see start_holder_walk()
-    std::optional<KernelSymbols> kernel_symbols_;          // loaded on first use
+    std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
     UserSymbolizer user_symbolizer_;
     std::map<ProcessKey, std::optional<ProcessMaps>> maps_;  // nullopt: gone before we looked
     std::unordered_map<int32_t, std::vector<Frame>> kernel_stacks_;

@@ -379,9 +379,11 @@ TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) 
     Process closer({FX_PEER, "-p", std::to_string(server_port), "-n", "1"});
     for (Process* p : {&eof_read, &unread, &client6, &server})
         ASSERT_TRUE(p->wait_line("ready", 5s)) << p->err();
+    const auto ready = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(2500ms);
 
-    const auto expect_stuck = [&](const json& report) {
+    // `stuck_before`: how long the sockets had been in CLOSE_WAIT when cwtrace started.
+    const auto expect_stuck = [&](const json& report, double stuck_before) {
         struct Expect {
             Process* owner;
             const char* side;
@@ -404,9 +406,11 @@ TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) 
             EXPECT_EQ(s.at("origin").at("kind"), "unknown");
             // Told apart by the server's listening socket: its end was accepted, the clients' not.
             EXPECT_EQ(s.at("accepted"), std::string(e.side) == "local") << s.dump();
-            // In CLOSE_WAIT ~2.5 s before cwtrace started, and all the time it traced since.
+            // In CLOSE_WAIT since a little before `ready`, and all the time it traced since.
             const double traced = report.at("tracing_seconds").get<double>();
-            EXPECT_NEAR(s.at("age_estimate_seconds").get<double>(), 2.8 + traced, 1.5) << s.dump();
+            EXPECT_NEAR(s.at("age_estimate_seconds").get<double>(), stuck_before + 0.3 + traced,
+                        1.5)
+                << s.dump();
             EXPECT_LE(s.at("close_wait_seconds").get<double>(), traced + 0.001)
                 << "never more than the truth";
             EXPECT_NE(s.at("owner").at("cmdline").get<std::string>().find("leaky_"),
@@ -427,6 +431,8 @@ TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) 
     const std::string path = std::string(dir_template) + "/final.json";
     for (const bool proc_pass : {false, true}) {
         SCOPED_TRACE(proc_pass ? "owners by the /proc pass" : "owners by the BPF walk");
+        const double stuck_before =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - ready).count();
         auto cwtrace = start_cwtrace(
             {"--min-age", "1s", "-f", "json", "-i", "300ms", "-d", "1200ms", "-o", path, "-v"},
             proc_pass ? std::vector<std::string>{"CWTRACE_PROC_OWNERS=1"}
@@ -436,7 +442,7 @@ TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) 
         EXPECT_EQ(cwtrace->err().find("owners: BPF walk of") != std::string::npos, !proc_pass);
         const std::string first = cwtrace->out().substr(0, cwtrace->out().find('\n'));
         for (const json& report : {json::parse(first), json::parse(slurp(path))})
-            expect_stuck(report);
+            expect_stuck(report, stuck_before);
     }
     std::filesystem::remove_all(dir_template);
 }
