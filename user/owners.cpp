@@ -35,12 +35,8 @@ bool socket_inode(std::string_view link, uint64_t& ino) {
     return parse_int(link.substr(prefix.size(), link.size() - prefix.size() - 1), ino);
 }
 
-// (inode, pid) of each wanted socket a process holds. Plain pairs, not a map: the threads that
-// find them would keep a map's million nodes in their own malloc arenas after it is freed.
-using Found = HeldSockets;
-
 // Adds the wanted sockets held by one process's fd table.
-void scan_process(int proc_fd, pid_t pid, const InodeFilter& wanted, Found& found) {
+void scan_process(int proc_fd, pid_t pid, const InodeFilter& wanted, HeldSockets& found) {
     const std::string fd_dir = std::to_string(pid) + "/fd";
     int dir_fd = openat(proc_fd, fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd < 0) return;  // gone, or a kernel thread
@@ -155,7 +151,9 @@ HeldSockets find_socket_holders(const InodeFilter& wanted, const std::string& pr
     // One readlink per descriptor is the cost (a million sockets: a million readlinks): the
     // processes are split between a few threads, each with its own result, merged after.
     const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
-    std::vector<Found> found(threads);
+    // Plain pairs, not a map: the threads would keep a map's million nodes in their own malloc
+    // arenas after it is freed.
+    std::vector<HeldSockets> found(threads);
     auto scan_share = [&](size_t share) {
         for (size_t i = share; i < pids.size(); i += threads)
             scan_process(proc_fd, pids[i], wanted, found[share]);
@@ -170,12 +168,12 @@ HeldSockets find_socket_holders(const InodeFilter& wanted, const std::string& pr
     }
     for (auto& worker : workers) worker.join();
     size_t total = 0;
-    for (const Found& share : found) total += share.size();
+    for (const HeldSockets& share : found) total += share.size();
     HeldSockets all;
     all.reserve(total);
-    for (Found& share : found) {
+    for (HeldSockets& share : found) {
         all.insert(all.end(), share.begin(), share.end());
-        Found().swap(share);
+        HeldSockets().swap(share);
     }
     return all;
 }

@@ -379,58 +379,42 @@ HeldSockets ReportBuilder::find_holders(const InodeFilter& wanted) {
 
 namespace {
 
+// The owner field of each socket looked for, by its inode.
+using OwnerSlots = std::vector<std::pair<uint64_t, pid_t*>>;
+
 // Sets each socket's owner from its holders: the lowest pid of a shared socket, as the /proc
-// pass has always said. `owner_of(ino)` is the owner field of a wanted socket (nullptr for
-// another); the owners' comms are added to `comms`.
-template <typename OwnerOf>
-void assign_owners(const HeldSockets& held, OwnerOf&& owner_of,
+// pass has always said. Both sides sorted by inode and walked side by side: a million sockets,
+// no hash map. Adds the owners' comms to `comms`.
+void assign_owners(OwnerSlots slots, HeldSockets held,
                    std::unordered_map<pid_t, std::string>& comms) {
-    std::set<pid_t> holders;
-    for (auto [ino, pid] : held) {
-        pid_t* owner = owner_of(ino);
-        if (!owner) continue;
-        if (!*owner || pid < *owner) *owner = pid;
-        holders.insert(pid);
-    }
-    // The comm of every holder (a few processes): of the owners among them, and a few more.
-    for (pid_t pid : holders) {
-        auto [it, added] = comms.try_emplace(pid);
-        if (added) it->second = read_comm(pid);
-    }
-}
-
-}  // namespace
-
-namespace {
-
-// Sets the owner of each socket in `known` from its holders (the lowest pid of a shared socket)
-// by sorting both by inode and walking them side by side: a million sockets, no hash map.
-// Adds the owners' comms to `comms`. Returns how many sockets have an owner.
-size_t assign_start_owners(std::vector<StartSnapshot::Known>& known, HeldSockets held,
-                           std::unordered_map<pid_t, std::string>& comms) {
-    std::vector<std::pair<uint64_t, uint32_t>> by_inode;  // inode, index in `known`
-    by_inode.reserve(known.size());
-    for (uint32_t i = 0; i < known.size(); ++i)
-        if (known[i].ino) by_inode.emplace_back(known[i].ino, i);
-    std::sort(by_inode.begin(), by_inode.end());
+    std::sort(slots.begin(), slots.end());
     std::sort(held.begin(), held.end());  // by inode, then pid: a socket's lowest holder first
     std::set<pid_t> owners;
     auto h = held.begin();
-    for (auto [ino, i] : by_inode) {
+    for (auto [ino, owner] : slots) {
         while (h != held.end() && h->first < ino) ++h;
         if (h == held.end()) break;
         if (h->first != ino) continue;
-        pid_t& owner = known[i].owner;
-        if (!owner || h->second < owner) owner = h->second;
-        owners.insert(owner);
+        if (!*owner || h->second < *owner) *owner = h->second;
+        owners.insert(*owner);
     }
     for (pid_t pid : owners) {
         auto [it, added] = comms.try_emplace(pid);
         if (added) it->second = read_comm(pid);
     }
-    size_t owned = 0;
-    for (const auto& k : known) owned += k.owner != 0;
-    return owned;
+}
+
+// The owner fields of the start's sockets that have an inode and no owner yet.
+OwnerSlots ownerless(std::vector<StartSnapshot::Known>& known) {
+    OwnerSlots slots;
+    for (auto& k : known)
+        if (k.ino && !k.owner) slots.emplace_back(k.ino, &k.owner);
+    return slots;
+}
+
+// How many of the start's sockets have an owner.
+size_t owned(const std::vector<StartSnapshot::Known>& known) {
+    return std::count_if(known.begin(), known.end(), [](const auto& k) { return k.owner != 0; });
 }
 
 }  // namespace
@@ -461,23 +445,20 @@ StartSnapshot ReportBuilder::snapshot_at_start(
     std::optional<HeldSockets> held;
     if (walked.valid()) held = walked.get();
     if (out.known.empty()) return out;
-    size_t owned = held ? assign_start_owners(out.known, std::move(*held), out.comms) : 0;
+    if (held) assign_owners(ownerless(out.known), std::move(*held), out.comms);
     // No walk: the /proc pass. A walk that missed some (they entered CLOSE_WAIT after it read
     // their holder's table): those are looked for again; one no process holds (not accepted
     // yet) is looked for in vain.
-    if (owned < out.known.size()) {
-        std::unordered_set<uint64_t> missing;
-        for (const auto& k : out.known)
-            if (k.ino && !k.owner) missing.insert(k.ino);
-        if (!missing.empty())
-            owned = assign_start_owners(
-                out.known, find_holders([&](uint64_t ino) { return missing.count(ino) > 0; }),
-                out.comms);
+    if (OwnerSlots missing = ownerless(out.known); !missing.empty()) {
+        std::unordered_set<uint64_t> inodes;
+        for (auto [ino, owner] : missing) inodes.insert(ino);
+        assign_owners(std::move(missing),
+                      find_holders([&](uint64_t ino) { return inodes.count(ino) > 0; }), out.comms);
     }
     spdlog::debug(
         "start: {} sockets in CLOSE_WAIT, {} of their owners known {:.3f} s after "
         "the dump",
-        out.known.size(), owned, watch);
+        out.known.size(), owned(out.known), watch);
     return out;
 }
 
@@ -523,18 +504,15 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
         // The kernel's dump and the /proc scan are the two slow steps, and independent.
         auto dumped =
             std::async(std::launch::async, [&] { look_up_close_wait(index, candidates); });
-        const HeldSockets held = find_holders([&](uint64_t ino) { return index.holds(ino); });
+        HeldSockets held = find_holders([&](uint64_t ino) { return index.holds(ino); });
         spdlog::debug("report: {} sockets in the table, their holders found in {:.3f} s",
                       candidates.size(), watch);
         dumped.get();
         spdlog::debug("report: sock_diag dump done at {:.3f} s", watch);
-        assign_owners(
-            held,
-            [&](uint64_t ino) -> pid_t* {
-                auto i = index.find(ino);
-                return i ? &candidates[*i].owner : nullptr;
-            },
-            comms);
+        OwnerSlots slots;
+        for (Candidate& c : candidates)
+            if (c.socket->ino) slots.emplace_back(c.socket->ino, &c.owner);
+        assign_owners(std::move(slots), std::move(held), comms);
     }
 
     // Oldest first, by the best age known; ordered before the entries are built, which are

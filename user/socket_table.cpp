@@ -70,14 +70,7 @@ bool SocketTable::add_before_start(const cw_flow& flow, uint64_t ino, uint64_t t
     // (identical containers), told apart by their inodes; the first one keeps the flow's index.
     const TrackedSocket& other = sockets_.at(*key_of(flow));
     if (!other.before_start || !ino || !other.ino || other.ino == ino) return false;
-    TrackedSocket s;
-    s.key = next_before_start_key_++;
-    s.ino = ino;
-    s.flow = flow;
-    s.close_wait_since_ns = tracing_start_ns;
-    s.untraced = true;
-    s.before_start = true;
-    sockets_.emplace(s.key, s);
+    insert_untraced(flow, ino, tracing_start_ns, /*before_start=*/true);
     return true;
 }
 
@@ -88,7 +81,12 @@ bool SocketTable::add_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_
 bool SocketTable::add_flow(const cw_flow& flow, uint64_t ino, uint64_t seen_ns, bool before_start) {
     // One lookup of the flow (a million of them at start).
     if (key_of(flow)) return false;
-    by_flow_.emplace(FlowHash()(flow), next_before_start_key_);
+    by_flow_.emplace(FlowHash()(flow), insert_untraced(flow, ino, seen_ns, before_start));
+    return true;
+}
+
+uint64_t SocketTable::insert_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_ns,
+                                      bool before_start) {
     TrackedSocket s;
     s.key = next_before_start_key_++;
     s.ino = ino;
@@ -97,7 +95,7 @@ bool SocketTable::add_flow(const cw_flow& flow, uint64_t ino, uint64_t seen_ns, 
     s.untraced = true;
     s.before_start = before_start;
     sockets_.emplace(s.key, std::move(s));
-    return true;
+    return next_before_start_key_ - 1;
 }
 
 std::vector<const TrackedSocket*> SocketTable::all() const { return at_least(UINT64_MAX, 0); }

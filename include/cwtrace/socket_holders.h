@@ -30,15 +30,15 @@ struct WalkStats {
 class SocketHolders {
   public:
     // Loads the program (nothing is attached: it runs when asked). An error when this kernel
-    // cannot run it (before 5.17: no bpf_loop) or cwtrace runs in a pid namespace of its own
-    // (the walk sees the host's pids, /proc shows that namespace's): the caller reads /proc.
+    // cannot load it (before 5.17: no bpf_loop): the caller reads /proc.
     static Result<std::unique_ptr<SocketHolders>> load(const SocketHoldersConfig& config = {});
     ~SocketHolders();
     SocketHolders(const SocketHolders&) = delete;
     SocketHolders& operator=(const SocketHolders&) = delete;
 
     // What find_socket_holders(wanted) finds, for sockets in CLOSE_WAIT; nullopt when the walk
-    // failed.
+    // failed or cannot be used (cwtrace in a pid namespace of its own: the walk sees the host's
+    // pids, /proc that namespace's): the caller reads /proc.
     std::optional<HeldSockets> walk(const InodeFilter& wanted);
 
     const WalkStats& last_walk() const { return stats_; }

@@ -87,6 +87,9 @@ class SocketTable {
     std::optional<uint64_t> key_of(const cw_flow& flow) const;
     // An untraced socket known by its flow; false when the flow is known already.
     bool add_flow(const cw_flow& flow, uint64_t ino, uint64_t seen_ns, bool before_start);
+    // A new untraced socket under the next small key (not indexed by flow); returns the key.
+    uint64_t insert_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_ns,
+                             bool before_start);
 
     std::unordered_map<uint64_t, TrackedSocket> sockets_;
     // Flow index: FlowHash of the flow -> key (its socket holds the flow to compare). Half the
