@@ -45,12 +45,12 @@ struct origin_entry {
 };
 
 /* Sizes below are defaults; userspace may resize before load. `origins` holds one entry per
- * live TCP socket opened while tracing: allocated as sockets open rather than all up front, so
- * a large bound (~40 MB of kernel memory when full) costs nothing on a quiet host. */
+ * live TCP socket opened while tracing. Preallocated (~40 MB of kernel memory): an insert and a
+ * delete on every connection cost ~900 ns less than with entries allocated and freed (through
+ * RCU) as sockets come and go. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 262144);
-    __uint(map_flags, BPF_F_NO_PREALLOC);
     __type(key, __u64); /* struct sock * */
     __type(value, struct origin_entry);
 } origins SEC(".maps");
@@ -70,7 +70,8 @@ struct {
  * opening, ~1-3 us) and reused for later sockets opened by the same user stack, syscall, family
  * and protocol. */
 struct kernel_path_key {
-    __s32 user_stack_id;
+    __s32 user_stack_id; /* -1 when the user path is named by an unwound stack: */
+    __u32 unwound_id;    /* cw_origin.unwound_id, 0 when the stack id names it */
     __u32 syscall_nr;
     __u16 family;
     __u16 protocol;
@@ -104,6 +105,21 @@ struct {
     __type(value, __u64);
 } announced SEC(".maps");
 
+/* The process this CPU announced last: a process opening sockets one after another is
+ * recognised without a hash lookup. */
+struct last_announced {
+    __u64 task_start_ns;
+    __u32 pid;
+    __u32 pad;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct last_announced);
+} last_announced SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 4 << 20);
@@ -128,6 +144,27 @@ struct {
     __type(key, __u32);   /* tid */
     __type(value, __u64); /* first unreadable address above the stack */
 } stack_tops SEC(".maps");
+
+/* Dwarf mode: stacks userspace has unwound, with the stack words each unwind read (see struct
+ * cw_unwind_memo). ~2.5 KiB per entry, preallocated (2.6 MB); one entry in frame-pointer mode. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 1024);
+    __type(key, struct cw_unwind_memo_key);
+    __type(value, struct cw_unwind_memo);
+} unwind_memos SEC(".maps");
+
+/* Where an opening's stack words are read to be compared with a memo: per CPU, reused. */
+struct memo_scratch {
+    unsigned char bytes[CW_MAX_USER_STACK_BYTES];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct memo_scratch);
+} memo_scratch SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -171,47 +208,63 @@ static __always_inline __u64 sock_ino(const struct sock* sk) {
     return BPF_CORE_READ(sock, file, f_inode, i_ino);
 }
 
+/* The user registers of the current task (bpf_task_pt_regs(): 5.15+, as a typed pointer its
+ * fields are read directly, no helper call each). */
+static __always_inline struct pt_regs* user_regs(struct task_struct* task) {
+    return (struct pt_regs*)bpf_task_pt_regs(task);
+}
+
 /* The word at the user stack pointer when the syscall was made. A syscall wrapper such as
  * glibc's connect() sets up no frame, so a frame-pointer walk skips its caller; this is that
  * caller's return address when the wrapper pushed nothing (userspace validates it). */
 static __always_inline __u64 user_leaf_caller(struct pt_regs* regs) {
     __u64 word = 0;
 
-    if (regs) bpf_probe_read_user(&word, sizeof(word), (void*)PT_REGS_SP_CORE(regs));
+    bpf_probe_read_user(&word, sizeof(word), (void*)PT_REGS_SP(regs));
     return word;
 }
 
 /* The number of the syscall the current task is in (its user registers), 0 when unknown. */
 static __always_inline __u32 syscall_nr(struct pt_regs* regs) {
-    if (!regs) return 0;
 #if defined(bpf_target_x86)
-    return (__u32)BPF_CORE_READ(regs, orig_ax);
+    return (__u32)regs->orig_ax;
 #elif defined(bpf_target_arm64)
-    return (__u32)BPF_CORE_READ(regs, syscallno);
+    return (__u32)regs->syscallno;
 #else
     return 0;
 #endif
 }
 
+/* `now`: the one bpf_ktime_get_ns() of the program's run (a clock read is not free). */
 static __always_inline void fill_header(struct cw_event_header* hdr, __u32 type, __u32 size,
-                                        __u64 sk) {
+                                        __u64 sk, __u64 now) {
     hdr->type = type;
     hdr->size = size;
-    hdr->ts_ns = bpf_ktime_get_ns();
+    hdr->ts_ns = now;
     hdr->sk = sk;
 }
 
-static __always_inline void announce_process(__u32 pid, __u64 task_start_ns) {
-    __u64* known = bpf_map_lookup_elem(&announced, &pid);
+static __always_inline void announce_process(__u32 pid, __u64 task_start_ns, __u64 now) {
+    __u32 zero = 0;
+    struct last_announced* last = bpf_map_lookup_elem(&last_announced, &zero);
     struct cw_event_process* event;
+    __u64* known;
 
-    if (known && *known == task_start_ns) return;
+    if (last && last->pid == pid && last->task_start_ns == task_start_ns) return;
+    known = bpf_map_lookup_elem(&announced, &pid);
+    if (known && *known == task_start_ns) {
+        if (last) {
+            last->pid = pid;
+            last->task_start_ns = task_start_ns;
+        }
+        return;
+    }
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event) {
         count(CW_CNT_RINGBUF_FULL);
         return; /* not remembered: the next socket of this process tries again */
     }
-    fill_header(&event->hdr, CW_EV_PROCESS, sizeof(*event), 0);
+    fill_header(&event->hdr, CW_EV_PROCESS, sizeof(*event), 0, now);
     event->task_start_ns = task_start_ns;
     event->pid = pid;
     event->pad = 0;
@@ -220,30 +273,26 @@ static __always_inline void announce_process(__u32 pid, __u64 task_start_ns) {
     bpf_map_update_elem(&announced, &pid, &task_start_ns, BPF_ANY);
 }
 
-/* Kernels before 5.5 named start_boottime real_start_time. */
-struct task_struct___pre55 {
-    u64 real_start_time;
-} __attribute__((preserve_access_index));
-
 /* The thread group leader's start time since boot, as /proc/PID/stat shows it. */
 static __always_inline __u64 task_start_ns(void) {
-    struct task_struct* leader = BPF_CORE_READ(bpf_get_current_task_btf(), group_leader);
-
-    if (bpf_core_field_exists(leader->start_boottime)) return BPF_CORE_READ(leader, start_boottime);
-    return BPF_CORE_READ((struct task_struct___pre55*)leader, real_start_time);
+    return bpf_get_current_task_btf()->group_leader->start_boottime;
 }
 
-/* Kernel stack of a connect(): reused from the first socket opened by the same user path. */
+/* What the kernel path of a connect() follows from. The user path is named by its
+ * frame-pointer stack id, or in dwarf mode by the unwound stack an unwind memo matched. */
 static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct* task,
-                                                  struct pt_regs* regs, __s32 user_stack_id,
+                                                  struct pt_regs* regs,
+                                                  const struct cw_origin* origin,
                                                   const struct sock* sk) {
     struct kernel_path_key key = {};
     __s32 *known, id;
 
     /* Kernel threads and io_uring workers reach connect() by other paths: always walk. */
-    if (user_stack_id < 0 || (BPF_CORE_READ(task, flags) & (PF_KTHREAD | PF_IO_WORKER)))
+    if ((origin->user_stack_id < 0 && !origin->unwound_id) ||
+        (task->flags & (PF_KTHREAD | PF_IO_WORKER)))
         return bpf_get_stackid(ctx, &stacks, 0);
-    key.user_stack_id = user_stack_id;
+    key.user_stack_id = origin->unwound_id ? -1 : origin->user_stack_id;
+    key.unwound_id = origin->unwound_id;
     key.syscall_nr = syscall_nr(regs);
     key.family = BPF_CORE_READ(sk, __sk_common.skc_family);
     key.protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
@@ -255,30 +304,88 @@ static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct*
     return id;
 }
 
-static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u32 kind,
-                                        const struct sock* sk) {
-    struct task_struct* task = bpf_get_current_task_btf();
-    struct pt_regs* regs = (struct pt_regs*)bpf_task_pt_regs(task);
-    __u64 pid_tgid = bpf_get_current_pid_tgid();
+/* Dwarf mode: what an opening's user stack unwinds from, the registers and address space. */
+struct user_state {
+    struct cw_unwind_memo_key key; /* pid, ip, sp, bp */
+    __u64 mm;
+};
 
-    origin->opened_ns = bpf_ktime_get_ns();
+/* Dwarf mode: whether this opening unwinds as an earlier one did: the memo of the same process,
+ * address space and registers, and the same values in every stack word that unwind read. Then
+ * its origin names that unwind, and no copy of the stack is needed. */
+static __always_inline bool memo_matches(const struct user_state* state, struct cw_origin* origin) {
+#if defined(__TARGET_ARCH_x86)
+    struct cw_unwind_memo* memo = bpf_map_lookup_elem(&unwind_memos, &state->key);
+    struct memo_scratch* scratch;
+    __u32 zero = 0, span;
+
+    if (!memo || memo->task_start_ns != origin->task_start_ns || memo->mm != state->mm)
+        return false;
+    span = memo->span;
+    if (span > CW_MAX_USER_STACK_BYTES) return false;
+    scratch = bpf_map_lookup_elem(&memo_scratch, &zero);
+    if (!scratch) return false;
+    if (span && bpf_probe_read_user(scratch->bytes, span, (void*)state->key.sp)) return false;
+    for (__u32 i = 0; i < CW_UNWIND_MEMO_WORDS; i++) {
+        __u32 offset;
+
+        if (i >= memo->words) break;
+        /* Userspace writes multiples of 8 below span; the mask keeps the verifier's bound. */
+        offset = memo->offsets[i] & (CW_MAX_USER_STACK_BYTES - 8);
+        if (offset + 8 > span) return false;
+        if (*(__u64*)(scratch->bytes + offset) != memo->values[i]) return false;
+    }
+    origin->unwound_id = memo->unwound_id + 1;
+    count(CW_CNT_UNWIND_MEMO_HITS);
+    return true;
+#else
+    return false;
+#endif
+}
+
+/* `now`: the opening's time. Dwarf mode fills `state` for the stack copy. */
+static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u32 kind,
+                                        const struct sock* sk, __u64 now,
+                                        struct user_state* state) {
+    struct task_struct* task = bpf_get_current_task_btf();
+    struct pt_regs* regs = user_regs(task);
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    bool memoized = false;
+
+    origin->opened_ns = now;
     origin->pid = pid_tgid >> 32;
     origin->tid = (__u32)pid_tgid;
     origin->kind = kind;
     bpf_get_current_comm(origin->comm, sizeof(origin->comm));
-    origin->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-    if (origin->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
+    origin->task_start_ns = task->group_leader->start_boottime;
+#if defined(__TARGET_ARCH_x86)
+    if (user_stack_mode == CW_USER_STACKS_DWARF) {
+        state->key.pid = origin->pid;
+        state->key.ip = regs->ip;
+        state->key.sp = regs->sp;
+        state->key.bp = regs->bp;
+        state->mm = (__u64)task->mm;
+        memoized = memo_matches(state, origin);
+    }
+#endif
+    if (memoized) {
+        /* The unwound stack is known: the frame-pointer walk, its fallback, is not needed. */
+        origin->user_stack_id = CW_STACK_NOT_TAKEN;
+        origin->leaf_caller = 0;
+    } else {
+        origin->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+        if (origin->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
+        origin->leaf_caller = user_leaf_caller(regs);
+    }
     if (kind == CW_ORIGIN_CONNECT) {
-        origin->kernel_stack_id = connect_kernel_stack(ctx, task, regs, origin->user_stack_id, sk);
+        origin->kernel_stack_id = connect_kernel_stack(ctx, task, regs, origin, sk);
         if (origin->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
     } else {
         /* At accept()'s syscall exit the kernel stack is only the exit path: not worth a walk. */
         origin->kernel_stack_id = CW_STACK_NOT_TAKEN;
     }
-    origin->leaf_caller = user_leaf_caller(regs);
-    origin->task_start_ns = task_start_ns();
     py_capture(origin);
-    announce_process(origin->pid, origin->task_start_ns);
+    announce_process(origin->pid, origin->task_start_ns, now);
 }
 
 /* Bytes of user stack at `sp` to copy in one go: user_stack_bytes, or fewer when the thread's
@@ -294,39 +401,36 @@ static __always_inline __u32 user_stack_hint(__u32 tid, __u64 sp, __u64* known_t
 }
 
 /* Dwarf mode: the user registers and a copy of the user stack, so that userspace can unwind
- * code built without frame pointers with its CFI. A copy that faults (the top of the stack is
- * nearer than user_stack_bytes) is redone in chunks, up to the first chunk that faults; where
- * that was is remembered per thread, so that its next copy reads just that much at once (and
- * goes on chunk by chunk from there if more is readable). The bytes copied are the same. */
-static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* origin) {
+ * code built without frame pointers with its CFI; nothing when the opening matched an earlier
+ * unwind (memo_matches). A copy that faults (the top of the stack is nearer than
+ * user_stack_bytes) is redone in chunks, up to the first chunk that faults; where that was is
+ * remembered per thread, so that its next copy reads just that much at once (and goes on chunk
+ * by chunk from there if more is readable). The bytes copied are the same. */
+static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* origin,
+                                            const struct user_state* state) {
 #if defined(__TARGET_ARCH_x86)
     struct cw_event_user_stack* event;
-    struct pt_regs* regs;
     unsigned char* stack;
     __u32 chunks = user_stack_bytes / CW_USER_STACK_CHUNK, first = 0, hint;
-    __u64 sp, top, known_top;
+    __u64 sp = state->key.sp, top, known_top;
 
-    if (user_stack_mode != CW_USER_STACKS_DWARF) return;
-    regs = (struct pt_regs*)bpf_task_pt_regs(bpf_get_current_task_btf());
-    if (!regs) {
-        count(CW_CNT_USER_STACK_COPY_LOST);
-        return;
-    }
+    if (user_stack_mode != CW_USER_STACKS_DWARF || origin->unwound_id) return;
     /* user_stack_bytes is read-only data: the verifier sees a constant size. */
     event = bpf_ringbuf_reserve(&stack_copies, sizeof(*event) + user_stack_bytes, 0);
     if (!event) {
         count(CW_CNT_USER_STACK_COPY_LOST);
         return;
     }
-    fill_header(&event->hdr, CW_EV_USER_STACK, sizeof(*event) + user_stack_bytes, sk);
+    fill_header(&event->hdr, CW_EV_USER_STACK, sizeof(*event) + user_stack_bytes, sk,
+                origin->opened_ns);
     event->opened_ns = origin->opened_ns;
     event->task_start_ns = origin->task_start_ns;
     event->pid = origin->pid;
     event->tid = origin->tid;
-    event->ip = BPF_CORE_READ(regs, ip);
-    sp = BPF_CORE_READ(regs, sp);
+    event->ip = state->key.ip;
     event->sp = sp;
-    event->bp = BPF_CORE_READ(regs, bp);
+    event->bp = state->key.bp;
+    event->mm = state->mm;
     event->stack_bytes = 0;
     event->pad = 0;
     stack = (unsigned char*)(event + 1);
@@ -358,6 +462,7 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
     /* Registers are read as x86-64's; elsewhere the frame-pointer stack stands alone. */
     (void)sk;
     (void)origin;
+    (void)state;
     if (user_stack_mode == CW_USER_STACKS_DWARF) count(CW_CNT_USER_STACK_COPY_LOST);
 #endif
 }
@@ -368,17 +473,27 @@ static __always_inline void remember_origin(__u64 sk, const struct origin_entry*
 
 static __always_inline void fill_flow(struct trace_event_raw_inet_sock_set_state* ctx,
                                       struct cw_flow* flow) {
+    __u32* saddr = (__u32*)flow->saddr;
+    __u32* daddr = (__u32*)flow->daddr;
+
     __builtin_memset(flow, 0, sizeof(*flow));
     flow->family = ctx->family;
     flow->sport = ctx->sport;
     flow->dport = ctx->dport;
-    /* The verifier forbids loads through a moved ctx pointer: copy the arrays with helpers. */
+    /* Word loads at fixed offsets of the record (the verifier allows no moved ctx pointer, so
+     * no memcpy): the addresses are 4-byte aligned in it. */
     if (ctx->family == AF_INET6) {
-        bpf_probe_read_kernel(flow->saddr, 16, ctx->saddr_v6);
-        bpf_probe_read_kernel(flow->daddr, 16, ctx->daddr_v6);
+        saddr[0] = *(__u32*)&ctx->saddr_v6[0];
+        saddr[1] = *(__u32*)&ctx->saddr_v6[4];
+        saddr[2] = *(__u32*)&ctx->saddr_v6[8];
+        saddr[3] = *(__u32*)&ctx->saddr_v6[12];
+        daddr[0] = *(__u32*)&ctx->daddr_v6[0];
+        daddr[1] = *(__u32*)&ctx->daddr_v6[4];
+        daddr[2] = *(__u32*)&ctx->daddr_v6[8];
+        daddr[3] = *(__u32*)&ctx->daddr_v6[12];
     } else {
-        bpf_probe_read_kernel(flow->saddr, 4, ctx->saddr);
-        bpf_probe_read_kernel(flow->daddr, 4, ctx->daddr);
+        saddr[0] = *(__u32*)ctx->saddr;
+        daddr[0] = *(__u32*)ctx->daddr;
     }
 }
 
@@ -390,7 +505,7 @@ static __always_inline bool followed(const struct origin_entry* entry) {
 }
 
 static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk,
-                                       const struct origin_entry* entry) {
+                                       const struct origin_entry* entry, __u64 now) {
     const struct cw_origin* origin = entry ? &entry->origin : NULL;
     struct cw_event_enter* event;
 
@@ -399,7 +514,7 @@ static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_stat
         count(CW_CNT_RINGBUF_FULL);
         return;
     }
-    fill_header(&event->hdr, CW_EV_ENTER_CLOSE_WAIT, sizeof(*event), sk);
+    fill_header(&event->hdr, CW_EV_ENTER_CLOSE_WAIT, sizeof(*event), sk, now);
     event->ino = sock_ino((const struct sock*)ctx->skaddr);
     event->pad = 0;
     fill_flow(ctx, &event->flow);
@@ -431,13 +546,13 @@ static __always_inline bool reset_by_peer(const struct sock* sk, int new_state) 
  * socket owned defers its work to the owner, so it never changes the state of an owned socket;
  * unowned, the current task is a bystander the softirq interrupted. (The preempt count would say
  * so directly, but __preempt_count is not in kallsyms without CONFIG_KALLSYMS_ALL.) */
-static __always_inline bool in_task(const struct sock* sk, int new_state) {
-    if (reset_by_peer(sk, new_state)) return false;        /* processed from the owner's backlog */
+static __always_inline bool in_task(const struct sock* sk, bool reset) {
+    if (reset) return false;                               /* processed from the owner's backlog */
     if (!(bpf_get_current_pid_tgid() >> 32)) return false; /* the idle task */
     return BPF_CORE_READ(sk, sk_lock.owned) != 0;
 }
 
-static __always_inline __u32 close_kind(const struct sock* sk, int new_state, bool task) {
+static __always_inline __u32 close_kind(int new_state, bool task, bool reset) {
     if (task) {
         unsigned int flags = bpf_get_current_task_btf()->flags;
 
@@ -446,42 +561,43 @@ static __always_inline __u32 close_kind(const struct sock* sk, int new_state, bo
         return new_state == CW_TCP_LAST_ACK ? CW_CLOSE_CLOSE : CW_CLOSE_RESET;
     }
     /* Otherwise a timeout (retransmits, keepalive: ETIMEDOUT or a soft error). */
-    return reset_by_peer(sk, new_state) ? CW_CLOSE_RESET : CW_CLOSE_KERNEL;
+    return reset ? CW_CLOSE_RESET : CW_CLOSE_KERNEL;
 }
 
 /* The closing thread, in process context. An exiting task has already dropped its memory
- * map (exit_mm() runs before exit_files()), so it has no user stack to walk. */
-static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u32 kind,
-                                        bool want_stacks) {
+ * map (exit_mm() runs before exit_files()), so it has no user stack to walk. A close younger
+ * than --min-age is only counted (with --pid, by its closer's pid too): pid and tid, nothing
+ * more, are filled in for it. */
+static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u32 kind, bool late,
+                                        __u64 now) {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
 
-    closer->opened_ns = bpf_ktime_get_ns();
+    __builtin_memset(closer, 0, sizeof(*closer));
     closer->pid = pid_tgid >> 32;
     closer->tid = (__u32)pid_tgid;
     closer->kind = kind;
-    closer->pad = 0;
-    bpf_get_current_comm(closer->comm, sizeof(closer->comm));
-    closer->task_start_ns = task_start_ns();
     closer->kernel_stack_id = CW_STACK_NOT_WANTED;
     closer->user_stack_id = CW_STACK_NOT_WANTED;
-    closer->leaf_caller = 0;
-    if (!want_stacks) return;
+    if (!late) return;
+    closer->opened_ns = now;
+    bpf_get_current_comm(closer->comm, sizeof(closer->comm));
+    closer->task_start_ns = task_start_ns();
     closer->kernel_stack_id = bpf_get_stackid(ctx, &stacks, 0);
     if (closer->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
     if (kind == CW_CLOSE_EXIT || kind == CW_CLOSE_KERNEL) return;
     closer->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
     if (closer->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
-    closer->leaf_caller =
-        user_leaf_caller((struct pt_regs*)bpf_task_pt_regs(bpf_get_current_task_btf()));
-    announce_process(closer->pid, closer->task_start_ns);
+    closer->leaf_caller = user_leaf_caller(user_regs(bpf_get_current_task_btf()));
+    announce_process(closer->pid, closer->task_start_ns, now);
 }
 
 static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk,
                                        int new_state) {
     struct origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
+    const struct sock* s = (const struct sock*)ctx->skaddr;
     struct cw_event_leave* event;
     __u64 *since, since_ns = 0, now, age;
-    bool late, task;
+    bool late, task, reset;
 
     /* With --pid, sockets not followed have no close_wait_since entry either. */
     if (!followed(entry)) return;
@@ -498,21 +614,22 @@ static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_stat
     now = bpf_ktime_get_ns();
     age = since_ns && now > since_ns ? now - since_ns : 0;
     late = !since_ns || age >= closer_min_age_ns;
-    task = in_task((const struct sock*)ctx->skaddr, new_state);
+    reset = reset_by_peer(s, new_state);
+    task = in_task(s, reset);
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event) {
         count(CW_CNT_RINGBUF_FULL);
         return;
     }
-    fill_header(&event->hdr, CW_EV_LEAVE_CLOSE_WAIT, sizeof(*event), sk);
+    fill_header(&event->hdr, CW_EV_LEAVE_CLOSE_WAIT, sizeof(*event), sk, now);
     fill_flow(ctx, &event->flow);
     event->new_state = new_state;
     event->pad = 0;
     event->close_wait_ns = age;
-    event->close_kind = close_kind((const struct sock*)ctx->skaddr, new_state, task);
+    event->close_kind = close_kind(new_state, task, reset);
     event->has_closer = task;
     if (task)
-        fill_closer(ctx, &event->closer, event->close_kind, late);
+        fill_closer(ctx, &event->closer, event->close_kind, late, now);
     else
         __builtin_memset(&event->closer, 0, sizeof(event->closer));
     count(CW_CNT_EVENTS);
@@ -530,11 +647,13 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
     /* Inside connect(), in the connecting thread: the one moment the opener is current. */
     if (old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT) {
         struct origin_entry entry = {};
+        struct user_state state = {};
 
         if (!pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
-        fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, (const struct sock*)ctx->skaddr);
+        fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, (const struct sock*)ctx->skaddr,
+                    bpf_ktime_get_ns(), &state);
+        emit_user_stack(sk, &entry.origin, &state);
         remember_origin(sk, &entry);
-        emit_user_stack(sk, &entry.origin);
         return 0;
     }
     if (new_state == CW_TCP_CLOSE_WAIT) {
@@ -547,7 +666,7 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
             entry->close_wait_since = now;
         else
             bpf_map_update_elem(&close_wait_since, &sk, &now, BPF_ANY);
-        emit_enter(ctx, sk, entry);
+        emit_enter(ctx, sk, entry, now);
         return 0;
     }
     if (old_state == CW_TCP_CLOSE_WAIT) emit_leave(ctx, sk, new_state);
@@ -556,15 +675,15 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
     return 0;
 }
 
-/* The struct sock behind file descriptor `fd` of the current task, or NULL. */
+/* The struct sock behind file descriptor `fd` of the current task, or NULL. The file table
+ * is read through the task's typed pointers; the descriptor array holds untyped pointers. */
 static __always_inline struct sock* sock_of_fd(long fd) {
-    struct task_struct* task = bpf_get_current_task_btf();
-    struct fdtable* fdt = BPF_CORE_READ(task, files, fdt);
+    struct fdtable* fdt = bpf_get_current_task_btf()->files->fdt;
     struct file **fds, *file = NULL;
     struct socket* sock;
 
-    if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds)) return NULL;
-    fds = BPF_CORE_READ(fdt, fd);
+    if (!fdt || fd >= fdt->max_fds) return NULL;
+    fds = fdt->fd;
     if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file) return NULL;
     sock = BPF_CORE_READ(file, private_data);
     return sock ? BPF_CORE_READ(sock, sk) : NULL;
@@ -598,7 +717,7 @@ static __always_inline void fill_flow_from_sock(const struct sock* sk, struct cw
 static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
                                                 const struct cw_origin* origin) {
     struct cw_event_enter* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
-    __u64 now = bpf_ktime_get_ns();
+    __u64 now = origin->opened_ns;
 
     /* Followed from now on, the time in CLOSE_WAIT too (the FIN came earlier, unfollowed). */
     bpf_map_update_elem(&close_wait_since, &key, &now, BPF_ANY);
@@ -606,7 +725,7 @@ static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
         count(CW_CNT_RINGBUF_FULL);
         return;
     }
-    fill_header(&event->hdr, CW_EV_ENTER_CLOSE_WAIT, sizeof(*event), key);
+    fill_header(&event->hdr, CW_EV_ENTER_CLOSE_WAIT, sizeof(*event), key, now);
     event->ino = sock_ino(sk);
     event->pad = 0;
     fill_flow_from_sock(sk, &event->flow);
@@ -619,6 +738,7 @@ static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
 /* An accepted socket's handshake completed in softirq; its owner is known only here. */
 static __always_inline int on_accept_return(void* ctx, long fd) {
     struct origin_entry entry = {};
+    struct user_state state = {};
     struct cw_event_origin* event;
     struct sock* sk;
     __u64 key;
@@ -631,9 +751,9 @@ static __always_inline int on_accept_return(void* ctx, long fd) {
     }
     if (!is_tcp(sk)) return 0;
     key = (__u64)sk;
-    fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk);
+    fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk, bpf_ktime_get_ns(), &state);
+    emit_user_stack(key, &entry.origin, &state);
     remember_origin(key, &entry);
-    emit_user_stack(key, &entry.origin);
 
     /* The peer closed before accept(): the CLOSE_WAIT event went out without an origin (or, with
      * --pid, did not go out: it is sent now, since this is the moment the socket is followed). */
@@ -647,7 +767,7 @@ static __always_inline int on_accept_return(void* ctx, long fd) {
         count(CW_CNT_RINGBUF_FULL);
         return 0;
     }
-    fill_header(&event->hdr, CW_EV_ORIGIN, sizeof(*event), key);
+    fill_header(&event->hdr, CW_EV_ORIGIN, sizeof(*event), key, entry.origin.opened_ns);
     event->ino = sock_ino(sk);
     event->origin = entry.origin;
     count(CW_CNT_EVENTS);
@@ -677,7 +797,7 @@ int on_process_exec(void* ctx) {
         count(CW_CNT_RINGBUF_FULL);
         return 0;
     }
-    fill_header(&event->hdr, CW_EV_EXEC, sizeof(*event), 0);
+    fill_header(&event->hdr, CW_EV_EXEC, sizeof(*event), 0, bpf_ktime_get_ns());
     event->task_start_ns = task_start_ns();
     event->pid = pid;
     event->pad = 0;

@@ -136,6 +136,10 @@ class Session {
         auto tracer = Tracer::start(config, [this](std::span<const std::byte> r) { on_record(r); });
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);
+        if (config.user_stack_mode == CW_USER_STACKS_DWARF)
+            builder_.set_memo_publisher(
+                [this](const KernelUnwindMemo& m) { tracer_->set_unwind_memo(m.key, m.memo); },
+                config.user_stack_bytes);
         started_ns_ = monotonic_ns();
         // Looking at every process for Python is independent of the dump and the walk: beside
         // them, it adds nothing to the start-up.
@@ -287,8 +291,11 @@ class Session {
     // `last`: the report is not freed (see LeftForExit).
     bool write(uint64_t now_ns, Format format, FILE* out, bool last = false) {
         const UnwindStats& u = builder_.unwind_stats();
-        spdlog::debug("dwarf unwinding: {} unwinds, {} memoized, {} failed", u.unwinds, u.memo_hits,
-                      u.failures);
+        spdlog::debug(
+            "dwarf unwinding: {} unwinds, {} memoized, {} failed; {} memos given to the kernel, "
+            "{} openings matched there (no copy)",
+            u.unwinds, u.memo_hits, u.failures, builder_.memos_published(),
+            tracer_->counters().counter[CW_CNT_UNWIND_MEMO_HITS]);
         Report report = build(now_ns);
         report.late_closes = closes_.late_closes();
         report.close_wait_durations = closes_.durations();

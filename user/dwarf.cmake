@@ -4,6 +4,7 @@ pkg_check_modules(LIBDW REQUIRED IMPORTED_TARGET libdw)
 
 target_sources(cwtrace_core PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/unwind_dwarf.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/unwind_memo.cpp
   ${CMAKE_CURRENT_LIST_DIR}/unwound_stacks.cpp)
 target_link_libraries(cwtrace_core PRIVATE PkgConfig::LIBDW)
 

@@ -157,8 +157,16 @@ void ReportBuilder::note_user_stack(const UserStackRecord& record) {
     const std::optional<ProcessMaps>& maps = maps_[{h.pid, h.task_start_ns}];
     if (!maps) return;
     StackSample sample{h.ip, h.sp, h.bp, h.tid, record.stack};
-    auto ips = unwinder_.unwind({h.pid, h.task_start_ns}, *maps, sample, CW_MAX_STACK_DEPTH);
-    if (!ips.empty()) unwound_.add(h.hdr.sk, h.opened_ns, ips);
+    std::vector<StackRead> reads;
+    auto ips = unwinder_.unwind({h.pid, h.task_start_ns}, *maps, sample, CW_MAX_STACK_DEPTH,
+                                publish_memo_ ? &reads : nullptr);
+    if (ips.empty()) return;
+    const uint32_t id = unwound_.add(h.hdr.sk, h.opened_ns, ips);
+    if (!publish_memo_) return;
+    if (auto memo = kernel_unwind_memo(h, reads, id, copy_limit_)) {
+        publish_memo_(*memo);
+        ++memos_published_;
+    }
 }
 
 std::optional<std::vector<Frame>> ReportBuilder::unwound_frames(const cw_origin& origin,

@@ -114,6 +114,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     resize(skel->maps.close_wait_since, config.origin_entries);
     resize(skel->maps.stacks, config.stack_entries);
     resize(skel->maps.events, config.ringbuf_bytes);
+    if (config.user_stack_mode != CW_USER_STACKS_DWARF) resize(skel->maps.unwind_memos, 1);
 
     if (int err = cwtrace_bpf__load(skel)) return load_error("load", err);
     if (auto attached = tracer->attach(config.tracefs); !attached) return attached.error();
@@ -280,6 +281,13 @@ std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {
 bool Tracer::set_python_process(uint32_t pid, const cw_python_proc& entry) {
     return bpf_map__update_elem(skel_->maps.python_procs, &pid, sizeof pid, &entry, sizeof entry,
                                 BPF_ANY) == 0;
+}
+
+void Tracer::set_unwind_memo(const cw_unwind_memo_key& key, const cw_unwind_memo& memo) {
+    // A failure costs only copies: the next opening of this path sends one again.
+    if (bpf_map__update_elem(skel_->maps.unwind_memos, &key, sizeof key, &memo, sizeof memo,
+                             BPF_ANY))
+        spdlog::debug("unwind memo not stored: {}", std::strerror(errno));
 }
 
 void Tracer::forget_python_process(uint32_t pid) {

@@ -45,15 +45,8 @@ std::optional<uint64_t> load_bias(const Mapping& m, const std::string& path) {
     return bias;
 }
 
-// A word the unwinder read: at this offset from sp, and what it got (nullopt: outside the copy).
-struct Read {
-    int64_t offset;
-    std::optional<uint64_t> value;
-    bool operator==(const Read&) const = default;
-};
-
 struct Memo {
-    std::vector<Read> reads;
+    std::vector<StackRead> reads;
     std::vector<uint64_t> frames;
 };
 
@@ -65,7 +58,7 @@ std::optional<uint64_t> word_at(const StackSample& s, int64_t offset) {
 }
 
 bool matches(const Memo& memo, const StackSample& s) {
-    for (const Read& r : memo.reads)
+    for (const StackRead& r : memo.reads)
         if (word_at(s, r.offset) != r.value) return false;
     return true;
 }
@@ -78,7 +71,7 @@ struct ProcessUnwinder::Impl {
     Dwfl_Callbacks callbacks = {};
     // The sample being unwound, and what the unwinder read of it.
     const StackSample* sample = nullptr;
-    std::vector<Read> reads;
+    std::vector<StackRead> reads;
     std::vector<uint64_t> frames;
     size_t max_frames = 0;
     // (ip, sp, bp) -> earlier unwinds from there. sp itself, not only bp - sp, is in the key:
@@ -191,13 +184,14 @@ std::unique_ptr<ProcessUnwinder> ProcessUnwinder::create(pid_t pid, const Proces
 }
 
 std::vector<uint64_t> ProcessUnwinder::unwind(const StackSample& sample, size_t max_frames,
-                                              UnwindStats& stats) {
+                                              UnwindStats& stats, std::vector<StackRead>* reads) {
     Impl& d = *impl_;
     const std::tuple<uint64_t, uint64_t, uint64_t> key{sample.ip, sample.sp, sample.bp};
     if (auto it = d.memo.find(key); it != d.memo.end()) {
         for (const Memo& m : it->second) {
             if (matches(m, sample) && m.frames.size() <= max_frames) {
                 ++stats.memo_hits;
+                if (reads) *reads = m.reads;
                 return m.frames;
             }
         }
@@ -215,11 +209,13 @@ std::vector<uint64_t> ProcessUnwinder::unwind(const StackSample& sample, size_t 
         return {};
     }
     d.remember(key);
+    if (reads) *reads = d.reads;
     return d.frames;
 }
 
 std::vector<uint64_t> DwarfUnwinder::unwind(ProcessKey process, const ProcessMaps& maps,
-                                            const StackSample& sample, size_t max_frames) {
+                                            const StackSample& sample, size_t max_frames,
+                                            std::vector<StackRead>* reads) {
     auto it = unwinders_.find(process);
     if (it == unwinders_.end()) {
         if (unwinders_.size() >= max_processes_ && !recent_.empty()) {
@@ -237,7 +233,7 @@ std::vector<uint64_t> DwarfUnwinder::unwind(ProcessKey process, const ProcessMap
         ++stats_.failures;
         return {};
     }
-    return it->second.first->unwind(sample, max_frames, stats_);
+    return it->second.first->unwind(sample, max_frames, stats_, reads);
 }
 
 }  // namespace cwtrace

@@ -2,10 +2,11 @@
 
 namespace cwtrace {
 
-void UnwoundStacks::add(uint64_t sk, uint64_t opened_ns, const std::vector<uint64_t>& ips) {
+uint32_t UnwoundStacks::add(uint64_t sk, uint64_t opened_ns, const std::vector<uint64_t>& ips) {
     auto [it, fresh] = ids_.try_emplace(ips, static_cast<uint32_t>(stacks_.size()));
     if (fresh) stacks_.push_back(ips);
     by_socket_[sk] = Opening{opened_ns, it->second};
+    return it->second;
 }
 
 std::optional<uint32_t> UnwoundStacks::find(uint64_t sk, uint64_t opened_ns) const {

@@ -68,7 +68,9 @@ struct cw_origin {
     __s32 user_stack_id;   /* id in the stacks map, or -errno when capture failed */
     __s32 kernel_stack_id; /* likewise */
     __u32 kind;            /* enum cw_origin_kind */
-    __u32 pad;
+    __u32 unwound_id;      /* dwarf mode: 1 + userspace's id of this opening's unwound user
+                              stack, when the kernel matched the opening to an earlier unwind
+                              (struct cw_unwind_memo) and sent no stack copy; 0: none */
     char comm[CW_COMM_LEN];
     __u64 py_stack_id; /* key in the py_stacks map when py_status is CW_PY_CAPTURED */
     __u32 py_status;   /* enum cw_py_status */
@@ -210,10 +212,33 @@ struct cw_event_user_stack {
     __u64 opened_ns;            /* the cw_origin.opened_ns of the same opening */
     __u64 task_start_ns;
     __u64 ip, sp, bp;
+    __u64 mm;  /* the address space (struct mm_struct *): a new one after execve() */
     __u32 pid; /* tgid */
     __u32 tid;
     __u32 stack_bytes;
     __u32 pad;
+};
+
+/* Dwarf mode's unwind memo, written by userspace into the unwind_memos map after it unwound a
+ * stack copy. An unwind's result depends only on the registers it starts from and the stack
+ * words it reads: an opening of the same process with the same ip, sp and bp whose stack holds
+ * the same values at the same offsets unwinds to the same frames. The kernel side compares those
+ * words and, when they match, records `unwound_id` in the origin instead of sending a copy. */
+#define CW_UNWIND_MEMO_WORDS 256
+struct cw_unwind_memo_key {
+    __u32 pid; /* tgid */
+    __u32 pad;
+    __u64 ip, sp, bp;
+};
+
+struct cw_unwind_memo {
+    __u64 task_start_ns; /* the process (with the key's pid), */
+    __u64 mm;            /* and its address space: the frames are addresses in it */
+    __u32 unwound_id;    /* userspace's id of the unwound stack */
+    __u16 words;         /* values[0, words) are compared */
+    __u16 span;          /* bytes from sp read to compare them: the last offset + 8 */
+    __u64 values[CW_UNWIND_MEMO_WORDS];
+    __u16 offsets[CW_UNWIND_MEMO_WORDS]; /* from sp, multiples of 8, below span */
 };
 
 /* fd_walk.bpf.c: which process holds which socket, read from every process's file table (the
@@ -249,6 +274,8 @@ enum cw_counter {
     CW_CNT_PY_NO_THREAD,         /* CPython process, thread without a Python thread state (not
                                     a loss: a native thread opened the socket) */
     CW_CNT_USER_STACK_COPY_LOST, /* dwarf mode: no stack copy (not x86-64, copy ring buffer full) */
+    CW_CNT_UNWIND_MEMO_HITS,     /* dwarf mode: openings matched to an earlier unwind (no copy
+                                    sent; not a loss) */
     CW_CNT_MAX,
 };
 

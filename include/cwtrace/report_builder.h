@@ -22,6 +22,7 @@
 #include "cwtrace/socket_table.h"
 #include "cwtrace/symbolize.h"
 #include "cwtrace/unwind.h"
+#include "cwtrace/unwind_memo.h"
 #include "cwtrace/unwound_stacks.h"
 
 namespace cwtrace {
@@ -91,6 +92,15 @@ class ReportBuilder {
     // there; a report then shows it for that socket instead of the frame-pointer stack.
     void note_user_stack(const UserStackRecord& record);
     const UnwindStats& unwind_stats() const { return unwinder_.stats(); }
+    // Where each unwind's memo goes (the kernel side's unwind_memos map): a later opening that
+    // matches it carries the unwound stack's id in its origin and sends no copy. `copy_limit`
+    // is the most a copy holds (--user-stack-bytes).
+    using MemoPublisher = std::function<void(const KernelUnwindMemo&)>;
+    void set_memo_publisher(MemoPublisher publish, uint32_t copy_limit) {
+        publish_memo_ = std::move(publish);
+        copy_limit_ = copy_limit;
+    }
+    uint64_t memos_published() const { return memos_published_; }
 
     // With `start`, the facts and owners it holds stand for a new dump and /proc pass; every
     // tracked socket must be in it (see usable_for()). It is emptied on the way (memory).
@@ -127,9 +137,12 @@ class ReportBuilder {
     Origin resolve_thread(const cw_origin& thread,
                           std::optional<uint32_t> unwound_id = std::nullopt);
 
-    // Dwarf mode: the id of the unwound stack of the opening of socket `sk` by `opener`;
-    // nullopt when it has none (fp mode, copy lost, nothing unwound).
+    // Dwarf mode: the id of the unwound stack of the opening of socket `sk` by `opener` (named
+    // by the opener when the kernel matched it to a memo); nullopt when it has none (fp mode,
+    // copy lost, nothing unwound).
     std::optional<uint32_t> unwound_stack(uint64_t sk, const cw_origin& opener) const {
+        if (opener.unwound_id && unwound_.has_stack(opener.unwound_id - 1))
+            return opener.unwound_id - 1;
         return unwound_.find(sk, opener.opened_ns);
     }
 
@@ -167,6 +180,9 @@ class ReportBuilder {
     DwarfUnwinder unwinder_;
     std::map<ProcessKey, std::optional<PerfMap>> perf_maps_;  // nullopt: the process has none
     UnwoundStacks unwound_;
+    MemoPublisher publish_memo_;
+    uint32_t copy_limit_ = 0;
+    uint64_t memos_published_ = 0;
 };
 
 }  // namespace cwtrace

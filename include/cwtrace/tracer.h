@@ -61,6 +61,10 @@ class Tracer {
     bool set_python_process(uint32_t pid, const cw_python_proc& entry);
     // Stops watching a Python process (it exited: its entry would hold a slot of the map).
     void forget_python_process(uint32_t pid);
+    // Dwarf mode: tells the kernel side that openings matching `memo` unwind to its stack (see
+    // struct cw_unwind_memo). The least recently matched memo makes room when the map is full.
+    void set_unwind_memo(const cw_unwind_memo_key& key, const cw_unwind_memo& memo);
+
     // A captured Python stack (see cw_origin.py_stack_id), or nullopt.
     std::optional<cw_py_stack> python_stack(uint64_t stack_id) const;
 

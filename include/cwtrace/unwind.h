@@ -11,6 +11,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <utility>
@@ -25,6 +26,14 @@ struct StackSample {
     uint64_t ip = 0, sp = 0, bp = 0;
     uint32_t tid = 0;
     std::span<const std::byte> stack;  // copied from sp upwards
+};
+
+// A stack word an unwind read: at this offset from sp, and what it got (nullopt: outside the
+// copy). Together with ip, sp and bp, the reads of an unwind determine its result.
+struct StackRead {
+    int64_t offset;
+    std::optional<uint64_t> value;
+    bool operator==(const StackRead&) const = default;
 };
 
 struct UnwindStats {
@@ -46,8 +55,10 @@ class ProcessUnwinder {
     ProcessUnwinder& operator=(const ProcessUnwinder&) = delete;
 
     // Instruction pointers, innermost first: where the thread was, then return addresses. At
-    // most `max_frames`. Empty when not even the first frame is known.
-    std::vector<uint64_t> unwind(const StackSample& sample, size_t max_frames, UnwindStats& stats);
+    // most `max_frames`. Empty when not even the first frame is known. `reads`, when given,
+    // receives the stack words the unwind depended on.
+    std::vector<uint64_t> unwind(const StackSample& sample, size_t max_frames, UnwindStats& stats,
+                                 std::vector<StackRead>* reads = nullptr);
 
     struct Impl;
 
@@ -64,7 +75,8 @@ class DwarfUnwinder {
     explicit DwarfUnwinder(size_t max_processes = 64) : max_processes_(max_processes) {}
 
     std::vector<uint64_t> unwind(ProcessKey process, const ProcessMaps& maps,
-                                 const StackSample& sample, size_t max_frames);
+                                 const StackSample& sample, size_t max_frames,
+                                 std::vector<StackRead>* reads = nullptr);
     const UnwindStats& stats() const { return stats_; }
 
   private:

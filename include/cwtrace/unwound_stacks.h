@@ -14,11 +14,13 @@ class UnwoundStacks {
   public:
     // The opening of socket `sk` at `opened_ns` (its cw_origin.opened_ns) had stack `ips`. A
     // later opening at the same address replaces it: the kernel reused a freed socket's memory.
-    void add(uint64_t sk, uint64_t opened_ns, const std::vector<uint64_t>& ips);
+    // Returns the stack's interned id (stable: ids are never reused).
+    uint32_t add(uint64_t sk, uint64_t opened_ns, const std::vector<uint64_t>& ips);
 
     // The interned id of the stack of that opening, or nullopt (never unwound, or replaced).
     std::optional<uint32_t> find(uint64_t sk, uint64_t opened_ns) const;
     const std::vector<uint64_t>& stack(uint32_t id) const { return stacks_.at(id); }
+    bool has_stack(uint32_t id) const { return id < stacks_.size(); }
 
     size_t sockets() const { return by_socket_.size(); }
     size_t distinct_stacks() const { return stacks_.size(); }

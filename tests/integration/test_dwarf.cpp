@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "harness.h"
@@ -71,4 +72,56 @@ TEST(DwarfStacks, FramePointerModeCannotSeeTheCallers) {
     auto stacks = leaked_user_stacks("fp");
     for (const auto& user : stacks)
         EXPECT_EQ(std::find(user.begin(), user.end(), "crawl"), user.end()) << joined(user);
+}
+
+// The kernel side answers repeated openings from an earlier unwind (struct cw_unwind_memo) and
+// sends no stack copy, yet never gives a path another's stack: crawl() and crawl_other() are the
+// same code, so connect() is reached with the same registers from both, and only the return
+// address on the stack tells them apart. Each of the six sockets must show its own caller.
+TEST(DwarfStacks, KernelMemoAnswersRepeatsAndTellsTwinPathsApart) {
+    if (skip_without_bpf()) GTEST_SKIP() << "needs root";
+    Process peer({FX_PEER, "-l"});
+    auto port_line = peer.wait_line("port ", 5s);
+    ASSERT_TRUE(port_line);
+    const std::string port = port_line->substr(port_line->find(' ') + 1);
+    // 3 through crawl(), then 3 through crawl_other(), 300 ms apart: time for each copy to be
+    // unwound and its memo stored before the next opening.
+    Process client({FX_NOFP_CLIENT, "-p", port, "-n", "3", "-o", "3", "-s", "300", "-w", "3"});
+    Process cwtrace({CWTRACE_BIN, "--min-age", "0s", "-f", "json", "-v", "--pid",
+                     std::to_string(client.pid())});
+    if (!cwtrace.wait_stderr("tracing TCP", 20s)) {
+        const std::string why = "cwtrace did not start: " + cwtrace.err();
+        if (bpf_required()) ADD_FAILURE() << why;
+        return;
+    }
+    ASSERT_TRUE(client.wait_line("ready", 15s)) << client.err();
+    std::this_thread::sleep_for(500ms);
+    cwtrace.signal(SIGINT);
+    ASSERT_EQ(cwtrace.wait(20s), std::optional<int>(0)) << cwtrace.err();
+
+    json report = json::parse(cwtrace.out());
+    size_t via_crawl = 0, via_other = 0;
+    for (const auto& s : report.at("sockets")) {
+        const auto user = function_names(s.at("origin").at("user_stack"));
+        const bool crawl = std::find(user.begin(), user.end(), "crawl") != user.end();
+        const bool other = std::find(user.begin(), user.end(), "crawl_other") != user.end();
+        EXPECT_NE(crawl, other) << joined(user);
+        via_crawl += crawl;
+        via_other += other;
+    }
+    EXPECT_EQ(via_crawl, 3u) << report.dump(2);
+    EXPECT_EQ(via_other, 3u) << report.dump(2);
+    EXPECT_TRUE(nothing_dropped(report.at("stats")));
+
+    // "... N memos given to the kernel, M openings matched there (no copy)": each of the six
+    // openings was either copied and unwound, or matched; the twins' first opening was copied.
+    const std::string err = cwtrace.err();
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(
+        err, m, std::regex(R"((\d+) memos given to the kernel, (\d+) openings matched there)")))
+        << err;
+    const unsigned long given = std::stoul(m[1]), matched = std::stoul(m[2]);
+    EXPECT_EQ(given + matched, 6u) << err;
+    EXPECT_GE(given, 2u) << err;
+    EXPECT_GE(matched, 2u) << err;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cwtrace/unwind.h"
+#include "cwtrace/unwind_memo.h"
 
 namespace {
 
@@ -125,6 +126,53 @@ TEST(DwarfUnwindTest, UnwindsARecordedStackThroughItsCallers) {
         unwinder.unwind({static_cast<uint32_t>(getpid()), 1}, *maps, changed.sample, 64);
     EXPECT_EQ(unwinder.stats().unwinds, 2u);
     EXPECT_LT(truncated.size(), 2u);
+}
+
+// What the unwind read is what the kernel's memo compares: every word of it is the copy's word
+// at that offset, the return address into cw_unwind_inner among them; a memoized answer reports
+// the same reads as the unwind it came from.
+TEST(DwarfUnwindTest, TheKernelMemoHoldsTheWordsTheUnwindRead) {
+    Recorded rec;
+    ASSERT_GT(cw_unwind_outer(&rec), 0);
+    rec.sample.stack = rec.copy;
+    auto maps = ProcessMaps::read(getpid());
+    ASSERT_TRUE(maps);
+    DwarfUnwinder unwinder;
+    std::vector<StackRead> reads, again_reads;
+    auto ips = unwinder.unwind({1, 1}, *maps, rec.sample, 64, &reads);
+    ASSERT_GE(ips.size(), 3u);
+    ASSERT_FALSE(reads.empty());
+    unwinder.unwind({1, 1}, *maps, rec.sample, 64, &again_reads);
+    EXPECT_EQ(unwinder.stats().memo_hits, 1u);
+    EXPECT_EQ(again_reads, reads);
+
+    cw_event_user_stack head = {};
+    head.pid = 7;
+    head.ip = rec.sample.ip;
+    head.sp = rec.sample.sp;
+    head.bp = rec.sample.bp;
+    head.mm = 0x1000;
+    head.task_start_ns = 99;
+    head.stack_bytes = static_cast<uint32_t>(rec.copy.size());
+    // Copies of up to the bytes this one has: what the unwind read past the stack's top is
+    // outside every copy.
+    auto memo = kernel_unwind_memo(head, reads, 5, head.stack_bytes);
+    ASSERT_TRUE(memo);
+    EXPECT_EQ(memo->key.pid, 7u);
+    EXPECT_EQ(memo->key.sp, rec.sample.sp);
+    EXPECT_EQ(memo->memo.mm, 0x1000u);
+    EXPECT_EQ(memo->memo.unwound_id, 5u);
+    ASSERT_GT(memo->memo.words, 0u);
+    bool has_return_address = false;
+    for (size_t i = 0; i < memo->memo.words; ++i) {
+        const uint16_t offset = memo->memo.offsets[i];
+        ASSERT_LE(offset + 8u, memo->memo.span);
+        uint64_t word;
+        std::memcpy(&word, rec.copy.data() + offset, 8);
+        EXPECT_EQ(memo->memo.values[i], word) << "offset " << offset;
+        has_return_address |= word == ips[1];
+    }
+    EXPECT_TRUE(has_return_address);
 }
 
 TEST(DwarfUnwindTest, StopsAtMaxFramesAndAtTheEndOfTheCopy) {
