@@ -127,10 +127,11 @@ struct {
 
 /* Dwarf mode's stack copies (8 KiB each) have a ring buffer of their own: a burst of connections
  * fills it with copies, never the events above (a lost copy falls back to the frame-pointer
- * stack and is counted). */
+ * stack and is counted). 2 MB (~250 copies): with the unwind memo, only openings from paths not
+ * seen before send one, and userspace is woken when it is half full. */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 8 << 20);
+    __uint(max_entries, 2 << 20);
 } stack_copies SEC(".maps");
 
 /* Dwarf mode, per thread: the end of its readable stack (page-aligned), where a copy last
@@ -310,12 +311,38 @@ struct user_state {
     __u64 mm;
 };
 
+#if defined(__TARGET_ARCH_x86)
+struct memo_compare {
+    struct cw_unwind_memo* memo;
+    struct memo_scratch* scratch; /* the stack from sp, span bytes */
+    __u32 span;
+    __u32 differs;
+};
+
+/* One word of a memo against the stack read. */
+static long memo_compare_step(__u64 i, void* data) {
+    struct memo_compare* c = data;
+    __u32 offset;
+
+    if (i >= CW_UNWIND_MEMO_WORDS) return 1;
+    /* Userspace writes multiples of 8 below span; the mask keeps the verifier's bound. */
+    offset = c->memo->offsets[i] & (CW_MAX_USER_STACK_BYTES - 8);
+    if (offset + 8 > c->span || *(__u64*)(c->scratch->bytes + offset) != c->memo->values[i]) {
+        c->differs = 1;
+        return 1;
+    }
+    return 0;
+}
+
+#endif
+
 /* Dwarf mode: whether this opening unwinds as an earlier one did: the memo of the same process,
  * address space and registers, and the same values in every stack word that unwind read. Then
  * its origin names that unwind, and no copy of the stack is needed. */
 static __always_inline bool memo_matches(const struct user_state* state, struct cw_origin* origin) {
 #if defined(__TARGET_ARCH_x86)
     struct cw_unwind_memo* memo = bpf_map_lookup_elem(&unwind_memos, &state->key);
+    struct memo_compare compare;
     struct memo_scratch* scratch;
     __u32 zero = 0, span;
 
@@ -326,15 +353,15 @@ static __always_inline bool memo_matches(const struct user_state* state, struct 
     scratch = bpf_map_lookup_elem(&memo_scratch, &zero);
     if (!scratch) return false;
     if (span && bpf_probe_read_user(scratch->bytes, span, (void*)state->key.sp)) return false;
-    for (__u32 i = 0; i < CW_UNWIND_MEMO_WORDS; i++) {
-        __u32 offset;
-
-        if (i >= memo->words) break;
-        /* Userspace writes multiples of 8 below span; the mask keeps the verifier's bound. */
-        offset = memo->offsets[i] & (CW_MAX_USER_STACK_BYTES - 8);
-        if (offset + 8 > span) return false;
-        if (*(__u64*)(scratch->bytes + offset) != memo->values[i]) return false;
-    }
+    if (memo->words > CW_UNWIND_MEMO_WORDS) return false;
+    compare.memo = memo;
+    compare.scratch = scratch;
+    compare.span = span;
+    compare.differs = 0;
+    /* A loop the verifier checks once (a bounded loop is checked per iteration, ~25 ms each
+     * program at start-up). */
+    bpf_loop(memo->words, memo_compare_step, &compare, 0);
+    if (compare.differs) return false;
     origin->unwound_id = memo->unwound_id + 1;
     count(CW_CNT_UNWIND_MEMO_HITS);
     return true;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <set>
@@ -45,10 +46,20 @@ std::optional<uint64_t> load_bias(const Mapping& m, const std::string& path) {
     return bias;
 }
 
+// What a saved word that is no return address is changed by, to see whether the unwind's result
+// depends on it (multiple of 8: an address stays as aligned as it was).
+constexpr uint64_t kChange = 0x5a5a5a5a5a5a5a58ULL;
+
 struct Memo {
     std::vector<StackRead> reads;
     std::vector<uint64_t> frames;
+    std::vector<StackRead> depends_on;  // the reads the frames depend on (see unwind())
 };
+
+bool same_offsets(const std::vector<StackRead>& a, const std::vector<StackRead>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const StackRead& x, const StackRead& y) { return x.offset == y.offset; });
+}
 
 std::optional<uint64_t> word_at(const StackSample& s, int64_t offset) {
     if (offset < 0 || static_cast<uint64_t>(offset) + 8 > s.stack.size()) return std::nullopt;
@@ -120,7 +131,47 @@ struct ProcessUnwinder::Impl {
         return self->frames.size() >= self->max_frames ? DWARF_CB_ABORT : DWARF_CB_OK;
     }
 
-    void remember(const std::tuple<uint64_t, uint64_t, uint64_t>& key) {
+    // The reads the unwind just made whose values its frames depend on. An unwind also reads
+    // the callee-saved registers each frame saved (a loop counter, a pointer), which change
+    // from call to call without changing a frame: those words, changed, must give the same
+    // frames through the same reads, or every read counts.
+    std::vector<StackRead> dependencies(const StackSample& s) {
+        std::vector<std::byte> changed(s.stack.begin(), s.stack.end());
+        std::vector<StackRead> kept;
+        bool any = false;
+        for (const StackRead& r : reads) {
+            if (!r.value || std::find(frames.begin(), frames.end(), *r.value) != frames.end()) {
+                kept.push_back(r);
+                continue;
+            }
+            const uint64_t other = *r.value ^ kChange;
+            std::memcpy(changed.data() + r.offset, &other, sizeof other);
+            any = true;
+        }
+        if (!any) return reads;
+        StackSample probe = s;
+        probe.stack = changed;
+        std::vector<StackRead> first_reads = std::move(reads);
+        std::vector<uint64_t> first_frames = std::move(frames);
+        run(probe);
+        const bool independent = frames == first_frames && same_offsets(reads, first_reads);
+        reads = std::move(first_reads);
+        frames = std::move(first_frames);
+        return independent ? kept : reads;
+    }
+
+    // One unwind of `s` into frames and reads.
+    void run(const StackSample& s) {
+        sample = &s;
+        reads.clear();
+        frames.clear();
+        // Ends with an error at the outermost frame as a rule: the frames so far are the result.
+        dwfl_getthread_frames(dwfl, static_cast<pid_t>(s.tid), &Impl::on_frame, this);
+        sample = nullptr;
+    }
+
+    void remember(const std::tuple<uint64_t, uint64_t, uint64_t>& key,
+                  std::vector<StackRead> depends_on) {
         if (memo_entries >= kMaxMemoEntries) {
             memo.clear();
             memo_entries = 0;
@@ -130,7 +181,7 @@ struct ProcessUnwinder::Impl {
             list.erase(list.begin());
         else
             ++memo_entries;
-        list.push_back({reads, frames});
+        list.push_back({reads, frames, std::move(depends_on)});
     }
 };
 
@@ -191,25 +242,21 @@ std::vector<uint64_t> ProcessUnwinder::unwind(const StackSample& sample, size_t 
         for (const Memo& m : it->second) {
             if (matches(m, sample) && m.frames.size() <= max_frames) {
                 ++stats.memo_hits;
-                if (reads) *reads = m.reads;
+                if (reads) *reads = m.depends_on;
                 return m.frames;
             }
         }
     }
     ++stats.unwinds;
-    d.sample = &sample;
-    d.reads.clear();
-    d.frames.clear();
     d.max_frames = max_frames;
-    // Ends with an error at the outermost frame as a rule: the frames so far are the result.
-    dwfl_getthread_frames(d.dwfl, static_cast<pid_t>(sample.tid), &Impl::on_frame, &d);
-    d.sample = nullptr;
+    d.run(sample);
     if (d.frames.empty()) {
         ++stats.failures;
         return {};
     }
-    d.remember(key);
-    if (reads) *reads = d.reads;
+    std::vector<StackRead> depends_on = d.dependencies(sample);
+    if (reads) *reads = depends_on;
+    d.remember(key, std::move(depends_on));
     return d.frames;
 }
 

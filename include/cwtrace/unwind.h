@@ -56,7 +56,8 @@ class ProcessUnwinder {
 
     // Instruction pointers, innermost first: where the thread was, then return addresses. At
     // most `max_frames`. Empty when not even the first frame is known. `reads`, when given,
-    // receives the stack words the unwind depended on.
+    // receives the stack words the frames depend on: what the unwind read, less the saved
+    // registers that are no return address when the same frames come out with them changed.
     std::vector<uint64_t> unwind(const StackSample& sample, size_t max_frames, UnwindStats& stats,
                                  std::vector<StackRead>* reads = nullptr);
 

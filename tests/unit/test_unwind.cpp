@@ -173,6 +173,23 @@ TEST(DwarfUnwindTest, TheKernelMemoHoldsTheWordsTheUnwindRead) {
         has_return_address |= word == ips[1];
     }
     EXPECT_TRUE(has_return_address);
+
+    // The frames follow from those words alone: every other word of the copy changed, a fresh
+    // unwinder finds the same frames.
+    Recorded changed = rec;
+    changed.sample.stack = changed.copy;
+    for (size_t off = 0; off + 8 <= changed.copy.size(); off += 8) {
+        const bool depended = std::any_of(reads.begin(), reads.end(), [&](const StackRead& r) {
+            return r.offset == static_cast<int64_t>(off);
+        });
+        if (depended) continue;
+        uint64_t word;
+        std::memcpy(&word, changed.copy.data() + off, 8);
+        word = ~word;
+        std::memcpy(changed.copy.data() + off, &word, 8);
+    }
+    DwarfUnwinder fresh;
+    EXPECT_EQ(fresh.unwind({1, 1}, *maps, changed.sample, 64), ips);
 }
 
 TEST(DwarfUnwindTest, StopsAtMaxFramesAndAtTheEndOfTheCopy) {
