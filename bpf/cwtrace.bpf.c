@@ -494,8 +494,13 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
 #endif
 }
 
+/* With --pid: set once a selected process has opened a socket. Until then nothing is followed,
+ * and a state change costs what it costs an empty program (no map lookups, no deletes). */
+__u32 following = 0;
+
 static __always_inline void remember_origin(__u64 sk, const struct origin_entry* entry) {
     if (bpf_map_update_elem(&origins, &sk, entry, BPF_ANY)) count(CW_CNT_ORIGIN_MAP_FULL);
+    if (filter_pid_count && !following) following = 1;
 }
 
 static __always_inline void fill_flow(struct trace_event_raw_inet_sock_set_state* ctx,
@@ -683,6 +688,7 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
         remember_origin(sk, &entry);
         return 0;
     }
+    if (filter_pid_count && !following) return 0;
     if (new_state == CW_TCP_CLOSE_WAIT) {
         struct origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
         __u64 now = bpf_ktime_get_ns();
