@@ -503,29 +503,31 @@ static __always_inline void remember_origin(__u64 sk, const struct origin_entry*
     if (filter_pid_count && !following) following = 1;
 }
 
-static __always_inline void fill_flow(struct trace_event_raw_inet_sock_set_state* ctx,
-                                      struct cw_flow* flow) {
-    __u32* saddr = (__u32*)flow->saddr;
-    __u32* daddr = (__u32*)flow->daddr;
+static __always_inline bool is_tcp(const struct sock* sk) {
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 
+    if (family != AF_INET && family != AF_INET6) return false;
+    return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type) == SOCK_STREAM &&
+           BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+/* inet_sock_set_state also fires for SCTP, whose states map to TCP's (CLOSE_WAIT too). */
+static __always_inline bool tcp_protocol(const struct sock* sk) {
+    return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+/* The flow of a socket, read from the socket as the tracepoint's record shows it. */
+static __always_inline void fill_flow(const struct sock* sk, struct cw_flow* flow) {
     __builtin_memset(flow, 0, sizeof(*flow));
-    flow->family = ctx->family;
-    flow->sport = ctx->sport;
-    flow->dport = ctx->dport;
-    /* Word loads at fixed offsets of the record (the verifier allows no moved ctx pointer, so
-     * no memcpy): the addresses are 4-byte aligned in it. */
-    if (ctx->family == AF_INET6) {
-        saddr[0] = *(__u32*)&ctx->saddr_v6[0];
-        saddr[1] = *(__u32*)&ctx->saddr_v6[4];
-        saddr[2] = *(__u32*)&ctx->saddr_v6[8];
-        saddr[3] = *(__u32*)&ctx->saddr_v6[12];
-        daddr[0] = *(__u32*)&ctx->daddr_v6[0];
-        daddr[1] = *(__u32*)&ctx->daddr_v6[4];
-        daddr[2] = *(__u32*)&ctx->daddr_v6[8];
-        daddr[3] = *(__u32*)&ctx->daddr_v6[12];
+    flow->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    flow->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+    flow->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+    if (flow->family == AF_INET6) {
+        BPF_CORE_READ_INTO(&flow->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+        BPF_CORE_READ_INTO(&flow->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
     } else {
-        saddr[0] = *(__u32*)ctx->saddr;
-        daddr[0] = *(__u32*)ctx->daddr;
+        BPF_CORE_READ_INTO((__u32*)flow->saddr, sk, __sk_common.skc_rcv_saddr);
+        BPF_CORE_READ_INTO((__u32*)flow->daddr, sk, __sk_common.skc_daddr);
     }
 }
 
@@ -536,7 +538,7 @@ static __always_inline bool followed(const struct origin_entry* entry) {
     return filter_pid_count == 0 || entry;
 }
 
-static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk,
+static __always_inline void emit_enter(const struct sock* s, __u64 sk,
                                        const struct origin_entry* entry, __u64 now) {
     const struct cw_origin* origin = entry ? &entry->origin : NULL;
     struct cw_event_enter* event;
@@ -547,9 +549,9 @@ static __always_inline void emit_enter(struct trace_event_raw_inet_sock_set_stat
         return;
     }
     fill_header(&event->hdr, CW_EV_ENTER_CLOSE_WAIT, sizeof(*event), sk, now);
-    event->ino = sock_ino((const struct sock*)ctx->skaddr);
+    event->ino = sock_ino(s);
     event->pad = 0;
-    fill_flow(ctx, &event->flow);
+    fill_flow(s, &event->flow);
     if (origin) {
         event->origin = *origin;
         event->has_origin = 1;
@@ -623,10 +625,8 @@ static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u
     announce_process(closer->pid, closer->task_start_ns, now);
 }
 
-static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_state* ctx, __u64 sk,
-                                       int new_state) {
+static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk, int new_state) {
     struct origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
-    const struct sock* s = (const struct sock*)ctx->skaddr;
     struct cw_event_leave* event;
     __u64 *since, since_ns = 0, now, age;
     bool late, task, reset;
@@ -654,7 +654,7 @@ static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_stat
         return;
     }
     fill_header(&event->hdr, CW_EV_LEAVE_CLOSE_WAIT, sizeof(*event), sk, now);
-    fill_flow(ctx, &event->flow);
+    fill_flow(s, &event->flow);
     event->new_state = new_state;
     event->pad = 0;
     event->close_wait_ns = age;
@@ -668,42 +668,48 @@ static __always_inline void emit_leave(struct trace_event_raw_inet_sock_set_stat
     bpf_ringbuf_submit(event, submit_flags());
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state* ctx) {
-    __u64 sk = (__u64)ctx->skaddr;
-    int old_state = ctx->oldstate;
-    int new_state = ctx->newstate;
-
-    if (ctx->protocol != IPPROTO_TCP) return 0;
+/* A raw tracepoint: the program gets the tracepoint's arguments (sk, old and new state) as they
+ * are, where a classic one first has the kernel build a record of every change (addresses,
+ * ports, family) for each of the ~10 changes of a connection; the few it acts on read what they
+ * need from the socket. */
+SEC("raw_tp/inet_sock_set_state")
+int on_inet_sock_set_state(struct bpf_raw_tracepoint_args* ctx) {
+    const struct sock* s = (const struct sock*)ctx->args[0];
+    __u64 sk = (__u64)s;
+    int old_state = (int)ctx->args[1];
+    int new_state = (int)ctx->args[2];
 
     /* Inside connect(), in the connecting thread: the one moment the opener is current. */
     if (old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT) {
         struct origin_entry entry = {};
         struct user_state state = {};
 
-        if (!pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
-        fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, (const struct sock*)ctx->skaddr,
-                    bpf_ktime_get_ns(), &state);
+        if (!pid_selected(bpf_get_current_pid_tgid() >> 32) || !tcp_protocol(s)) return 0;
+        fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, s, bpf_ktime_get_ns(), &state);
         emit_user_stack(sk, &entry.origin, &state);
         remember_origin(sk, &entry);
         return 0;
     }
     if (filter_pid_count && !following) return 0;
     if (new_state == CW_TCP_CLOSE_WAIT) {
-        struct origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
-        __u64 now = bpf_ktime_get_ns();
+        struct origin_entry* entry;
+        __u64 now;
 
+        if (!tcp_protocol(s)) return 0;
+        entry = bpf_map_lookup_elem(&origins, &sk);
         /* With --pid, nothing for sockets the selected processes did not open. */
         if (!followed(entry)) return 0;
+        now = bpf_ktime_get_ns();
         if (entry)
             entry->close_wait_since = now;
         else
             bpf_map_update_elem(&close_wait_since, &sk, &now, BPF_ANY);
-        emit_enter(ctx, sk, entry, now);
+        emit_enter(s, sk, entry, now);
         return 0;
     }
-    if (old_state == CW_TCP_CLOSE_WAIT) emit_leave(ctx, sk, new_state);
-    /* The kernel reuses struct sock memory: forget the opener so it never outlives its socket. */
+    if (old_state == CW_TCP_CLOSE_WAIT && tcp_protocol(s)) emit_leave(ctx, s, sk, new_state);
+    /* The kernel reuses struct sock memory: forget the opener so it never outlives its socket
+     * (only TCP sockets have one: no protocol check needed). */
     if (new_state == CW_TCP_CLOSE) bpf_map_delete_elem(&origins, &sk);
     return 0;
 }
@@ -722,29 +728,6 @@ static __always_inline struct sock* sock_of_fd(long fd) {
     return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
-static __always_inline bool is_tcp(const struct sock* sk) {
-    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-
-    if (family != AF_INET && family != AF_INET6) return false;
-    return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type) == SOCK_STREAM &&
-           BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP;
-}
-
-/* The flow of a socket read from the socket itself, as the tracepoint would show it. */
-static __always_inline void fill_flow_from_sock(const struct sock* sk, struct cw_flow* flow) {
-    __builtin_memset(flow, 0, sizeof(*flow));
-    flow->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-    flow->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-    flow->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-    if (flow->family == AF_INET6) {
-        BPF_CORE_READ_INTO(&flow->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-        BPF_CORE_READ_INTO(&flow->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-    } else {
-        BPF_CORE_READ_INTO((__u32*)flow->saddr, sk, __sk_common.skc_rcv_saddr);
-        BPF_CORE_READ_INTO((__u32*)flow->daddr, sk, __sk_common.skc_daddr);
-    }
-}
-
 /* An ENTER event for a socket accept() returned already in CLOSE_WAIT (used with --pid). Its
  * time in CLOSE_WAIT counts from now: never more than the truth. */
 static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
@@ -761,7 +744,7 @@ static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
     fill_header(&event->hdr, CW_EV_ENTER_CLOSE_WAIT, sizeof(*event), key, now);
     event->ino = sock_ino(sk);
     event->pad = 0;
-    fill_flow_from_sock(sk, &event->flow);
+    fill_flow(sk, &event->flow);
     event->origin = *origin;
     event->has_origin = 1;
     count(CW_CNT_EVENTS);

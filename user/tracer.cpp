@@ -59,13 +59,26 @@ Error load_error(const char* step, int err) {
     return {message, "run with --verbose to see libbpf's log"};
 }
 
-// "tracepoint/sock/inet_sock_set_state" -> {"sock", "inet_sock_set_state"}; empty if not one.
-std::pair<std::string, std::string> tracepoint_of(const bpf_program* prog) {
+struct TracepointSection {
+    std::string category, name;
+    bool raw = false;  // a raw tracepoint: the tracepoint's arguments, no record built
+};
+
+// "tracepoint/sock/inet_sock_set_state" -> {"sock", "inet_sock_set_state"},
+// "raw_tp/inet_sock_set_state" -> the same, raw; empty if not one.
+TracepointSection tracepoint_of(const bpf_program* prog) {
     const std::string section = bpf_program__section_name(prog);
+    const std::string raw = "raw_tp/";
+    if (section.rfind(raw, 0) == 0) {
+        // Raw tracepoints are named without their category; cwtrace uses this one only.
+        const std::string name = section.substr(raw.size());
+        if (name != "inet_sock_set_state") return {};
+        return {"sock", name, true};
+    }
     const std::string prefix = "tracepoint/";
     const size_t slash = section.find('/', prefix.size());
     if (section.rfind(prefix, 0) != 0 || slash == std::string::npos) return {};
-    return {section.substr(prefix.size(), slash - prefix.size()), section.substr(slash + 1)};
+    return {section.substr(prefix.size(), slash - prefix.size()), section.substr(slash + 1), false};
 }
 
 // The tracepoint's id from tracefs, or -1 when this kernel does not have it.
@@ -136,12 +149,13 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     return tracer;
 }
 
-// Attached the way libbpf would (a perf event per tracepoint, cpu 0, any pid), but with the
-// ids read from `tracefs`, so that a missing tracepoint is named and an optional one only warns.
+// Attached the way libbpf would (a perf event per tracepoint, cpu 0, any pid; a raw tracepoint
+// by name), but each looked up in `tracefs` first, so that a missing tracepoint is named and an
+// optional one only warns.
 Result<bool> Tracer::attach(const std::string& tracefs) {
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel_->obj) {
-        const auto [category, name] = tracepoint_of(prog);
+        const auto [category, name, raw] = tracepoint_of(prog);
         if (name.empty())
             return Error{
                 std::string("BPF program ") + bpf_program__name(prog) + " is not on a tracepoint",
@@ -154,6 +168,12 @@ Result<bool> Tracer::attach(const std::string& tracefs) {
                              "cwtrace needs Linux 4.16 or later built with it; ls " + tracefs +
                                  "/events/" + category + " shows what this kernel has"};
             spdlog::warn("kernel tracepoint {}:{} not found: {}", category, name, without(name));
+            continue;
+        }
+        if (raw) {
+            bpf_link* link = bpf_program__attach_raw_tracepoint(prog, name.c_str());
+            if (!link) return load_error("attach", errno);
+            links_.push_back(link);
             continue;
         }
         perf_event_attr attr = {};

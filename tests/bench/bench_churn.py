@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from bench_lib import (
+    Floor,
     BenchError,
     Bpftrace,
     ChurnResult,
@@ -39,6 +40,7 @@ class Env:
 
     cwtrace: Path
     churn: Path
+    floor: Path  # an empty program on cwtrace's raw tracepoint (tests/bench/floor.c)
     bench_dir: Path  # tests/bench: the bpftrace scripts
     seconds: float
     pairs: int
@@ -85,6 +87,9 @@ def build_modes(session: Session, env: Env, idle_pid: int) -> list[Mode]:
     def bpftrace(script, label):
         return lambda: Bpftrace(session, env.bench_dir / script, label)
 
+    def floor():
+        return lambda: Floor(session, env.floor)
+
     stats = env.bpf_stats
     return [
         Mode(
@@ -99,7 +104,13 @@ def build_modes(session: Session, env: Env, idle_pid: int) -> list[Mode]:
             cwtrace([*CWTRACE_DEFAULT_ARGS, "--user-stacks", "fp"], "cwtrace fp"),
             stats,
         ),
-        Mode("empty", "empty BPF program (floor)", bpftrace("empty.bt", "empty program"), stats),
+        Mode("empty", "empty BPF program, raw tracepoint (floor)", floor(), stats),
+        Mode(
+            "classic",
+            "empty BPF program, classic tracepoint",
+            bpftrace("empty.bt", "empty program"),
+            stats,
+        ),
         Mode("peer", "bpftrace peer script", bpftrace("peer.bt", "bpftrace peer"), stats),
         Mode(
             "pid",
@@ -240,9 +251,11 @@ def print_overheads(results):
             "bpftrace peer",
         ],
         rows,
-        "Overhead: cwtrace = 1 - cwtrace ratio / empty-program ratio (the issue's definition); fp\n"
-        "and peer = like cwtrace; --pid = 1 - its ratio (to untraced: the stricter reading, since\n"
-        "an idle --pid should cost nothing at all), and the issue's definition next to it",
+        "Overhead: cwtrace = 1 - cwtrace ratio / empty-program ratio (the issue's definition;\n"
+        "the floor is an empty program where cwtrace attaches, the raw tracepoint); fp = like\n"
+        "cwtrace; peer = like cwtrace too, though it is on the classic tracepoint (whose empty\n"
+        "program is the row above the peer's); --pid = 1 - its ratio (to untraced: the stricter\n"
+        "reading, since an idle --pid should cost nothing at all), the issue's definition beside it"
     )
 
 

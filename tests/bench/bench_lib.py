@@ -341,6 +341,35 @@ class Cwtrace(Tracer):
         return sample
 
 
+class Floor(Tracer):
+    """tests/bench/floor: an empty program on the raw tracepoint cwtrace uses. It prints
+    "attached" once it is."""
+
+    def __init__(self, session: Session, binary: Path):
+        super().__init__(session, "empty program")
+        self.binary = binary
+        self._attached = threading.Event()
+
+    def start(self):
+        self.proc = self.session.spawn(
+            [self.binary], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if line.startswith("attached"):
+                self._attached.set()
+
+    def attached(self) -> bool:
+        return self._attached.is_set()
+
+    def stop_and_read(self, sample: TraceResult) -> TraceResult:
+        _, rusage = self.stop()
+        sample.total_cpu_seconds = rusage.ru_utime + rusage.ru_stime
+        return sample
+
+
 class Bpftrace(Tracer):
     """bpftrace running a script, its output in a file. It prints "Attaching N probes" just
     before it attaches: attached means that line plus a grace period."""
