@@ -290,12 +290,14 @@ class Session {
     // Returns false when a write failed.
     // `last`: the report is not freed (see LeftForExit).
     bool write(uint64_t now_ns, Format format, FILE* out, bool last = false) {
-        const UnwindStats& u = builder_.unwind_stats();
-        spdlog::debug(
-            "dwarf unwinding: {} unwinds, {} memoized, {} failed; {} memos given to the kernel, "
-            "{} openings matched there (no copy)",
-            u.unwinds, u.memo_hits, u.failures, builder_.memos_published(),
-            tracer_->counters().counter[CW_CNT_UNWIND_MEMO_HITS]);
+        if (spdlog::should_log(spdlog::level::debug)) {  // the kernel's counters: syscalls
+            const UnwindStats& u = builder_.unwind_stats();
+            spdlog::debug(
+                "dwarf unwinding: {} unwinds, {} memoized, {} failed; {} memos given to the "
+                "kernel, {} openings matched there (no copy)",
+                u.unwinds, u.memo_hits, u.failures, builder_.memos_published(),
+                tracer_->counters().counter[CW_CNT_UNWIND_MEMO_HITS]);
+        }
         Report report = build(now_ns);
         report.late_closes = closes_.late_closes();
         report.close_wait_durations = closes_.durations();

@@ -127,7 +127,11 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     resize(skel->maps.close_wait_since, config.origin_entries);
     resize(skel->maps.stacks, config.stack_entries);
     resize(skel->maps.events, config.ringbuf_bytes);
-    if (config.user_stack_mode != CW_USER_STACKS_DWARF) resize(skel->maps.unwind_memos, 1);
+    if (config.user_stack_mode != CW_USER_STACKS_DWARF) {
+        // Unused without dwarf mode: the smallest sizes (the copy ring is resident memory).
+        resize(skel->maps.unwind_memos, 1);
+        resize(skel->maps.stack_copies, static_cast<uint32_t>(sysconf(_SC_PAGESIZE)));
+    }
 
     if (int err = cwtrace_bpf__load(skel)) return load_error("load", err);
     if (auto attached = tracer->attach(config.tracefs); !attached) return attached.error();
