@@ -277,8 +277,8 @@ static __always_inline void announce_process(__u32 pid, __u64 task_start_ns, __u
 }
 
 /* The thread group leader's start time since boot, as /proc/PID/stat shows it. */
-static __always_inline __u64 task_start_ns(void) {
-    return bpf_get_current_task_btf()->group_leader->start_boottime;
+static __always_inline __u64 task_start_ns(struct task_struct* task) {
+    return task->group_leader->start_boottime;
 }
 
 /* What the kernel path of a connect() follows from. The user path is named by its
@@ -351,11 +351,10 @@ static __always_inline bool memo_matches(const struct user_state* state, struct 
     if (!memo || memo->task_start_ns != origin->task_start_ns || memo->mm != state->mm)
         return false;
     span = memo->span;
-    if (span > CW_MAX_USER_STACK_BYTES) return false;
+    if (span > CW_MAX_USER_STACK_BYTES || memo->words > CW_UNWIND_MEMO_WORDS) return false;
     scratch = bpf_map_lookup_elem(&memo_scratch, &zero);
     if (!scratch) return false;
     if (span && bpf_probe_read_user(scratch->bytes, span, (void*)state->key.sp)) return false;
-    if (memo->words > CW_UNWIND_MEMO_WORDS) return false;
     compare.memo = memo;
     compare.scratch = scratch;
     compare.span = span;
@@ -386,7 +385,7 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     origin->tid = (__u32)pid_tgid;
     origin->kind = kind;
     bpf_get_current_comm(origin->comm, sizeof(origin->comm));
-    origin->task_start_ns = task->group_leader->start_boottime;
+    origin->task_start_ns = task_start_ns(task);
 #if defined(__TARGET_ARCH_x86)
     if (user_stack_mode == CW_USER_STACKS_DWARF) {
         state->key.pid = origin->pid;
@@ -617,7 +616,7 @@ static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u
     if (!late) return;
     closer->opened_ns = now;
     bpf_get_current_comm(closer->comm, sizeof(closer->comm));
-    closer->task_start_ns = task_start_ns();
+    closer->task_start_ns = task_start_ns(bpf_get_current_task_btf());
     closer->kernel_stack_id = bpf_get_stackid(ctx, &stacks, 0);
     if (closer->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
     if (kind == CW_CLOSE_EXIT || kind == CW_CLOSE_KERNEL) return;
@@ -816,7 +815,7 @@ int on_process_exec(void* ctx) {
         return 0;
     }
     fill_header(&event->hdr, CW_EV_EXEC, sizeof(*event), 0, bpf_ktime_get_ns());
-    event->task_start_ns = task_start_ns();
+    event->task_start_ns = task_start_ns(bpf_get_current_task_btf());
     event->pid = pid;
     event->pad = 0;
     count(CW_CNT_EVENTS);
