@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,37 @@ extern "C" __attribute__((noinline)) int cw_unwind_outer(Recorded* out) {
 namespace cwtrace {
 namespace {
 
+// A stack recorded three functions deep, and this process's mappings to unwind it with.
+class DwarfUnwindTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        ASSERT_GT(cw_unwind_outer(&rec), 0);
+        rec.sample.stack = rec.copy;
+        maps = ProcessMaps::read(getpid());
+        ASSERT_TRUE(maps);
+    }
+
+    // The recording again, with a stack of its own to change.
+    Recorded changeable() const {
+        Recorded copy = rec;
+        copy.sample.stack = copy.copy;
+        return copy;
+    }
+
+    Recorded rec;
+    std::optional<ProcessMaps> maps;
+};
+
+uint64_t word_at(const Recorded& r, size_t offset) {
+    uint64_t word;
+    std::memcpy(&word, r.copy.data() + offset, sizeof word);
+    return word;
+}
+
+void set_word(Recorded& r, size_t offset, uint64_t word) {
+    std::memcpy(r.copy.data() + offset, &word, sizeof word);
+}
+
 std::vector<std::string> names(const ProcessMaps& maps, const std::vector<uint64_t>& ips) {
     UserSymbolizer symbolizer;
     std::vector<std::string> out;
@@ -86,13 +118,7 @@ std::vector<std::string> names(const ProcessMaps& maps, const std::vector<uint64
     return out;
 }
 
-TEST(DwarfUnwindTest, UnwindsARecordedStackThroughItsCallers) {
-    Recorded rec;
-    ASSERT_GT(cw_unwind_outer(&rec), 0);
-    rec.sample.stack = rec.copy;
-    auto maps = ProcessMaps::read(getpid());
-    ASSERT_TRUE(maps);
-
+TEST_F(DwarfUnwindTest, UnwindsARecordedStackThroughItsCallers) {
     DwarfUnwinder unwinder;
     auto ips = unwinder.unwind({static_cast<uint32_t>(getpid()), 1}, *maps, rec.sample, 64);
     auto got = names(*maps, ips);
@@ -109,15 +135,11 @@ TEST(DwarfUnwindTest, UnwindsARecordedStackThroughItsCallers) {
     EXPECT_EQ(unwinder.stats().unwinds, 1u);
 
     // A different return address in the copy is a different stack: unwound, not memoized.
-    Recorded changed = rec;
-    changed.sample.stack = changed.copy;
+    Recorded changed = changeable();
     bool patched = false;
     for (size_t off = 0; off + 8 <= changed.copy.size() && !patched; off += 8) {
-        uint64_t word;
-        std::memcpy(&word, changed.copy.data() + off, 8);
-        if (word == ips[1]) {
-            word = 0;
-            std::memcpy(changed.copy.data() + off, &word, 8);
+        if (word_at(changed, off) == ips[1]) {
+            set_word(changed, off, 0);
             patched = true;
         }
     }
@@ -131,12 +153,7 @@ TEST(DwarfUnwindTest, UnwindsARecordedStackThroughItsCallers) {
 // What the unwind read is what the kernel's memo compares: every word of it is the copy's word
 // at that offset, the return address into cw_unwind_inner among them; a memoized answer reports
 // the same reads as the unwind it came from.
-TEST(DwarfUnwindTest, TheKernelMemoHoldsTheWordsTheUnwindRead) {
-    Recorded rec;
-    ASSERT_GT(cw_unwind_outer(&rec), 0);
-    rec.sample.stack = rec.copy;
-    auto maps = ProcessMaps::read(getpid());
-    ASSERT_TRUE(maps);
+TEST_F(DwarfUnwindTest, TheKernelMemoHoldsTheWordsTheUnwindRead) {
     DwarfUnwinder unwinder;
     std::vector<StackRead> reads, again_reads;
     auto ips = unwinder.unwind({1, 1}, *maps, rec.sample, 64, &reads);
@@ -167,8 +184,7 @@ TEST(DwarfUnwindTest, TheKernelMemoHoldsTheWordsTheUnwindRead) {
     for (size_t i = 0; i < memo->memo.words; ++i) {
         const uint16_t offset = memo->memo.offsets[i];
         ASSERT_LE(offset + 8u, memo->memo.span);
-        uint64_t word;
-        std::memcpy(&word, rec.copy.data() + offset, 8);
+        const uint64_t word = word_at(rec, offset);
         EXPECT_EQ(memo->memo.values[i], word) << "offset " << offset;
         has_return_address |= word == ips[1];
     }
@@ -176,28 +192,18 @@ TEST(DwarfUnwindTest, TheKernelMemoHoldsTheWordsTheUnwindRead) {
 
     // The frames follow from those words alone: every other word of the copy changed, a fresh
     // unwinder finds the same frames.
-    Recorded changed = rec;
-    changed.sample.stack = changed.copy;
+    Recorded changed = changeable();
     for (size_t off = 0; off + 8 <= changed.copy.size(); off += 8) {
         const bool depended = std::any_of(reads.begin(), reads.end(), [&](const StackRead& r) {
             return r.offset == static_cast<int64_t>(off);
         });
-        if (depended) continue;
-        uint64_t word;
-        std::memcpy(&word, changed.copy.data() + off, 8);
-        word = ~word;
-        std::memcpy(changed.copy.data() + off, &word, 8);
+        if (!depended) set_word(changed, off, ~word_at(changed, off));
     }
     DwarfUnwinder fresh;
     EXPECT_EQ(fresh.unwind({1, 1}, *maps, changed.sample, 64), ips);
 }
 
-TEST(DwarfUnwindTest, StopsAtMaxFramesAndAtTheEndOfTheCopy) {
-    Recorded rec;
-    cw_unwind_outer(&rec);
-    rec.sample.stack = rec.copy;
-    auto maps = ProcessMaps::read(getpid());
-    ASSERT_TRUE(maps);
+TEST_F(DwarfUnwindTest, StopsAtMaxFramesAndAtTheEndOfTheCopy) {
     DwarfUnwinder unwinder;
     EXPECT_EQ(unwinder.unwind({1, 1}, *maps, rec.sample, 2).size(), 2u);
     // No stack copied: the first frame only, from the registers.
