@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -104,10 +105,37 @@ void resize(bpf_map* map, uint32_t entries) {
     if (entries) bpf_map__set_max_entries(map, entries);
 }
 
+// Each program that reads kernel objects exists twice (see cwtrace.bpf.c): loads one of them.
+void choose_programs(bpf_object* obj, bool direct) {
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, obj) {
+        const std::string_view name = bpf_program__name(prog);
+        const bool probed = name.ends_with("_probed");
+        const bool twin = probed || bpf_object__find_program_by_name(
+                                        obj, (std::string(name) + "_probed").c_str()) != nullptr;
+        if (twin) bpf_program__set_autoload(prog, probed != direct);
+    }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler) {
     libbpf_set_print(libbpf_to_spdlog);
+    // Fields read by plain loads need bpf_rdonly_cast() (6.2+) allowed in tracepoint programs;
+    // a kernel refusing those programs gets their twins reading through helper calls, as does
+    // CWTRACE_PROBED_READS=1 (for tests).
+    const bool direct = std::getenv("CWTRACE_PROBED_READS") == nullptr;
+    auto started = start(config, handler, direct);
+    if (started || !direct) return started;
+    spdlog::debug(
+        "loading the programs reading kernel fields directly failed ({}): reading "
+        "them through helper calls",
+        started.error().message);
+    return start(config, std::move(handler), false);
+}
+
+Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler,
+                                              bool direct_reads) {
     std::unique_ptr<Tracer> tracer(new Tracer());
     tracer->handler_ = std::move(handler);
 
@@ -117,6 +145,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     if (!tracer->skel_) return load_error("open", errno);
 
     auto* skel = tracer->skel_;
+    choose_programs(skel->obj, direct_reads);
     const size_t n = std::min<size_t>(config.pids.size(), CW_MAX_PID_FILTER);
     for (size_t i = 0; i < n; ++i) skel->rodata->filter_pids[i] = config.pids[i];
     skel->rodata->filter_pid_count = static_cast<uint32_t>(n);
@@ -134,6 +163,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     }
 
     if (int err = cwtrace_bpf__load(skel)) return load_error("load", err);
+    spdlog::debug("kernel fields read {}", direct_reads ? "by plain loads (bpf_rdonly_cast)"
+                                                        : "through bpf_probe_read_kernel()");
     if (auto attached = tracer->attach(config.tracefs); !attached) return attached.error();
 
     tracer->events_ =
@@ -159,6 +190,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
 Result<bool> Tracer::attach(const std::string& tracefs) {
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel_->obj) {
+        if (!bpf_program__autoload(prog)) continue;  // the twin of a loaded one
         const auto [category, name, raw] = tracepoint_of(prog);
         if (name.empty())
             return Error{
@@ -281,6 +313,7 @@ KernelCounters Tracer::counters() const {
     }
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel_->obj) {
+        if (!bpf_program__autoload(prog)) continue;
         bpf_prog_info info = {};
         uint32_t len = sizeof info;
         if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)

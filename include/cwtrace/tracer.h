@@ -70,6 +70,9 @@ class Tracer {
 
   private:
     Tracer() = default;
+    // start(), with the programs reading kernel fields by plain loads or through helper calls.
+    static Result<std::unique_ptr<Tracer>> start(const TracerConfig& config, RecordHandler handler,
+                                                 bool direct_reads);
     static int on_event(void* self, void* data, size_t size);
     static int on_stack_copy(void* self, void* data, size_t size);
     // Hands on the stack copies sent up to `ts_ns` (kernel CLOCK_MONOTONIC), in order.

@@ -48,14 +48,43 @@ class Integration : public ::testing::Test {
     }
 };
 
-class ConnectLeak : public Integration, public ::testing::WithParamInterface<bool> {};
+// Each leak test runs with the programs the kernel takes (on this kernel, reading socket fields
+// by plain loads) and with their twins for kernels before 6.2 (through bpf_probe_read_kernel()).
+struct Variant {
+    bool inet6;
+    bool probed_reads;
+};
+
+std::string variant_name(const ::testing::TestParamInfo<Variant>& info) {
+    return std::string(info.param.inet6 ? "IPv6" : "IPv4") +
+           (info.param.probed_reads ? "ProbedReads" : "");
+}
+
+const auto kVariants = ::testing::Values(Variant{false, false}, Variant{true, false},
+                                         Variant{false, true}, Variant{true, true});
+
+// cwtrace with `args`, made to load the probed programs when the variant says so.
+std::unique_ptr<Process> start_variant(const Variant& variant, std::vector<std::string> args) {
+    if (!variant.probed_reads) return start_cwtrace(std::move(args));
+    args.push_back("-v");
+    return start_cwtrace(std::move(args), {"CWTRACE_PROBED_READS=1"});
+}
+
+// The variant cwtrace said it loaded (with -v), when it was asked for the probed one.
+void expect_variant_loaded(const Variant& variant, const Process& cwtrace) {
+    if (!variant.probed_reads) return;
+    EXPECT_NE(cwtrace.err().find("kernel fields read through bpf_probe_read_kernel()"),
+              std::string::npos)
+        << cwtrace.err();
+}
+
+class ConnectLeak : public Integration, public ::testing::WithParamInterface<Variant> {};
 
 // The FIN that moves the client's socket into CLOSE_WAIT is processed in the peer's context on
 // loopback: a tool attributing by the pid current at that transition blames the peer (bcc#2304).
 TEST_P(ConnectLeak, AttributedToTheConnectingProcessNeverThePeer) {
-    const bool inet6 = GetParam();
-    const std::string v6 = inet6 ? "-6" : "";
-    auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
+    const bool inet6 = GetParam().inet6;
+    auto cwtrace = start_variant(GetParam(), {"--min-age", "1s", "-f", "json"});
     if (!cwtrace) return;
 
     std::vector<std::string> peer_args = {FX_PEER, "-l"};
@@ -98,17 +127,17 @@ TEST_P(ConnectLeak, AttributedToTheConnectingProcessNeverThePeer) {
             << joined(kernel);
     }
     EXPECT_TRUE(nothing_dropped(report.at("stats")));
+    expect_variant_loaded(GetParam(), *cwtrace);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, ConnectLeak, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "IPv6" : "IPv4"; });
+INSTANTIATE_TEST_SUITE_P(Families, ConnectLeak, kVariants, variant_name);
 
-class AcceptLeak : public Integration, public ::testing::WithParamInterface<bool> {};
+class AcceptLeak : public Integration, public ::testing::WithParamInterface<Variant> {};
 
 // The accepting thread owns an accepted socket; one peer closes before accept() even runs.
 TEST_P(AcceptLeak, AttributedToTheAcceptingThreadEvenWhenPeerClosedFirst) {
-    const bool inet6 = GetParam();
-    auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
+    const bool inet6 = GetParam().inet6;
+    auto cwtrace = start_variant(GetParam(), {"--min-age", "1s", "-f", "json"});
     if (!cwtrace) return;
 
     std::vector<std::string> server_args = {FX_LEAKY_SERVER, "-n", "2", "-a", "1"};
@@ -141,10 +170,10 @@ TEST_P(AcceptLeak, AttributedToTheAcceptingThreadEvenWhenPeerClosedFirst) {
             << joined(user);
         EXPECT_GE(s.at("close_wait_seconds").get<double>(), 1.0);
     }
+    expect_variant_loaded(GetParam(), *cwtrace);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, AcceptLeak, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "IPv6" : "IPv4"; });
+INSTANTIATE_TEST_SUITE_P(Families, AcceptLeak, kVariants, variant_name);
 
 // A socket closed after a while leaves CLOSE_WAIT and must disappear from the report; sockets
 // younger than --min-age are not shown; --duration ends the run by itself with exit 0.
