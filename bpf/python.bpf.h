@@ -17,6 +17,10 @@ struct {
     __type(value, struct cw_python_proc);
 } python_procs SEC(".maps");
 
+/* Set by userspace when it registers its first Python process: until then (a host running no
+ * Python, a benchmark's churn) an opening skips the python_procs lookup. */
+__u32 python_procs_known = 0;
+
 /* Deduplicated Python stacks, keyed by a hash of their frames: one entry per code path. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -147,7 +151,7 @@ static __always_inline __u64 py_walk_frames(const struct cw_python_proc* py, __u
 
 /* Fills the origin's py_status and py_stack_id. Costs one map lookup for other processes. */
 static __always_inline void py_capture(struct cw_origin* origin) {
-    struct cw_python_proc* py = bpf_map_lookup_elem(&python_procs, &origin->pid);
+    struct cw_python_proc* py;
     struct cw_py_stack* stack;
     __u32 zero = 0;
     __u64 tstate, frame, hash;
@@ -155,6 +159,8 @@ static __always_inline void py_capture(struct cw_origin* origin) {
 
     origin->py_status = CW_PY_NONE;
     origin->py_stack_id = 0;
+    if (!python_procs_known) return;
+    py = bpf_map_lookup_elem(&python_procs, &origin->pid);
     if (!py) return;
     /* A stale entry of an exited process whose pid was reused. */
     if (!py->ns_per_tick || origin->task_start_ns / py->ns_per_tick != py->start_ticks) return;

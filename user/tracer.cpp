@@ -336,8 +336,11 @@ std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {
 }
 
 bool Tracer::set_python_process(uint32_t pid, const cw_python_proc& entry) {
-    return bpf_map__update_elem(skel_->maps.python_procs, &pid, sizeof pid, &entry, sizeof entry,
-                                BPF_ANY) == 0;
+    if (bpf_map__update_elem(skel_->maps.python_procs, &pid, sizeof pid, &entry, sizeof entry,
+                             BPF_ANY))
+        return false;
+    skel_->bss->python_procs_known = 1;  // openings look the map up from now on
+    return true;
 }
 
 void Tracer::set_unwind_memo(const cw_unwind_memo_key& key, const cw_unwind_memo& memo) {
