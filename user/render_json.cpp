@@ -6,6 +6,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -85,45 +86,43 @@ void append_json_double(std::string& out, double d) {
 
 namespace {
 
+// Keys are written with their punctuation as one literal (`,"comm":`): the members of each object
+// come in a fixed order, so where the commas go is known here, not looked up in the output.
 class SocketWriter {
   public:
     explicit SocketWriter(std::string& out) : out_(out) {}
 
     void socket(const SocketEntry& s) {
-        out_ += '{';
-        key("pid");
+        raw("{\"pid\":");
         number(s.pid);
-        key("comm");
+        raw(",\"comm\":");
         nullable_string(s.comm);
-        key("family");
-        string(s.inet6 ? "inet6" : "inet");
-        key("local");
+        raw(s.inet6 ? ",\"family\":\"inet6\",\"local\":" : ",\"family\":\"inet\",\"local\":");
         endpoint(s.local);
-        key("remote");
+        raw(",\"remote\":");
         endpoint(s.remote);
-        key("close_wait_seconds");
+        raw(",\"close_wait_seconds\":");
         real(seconds(s.close_wait_seconds));
-        key("before_start");
-        boolean(s.before_start);
-        key("origin");
+        raw(s.before_start ? ",\"before_start\":true,\"origin\":"
+                           : ",\"before_start\":false,\"origin\":");
         origin(s.origin);
-        key("age_estimate_seconds");
+        raw(",\"age_estimate_seconds\":");
         if (s.age_estimate_seconds)
             real(seconds(*s.age_estimate_seconds));
         else
             null();
-        key("recv_q");
+        raw(",\"recv_q\":");
         number(s.recv_q);
-        key("send_q");
+        raw(",\"send_q\":");
         number(s.send_q);
-        key("diagnosis");
+        raw(",\"diagnosis\":");
         string(to_string(s.diagnosis));
-        key("owner");
+        raw(",\"owner\":");
         if (s.owner)
             owner(*s.owner);
         else
             null();
-        key("accepted");
+        raw(",\"accepted\":");
         if (s.accepted)
             boolean(*s.accepted);
         else
@@ -132,14 +131,9 @@ class SocketWriter {
     }
 
   private:
-    void key(std::string_view name) {
-        if (out_.back() != '{') out_ += ',';
-        out_ += '"';
-        out_ += name;
-        out_ += "\":";
-    }
-    void null() { out_ += "null"; }
-    void boolean(bool b) { out_ += b ? "true" : "false"; }
+    void raw(std::string_view text) { out_.append(text.data(), text.size()); }
+    void null() { raw("null"); }
+    void boolean(bool b) { raw(b ? "true" : "false"); }
     template <class Int>
     void number(Int n) {
         char buf[24];
@@ -163,9 +157,12 @@ class SocketWriter {
             out_ += Json(std::string(text)).dump(-1, ' ', false, Json::error_handler_t::replace);
             return;
         }
-        out_ += '"';
-        out_ += text;
-        out_ += '"';
+        const size_t at = out_.size();
+        out_.resize(at + text.size() + 2);
+        char* p = out_.data() + at;
+        *p++ = '"';
+        std::memcpy(p, text.data(), text.size());
+        p[text.size()] = '"';
     }
     void nullable_string(const std::optional<std::string>& text) {
         if (text)
@@ -174,10 +171,9 @@ class SocketWriter {
             null();
     }
     void endpoint(const Endpoint& e) {
-        out_ += '{';
-        key("addr");
+        raw("{\"addr\":");
         string(e.addr);
-        key("port");
+        raw(",\"port\":");
         number(e.port);
         out_ += '}';
     }
@@ -185,20 +181,18 @@ class SocketWriter {
         out_ += '[';
         for (size_t i = 0; i < stack.size(); ++i) {
             const Frame& f = stack[i];
-            if (i) out_ += ',';
-            out_ += '{';
-            key("function");
+            raw(i ? ",{\"function\":" : "{\"function\":");
             string(f.function);
             if (with_module) {
-                key("module");
+                raw(",\"module\":");
                 string(f.module);
             }
             if (!f.file.empty()) {
-                key("file");
+                raw(",\"file\":");
                 string(f.file);
             }
             if (f.line) {
-                key("line");
+                raw(",\"line\":");
                 number(*f.line);
             }
             out_ += '}';
@@ -206,18 +200,17 @@ class SocketWriter {
         out_ += ']';
     }
     void origin(const Origin& o) {
-        out_ += '{';
-        key("kind");
+        raw("{\"kind\":");
         string(to_string(o.kind));
-        key("pid");
+        raw(",\"pid\":");
         number(o.pid);
-        key("tid");
+        raw(",\"tid\":");
         number(o.tid);
-        key("comm");
+        raw(",\"comm\":");
         nullable_string(o.comm);
-        key("user_stack");
+        raw(",\"user_stack\":");
         frames(o.user_stack, true);
-        key("kernel_stack");
+        raw(",\"kernel_stack\":");
         frames(o.kernel_stack, false);
         out_ += '}';
     }
@@ -228,14 +221,13 @@ class SocketWriter {
         out_ += it->second;
     }
     void owner_object(const OwnerDetails& d) {
-        out_ += '{';
-        key("cmdline");
+        raw("{\"cmdline\":");
         string(d.cmdline);
-        key("pid_in_namespace");
+        raw(",\"pid_in_namespace\":");
         number(d.pid_in_namespace);
-        key("cgroup");
+        raw(",\"cgroup\":");
         string(d.cgroup);
-        key("container_id");
+        raw(",\"container_id\":");
         nullable_string(d.container_id);
         out_ += '}';
     }
