@@ -53,6 +53,9 @@ const volatile __u64 closer_min_age_ns = 0;
  * CW_USER_STACK_CHUNK, at most CW_MAX_USER_STACK_BYTES). */
 const volatile __u32 user_stack_mode = CW_USER_STACKS_FP;
 const volatile __u32 user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;
+/* The sizes of the two ring buffers below, as userspace sized them. */
+const volatile __u64 events_bytes = 4 << 20;
+const volatile __u64 stack_copies_bytes = 8 << 20;
 
 /* The opener of a socket, and when it entered CLOSE_WAIT (0: it is not in CLOSE_WAIT, or
  * entered it before its opener was recorded: see close_wait_since). One map entry serves the
@@ -212,15 +215,13 @@ static __always_inline bool pid_selected(__u32 tgid) {
 }
 
 /* Waking the consumer per event halves connection throughput; it drains on a timer instead,
- * and is only woken early when the buffer is half full. */
-static __always_inline __u64 submit_flags_of(void* ringbuf) {
-    __u64 avail = bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA);
-    __u64 size = bpf_ringbuf_query(ringbuf, BPF_RB_RING_SIZE);
-
-    return avail > size / 2 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+ * and is only woken early when the buffer is half full. `size`: the ring's, set at load. */
+static __always_inline __u64 submit_flags_of(void* ringbuf, __u64 size) {
+    return bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA) > size / 2 ? BPF_RB_FORCE_WAKEUP
+                                                                    : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline __u64 submit_flags(void) { return submit_flags_of(&events); }
+static __always_inline __u64 submit_flags(void) { return submit_flags_of(&events, events_bytes); }
 
 static __always_inline __u64 sock_ino(const struct sock* sk, const bool direct) {
     struct socket* sock = KREAD(direct, sk, sk_socket);
@@ -289,7 +290,6 @@ static __always_inline void announce_process(__u32 pid, __u64 task_start_ns, __u
     event->task_start_ns = task_start_ns;
     event->pid = pid;
     event->pad = 0;
-    count(CW_CNT_EVENTS);
     bpf_ringbuf_submit(event, submit_flags());
     bpf_map_update_elem(&announced, &pid, &task_start_ns, BPF_ANY);
 }
@@ -502,8 +502,7 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
     } else if (known_top && known_top < sp + user_stack_bytes) {
         bpf_map_delete_elem(&stack_tops, &origin->tid);
     }
-    count(CW_CNT_EVENTS);
-    bpf_ringbuf_submit(event, submit_flags_of(&stack_copies));
+    bpf_ringbuf_submit(event, submit_flags_of(&stack_copies, stack_copies_bytes));
 #else
     /* Registers are read as x86-64's; elsewhere the frame-pointer stack stands alone. */
     (void)sk;
@@ -583,7 +582,6 @@ static __always_inline void emit_enter(const struct sock* s, __u64 sk,
         __builtin_memset(&event->origin, 0, sizeof(event->origin));
         event->has_origin = 0;
     }
-    count(CW_CNT_EVENTS);
     bpf_ringbuf_submit(event, submit_flags());
 }
 
@@ -689,7 +687,6 @@ static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk
         fill_closer(ctx, &event->closer, event->close_kind, late, now);
     else
         __builtin_memset(&event->closer, 0, sizeof(event->closer));
-    count(CW_CNT_EVENTS);
     bpf_ringbuf_submit(event, submit_flags());
 }
 
@@ -781,7 +778,6 @@ static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
     fill_flow(sk, &event->flow, direct);
     event->origin = *origin;
     event->has_origin = 1;
-    count(CW_CNT_EVENTS);
     bpf_ringbuf_submit(event, submit_flags());
 }
 
@@ -820,7 +816,6 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
     fill_header(&event->hdr, CW_EV_ORIGIN, sizeof(*event), key, entry.origin.opened_ns);
     event->ino = sock_ino(sk, direct);
     event->origin = entry.origin;
-    count(CW_CNT_EVENTS);
     bpf_ringbuf_submit(event, submit_flags());
     return 0;
 }
@@ -863,7 +858,6 @@ int on_process_exec(void* ctx) {
     event->task_start_ns = task_start_ns(bpf_get_current_task_btf());
     event->pid = pid;
     event->pad = 0;
-    count(CW_CNT_EVENTS);
     bpf_ringbuf_submit(event, BPF_RB_FORCE_WAKEUP);
     return 0;
 }

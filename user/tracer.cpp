@@ -164,6 +164,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
         resize(skel->maps.stack_copies, static_cast<uint32_t>(sysconf(_SC_PAGESIZE)));
     }
 
+    skel->rodata->events_bytes = bpf_map__max_entries(skel->maps.events);
+    skel->rodata->stack_copies_bytes = bpf_map__max_entries(skel->maps.stack_copies);
     if (int err = cwtrace_bpf__load(skel)) return load_error("load", err);
     spdlog::debug("kernel fields read {}", direct_reads ? "by plain loads (bpf_rdonly_cast)"
                                                         : "through bpf_probe_read_kernel()");

@@ -264,8 +264,7 @@ struct cw_fd_walk {
 
 /* Per-CPU counters, indices into the `counters` map. Every loss has one. */
 enum cw_counter {
-    CW_CNT_EVENTS = 0,           /* records submitted to the ring buffer */
-    CW_CNT_RINGBUF_FULL,         /* records dropped: ring buffer full */
+    CW_CNT_RINGBUF_FULL = 0,     /* records dropped: ring buffer full */
     CW_CNT_ORIGIN_MAP_FULL,      /* origins not recorded: map full */
     CW_CNT_USER_STACK_LOST,      /* user stack not captured */
     CW_CNT_KERNEL_STACK_LOST,    /* kernel stack not captured */
