@@ -647,6 +647,27 @@ static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u
     announce_process(closer->pid, closer->task_start_ns, now);
 }
 
+/* A close younger than --min-age of a socket whose entry was sent: one small record. */
+static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task, bool reset,
+                                             __u64 age, __u64 now) {
+    struct cw_event_leave_quick* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+
+    if (!event) {
+        count(CW_CNT_RINGBUF_FULL);
+        return;
+    }
+    fill_header(&event->hdr, CW_EV_LEAVE_QUICK, sizeof(*event), sk, now);
+    event->new_state = new_state;
+    event->close_kind = close_kind(new_state, task, reset);
+    event->close_wait_ns = age;
+    event->has_closer = task;
+    event->closer_pid = task ? pid_tgid >> 32 : 0;
+    event->closer_tid = task ? (__u32)pid_tgid : 0;
+    event->pad = 0;
+    bpf_ringbuf_submit(event, submit_flags());
+}
+
 static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk, int new_state,
                                        const bool direct) {
     struct origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
@@ -671,6 +692,10 @@ static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk
     late = !since_ns || age >= closer_min_age_ns;
     reset = reset_by_peer(s, new_state, direct);
     task = in_task(s, reset, direct);
+    if (!late) {
+        emit_leave_quick(sk, new_state, task, reset, age ? age : 1, now);
+        return;
+    }
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     if (!event) {
         count(CW_CNT_RINGBUF_FULL);

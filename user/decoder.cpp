@@ -10,6 +10,7 @@ static_assert(sizeof(cw_event_header) == 24);
 static_assert(sizeof(cw_flow) == 40);
 static_assert(sizeof(cw_event_enter) == 24 + 8 + 40 + 8 + 80);
 static_assert(sizeof(cw_event_leave) == 24 + 40 + 8 + 16 + 80);
+static_assert(sizeof(cw_event_leave_quick) == 24 + 32);
 static_assert(sizeof(cw_event_origin) == 24 + 8 + 80);
 static_assert(sizeof(cw_event_process) == 24 + 16);
 static_assert(sizeof(cw_event_exec) == 24 + 16);
@@ -26,6 +27,30 @@ Decoded copy_record(std::span<const std::byte> record, uint32_t declared_size) {
     T event;
     std::memcpy(&event, record.data(), sizeof(T));
     return Event{event};
+}
+
+// The full leave event a quick one stands for: no flow (the socket is known by its address),
+// a closer (when there is one) of pid, tid and kind, its stacks not wanted.
+Decoded expand_quick_leave(std::span<const std::byte> record, uint32_t declared_size) {
+    cw_event_leave_quick quick;
+    if (declared_size != sizeof quick || record.size() < sizeof quick) return DecodeError::BadSize;
+    std::memcpy(&quick, record.data(), sizeof quick);
+    cw_event_leave leave = {};
+    leave.hdr = quick.hdr;
+    leave.hdr.type = CW_EV_LEAVE_CLOSE_WAIT;
+    leave.hdr.size = sizeof leave;
+    leave.new_state = quick.new_state;
+    leave.close_wait_ns = quick.close_wait_ns;
+    leave.close_kind = quick.close_kind;
+    leave.has_closer = quick.has_closer;
+    if (quick.has_closer) {  // as the kernel fills a closer it wants no stacks of
+        leave.closer.pid = quick.closer_pid;
+        leave.closer.tid = quick.closer_tid;
+        leave.closer.kind = quick.close_kind;
+        leave.closer.user_stack_id = CW_STACK_NOT_WANTED;
+        leave.closer.kernel_stack_id = CW_STACK_NOT_WANTED;
+    }
+    return Event{leave};
 }
 
 // Variable size: the copied stack must fit in what the record declares and holds.
@@ -50,6 +75,8 @@ Decoded decode_event(std::span<const std::byte> record) {
             return copy_record<cw_event_enter>(record, hdr.size);
         case CW_EV_LEAVE_CLOSE_WAIT:
             return copy_record<cw_event_leave>(record, hdr.size);
+        case CW_EV_LEAVE_QUICK:
+            return expand_quick_leave(record, hdr.size);
         case CW_EV_ORIGIN:
             return copy_record<cw_event_origin>(record, hdr.size);
         case CW_EV_PROCESS:

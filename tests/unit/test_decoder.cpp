@@ -50,6 +50,40 @@ TEST(Decoder, DecodesLeaveAndOrigin) {
               static_cast<uint32_t>(CW_ORIGIN_ACCEPT));
 }
 
+// The small record of a close younger than --min-age stands for a full leave event.
+TEST(Decoder, QuickLeaveIsALeaveWithTheCloserOnly) {
+    cw_event_leave_quick q = {};
+    q.hdr = {CW_EV_LEAVE_QUICK, sizeof q, 5, 0xc};
+    q.new_state = CW_TCP_LAST_ACK;
+    q.close_kind = CW_CLOSE_CLOSE;
+    q.close_wait_ns = 1234;
+    q.has_closer = 1;
+    q.closer_pid = 42;
+    q.closer_tid = 43;
+    auto d = decode_event(bytes_of(q));
+    ASSERT_TRUE(std::holds_alternative<Event>(d));
+    const auto& l = std::get<cw_event_leave>(std::get<Event>(d));
+    EXPECT_EQ(l.hdr.type, static_cast<uint32_t>(CW_EV_LEAVE_CLOSE_WAIT));
+    EXPECT_EQ(l.hdr.size, sizeof(cw_event_leave));
+    EXPECT_EQ(l.hdr.ts_ns, 5u);
+    EXPECT_EQ(l.hdr.sk, 0xcu);
+    EXPECT_EQ(l.new_state, static_cast<uint32_t>(CW_TCP_LAST_ACK));
+    EXPECT_EQ(l.close_kind, static_cast<uint32_t>(CW_CLOSE_CLOSE));
+    EXPECT_EQ(l.close_wait_ns, 1234u);
+    EXPECT_EQ(l.has_closer, 1u);
+    EXPECT_EQ(l.closer.pid, 42u);
+    EXPECT_EQ(l.closer.tid, 43u);
+    EXPECT_EQ(l.closer.kind, static_cast<uint32_t>(CW_CLOSE_CLOSE));
+    EXPECT_EQ(l.closer.user_stack_id, CW_STACK_NOT_WANTED);
+    EXPECT_EQ(l.closer.kernel_stack_id, CW_STACK_NOT_WANTED);
+    EXPECT_EQ(l.flow.family, 0);
+
+    q.hdr.size = sizeof q + 8;  // declared larger than a quick leave
+    auto raw = bytes_of(q);
+    raw.resize(raw.size() + 8);
+    EXPECT_EQ(std::get<DecodeError>(decode_event(raw)), DecodeError::BadSize);
+}
+
 TEST(Decoder, RejectsShortRecords) {
     std::vector<std::byte> tiny(8);
     EXPECT_EQ(std::get<DecodeError>(decode_event(tiny)), DecodeError::TooShort);
