@@ -778,7 +778,14 @@ static __always_inline struct sock* sock_of_fd(long fd, const bool direct) {
 
     if (!fdt || fd >= fdt->max_fds) return NULL;
     fds = fdt->fd;
-    if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file) return NULL;
+    if (direct) {
+        /* The array's slot, given a type whose first member is a pointer (struct llist_node's
+         * `next`), is read like a field. */
+        file = (struct file*)KCAST(direct, struct llist_node, &fds[fd])->next;
+    } else if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd])) {
+        return NULL;
+    }
+    if (!file) return NULL;
     file = KCAST(direct, struct file, file);
     sock = KCAST(direct, struct socket, KREAD(direct, file, private_data));
     return sock ? KCAST(direct, struct sock, KREAD(direct, sock, sk)) : NULL;
