@@ -311,6 +311,7 @@ def untraced_ns_per_connection(results) -> float:
 def print_bpf_costs(modes, results):
     per_connection = untraced_ns_per_connection(results)
     rows = []
+    mode_ns = {}  # mode key -> BPF ns per connection, all its programs
     for mode in modes:
         if not mode.bpf_stats:
             continue
@@ -323,6 +324,8 @@ def print_bpf_costs(modes, results):
                 totals[0] += prog.run_time_ns
                 totals[1] += prog.run_cnt
                 totals[2] += prog.recursion_misses
+        if connections:
+            mode_ns[mode.key] = sum(ns for ns, _, _ in by_name.values()) / connections
         for name, (ns, runs, misses) in sorted(by_name.items()):
             rows.append(
                 [
@@ -352,6 +355,16 @@ def print_bpf_costs(modes, results):
             f"of conn CPU = ns/conn against the {per_connection:,.0f} ns of CPU an untraced "
             "connection costs the churn (median); tracepoint entry costs come on top",
         )
+    # The same overhead from the run statistics: steadier than conn/s ratios on a noisy host,
+    # but only the programs' time (not the tracer's own CPU, nor what attaching costs).
+    floor = mode_ns.get("empty")
+    if floor is None:
+        return
+    print("\nBPF time above the floor's, per connection, against an untraced connection's CPU:")
+    for key in ("cwtrace", "fp", "pid"):
+        if key in mode_ns:
+            above = mode_ns[key] - floor
+            print(f"  {key:8s} {above:7,.0f} ns/conn = {fmt_pct(above / per_connection)}")
 
 
 def print_other_load(results):
