@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <span>
 #include <variant>
 
@@ -31,6 +32,12 @@ using namespace cwtrace;
 template <typename T>
 size_t size_of(const T& event, std::span<const std::byte>) {
     return sizeof event;
+}
+// A quick leave record stands for a whole leave event: the record holds the quick one.
+size_t size_of(const cw_event_leave& event, std::span<const std::byte> record) {
+    cw_event_header hdr;
+    std::memcpy(&hdr, record.data(), sizeof hdr);  // decoded, so it holds a header
+    return hdr.type == CW_EV_LEAVE_QUICK ? sizeof(cw_event_leave_quick) : sizeof event;
 }
 size_t size_of(const UserStackRecord& event, std::span<const std::byte> record) {
     check(event.stack.data() == record.data() + sizeof event.head);
