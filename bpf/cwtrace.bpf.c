@@ -560,10 +560,10 @@ static __always_inline bool followed(const struct origin_entry* entry) {
     return filter_pid_count == 0 || entry;
 }
 
+/* `origin`: the socket's opener, NULL when not recorded. */
 static __always_inline void emit_enter(const struct sock* s, __u64 sk,
-                                       const struct origin_entry* entry, __u64 now,
+                                       const struct cw_origin* origin, __u64 now,
                                        const bool direct) {
-    const struct cw_origin* origin = entry ? &entry->origin : NULL;
     struct cw_event_enter* event;
 
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
@@ -750,7 +750,7 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
             entry->close_wait_since = now;
         else
             bpf_map_update_elem(&close_wait_since, &sk, &now, BPF_ANY);
-        emit_enter(s, sk, entry, now, direct);
+        emit_enter(s, sk, entry ? &entry->origin : NULL, now, direct);
         return 0;
     }
     if (old_state == CW_TCP_CLOSE_WAIT && tcp_protocol(s, direct))
@@ -795,22 +795,11 @@ static __always_inline struct sock* sock_of_fd(long fd, const bool direct) {
  * time in CLOSE_WAIT counts from now: never more than the truth. */
 static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
                                                 const struct cw_origin* origin, const bool direct) {
-    struct cw_event_enter* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     __u64 now = origin->opened_ns;
 
     /* Followed from now on, the time in CLOSE_WAIT too (the FIN came earlier, unfollowed). */
     bpf_map_update_elem(&close_wait_since, &key, &now, BPF_ANY);
-    if (!event) {
-        count(CW_CNT_RINGBUF_FULL);
-        return;
-    }
-    fill_header(&event->hdr, CW_EV_ENTER_CLOSE_WAIT, sizeof(*event), key, now);
-    event->ino = sock_ino(sk, direct);
-    event->pad = 0;
-    fill_flow(sk, &event->flow, direct);
-    event->origin = *origin;
-    event->has_origin = 1;
-    bpf_ringbuf_submit(event, submit_flags());
+    emit_enter(sk, key, origin, now, direct);
 }
 
 /* An accepted socket's handshake completed in softirq; its owner is known only here. */
