@@ -143,18 +143,19 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 4 << 20);
+    __uint(max_entries, 2 << 20);
 } events SEC(".maps");
 
 /* Dwarf mode's stack copies (8 KiB each) have a ring buffer of their own: a burst of connections
  * fills it with copies, never the events above (a lost copy falls back to the frame-pointer
  * stack and is counted). With the unwind memo only openings from paths not seen before send one,
  * but until the first of them is unwound (libdwfl loading a new process's files: tens of ms)
- * a thread opening 15,000 connections a second sends one per opening: 8 MB (~1,000 copies)
- * holds that (2 MB lost a few at full churn). */
+ * a thread opening 15,000 connections a second sends one per opening: 4 MB (~500 copies)
+ * holds that. (Since the memo is published at the first copy's unwind, full churn sends ~80
+ * copies in all: 1 MB lost none.) */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 8 << 20);
+    __uint(max_entries, 4 << 20);
 } stack_copies SEC(".maps");
 
 /* Dwarf mode, per thread: the end of its readable stack (page-aligned), where a copy last

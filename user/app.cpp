@@ -1,5 +1,6 @@
 #include "cwtrace/app.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -129,6 +130,7 @@ class Session {
         config.origin_entries = env_size("CWTRACE_ORIGIN_MAP_ENTRIES");
         config.stack_entries = env_size("CWTRACE_STACK_MAP_ENTRIES");
         config.ringbuf_bytes = env_size("CWTRACE_RINGBUF_BYTES");
+        config.copies_ringbuf_bytes = env_size("CWTRACE_COPY_RINGBUF_BYTES");
         config.closer_min_age_ns = static_cast<uint64_t>(options_.min_age.count());
         config.user_stack_mode =
             options_.user_stacks == UserStacks::Dwarf ? CW_USER_STACKS_DWARF : CW_USER_STACKS_FP;
@@ -146,6 +148,7 @@ class Session {
         auto python = std::async(std::launch::async, [this] { find_python_processes(); });
         backfill();
         python.get();
+        malloc_trim(0);
         return true;
     }
 
@@ -274,6 +277,9 @@ class Session {
         input.stats = stats();
         return builder_.build(table_, input, reuse ? &*start : nullptr);
     }
+
+    // Ends tracing: the programs detached, every record they sent read, the rings unmapped.
+    void finish_tracing() { tracer_->finish(); }
 
     // Detaches the programs and frees the kernel's maps.
     void stop() {
@@ -471,7 +477,9 @@ int run(const Options& options) {
                                 metrics ? metrics->next_refresh_ns() : UINT64_MAX});
         session.drain(static_cast<int>((wake - std::min(wake, now) + 999'999) / 1'000'000));
     }
-    session.drain(0);
+    // The final report is of the sockets as tracing ends; built without the rings mapped, it
+    // peaks lower.
+    session.finish_tracing();
     if (metrics) metrics->finish([&] { return session.metrics(monotonic_ns()); });
     const bool written = write_final(options, session);
     const int saved_errno = errno;

@@ -161,8 +161,8 @@ void CloseLog::fold_late(const PendingLate& late) {
     closing.kind = close_kind_of(late.close_kind);
     LateClose socket;
     socket.inet6 = late.flow.family == 10;
-    socket.local = {format_addr(socket.inet6, late.flow.saddr), late.flow.sport};
-    socket.remote = {format_addr(socket.inet6, late.flow.daddr), late.flow.dport};
+    socket.local = {socket.inet6, late.flow.saddr, late.flow.sport};
+    socket.remote = {socket.inet6, late.flow.daddr, late.flow.dport};
     socket.close_wait_seconds = late.seconds;
     socket.before_start = late.before_start;
     if (late.closer) {

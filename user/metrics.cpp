@@ -118,7 +118,7 @@ std::vector<double> metrics_bucket_bounds() {
 
 std::vector<CloseWaitSeries> top_series(const Report& report, std::size_t top_n) {
     std::map<std::pair<std::string, std::string>, uint64_t> counts;
-    for (const SocketEntry& s : report.sockets) ++counts[{comm_label(s), s.remote.addr}];
+    for (const SocketEntry& s : report.sockets) ++counts[{comm_label(s), s.remote.addr()}];
 
     std::vector<CloseWaitSeries> all;
     all.reserve(counts.size());

@@ -33,7 +33,7 @@ Json nullable(const std::optional<T>& v) {
 
 Json endpoint(const Endpoint& e) {
     Json j = Json::object();
-    j["addr"] = e.addr;
+    j["addr"] = e.addr();
     j["port"] = e.port;
     return j;
 }
@@ -172,7 +172,7 @@ class SocketWriter {
     }
     void endpoint(const Endpoint& e) {
         raw("{\"addr\":");
-        string(e.addr);
+        string(e.addr());
         raw(",\"port\":");
         number(e.port);
         out_ += '}';

@@ -49,7 +49,7 @@ std::string process(const std::optional<std::string>& comm, const std::optional<
 }
 
 std::string endpoint(const Endpoint& e, bool inet6) {
-    const std::string addr = display_safe(e.addr);
+    const std::string addr = display_safe(e.addr());
     return (inet6 ? "[" + addr + "]" : addr) + ":" + std::to_string(e.port);
 }
 

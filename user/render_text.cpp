@@ -114,7 +114,7 @@ std::string oldest_text(const SocketEntry& s) {
 }
 
 std::string endpoint(const Endpoint& e, bool inet6) {
-    const std::string addr = display_safe(e.addr);
+    const std::string addr = display_safe(e.addr());
     return (inet6 ? "[" + addr + "]" : addr) + ":" + std::to_string(e.port);
 }
 
@@ -147,20 +147,26 @@ struct HeldKey {
     std::optional<uint32_t> pid;
     std::optional<std::string_view> comm;
     bool server = false;
-    std::string_view addr;
-    uint16_t port = 0;
+    const Endpoint* endpoint;
 
     HeldKey(const SocketEntry& s, bool server_side, const Endpoint& e)
-        : pid(s.pid), server(server_side), addr(e.addr), port(e.port) {
+        : pid(s.pid), server(server_side), endpoint(&e) {
         if (s.comm) comm = *s.comm;
     }
-    bool operator==(const HeldKey&) const = default;
+    std::string_view address() const {
+        return {reinterpret_cast<const char*>(endpoint->bytes), sizeof endpoint->bytes};
+    }
+    bool operator==(const HeldKey& o) const {
+        return pid == o.pid && comm == o.comm && server == o.server &&
+               endpoint->inet6 == o.endpoint->inet6 && endpoint->port == o.endpoint->port &&
+               address() == o.address();
+    }
 };
 
 struct HeldKeyHash {
     size_t operator()(const HeldKey& k) const {
         const std::hash<std::string_view> h;
-        size_t seed = h(k.addr) * 31 + k.port;
+        size_t seed = h(k.address()) * 31 + k.endpoint->port * 2 + k.endpoint->inet6;
         seed = seed * 31 + (k.pid ? *k.pid + 1ULL : 0);
         seed = seed * 31 + (k.comm ? h(*k.comm) : 0);
         return seed * 2 + k.server;
@@ -369,7 +375,7 @@ std::string remotes_line(const Group& g) {
     const bool clients = g.origin->kind == OriginKind::Accept || g.server_side;
     std::map<std::string, size_t> count;
     for (const auto* s : g.sockets) {
-        ++count[clients ? display_safe(s->remote.addr) : endpoint(s->remote, s->inet6)];
+        ++count[clients ? display_safe(s->remote.addr()) : endpoint(s->remote, s->inet6)];
     }
     return clients ? counted_line("client:", "clients:", count, kMaxRemotes)
                    : counted_line("remote:", "remotes:", count, kMaxRemotes);

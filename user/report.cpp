@@ -453,6 +453,7 @@ StartSnapshot ReportBuilder::snapshot_at_start(
     std::optional<HeldSockets> held;
     if (walked.valid()) held = walked.get();
     if (out.known.empty()) return out;
+    out.known.shrink_to_fit();  // kept until the first report: no room to grow
     if (held) assign_owners(ownerless(out.known), std::move(*held), out.comms);
     // No walk: the /proc pass. A walk that missed some (they entered CLOSE_WAIT after it read
     // their holder's table): those are looked for again; one no process holds (not accepted
@@ -571,8 +572,8 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
         if (s->origin) entry.origin = resolve_origin(*s->origin, s->key, resolved);
         if (!selected(input.pid_filter, entry.pid, entry.origin)) continue;
         entry.inet6 = s->inet6();
-        entry.local = {format_addr(s->inet6(), s->flow.saddr), s->flow.sport};
-        entry.remote = {format_addr(s->inet6(), s->flow.daddr), s->flow.dport};
+        entry.local = {s->inet6(), s->flow.saddr, s->flow.sport};
+        entry.remote = {s->inet6(), s->flow.daddr, s->flow.dport};
         report.sockets.push_back(std::move(entry));
     }
     spdlog::debug("report: {} sockets built at {:.3f} s", report.sockets.size(), watch);

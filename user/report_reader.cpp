@@ -95,7 +95,10 @@ std::optional<std::string> nullable_string(const Field& f) {
 }
 
 Endpoint endpoint(const Field& f) {
-    return {f["addr"].string(), static_cast<uint16_t>(f["port"].unsigned_int(65535))};
+    const Field addr = f["addr"];
+    auto e = Endpoint::parse(addr.string(), static_cast<uint16_t>(f["port"].unsigned_int(65535)));
+    if (!e) addr.fail("expected an IPv4 or IPv6 address");
+    return *e;
 }
 
 std::vector<Frame> frames(const Field& f, bool with_module) {

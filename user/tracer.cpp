@@ -158,6 +158,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     resize(skel->maps.close_wait_since, config.origin_entries);
     resize(skel->maps.stacks, config.stack_entries);
     resize(skel->maps.events, config.ringbuf_bytes);
+    resize(skel->maps.stack_copies, config.copies_ringbuf_bytes);
     if (config.user_stack_mode != CW_USER_STACKS_DWARF) {
         // Unused without dwarf mode: the smallest sizes (the copy ring is resident memory).
         resize(skel->maps.unwind_memos, 1);
@@ -238,6 +239,11 @@ Tracer::~Tracer() {
     ring_buffer__free(copies_);
     ring_buffer__free(events_);
     if (epoll_fd_ >= 0) close(epoll_fd_);
+    detach();
+    cwtrace_bpf__destroy(skel_);  // closes every map
+}
+
+void Tracer::detach() {
     // Detaching a tracepoint waits for an RCU grace period (~70 ms here): one at a time, the
     // links held the exit up by ~0.2 s; detached at once, their waits overlap.
     std::vector<std::thread> detaching;
@@ -249,7 +255,21 @@ Tracer::~Tracer() {
         }
     }
     for (std::thread& t : detaching) t.join();
-    cwtrace_bpf__destroy(skel_);  // closes every map
+    links_.clear();
+}
+
+void Tracer::finish() {
+    if (!events_) return;
+    // detach() returns after the programs' last runs (a grace period): all they sent is in the
+    // rings now.
+    detach();
+    ring_buffer__consume(events_);
+    deliver_copies_until(UINT64_MAX);
+    ring_buffer__free(copies_);
+    ring_buffer__free(events_);
+    copies_ = events_ = nullptr;
+    close(epoll_fd_);
+    epoll_fd_ = -1;
 }
 
 namespace {
@@ -304,6 +324,7 @@ void Tracer::deliver_copies_until(uint64_t ts_ns) {
 }
 
 int Tracer::drain(int timeout_ms) {
+    if (!events_) return 0;  // finished
     epoll_event ready[2];
     int woken = epoll_wait(epoll_fd_, ready, 2, timeout_ms);
     if (woken < 0 && errno != EINTR) return -errno;

@@ -5,13 +5,26 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace cwtrace {
 
+// An address and port, the address kept as its bytes (an IPv4 one in the first 4) and made
+// text when rendered: a million entries hold two each, 20 bytes instead of 40.
 struct Endpoint {
-    std::string addr;  // "127.0.0.1", "::1"
+    Endpoint() = default;
+    Endpoint(bool is_inet6, const uint8_t (&address)[16], uint16_t port_number);
+    // From text: "127.0.0.1", "::1". Throws std::invalid_argument when it is neither.
+    Endpoint(std::string_view text, uint16_t port_number);
+    // Likewise; nullopt when the text is no address.
+    static std::optional<Endpoint> parse(std::string_view text, uint16_t port_number);
+
+    std::string addr() const;  // "127.0.0.1", "::1"
+
+    uint8_t bytes[16] = {};
+    bool inet6 = false;
     uint16_t port = 0;
 };
 
@@ -63,7 +76,7 @@ class SharedOrigin {
 
 // Why a socket sits in CLOSE_WAIT, from its receive queue (the FIN takes one sequence number,
 // consumed when the program reads EOF).
-enum class Diagnosis {
+enum class Diagnosis : uint8_t {
     Unknown,           // not visible to sock_diag (another network namespace)
     UnreadData,        // Recv-Q > 1: data never read, typical of a pooled idle connection
     EofNotRead,        // Recv-Q = 1: every byte read but not the EOF
@@ -79,23 +92,24 @@ struct OwnerDetails {
 };
 
 struct SocketEntry {
-    std::optional<uint32_t> pid;      // owner now (tgid); nullopt if unknown
+    // The small fields first, packed together: a million entries are a report.
+    std::optional<uint32_t> pid;  // owner now (tgid); nullopt if unknown
+    bool inet6 = false;
+    bool before_start = false;  // already in CLOSE_WAIT when tracing began
+    // Whether a listening socket on its local address and port shows it was accepted (the
+    // server's end: true) or not (a client's: false); nullopt when sock_diag did not see it.
+    // What tells the two sides apart when the opening path is unknown.
+    std::optional<bool> accepted;
+    Diagnosis diagnosis = Diagnosis::Unknown;
     std::optional<std::string> comm;  // owner's comm now
     // Shared by the sockets of one process: a million sockets of a few processes hold a few.
     std::shared_ptr<const OwnerDetails> owner;
-    bool inet6 = false;
-    bool before_start = false;  // already in CLOSE_WAIT when tracing began
     Endpoint local, remote;
     double close_wait_seconds = 0;  // never more than the truth
     // For sockets found at start: seconds since the last segment received (the FIN, while the
     // socket is idle), from tcp_info. An estimate; --min-age judges such sockets by it.
     std::optional<double> age_estimate_seconds;
     std::optional<uint32_t> recv_q, send_q;  // raw queue sizes from sock_diag
-    Diagnosis diagnosis = Diagnosis::Unknown;
-    // Whether a listening socket on its local address and port shows it was accepted (the
-    // server's end: true) or not (a client's: false); nullopt when sock_diag did not see it.
-    // What tells the two sides apart when the opening path is unknown.
-    std::optional<bool> accepted;
     SharedOrigin origin;
 };
 

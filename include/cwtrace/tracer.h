@@ -28,6 +28,7 @@ struct TracerConfig {
     uint32_t origin_entries = 0;
     uint32_t stack_entries = 0;
     uint32_t ringbuf_bytes = 0;
+    uint32_t copies_ringbuf_bytes = 0;  // dwarf mode's stack copies
     // Closing stacks are captured for closes at least this late (--min-age).
     uint64_t closer_min_age_ns = 0;
     uint32_t user_stack_mode = CW_USER_STACKS_FP;             // enum cw_user_stack_mode
@@ -51,6 +52,10 @@ class Tracer {
     // Waits up to `timeout_ms` for the kernel's early wake-up, then hands every pending
     // record to the handler. Returns the number of records, or -errno.
     int drain(int timeout_ms);
+    // Ends tracing: detaches the programs, hands on every record they sent, and unmaps the ring
+    // buffers (mapped twice each, their pages count twice in the RSS). The maps stay: counters,
+    // stacks and the rest can be read for the final report. drain() returns 0 from then on.
+    void finish();
 
     KernelCounters counters() const;
 
@@ -80,6 +85,7 @@ class Tracer {
 
     // Each program on its tracepoint; a missing optional tracepoint only warns.
     Result<bool> attach(const std::string& tracefs);
+    void detach();
 
     cwtrace_bpf* skel_ = nullptr;
     std::vector<bpf_link*> links_;

@@ -46,8 +46,8 @@ SocketEntry sock4(std::string local, uint16_t lport, std::string remote, uint16_
     SocketEntry s;
     s.pid = pid;
     s.comm = std::move(comm);
-    s.local = {std::move(local), lport};
-    s.remote = {std::move(remote), rport};
+    s.local = {local, lport};
+    s.remote = {remote, rport};
     s.close_wait_seconds = age;
     s.origin = std::move(origin);
     return s;

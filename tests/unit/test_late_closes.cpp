@@ -111,7 +111,7 @@ TEST(CloseLog, HealthyClosesInMicrosecondBucketsLateOnesListedWithTheirCloser) {
     ASSERT_EQ(late[0].sockets.size(), 1u);
     EXPECT_DOUBLE_EQ(late[0].sockets[0].close_wait_seconds, 3.0);
     EXPECT_EQ(late[0].sockets[0].local.port, 3);
-    EXPECT_EQ(late[0].sockets[0].remote.addr, "127.0.0.0");
+    EXPECT_EQ(late[0].sockets[0].remote.addr(), "127.0.0.0");
     EXPECT_EQ(late[0].sockets[0].closer_tid, 101u);
 }
 

@@ -3,9 +3,12 @@
 
 #include <algorithm>
 #include <array>
+#include <stdexcept>
+#include <string_view>
 #include <vector>
 
 #include "cwtrace/net_format.h"
+#include "cwtrace/report.h"
 
 using namespace cwtrace;
 
@@ -39,4 +42,26 @@ TEST(NetFormat, Ipv6Compressed) {
 TEST(NetFormat, EndpointBracketsIpv6) {
     EXPECT_EQ(format_endpoint(false, "10.0.0.1", 80), "10.0.0.1:80");
     EXPECT_EQ(format_endpoint(true, "::1", 8080), "[::1]:8080");
+}
+
+// A report keeps an endpoint's address as bytes: text parsed back gives the text cwtrace writes.
+TEST(NetFormat, EndpointTextRoundTrips) {
+    for (const char* text : {"127.0.0.1", "0.0.0.0", "255.255.255.255", "::1", "::ffff:10.1.2.3",
+                             "2001:db8::42", "fe80::1:2:3:4"}) {
+        const auto e = Endpoint::parse(text, 8080);
+        ASSERT_TRUE(e) << text;
+        EXPECT_EQ(e->addr(), text);
+        EXPECT_EQ(e->port, 8080);
+        EXPECT_EQ(e->inet6, std::string_view(text).find(':') != std::string_view::npos) << text;
+    }
+    const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
+    EXPECT_EQ(Endpoint(true, mapped, 1).addr(), "::ffff:10.1.2.3");
+    EXPECT_EQ(Endpoint(false, mapped, 1).addr(), "0.0.0.0");  // IPv4: the first 4 bytes
+}
+
+TEST(NetFormat, EndpointFromTextRejectsWhatIsNoAddress) {
+    for (const char* text : {"", "localhost", "127.0.0.1:80", "[::1]", "1.2.3", "::1\n", "1.2.3.4 ",
+                             "0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000"})
+        EXPECT_FALSE(Endpoint::parse(text, 1)) << text;
+    EXPECT_THROW(Endpoint("example.com", 80), std::invalid_argument);
 }

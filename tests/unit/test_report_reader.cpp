@@ -46,7 +46,7 @@ TEST(ReadReport, ValuesComeBackFieldByField) {
     EXPECT_TRUE(r.sockets[0].before_start);
     EXPECT_FALSE(r.sockets[1].pid.has_value());
     EXPECT_FALSE(r.sockets[1].comm.has_value());
-    EXPECT_EQ(r.sockets[2].remote.addr, "10.0.0.79");
+    EXPECT_EQ(r.sockets[2].remote.addr(), "10.0.0.79");
     EXPECT_EQ(r.sockets[2].remote.port, 41000);
     EXPECT_EQ(r.sockets[2].origin->kind, OriginKind::Unknown);
     EXPECT_EQ(r.stats.events, 310u);
@@ -182,6 +182,8 @@ std::vector<Bad> bad_inputs() {
          "sockets[0].local.port: expected an integer from 0 to 65535"},
         {"no remote address", without("/sockets/0/remote", "addr"),
          "sockets[0].remote.addr: missing"},
+        {"host name for an address", with("/sockets/0/local/addr", "localhost"),
+         "sockets[0].local.addr: expected an IPv4 or IPv6 address"},
         {"other family", with("/sockets/0/family", "unix"), "sockets[0].family: expected"},
         {"negative age", with("/sockets/0/close_wait_seconds", -1),
          "sockets[0].close_wait_seconds: expected a number of seconds >= 0"},
