@@ -53,9 +53,11 @@ const volatile __u64 closer_min_age_ns = 0;
  * CW_USER_STACK_CHUNK, at most CW_MAX_USER_STACK_BYTES). */
 const volatile __u32 user_stack_mode = CW_USER_STACKS_FP;
 const volatile __u32 user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;
-/* The sizes of the two ring buffers below, as userspace sized them. */
-const volatile __u64 events_bytes = 4 << 20;
-const volatile __u64 stack_copies_bytes = 8 << 20;
+/* The sizes of the two ring buffers below: their defaults, and as userspace sized them. */
+#define EVENTS_RING_BYTES (2 << 20)
+#define STACK_COPIES_RING_BYTES (4 << 20)
+const volatile __u64 events_bytes = EVENTS_RING_BYTES;
+const volatile __u64 stack_copies_bytes = STACK_COPIES_RING_BYTES;
 
 /* The opener of a socket, and when it entered CLOSE_WAIT (0: it is not in CLOSE_WAIT, or
  * entered it before its opener was recorded: see close_wait_since). One map entry serves the
@@ -143,7 +145,7 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 2 << 20);
+    __uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
 
 /* Dwarf mode's stack copies (8 KiB each) have a ring buffer of their own: a burst of connections
@@ -155,7 +157,7 @@ struct {
  * copies in all: 1 MB lost none.) */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
-    __uint(max_entries, 4 << 20);
+    __uint(max_entries, STACK_COPIES_RING_BYTES);
 } stack_copies SEC(".maps");
 
 /* Dwarf mode, per thread: the end of its readable stack (page-aligned), where a copy last

@@ -236,9 +236,7 @@ Result<bool> Tracer::attach(const std::string& tracefs) {
 }
 
 Tracer::~Tracer() {
-    ring_buffer__free(copies_);
-    ring_buffer__free(events_);
-    if (epoll_fd_ >= 0) close(epoll_fd_);
+    free_rings();
     detach();
     cwtrace_bpf__destroy(skel_);  // closes every map
 }
@@ -265,10 +263,14 @@ void Tracer::finish() {
     detach();
     ring_buffer__consume(events_);
     deliver_copies_until(UINT64_MAX);
+    free_rings();
+}
+
+void Tracer::free_rings() {
     ring_buffer__free(copies_);
     ring_buffer__free(events_);
     copies_ = events_ = nullptr;
-    close(epoll_fd_);
+    if (epoll_fd_ >= 0) close(epoll_fd_);
     epoll_fd_ = -1;
 }
 

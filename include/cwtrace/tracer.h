@@ -86,6 +86,8 @@ class Tracer {
     // Each program on its tracepoint; a missing optional tracepoint only warns.
     Result<bool> attach(const std::string& tracefs);
     void detach();
+    // Unmaps both rings and closes their epoll set (at finish(), or at destruction).
+    void free_rings();
 
     cwtrace_bpf* skel_ = nullptr;
     std::vector<bpf_link*> links_;
