@@ -59,23 +59,17 @@ const volatile __u32 user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;
 const volatile __u64 events_bytes = EVENTS_RING_BYTES;
 const volatile __u64 stack_copies_bytes = STACK_COPIES_RING_BYTES;
 
-/* The opener of a socket, and when it entered CLOSE_WAIT (0: it is not in CLOSE_WAIT, or
- * entered it before its opener was recorded: see close_wait_since). One map entry serves the
- * whole life of a followed socket: entering and leaving CLOSE_WAIT cost one lookup each. */
-struct origin_entry {
-    struct cw_origin origin;
-    __u64 close_wait_since;
-};
-
 /* Sizes below are defaults; userspace may resize before load. `origins` holds one entry per
- * live TCP socket opened while tracing. Preallocated (~40 MB of kernel memory): an insert and a
+ * live TCP socket opened while tracing (struct cw_origin_entry): its opener, and whether and since
+ * when it is in CLOSE_WAIT. One entry serves the whole life of a followed socket: entering and
+ * leaving CLOSE_WAIT cost one lookup each. Preallocated (~55 MB of kernel memory): an insert and a
  * delete on every connection cost ~900 ns less than with entries allocated and freed (through
  * RCU) as sockets come and go. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 262144);
     __type(key, __u64); /* struct sock * */
-    __type(value, struct origin_entry);
+    __type(value, struct cw_origin_entry);
 } origins SEC(".maps");
 
 /* Deduplicates opening stacks: a path opening 100,000 sockets is stored once. No
@@ -335,6 +329,9 @@ struct user_state {
 };
 
 #if defined(__TARGET_ARCH_x86)
+/* Words of a memo compared inline, before a bpf_loop() over the rest. */
+#define MEMO_INLINE_WORDS 8
+
 struct memo_compare {
     struct cw_unwind_memo* memo;
     struct memo_scratch* scratch; /* the stack from sp, span bytes */
@@ -347,6 +344,7 @@ static long memo_compare_step(__u64 i, void* data) {
     struct memo_compare* c = data;
     __u32 offset;
 
+    i += MEMO_INLINE_WORDS; /* the first ones were compared inline */
     if (i >= CW_UNWIND_MEMO_WORDS) return 1;
     /* Userspace writes multiples of 8 below span; the mask keeps the verifier's bound. */
     offset = c->memo->offsets[i] & (CW_MAX_USER_STACK_BYTES - 8);
@@ -376,14 +374,25 @@ static __always_inline bool memo_matches(const struct user_state* state, struct 
     scratch = bpf_map_lookup_elem(&memo_scratch, &zero);
     if (!scratch) return false;
     if (span && bpf_probe_read_user(scratch->bytes, span, (void*)state->key.sp)) return false;
-    compare.memo = memo;
-    compare.scratch = scratch;
-    compare.span = span;
-    compare.differs = 0;
-    /* A loop the verifier checks once (a bounded loop is checked per iteration, ~25 ms each
-     * program at start-up). */
-    bpf_loop(memo->words, memo_compare_step, &compare, 0);
-    if (compare.differs) return false;
+    /* The first words inline (an opening's stack is a few frames as a rule, and each step of
+     * bpf_loop() is an indirect call); the rest in a loop the verifier checks once (a bounded
+     * loop is checked per iteration, ~25 ms each program at start-up). */
+    for (__u32 i = 0; i < MEMO_INLINE_WORDS; i++) {
+        __u32 offset;
+
+        if (i >= memo->words) break;
+        offset = memo->offsets[i] & (CW_MAX_USER_STACK_BYTES - 8);
+        if (offset + 8 > span || *(__u64*)(scratch->bytes + offset) != memo->values[i])
+            return false;
+    }
+    if (memo->words > MEMO_INLINE_WORDS) {
+        compare.memo = memo;
+        compare.scratch = scratch;
+        compare.span = span;
+        compare.differs = 0;
+        bpf_loop(memo->words - MEMO_INLINE_WORDS, memo_compare_step, &compare, 0);
+        if (compare.differs) return false;
+    }
     origin->unwound_id = memo->unwound_id + 1;
     count(CW_CNT_UNWIND_MEMO_HITS);
     return true;
@@ -519,7 +528,7 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
  * and a state change costs what it costs an empty program (no map lookups, no deletes). */
 __u32 following = 0;
 
-static __always_inline void remember_origin(__u64 sk, const struct origin_entry* entry) {
+static __always_inline void remember_origin(__u64 sk, const struct cw_origin_entry* entry) {
     if (bpf_map_update_elem(&origins, &sk, entry, BPF_ANY)) count(CW_CNT_ORIGIN_MAP_FULL);
     if (filter_pid_count && !following) following = 1;
 }
@@ -559,7 +568,7 @@ static __always_inline void fill_flow(const struct sock* sk, struct cw_flow* flo
 /* With --pid, only sockets whose opener was recorded (a selected process opened them while
  * tracing) are followed here; userspace finds the selected processes' other sockets through
  * sock_diag at report time. Without it every socket is followed. */
-static __always_inline bool followed(const struct origin_entry* entry) {
+static __always_inline bool followed(const struct cw_origin_entry* entry) {
     return filter_pid_count == 0 || entry;
 }
 
@@ -651,8 +660,21 @@ static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u
 }
 
 /* A close younger than --min-age of a socket whose entry was sent: one small record. */
+/* `entry`: the socket's opener entry, NULL when none. */
+static __always_inline void fill_leave_origin(struct cw_origin* origin, __u32* has_origin,
+                                              const struct cw_origin_entry* entry) {
+    if (entry) {
+        *origin = entry->origin;
+        *has_origin = 1;
+    } else {
+        __builtin_memset(origin, 0, sizeof(*origin));
+        *has_origin = 0;
+    }
+}
+
 static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task, bool reset,
-                                             __u64 age, __u64 now) {
+                                             __u64 age, __u64 now,
+                                             const struct cw_origin_entry* entry) {
     struct cw_event_leave_quick* event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
     __u64 pid_tgid = bpf_get_current_pid_tgid();
 
@@ -667,13 +689,13 @@ static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task,
     event->has_closer = task;
     event->closer_pid = task ? pid_tgid >> 32 : 0;
     event->closer_tid = task ? (__u32)pid_tgid : 0;
-    event->pad = 0;
+    fill_leave_origin(&event->origin, &event->has_origin, entry);
     bpf_ringbuf_submit(event, submit_flags());
 }
 
 static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk, int new_state,
                                        const bool direct) {
-    struct origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
+    struct cw_origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
     struct cw_event_leave* event;
     __u64 *since, since_ns = 0, now, age;
     bool late, task, reset;
@@ -696,7 +718,7 @@ static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk
     reset = reset_by_peer(s, new_state, direct);
     task = in_task(s, reset, direct);
     if (!late) {
-        emit_leave_quick(sk, new_state, task, reset, age ? age : 1, now);
+        emit_leave_quick(sk, new_state, task, reset, age ? age : 1, now, entry);
         return;
     }
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
@@ -715,6 +737,8 @@ static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk
         fill_closer(ctx, &event->closer, event->close_kind, late, now);
     else
         __builtin_memset(&event->closer, 0, sizeof(event->closer));
+    fill_leave_origin(&event->origin, &event->has_origin, entry);
+    event->pad2 = 0;
     bpf_ringbuf_submit(event, submit_flags());
 }
 
@@ -730,7 +754,7 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
 
     /* Inside connect(), in the connecting thread: the one moment the opener is current. */
     if (old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT) {
-        struct origin_entry entry = {};
+        struct cw_origin_entry entry = {};
         struct user_state state = {};
 
         if (!pid_selected(bpf_get_current_pid_tgid() >> 32) || !tcp_protocol(s, direct)) return 0;
@@ -741,7 +765,7 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
     }
     if (filter_pid_count && !following) return 0;
     if (new_state == CW_TCP_CLOSE_WAIT) {
-        struct origin_entry* entry;
+        struct cw_origin_entry* entry;
         __u64 now;
 
         if (!tcp_protocol(s, direct)) return 0;
@@ -749,11 +773,20 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         /* With --pid, nothing for sockets the selected processes did not open. */
         if (!followed(entry)) return 0;
         now = bpf_ktime_get_ns();
-        if (entry)
+        if (entry) {
+            /* No record: userspace reads the entry when it reports, and the leave record says
+             * the rest (the ring buffer's reserve and submit here were a tenth of a churning
+             * connection's BPF time, and its handling ~40% of cwtrace's own CPU). Written
+             * last: a reader seeing close_wait_since set but no flow yet waits for its next
+             * read. */
+            entry->ino = sock_ino(s, direct);
+            fill_flow(s, &entry->flow, direct);
+            asm volatile("" ::: "memory");
             entry->close_wait_since = now;
-        else
-            bpf_map_update_elem(&close_wait_since, &sk, &now, BPF_ANY);
-        emit_enter(s, sk, entry ? &entry->origin : NULL, now, direct);
+            return 0;
+        }
+        bpf_map_update_elem(&close_wait_since, &sk, &now, BPF_ANY);
+        emit_enter(s, sk, NULL, now, direct);
         return 0;
     }
     if (old_state == CW_TCP_CLOSE_WAIT && tcp_protocol(s, direct))
@@ -807,7 +840,7 @@ static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
 
 /* An accepted socket's handshake completed in softirq; its owner is known only here. */
 static __always_inline int on_accept_return(void* ctx, long fd, const bool direct) {
-    struct origin_entry entry = {};
+    struct cw_origin_entry entry = {};
     struct user_state state = {};
     struct cw_event_origin* event;
     struct sock* sk;

@@ -260,8 +260,20 @@ class Session {
             find_lost(now_ns);
     }
 
+    // The sockets the kernel noted in CLOSE_WAIT in its map instead of sending a record (their
+    // openers known): into the table, as those records would have put them.
+    void collect_close_wait() {
+        if (!tracer_) return;
+        tracer_->for_each_close_wait([&](uint64_t sk, const cw_origin_entry& entry) {
+            const TrackedSocket* known = table_.find(sk);
+            if (known && known->close_wait_since_ns == entry.close_wait_since) return;
+            apply(enter_of(sk, entry));
+        });
+    }
+
     // The report of the sockets in CLOSE_WAIT now, after the table is reconciled with the kernel.
     Report build(uint64_t now_ns) {
+        collect_close_wait();
         reconcile(now_ns);
         // A report soon after start, of the sockets found then only (and no event lost), uses
         // their facts and owners from then: in front of a pile-up, one dump and one /proc pass.
@@ -332,6 +344,7 @@ class Session {
     // What was cached to symbolize exited processes is dropped once nothing names them: pending
     // closes are folded (symbolized) first, and tracked sockets keep their openers'.
     void forget_exited() {
+        collect_close_wait();  // their openers' processes are kept
         closes_.fold();
         std::set<ReportBuilder::ProcessKey> keep;
         table_.for_each([&](const TrackedSocket& s) {
@@ -367,13 +380,26 @@ class Session {
         python_.warm(e.origin, python_stack_read());
     }
     void apply(const cw_event_leave& e) {
-        if (std::optional<TrackedSocket> left = table_.take(e)) {
-            // Sockets found by sock_diag entered CLOSE_WAIT at an unknown time: not in the
-            // metrics' histogram.
-            if (!left->untraced)
-                left_close_wait_.add(seconds_between(left->close_wait_since_ns, e.hdr.ts_ns));
-            closes_.add(*left, e);
-        }
+        std::optional<TrackedSocket> left = table_.take(e);
+        if (!left && may_leave_unseen(e)) left = left_unseen(e);
+        if (!left) return;
+        // Sockets found by sock_diag entered CLOSE_WAIT at an unknown time: not in the
+        // metrics' histogram.
+        if (!left->untraced)
+            left_close_wait_.add(seconds_between(left->close_wait_since_ns, e.hdr.ts_ns));
+        closes_.add(*left, e);
+    }
+    // A socket that entered CLOSE_WAIT without a record and left before the kernel's map was
+    // read: as its leave record tells it.
+    TrackedSocket left_unseen(const cw_event_leave& e) {
+        TrackedSocket s;
+        s.key = e.hdr.sk;
+        s.flow = e.flow;
+        s.close_wait_since_ns = e.hdr.ts_ns - std::min(e.close_wait_ns, e.hdr.ts_ns);
+        s.origin = std::make_shared<const cw_origin>(e.origin);
+        builder_.note_process(e.origin.pid, e.origin.task_start_ns);
+        python_.warm(e.origin, python_stack_read());
+        return s;
     }
     void apply(const cw_event_origin& e) {
         table_.attach_origin(e);

@@ -9,8 +9,9 @@ static_assert(sizeof(cw_origin) == 80);
 static_assert(sizeof(cw_event_header) == 24);
 static_assert(sizeof(cw_flow) == 40);
 static_assert(sizeof(cw_event_enter) == 24 + 8 + 40 + 8 + 80);
-static_assert(sizeof(cw_event_leave) == 24 + 40 + 8 + 16 + 80);
-static_assert(sizeof(cw_event_leave_quick) == 24 + 32);
+static_assert(sizeof(cw_event_leave) == 24 + 40 + 8 + 16 + 80 + 8 + 80);
+static_assert(sizeof(cw_event_leave_quick) == 24 + 32 + 80);
+static_assert(sizeof(cw_origin_entry) == 80 + 16 + 40);
 static_assert(sizeof(cw_event_origin) == 24 + 8 + 80);
 static_assert(sizeof(cw_event_process) == 24 + 16);
 static_assert(sizeof(cw_event_exec) == 24 + 16);
@@ -30,7 +31,7 @@ Decoded copy_record(std::span<const std::byte> record, uint32_t declared_size) {
 }
 
 // The full leave event a quick one stands for: no flow (the socket is known by its address),
-// a closer (when there is one) of pid, tid and kind, its stacks not wanted.
+// a closer (when there is one) of pid, tid and kind, its stacks not wanted; the opener as sent.
 Decoded expand_quick_leave(std::span<const std::byte> record, uint32_t declared_size) {
     cw_event_leave_quick quick;
     if (declared_size != sizeof quick || record.size() < sizeof quick) return DecodeError::BadSize;
@@ -50,6 +51,8 @@ Decoded expand_quick_leave(std::span<const std::byte> record, uint32_t declared_
         leave.closer.user_stack_id = CW_STACK_NOT_WANTED;
         leave.closer.kernel_stack_id = CW_STACK_NOT_WANTED;
     }
+    leave.has_origin = quick.has_origin;
+    if (quick.has_origin) leave.origin = quick.origin;
     return Event{leave};
 }
 
@@ -100,6 +103,19 @@ const char* to_string(DecodeError error) {
             return "unknown record type";
     }
     return "?";
+}
+
+cw_event_enter enter_of(uint64_t sk, const cw_origin_entry& entry) {
+    cw_event_enter e = {};
+    e.hdr.type = CW_EV_ENTER_CLOSE_WAIT;
+    e.hdr.size = sizeof e;
+    e.hdr.ts_ns = entry.close_wait_since;
+    e.hdr.sk = sk;
+    e.ino = entry.ino;
+    e.flow = entry.flow;
+    e.has_origin = 1;
+    e.origin = entry.origin;
+    return e;
 }
 
 }  // namespace cwtrace

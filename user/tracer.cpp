@@ -399,4 +399,31 @@ std::optional<cw_py_stack> Tracer::python_stack(uint64_t stack_id) const {
     return stack;
 }
 
+bool Tracer::for_each_close_wait(const CloseWaitVisit& visit) const {
+    // In batches, a few hundred kB whatever the map holds; a batch ends at a bucket's end.
+    constexpr uint32_t kBatch = 4096;
+    const int fd = bpf_map__fd(skel_->maps.origins);
+    std::vector<uint64_t> keys(kBatch);
+    std::vector<cw_origin_entry> entries(kBatch);
+    uint64_t in = 0, out = 0;
+    for (bool first = true;; first = false) {
+        uint32_t count = kBatch;
+        const int err = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(),
+                                             entries.data(), &count, nullptr);
+        const int error = err ? errno : 0;
+        for (uint32_t i = 0; i < count; ++i) {
+            const cw_origin_entry& e = entries[i];
+            // Set last by the kernel: with it but no flow, the entry was read as it was written;
+            // the next report sees it whole.
+            if (e.close_wait_since && e.flow.family) visit(keys[i], e);
+        }
+        if (error == ENOENT) return true;  // the end of the map
+        if (error) {
+            spdlog::debug("reading the origins map: {}", std::strerror(error));
+            return false;
+        }
+        in = out;
+    }
+}
+
 }  // namespace cwtrace

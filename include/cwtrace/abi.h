@@ -150,6 +150,10 @@ struct cw_flow {
     __u16 pad;
 };
 
+/* A socket whose opener was recorded has no record sent when it enters CLOSE_WAIT: it is noted
+ * in its entry of the kernel's `origins` map (key: struct sock address), which userspace reads
+ * for the report; its leave record carries the opener. Sockets without an opener entry (opened
+ * before tracing, not yet accepted) send this record. */
 struct cw_event_enter {
     struct cw_event_header hdr;
     __u64 ino; /* socket inode, 0 when no struct socket is attached yet */
@@ -183,12 +187,15 @@ struct cw_event_leave {
     __u32 close_kind;        /* enum cw_close_kind */
     __u32 has_closer;        /* closer is the process that closed it (process context) */
     struct cw_origin closer; /* pid, tid, comm, stacks of the closing thread; kind = close_kind */
+    __u32 has_origin;        /* origin is the socket's opener, as recorded at connect/accept */
+    __u32 pad2;
+    struct cw_origin origin;
 };
 
-/* A socket whose entry into CLOSE_WAIT was sent left it before --min-age: what userspace uses of
- * such a close (the socket is known by hdr.sk; its closer's stacks were not wanted), a third of a
- * cw_event_leave, at every connection of a churn. Decoded into a cw_event_leave with no flow and
- * a closer of pid, tid and kind only. */
+/* A followed socket left CLOSE_WAIT before --min-age: what userspace uses of such a close (the
+ * socket is known by hdr.sk; its closer's stacks were not wanted), half a cw_event_leave, at
+ * every connection of a churn. Decoded into a cw_event_leave with no flow and a closer of pid,
+ * tid and kind only. */
 struct cw_event_leave_quick {
     struct cw_event_header hdr;
     __u32 new_state;     /* enum cw_tcp_state */
@@ -197,7 +204,18 @@ struct cw_event_leave_quick {
     __u32 has_closer;
     __u32 closer_pid;
     __u32 closer_tid;
-    __u32 pad;
+    __u32 has_origin; /* as in cw_event_leave */
+    struct cw_origin origin;
+};
+
+/* A socket's entry in the kernel's `origins` map: its opener, and once it is in CLOSE_WAIT, when
+ * it entered and what cw_event_enter would say of it. */
+struct cw_origin_entry {
+    struct cw_origin origin;
+    __u64 close_wait_since; /* bpf_ktime_get_ns() at its entry; 0: not in CLOSE_WAIT, or entered
+                               before its opener was recorded (then a cw_event_enter was sent) */
+    __u64 ino;              /* as in cw_event_enter, set with close_wait_since */
+    struct cw_flow flow;    /* likewise */
 };
 
 struct cw_event_origin {

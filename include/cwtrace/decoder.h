@@ -28,4 +28,12 @@ Decoded decode_event(std::span<const std::byte> record);
 
 const char* to_string(DecodeError error);
 
+// The enter record of a socket the kernel noted in CLOSE_WAIT in its `origins` map instead of
+// sending one (see cw_event_enter): as it would have been sent.
+cw_event_enter enter_of(uint64_t sk, const cw_origin_entry& entry);
+
+// Whether a leave record is of a socket that entered CLOSE_WAIT without a record (its opener was
+// known): it may have left before its entry was read.
+inline bool may_leave_unseen(const cw_event_leave& e) { return e.has_origin && e.close_wait_ns; }
+
 }  // namespace cwtrace

@@ -73,6 +73,13 @@ class Tracer {
     // A captured Python stack (see cw_origin.py_stack_id), or nullopt.
     std::optional<cw_py_stack> python_stack(uint64_t stack_id) const;
 
+    // Calls `visit` with every socket in CLOSE_WAIT whose opener the kernel recorded (its entry
+    // into CLOSE_WAIT sent no record: see cw_event_enter), read from the kernel's map, whose
+    // entries are not read all at one instant: a socket leaving meanwhile may be visited or not
+    // (its leave record comes after). Returns false if the map could not be read.
+    using CloseWaitVisit = std::function<void(uint64_t sk, const cw_origin_entry& entry)>;
+    bool for_each_close_wait(const CloseWaitVisit& visit) const;
+
   private:
     Tracer() = default;
     // start(), with the programs reading kernel fields by plain loads or through helper calls.

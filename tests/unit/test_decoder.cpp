@@ -77,11 +77,46 @@ TEST(Decoder, QuickLeaveIsALeaveWithTheCloserOnly) {
     EXPECT_EQ(l.closer.user_stack_id, CW_STACK_NOT_WANTED);
     EXPECT_EQ(l.closer.kernel_stack_id, CW_STACK_NOT_WANTED);
     EXPECT_EQ(l.flow.family, 0);
+    EXPECT_EQ(l.has_origin, 0u);
+
+    q.has_origin = 1;  // the opener, as the kernel recorded it
+    q.origin.pid = 7;
+    q.origin.user_stack_id = 3;
+    q.origin.kind = CW_ORIGIN_CONNECT;
+    const auto with_origin = std::get<cw_event_leave>(std::get<Event>(decode_event(bytes_of(q))));
+    EXPECT_EQ(with_origin.has_origin, 1u);
+    EXPECT_EQ(std::memcmp(&with_origin.origin, &q.origin, sizeof q.origin), 0);
+    EXPECT_TRUE(may_leave_unseen(with_origin));
+    EXPECT_FALSE(may_leave_unseen(l));
 
     q.hdr.size = sizeof q + 8;  // declared larger than a quick leave
     auto raw = bytes_of(q);
     raw.resize(raw.size() + 8);
     EXPECT_EQ(std::get<DecodeError>(decode_event(raw)), DecodeError::BadSize);
+}
+
+TEST(Decoder, EnterOfAMapEntryIsTheRecordTheKernelWouldHaveSent) {
+    cw_origin_entry entry = {};
+    entry.origin.pid = 42;
+    entry.origin.kind = CW_ORIGIN_ACCEPT;
+    entry.origin.user_stack_id = 9;
+    entry.close_wait_since = 123456789;
+    entry.ino = 5150;
+    entry.flow.family = 2;
+    entry.flow.sport = 40000;
+    entry.flow.dport = 80;
+    const cw_event_enter e = enter_of(0xffff888012345600ULL, entry);
+    EXPECT_EQ(e.hdr.type, static_cast<uint32_t>(CW_EV_ENTER_CLOSE_WAIT));
+    EXPECT_EQ(e.hdr.size, sizeof e);
+    EXPECT_EQ(e.hdr.ts_ns, 123456789u);
+    EXPECT_EQ(e.hdr.sk, 0xffff888012345600ULL);
+    EXPECT_EQ(e.ino, 5150u);
+    EXPECT_EQ(std::memcmp(&e.flow, &entry.flow, sizeof e.flow), 0);
+    EXPECT_EQ(e.has_origin, 1u);
+    EXPECT_EQ(std::memcmp(&e.origin, &entry.origin, sizeof e.origin), 0);
+    // Decoded as sent, it is the same event.
+    const auto decoded = std::get<cw_event_enter>(std::get<Event>(decode_event(bytes_of(e))));
+    EXPECT_EQ(std::memcmp(&decoded, &e, sizeof e), 0);
 }
 
 TEST(Decoder, RejectsShortRecords) {
