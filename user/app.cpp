@@ -260,7 +260,7 @@ class Session {
     void reconcile(uint64_t now_ns) {
         if (!options_.pids.empty())
             follow_untraced(now_ns);
-        else if (events_lost())
+        else if (events_lost() || map_unreadable_)
             find_lost(now_ns);
     }
 
@@ -270,15 +270,22 @@ class Session {
         if (!tracer_) return;
         spdlog::stopwatch watch;
         size_t read = 0, added = 0;
-        tracer_->for_each_close_wait([&](uint64_t sk, const cw_origin_entry& entry) {
-            ++read;
-            const TrackedSocket* known = table_.find(sk);
-            if (known && known->close_wait_since_ns == entry.close_wait_since) return;
-            apply(enter_of(sk, entry));
-            ++added;
-        });
+        const bool ok =
+            tracer_->for_each_close_wait([&](uint64_t sk, const cw_origin_entry& entry) {
+                ++read;
+                const TrackedSocket* known = table_.find(sk);
+                if (known && known->close_wait_since_ns == entry.close_wait_since) return;
+                apply(enter_of(sk, entry));
+                ++added;
+            });
         spdlog::debug("{} sockets in CLOSE_WAIT read from the kernel's map ({} new) in {:.3f} s",
                       read, added, watch);
+        if (!ok && !map_unreadable_) {
+            spdlog::warn(
+                "cannot read the kernel's map of sockets in CLOSE_WAIT (--verbose says why): "
+                "reports find them through sock_diag, without who opened them");
+            map_unreadable_ = true;
+        }
     }
 
     // The report of the sockets in CLOSE_WAIT now, after the table is reconciled with the kernel.
@@ -451,6 +458,7 @@ class Session {
     std::optional<StartSnapshot> start_;           // for the first report, if soon enough
     std::unique_ptr<SocketHolders> holders_;       // the BPF walk finding owners
     bool holders_failed_ = std::getenv("CWTRACE_PROC_OWNERS") != nullptr;  // /proc only
+    bool map_unreadable_ = false;  // collect_close_wait() failed: sock_diag finds the sockets
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;
