@@ -659,8 +659,7 @@ static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u
     announce_process(closer->pid, closer->task_start_ns, now);
 }
 
-/* A close younger than --min-age of a socket whose entry was sent: one small record. */
-/* `entry`: the socket's opener entry, NULL when none. */
+/* A leave record's opener: `entry`'s, none when NULL. */
 static __always_inline void fill_leave_origin(struct cw_origin* origin, __u32* has_origin,
                                               const struct cw_origin_entry* entry) {
     if (entry) {
@@ -672,6 +671,7 @@ static __always_inline void fill_leave_origin(struct cw_origin* origin, __u32* h
     }
 }
 
+/* A close younger than --min-age of a followed socket: one small record. */
 static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task, bool reset,
                                              __u64 age, __u64 now,
                                              const struct cw_origin_entry* entry) {

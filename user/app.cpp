@@ -390,11 +390,14 @@ class Session {
         }
         std::visit([this](const auto& event) { apply(event); }, std::get<Event>(decoded));
     }
+    // An opener seen: its process's mappings and Python frames are read while it lives.
+    void note_opener(const cw_origin& origin) {
+        builder_.note_process(origin.pid, origin.task_start_ns);
+        python_.warm(origin, python_stack_read());
+    }
     void apply(const cw_event_enter& e) {
         table_.enter(e);
-        if (!e.has_origin) return;
-        builder_.note_process(e.origin.pid, e.origin.task_start_ns);
-        python_.warm(e.origin, python_stack_read());
+        if (e.has_origin) note_opener(e.origin);
     }
     void apply(const cw_event_leave& e) {
         std::optional<TrackedSocket> left = table_.take(e);
@@ -414,14 +417,12 @@ class Session {
         s.flow = e.flow;
         s.close_wait_since_ns = e.hdr.ts_ns - std::min(e.close_wait_ns, e.hdr.ts_ns);
         s.origin = std::make_shared<const cw_origin>(e.origin);
-        builder_.note_process(e.origin.pid, e.origin.task_start_ns);
-        python_.warm(e.origin, python_stack_read());
+        note_opener(e.origin);
         return s;
     }
     void apply(const cw_event_origin& e) {
         table_.attach_origin(e);
-        builder_.note_process(e.origin.pid, e.origin.task_start_ns);
-        python_.warm(e.origin, python_stack_read());
+        note_opener(e.origin);
     }
     void apply(const cw_event_process& e) {
         builder_.note_process(e.pid, e.task_start_ns);

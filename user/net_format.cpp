@@ -57,4 +57,8 @@ std::optional<Endpoint> Endpoint::parse(std::string_view text, uint16_t port_num
 
 std::string Endpoint::addr() const { return format_addr(inet6, bytes); }
 
+std::string format_endpoint(bool inet6, const Endpoint& endpoint) {
+    return format_endpoint(inet6, endpoint.addr(), endpoint.port);
+}
+
 }  // namespace cwtrace

@@ -11,6 +11,7 @@
 #include "cwtrace/display.h"
 #include "cwtrace/histogram.h"
 #include "cwtrace/late_closes.h"
+#include "cwtrace/net_format.h"
 
 namespace cwtrace {
 namespace {
@@ -46,11 +47,6 @@ std::string plural(uint64_t n, const char* one, const char* many) {
 std::string process(const std::optional<std::string>& comm, const std::optional<uint32_t>& pid) {
     if (!comm && !pid) return "unknown";
     return (comm ? display_safe(*comm) : "?") + "[" + (pid ? std::to_string(*pid) : "?") + "]";
-}
-
-std::string endpoint(const Endpoint& e, bool inet6) {
-    const std::string addr = display_safe(e.addr());
-    return (inet6 ? "[" + addr + "]" : addr) + ":" + std::to_string(e.port);
 }
 
 std::string frame_text(const Frame& f, bool kernel) {
@@ -130,10 +126,10 @@ std::string group_block(size_t index, const LateCloseGroup& g) {
     }
     out += "    sockets (most recent first):\n";
     for (const LateClose& s : g.sockets)
-        out += line("      ", endpoint(s.local, s.inet6) + " -> " + endpoint(s.remote, s.inet6) +
-                                  "  " + (s.before_start ? ">" : "") +
-                                  human_duration(s.close_wait_seconds) + "  " +
-                                  process(s.comm, s.pid));
+        out += line("      ",
+                    format_endpoint(s.inet6, s.local) + " -> " +
+                        format_endpoint(s.inet6, s.remote) + "  " + (s.before_start ? ">" : "") +
+                        human_duration(s.close_wait_seconds) + "  " + process(s.comm, s.pid));
     if (g.count > g.sockets.size())
         out += line("      ", "... and " + plural(g.count - g.sockets.size(), "more", "more"));
     return out;

@@ -20,6 +20,7 @@
 
 #include "cwtrace/display.h"
 #include "cwtrace/late_closes.h"
+#include "cwtrace/net_format.h"
 #include "cwtrace/opening_paths.h"
 #include "cwtrace/render.h"
 
@@ -113,11 +114,6 @@ std::string oldest_text(const SocketEntry& s) {
     return age_text(s) + (s.age_estimate_seconds ? " (est.)" : "");
 }
 
-std::string endpoint(const Endpoint& e, bool inet6) {
-    const std::string addr = display_safe(e.addr());
-    return (inet6 ? "[" + addr + "]" : addr) + ":" + std::to_string(e.port);
-}
-
 std::string owner(const SocketEntry& s) {
     if (!s.pid && !s.comm) return "unknown";
     return (s.comm ? display_safe(*s.comm) : "?") + "[" + (s.pid ? std::to_string(*s.pid) : "?") +
@@ -199,7 +195,7 @@ std::vector<Group> split_by_holder(const PathGroup& path) {
     for (size_t i = 0; i < groups.size(); ++i) {
         const SocketEntry& s = *groups[i].sockets.front();
         const Endpoint& e = groups[i].server_side ? s.local : s.remote;
-        order.push_back({{owner(s), groups[i].server_side, endpoint(e, s.inet6)}, i});
+        order.push_back({{owner(s), groups[i].server_side, format_endpoint(s.inet6, e)}, i});
     }
     std::sort(order.begin(), order.end());
     std::vector<Group> out;
@@ -301,9 +297,9 @@ std::string group_title(size_t index, const Group& g) {
     for (const auto& w : split_words(holder(first))) words.push_back(w);
     if (g.server_side)
         words.insert(words.end(), {"from", g.sockets.size() == 1 ? "a client of" : "clients of",
-                                   endpoint(first.local, first.inet6)});
+                                   format_endpoint(first.inet6, first.local)});
     else
-        words.insert(words.end(), {"to", endpoint(first.remote, first.inet6)});
+        words.insert(words.end(), {"to", format_endpoint(first.inet6, first.remote)});
     // The stack line below says the origin is unknown; one socket has no median.
     std::vector<std::string> second = ages;
     if (g.sockets.size() == 1) second.resize(2);
@@ -375,7 +371,7 @@ std::string remotes_line(const Group& g) {
     const bool clients = g.origin->kind == OriginKind::Accept || g.server_side;
     std::map<std::string, size_t> count;
     for (const auto* s : g.sockets) {
-        ++count[clients ? display_safe(s->remote.addr()) : endpoint(s->remote, s->inet6)];
+        ++count[clients ? s->remote.addr() : format_endpoint(s->inet6, s->remote)];
     }
     return clients ? counted_line("client:", "clients:", count, kMaxRemotes)
                    : counted_line("remote:", "remotes:", count, kMaxRemotes);
@@ -440,15 +436,15 @@ std::string diagnosis_tag(const SocketEntry& s) {
 std::string socket_lines(const std::vector<const SocketEntry*>& shown, bool with_owner) {
     size_t wl = 0, wr = 0, wa = 0, wo = 0;
     for (const auto* s : shown) {
-        wl = std::max(wl, std::min(kMaxAddrColumn, width(endpoint(s->local, s->inet6))));
-        wr = std::max(wr, std::min(kMaxAddrColumn, width(endpoint(s->remote, s->inet6))));
+        wl = std::max(wl, std::min(kMaxAddrColumn, width(format_endpoint(s->inet6, s->local))));
+        wr = std::max(wr, std::min(kMaxAddrColumn, width(format_endpoint(s->inet6, s->remote))));
         wa = std::max(wa, width(age_text(*s)));
         if (with_owner) wo = std::max(wo, width(owner(*s)));
     }
     std::string out;
     for (const auto* s : shown) {
-        const std::string local = endpoint(s->local, s->inet6),
-                          remote = endpoint(s->remote, s->inet6), age = age_text(*s),
+        const std::string local = format_endpoint(s->inet6, s->local),
+                          remote = format_endpoint(s->inet6, s->remote), age = age_text(*s),
                           tag = diagnosis_tag(*s);
         std::vector<std::string> columns = {local + " ->", remote, age};
         std::string line = kSocketIndent + pad_right(local, wl) + " -> " + pad_right(remote, wr) +

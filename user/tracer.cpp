@@ -414,7 +414,7 @@ bool Tracer::for_each_close_wait(const CloseWaitVisit& visit) const {
         for (uint32_t i = 0; i < count; ++i) {
             const cw_origin_entry& e = entries[i];
             // Set last by the kernel: with it but no flow, the entry was read as it was written;
-            // the next report sees it whole.
+            // the next read sees it whole.
             if (e.close_wait_since && e.flow.family) visit(keys[i], e);
         }
         if (error == ENOENT) return true;  // the end of the map

@@ -12,4 +12,9 @@ std::string format_addr(bool inet6, const uint8_t (&addr)[16]);
 // "127.0.0.1:8080" or "[::1]:8080".
 std::string format_endpoint(bool inet6, const std::string& addr, uint16_t port);
 
+struct Endpoint;
+// Likewise, of a report's endpoint (of a socket of family `inet6`). Its address is made from
+// bytes: nothing in it needs escaping for display.
+std::string format_endpoint(bool inet6, const Endpoint& endpoint);
+
 }  // namespace cwtrace

@@ -42,6 +42,9 @@ TEST(NetFormat, Ipv6Compressed) {
 TEST(NetFormat, EndpointBracketsIpv6) {
     EXPECT_EQ(format_endpoint(false, "10.0.0.1", 80), "10.0.0.1:80");
     EXPECT_EQ(format_endpoint(true, "::1", 8080), "[::1]:8080");
+    // A report's endpoint, as the text renderers print it.
+    EXPECT_EQ(format_endpoint(false, Endpoint("10.0.0.1", 80)), "10.0.0.1:80");
+    EXPECT_EQ(format_endpoint(true, Endpoint("2001:db8::42", 443)), "[2001:db8::42]:443");
 }
 
 // A report keeps an endpoint's address as bytes: text parsed back gives the text cwtrace writes.
