@@ -827,15 +827,21 @@ static __always_inline struct sock* sock_of_fd(long fd, const bool direct) {
     return sock ? KCAST(direct, struct sock, KREAD(direct, sock, sk)) : NULL;
 }
 
-/* An ENTER event for a socket accept() returned already in CLOSE_WAIT (used with --pid). Its
- * time in CLOSE_WAIT counts from now: never more than the truth. */
-static __always_inline void emit_enter_accepted(struct sock* sk, __u64 key,
-                                                const struct cw_origin* origin, const bool direct) {
-    __u64 now = origin->opened_ns;
+/* A socket accept() returned already in CLOSE_WAIT: its entry notes it as set_state() notes a
+ * socket with an opener, so that the map read finds it even if its CLOSE_WAIT record never came
+ * (a program run the kernel skipped). Since when: as that record said, or (none, or --pid: the
+ * FIN came unfollowed) from now, never more than the truth. Returns that time. */
+static __always_inline __u64 note_accepted_in_close_wait(const struct sock* sk, __u64 key,
+                                                         struct cw_origin_entry* entry,
+                                                         const bool direct) {
+    __u64* since = bpf_map_lookup_elem(&close_wait_since, &key);
 
-    /* Followed from now on, the time in CLOSE_WAIT too (the FIN came earlier, unfollowed). */
-    bpf_map_update_elem(&close_wait_since, &key, &now, BPF_ANY);
-    emit_enter(sk, key, origin, now, direct);
+    entry->ino = sock_ino(sk, direct);
+    fill_flow(sk, &entry->flow, direct);
+    entry->close_wait_since = since ? *since : entry->origin.opened_ns;
+    /* The leave reads the entry's time first: the other one would only wait for the LRU. */
+    if (since) bpf_map_delete_elem(&close_wait_since, &key);
+    return entry->close_wait_since;
 }
 
 /* An accepted socket's handshake completed in softirq; its owner is known only here. */
@@ -843,8 +849,9 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
     struct cw_origin_entry entry = {};
     struct user_state state = {};
     struct cw_event_origin* event;
+    bool in_close_wait;
     struct sock* sk;
-    __u64 key;
+    __u64 key, since = 0;
 
     if (fd < 0 || !pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
     sk = sock_of_fd(fd, direct);
@@ -856,13 +863,16 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
     key = (__u64)sk;
     fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk, bpf_ktime_get_ns(), &state, direct);
     emit_user_stack(key, &entry.origin, &state);
+    in_close_wait = KREAD(direct, sk, __sk_common.skc_state) == CW_TCP_CLOSE_WAIT;
+    if (in_close_wait) since = note_accepted_in_close_wait(sk, key, &entry, direct);
     remember_origin(key, &entry);
 
-    /* The peer closed before accept(): the CLOSE_WAIT event went out without an origin (or, with
-     * --pid, did not go out: it is sent now, since this is the moment the socket is followed). */
-    if (KREAD(direct, sk, __sk_common.skc_state) != CW_TCP_CLOSE_WAIT) return 0;
+    /* The peer closed before accept(): the CLOSE_WAIT record went out without an origin, which
+     * this record adds (or, with --pid, did not go out: it is sent now, since this is the moment
+     * the socket is followed). */
+    if (!in_close_wait) return 0;
     if (filter_pid_count) {
-        emit_enter_accepted(sk, key, &entry.origin, direct);
+        emit_enter(sk, key, &entry.origin, since, direct);
         return 0;
     }
     event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
@@ -871,7 +881,7 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
         return 0;
     }
     fill_header(&event->hdr, CW_EV_ORIGIN, sizeof(*event), key, entry.origin.opened_ns);
-    event->ino = sock_ino(sk, direct);
+    event->ino = entry.ino;
     event->origin = entry.origin;
     bpf_ringbuf_submit(event, submit_flags());
     return 0;

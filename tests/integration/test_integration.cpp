@@ -162,7 +162,7 @@ TEST_P(AcceptLeak, AttributedToTheAcceptingThreadEvenWhenPeerClosedFirst) {
         EXPECT_EQ(s.at("pid"), server.pid());
         EXPECT_EQ(s.at("family"), inet6 ? "inet6" : "inet");
         const json& origin = s.at("origin");
-        EXPECT_EQ(origin.at("kind"), "accept");
+        EXPECT_EQ(origin.at("kind"), "accept") << report.at("stats").dump();
         EXPECT_EQ(origin.at("pid"), server.pid());
         EXPECT_EQ(origin.at("tid"), server.pid());
         auto user = function_names(origin.at("user_stack"));

@@ -198,6 +198,51 @@ TEST_F(Reliability, FullRingBufferIsCountedAndStated) {
     std::remove(path.c_str());
 }
 
+// The peer closes before the server's accept() while the ring buffer is full: the records of
+// both moments (CLOSE_WAIT without an opener, then the opener) are lost. accept() notes the
+// socket in the kernel's map, so the report still names the accepting process and its stack.
+TEST_F(Reliability, AcceptedSocketWhoseRecordsWereLostKeepsItsOpener) {
+    Process peer({FX_PEER, "-l"});
+    const int peer_port = listen_peer(peer);
+    setenv("CWTRACE_RINGBUF_BYTES", "4096", 1);
+    auto cwtrace = start_cwtrace({"--min-age", "0s", "-f", "json"});
+    unsetenv("CWTRACE_RINGBUF_BYTES");
+    if (!cwtrace) return;
+
+    // While cwtrace reads nothing, 60 late closes fill the ring; then the server's two sockets
+    // enter CLOSE_WAIT before it accepts them.
+    cwtrace->signal(SIGSTOP);
+    Process closing({FX_LEAKY_CLIENT, "-p", std::to_string(peer_port), "-n", "60", "-c", "0"});
+    const bool closed = closing.wait_line("closed", 10s).has_value();
+    Process server({FX_LEAKY_SERVER, "-n", "2", "-a", "1"});
+    const int port = number_after_space(server.wait_line("port ", 5s).value_or("port 0"));
+    Process closer({FX_PEER, "-p", std::to_string(port), "-n", "2"});
+    const bool done = closer.wait_line("done", 5s).has_value();
+    const bool ready = server.wait_line("ready", 5s).has_value();
+    cwtrace->signal(SIGCONT);
+    ASSERT_TRUE(closed) << closing.err();
+    ASSERT_TRUE(done) << closer.err();
+    ASSERT_TRUE(ready) << server.err();
+
+    json report = stop_with_report(*cwtrace);
+    const json& stats = report.at("stats");
+    EXPECT_GE(stats.at("lost").at("ringbuf_full").get<uint64_t>(),
+              60u - 4096 / (sizeof(cw_event_leave) + 8))
+        << stats.dump();
+    size_t leaked = 0;
+    for (const auto& s : report.at("sockets")) {
+        if (s.at("local").at("port").get<int>() != port) continue;
+        ++leaked;
+        const json& origin = s.at("origin");
+        EXPECT_EQ(origin.at("kind"), "accept") << stats.dump();
+        EXPECT_EQ(origin.at("pid"), server.pid());
+        EXPECT_TRUE(in_order(function_names(origin.at("user_stack")),
+                             {"accept_connection", "handle_client", "serve", "main"}))
+            << origin.dump();
+    }
+    EXPECT_EQ(leaked, 2u) << report.dump(2);
+}
+
 // -o into a directory the user cannot write to: exit 2 naming the path, before anything is
 // loaded (so a long run is not lost at the end). Two ways: a 0555 directory for an unprivileged
 // user, a read-only mount for root (which no permission bit stops).
