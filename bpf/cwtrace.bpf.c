@@ -55,7 +55,7 @@ const volatile __u32 user_stack_mode = CW_USER_STACKS_FP;
 const volatile __u32 user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;
 /* The sizes of the two ring buffers below: their defaults, and as userspace sized them. */
 #define EVENTS_RING_BYTES (2 << 20)
-#define STACK_COPIES_RING_BYTES (4 << 20)
+#define STACK_COPIES_RING_BYTES (8 << 20)
 const volatile __u64 events_bytes = EVENTS_RING_BYTES;
 const volatile __u64 stack_copies_bytes = STACK_COPIES_RING_BYTES;
 
@@ -145,10 +145,11 @@ struct {
 /* Dwarf mode's stack copies (8 KiB each) have a ring buffer of their own: a burst of connections
  * fills it with copies, never the events above (a lost copy falls back to the frame-pointer
  * stack and is counted). With the unwind memo only openings from paths not seen before send one,
- * but until the first of them is unwound (libdwfl loading a new process's files: tens of ms)
- * a thread opening 15,000 connections a second sends one per opening: 4 MB (~500 copies)
- * holds that. (Since the memo is published at the first copy's unwind, full churn sends ~80
- * copies in all: 1 MB lost none.) */
+ * but until the first copy of a path is unwound every opening on it sends one. The first copy
+ * wakes the reader (copy_submit_flags()), yet with both CPUs busy churning it may run only at
+ * the next scheduler tick (4 ms here): 2 threads churning (~110,000 openings a second) sent up
+ * to ~480 copies by then, which lost copies in a 4 MB ring (~500) one start in five; 8 MB
+ * (~1,000) holds twice that. */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, STACK_COPIES_RING_BYTES);
@@ -219,6 +220,16 @@ static __always_inline __u64 submit_flags_of(void* ringbuf, __u64 size) {
 }
 
 static __always_inline __u64 submit_flags(void) { return submit_flags_of(&events, events_bytes); }
+
+/* A stack copy alone in its ring wakes the reader too: the unwind memo it makes, in the kernel
+ * ~1 ms later, spares the copies of every later opening on that path. (Waiting for half the
+ * ring instead, a burst of openings on a new path, ~110 a millisecond, outran the memo.) */
+static __always_inline __u64 copy_submit_flags(__u64 record_bytes) {
+    __u64 queued = bpf_ringbuf_query(&stack_copies, BPF_RB_AVAIL_DATA);
+
+    return queued < 2 * record_bytes || queued > stack_copies_bytes / 2 ? BPF_RB_FORCE_WAKEUP
+                                                                        : BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline __u64 sock_ino(const struct sock* sk, const bool direct) {
     struct socket* sock = KREAD(direct, sk, sk_socket);
@@ -514,7 +525,7 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
     } else if (known_top && known_top < sp + user_stack_bytes) {
         bpf_map_delete_elem(&stack_tops, &origin->tid);
     }
-    bpf_ringbuf_submit(event, submit_flags_of(&stack_copies, stack_copies_bytes));
+    bpf_ringbuf_submit(event, copy_submit_flags(sizeof(*event) + user_stack_bytes));
 #else
     /* Registers are read as x86-64's; elsewhere the frame-pointer stack stands alone. */
     (void)sk;

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -292,6 +293,8 @@ uint64_t monotonic_now_ns() {
 
 // A record reserved on another CPU can be committed this long after a later one.
 constexpr uint64_t kCommitSkewNs = 1'000'000;
+// A copy held for that skew is handed on this soon: its unwind memo spares later copies.
+constexpr int kHeldCopyWaitMs = 1;  // the skew: it is due by then
 
 }  // namespace
 
@@ -328,6 +331,7 @@ void Tracer::deliver_copies_until(uint64_t ts_ns) {
 int Tracer::drain(int timeout_ms) {
     if (!events_) return 0;  // finished
     epoll_event ready[2];
+    if (!held_copy_.empty()) timeout_ms = std::min(timeout_ms, kHeldCopyWaitMs);
     int woken = epoll_wait(epoll_fd_, ready, 2, timeout_ms);
     if (woken < 0 && errno != EINTR) return -errno;
     int consumed = ring_buffer__consume(events_);

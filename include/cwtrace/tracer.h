@@ -49,8 +49,9 @@ class Tracer {
     Tracer(const Tracer&) = delete;
     Tracer& operator=(const Tracer&) = delete;
 
-    // Waits up to `timeout_ms` for the kernel's early wake-up, then hands every pending
-    // record to the handler. Returns the number of records, or -errno.
+    // Waits up to `timeout_ms` (1 ms while a young stack copy is held back) for the kernel's
+    // early wake-up, then hands every pending record to the handler. Returns the number of
+    // records, or -errno.
     int drain(int timeout_ms);
     // Ends tracing: detaches the programs, hands on every record they sent, and unmaps the ring
     // buffers (mapped twice each, their pages count twice in the RSS). The maps stay: counters,
