@@ -274,7 +274,9 @@ class Session {
             tracer_->for_each_close_wait([&](uint64_t sk, const cw_origin_entry& entry) {
                 ++read;
                 const TrackedSocket* known = table_.find(sk);
-                if (known && known->close_wait_since_ns == entry.close_wait_since) return;
+                // Known as is, unless accept() named its opener in a record that was lost.
+                if (known && known->close_wait_since_ns == entry.close_wait_since && known->origin)
+                    return;
                 apply(enter_of(sk, entry));
                 ++added;
             });

@@ -198,10 +198,12 @@ TEST_F(Reliability, FullRingBufferIsCountedAndStated) {
     std::remove(path.c_str());
 }
 
-// The peer closes before the server's accept() while the ring buffer is full: the records of
-// both moments (CLOSE_WAIT without an opener, then the opener) are lost. accept() notes the
-// socket in the kernel's map, so the report still names the accepting process and its stack.
-TEST_F(Reliability, AcceptedSocketWhoseRecordsWereLostKeepsItsOpener) {
+// Peers close before the servers' accept() while cwtrace reads nothing and its ring buffer (one
+// page) fills: server `early`'s sockets enter CLOSE_WAIT while their records still fit, 60 late
+// closes and 100 exec()s then fill the ring to its last bytes, server `late`'s sockets enter
+// CLOSE_WAIT (records lost), and both accept (the records naming the openers lost). accept()
+// notes each socket in the kernel's map, so the report still names the accepting processes.
+TEST_F(Reliability, AcceptedSocketsWhoseRecordsWereLostKeepTheirOpeners) {
     Process peer({FX_PEER, "-l"});
     const int peer_port = listen_peer(peer);
     setenv("CWTRACE_RINGBUF_BYTES", "4096", 1);
@@ -209,38 +211,49 @@ TEST_F(Reliability, AcceptedSocketWhoseRecordsWereLostKeepsItsOpener) {
     unsetenv("CWTRACE_RINGBUF_BYTES");
     if (!cwtrace) return;
 
-    // While cwtrace reads nothing, 60 late closes fill the ring; then the server's two sockets
-    // enter CLOSE_WAIT before it accepts them.
     cwtrace->signal(SIGSTOP);
+    auto leaking_server = [](const char* delay) {
+        auto server = std::make_unique<Process>(
+            std::vector<std::string>{FX_LEAKY_SERVER, "-n", "2", "-a", delay});
+        const int port = number_after_space(server->wait_line("port ", 5s).value_or("port 0"));
+        Process closer({FX_PEER, "-p", std::to_string(port), "-n", "2"});
+        EXPECT_TRUE(closer.wait_line("done", 5s)) << closer.err();
+        return std::make_pair(std::move(server), port);
+    };
+    auto [early, early_port] = leaking_server("2");
     Process closing({FX_LEAKY_CLIENT, "-p", std::to_string(peer_port), "-n", "60", "-c", "0"});
     const bool closed = closing.wait_line("closed", 10s).has_value();
-    Process server({FX_LEAKY_SERVER, "-n", "2", "-a", "1"});
-    const int port = number_after_space(server.wait_line("port ", 5s).value_or("port 0"));
-    Process closer({FX_PEER, "-p", std::to_string(port), "-n", "2"});
-    const bool done = closer.wait_line("done", 5s).has_value();
-    const bool ready = server.wait_line("ready", 5s).has_value();
+    // An exec() record is the smallest (48 bytes): after them no record of a socket fits.
+    const RunResult execs =
+        run_command({"/bin/sh", "-c", "for i in $(seq 100); do /bin/true; done"}, 10s);
+    auto [late, late_port] = leaking_server("1");
+    const bool ready = early->wait_line("ready", 5s) && late->wait_line("ready", 5s);
     cwtrace->signal(SIGCONT);
     ASSERT_TRUE(closed) << closing.err();
-    ASSERT_TRUE(done) << closer.err();
-    ASSERT_TRUE(ready) << server.err();
+    ASSERT_EQ(execs.exit_code, 0) << execs.err;
+    ASSERT_TRUE(ready) << early->err() << late->err();
 
     json report = stop_with_report(*cwtrace);
     const json& stats = report.at("stats");
+    // The 60 leave records, and 2 records of each server's sockets at least.
     EXPECT_GE(stats.at("lost").at("ringbuf_full").get<uint64_t>(),
-              60u - 4096 / (sizeof(cw_event_leave) + 8))
+              60u - 4096 / (sizeof(cw_event_leave) + 8) + 4)
         << stats.dump();
-    size_t leaked = 0;
-    for (const auto& s : report.at("sockets")) {
-        if (s.at("local").at("port").get<int>() != port) continue;
-        ++leaked;
-        const json& origin = s.at("origin");
-        EXPECT_EQ(origin.at("kind"), "accept") << stats.dump();
-        EXPECT_EQ(origin.at("pid"), server.pid());
-        EXPECT_TRUE(in_order(function_names(origin.at("user_stack")),
-                             {"accept_connection", "handle_client", "serve", "main"}))
-            << origin.dump();
+    for (const auto& [server, port] :
+         {std::pair{early.get(), early_port}, std::pair{late.get(), late_port}}) {
+        size_t leaked = 0;
+        for (const auto& s : report.at("sockets")) {
+            if (s.at("local").at("port").get<int>() != port) continue;
+            ++leaked;
+            const json& origin = s.at("origin");
+            EXPECT_EQ(origin.at("kind"), "accept") << stats.dump();
+            EXPECT_EQ(origin.at("pid"), server->pid());
+            EXPECT_TRUE(in_order(function_names(origin.at("user_stack")),
+                                 {"accept_connection", "handle_client", "serve", "main"}))
+                << origin.dump();
+        }
+        EXPECT_EQ(leaked, 2u) << report.dump(2);
     }
-    EXPECT_EQ(leaked, 2u) << report.dump(2);
 }
 
 // -o into a directory the user cannot write to: exit 2 naming the path, before anything is
