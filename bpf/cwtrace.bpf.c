@@ -146,7 +146,7 @@ struct {
  * fills it with copies, never the events above (a lost copy falls back to the frame-pointer
  * stack and is counted). With the unwind memo only openings from paths not seen before send one,
  * but until the first copy of a path is unwound every opening on it sends one. The first copy
- * wakes the reader (copy_submit_flags()), yet with both CPUs busy churning it may run only at
+ * wakes the reader (submit_flags_of()), yet with both CPUs busy churning it may run only at
  * the next scheduler tick (4 ms here): 2 threads churning (~110,000 openings a second) sent up
  * to ~480 copies by then, which lost copies in a 4 MB ring (~500) one start in five; 8 MB
  * (~1,000) holds twice that. */
@@ -213,22 +213,19 @@ static __always_inline bool pid_selected(__u32 tgid) {
 }
 
 /* Waking the consumer per event halves connection throughput; it drains on a timer instead,
- * and is only woken early when the buffer is half full. `size`: the ring's, set at load. */
-static __always_inline __u64 submit_flags_of(void* ringbuf, __u64 size) {
-    return bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA) > size / 2 ? BPF_RB_FORCE_WAKEUP
-                                                                    : BPF_RB_NO_WAKEUP;
+ * and is only woken early when the buffer is half full. `size`: the ring's, set at load.
+ * `lone_bytes` (non-zero): a record of that size alone in the ring wakes it too — a stack
+ * copy, whose unwind memo, in the kernel ~1 ms later, spares the copies of every later opening
+ * on its path (waiting for half the ring, a burst of openings on a new path, ~110 a
+ * millisecond, outran the memo). */
+static __always_inline __u64 submit_flags_of(void* ringbuf, __u64 size, __u64 lone_bytes) {
+    __u64 queued = bpf_ringbuf_query(ringbuf, BPF_RB_AVAIL_DATA);
+
+    return queued > size / 2 || queued < 2 * lone_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline __u64 submit_flags(void) { return submit_flags_of(&events, events_bytes); }
-
-/* A stack copy alone in its ring wakes the reader too: the unwind memo it makes, in the kernel
- * ~1 ms later, spares the copies of every later opening on that path. (Waiting for half the
- * ring instead, a burst of openings on a new path, ~110 a millisecond, outran the memo.) */
-static __always_inline __u64 copy_submit_flags(__u64 record_bytes) {
-    __u64 queued = bpf_ringbuf_query(&stack_copies, BPF_RB_AVAIL_DATA);
-
-    return queued < 2 * record_bytes || queued > stack_copies_bytes / 2 ? BPF_RB_FORCE_WAKEUP
-                                                                        : BPF_RB_NO_WAKEUP;
+static __always_inline __u64 submit_flags(void) {
+    return submit_flags_of(&events, events_bytes, 0);
 }
 
 static __always_inline __u64 sock_ino(const struct sock* sk, const bool direct) {
@@ -525,7 +522,8 @@ static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* or
     } else if (known_top && known_top < sp + user_stack_bytes) {
         bpf_map_delete_elem(&stack_tops, &origin->tid);
     }
-    bpf_ringbuf_submit(event, copy_submit_flags(sizeof(*event) + user_stack_bytes));
+    bpf_ringbuf_submit(event, submit_flags_of(&stack_copies, stack_copies_bytes,
+                                              sizeof(*event) + user_stack_bytes));
 #else
     /* Registers are read as x86-64's; elsewhere the frame-pointer stack stands alone. */
     (void)sk;
@@ -574,6 +572,17 @@ static __always_inline void fill_flow(const struct sock* sk, struct cw_flow* flo
         *(__u32*)flow->saddr = KREAD(direct, sk, __sk_common.skc_rcv_saddr);
         *(__u32*)flow->daddr = KREAD(direct, sk, __sk_common.skc_daddr);
     }
+}
+
+/* Notes in a socket's entry that it is in CLOSE_WAIT since `since`, with what cw_event_enter
+ * would say of it. The time is written last: a reader seeing it set but no flow yet (the entry
+ * being written in the map) waits for its next read. */
+static __always_inline void note_close_wait(const struct sock* sk, struct cw_origin_entry* entry,
+                                            __u64 since, const bool direct) {
+    entry->ino = sock_ino(sk, direct);
+    fill_flow(sk, &entry->flow, direct);
+    asm volatile("" ::: "memory");
+    entry->close_wait_since = since;
 }
 
 /* With --pid, only sockets whose opener was recorded (a selected process opened them while
@@ -787,13 +796,8 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         if (entry) {
             /* No record: userspace reads the entry when it reports, and the leave record says
              * the rest (the ring buffer's reserve and submit here were a tenth of a churning
-             * connection's BPF time, and its handling ~40% of cwtrace's own CPU). Written
-             * last: a reader seeing close_wait_since set but no flow yet waits for its next
-             * read. */
-            entry->ino = sock_ino(s, direct);
-            fill_flow(s, &entry->flow, direct);
-            asm volatile("" ::: "memory");
-            entry->close_wait_since = now;
+             * connection's BPF time, and its handling ~40% of cwtrace's own CPU). */
+            note_close_wait(s, entry, now, direct);
             return 0;
         }
         bpf_map_update_elem(&close_wait_since, &sk, &now, BPF_ANY);
@@ -847,9 +851,7 @@ static __always_inline __u64 note_accepted_in_close_wait(const struct sock* sk, 
                                                          const bool direct) {
     __u64* since = bpf_map_lookup_elem(&close_wait_since, &key);
 
-    entry->ino = sock_ino(sk, direct);
-    fill_flow(sk, &entry->flow, direct);
-    entry->close_wait_since = since ? *since : entry->origin.opened_ns;
+    note_close_wait(sk, entry, since ? *since : entry->origin.opened_ns, direct);
     /* The leave reads the entry's time first: the other one would only wait for the LRU. */
     if (since) bpf_map_delete_elem(&close_wait_since, &key);
     return entry->close_wait_since;
