@@ -1,9 +1,9 @@
 // cwtrace: TCP sockets stuck in CLOSE_WAIT, who owns them, and the code that opened them.
 #include <cstdio>
 
-#include "cwtrace/app.h"
-#include "cwtrace/cli.h"
-#include "cwtrace/render_command.h"
+#include "app/cli.h"
+#include "app/render_command.h"
+#include "app/session.h"
 
 int main(int argc, char** argv) {
     cwtrace::CliResult cli = cwtrace::parse_cli(argc, argv);

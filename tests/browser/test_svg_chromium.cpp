@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "cwtrace/render.h"
+#include "render/render.h"
 #include "report_fixtures.h"
 
 namespace cwtrace {

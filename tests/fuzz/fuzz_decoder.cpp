@@ -10,8 +10,8 @@
 #include <span>
 #include <variant>
 
-#include "cwtrace/decoder.h"
-#include "cwtrace/socket_table.h"
+#include "kernel/decoder.h"
+#include "sockets/socket_table.h"
 
 // An invariant broken: named on stderr, then a crash libFuzzer reports with its input.
 #define check(ok)                                                                 \

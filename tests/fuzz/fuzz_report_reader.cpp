@@ -9,8 +9,8 @@
 #include <iterator>
 #include <string_view>
 
-#include "cwtrace/render.h"
-#include "cwtrace/report_reader.h"
+#include "render/render.h"
+#include "report/report_reader.h"
 
 namespace {
 

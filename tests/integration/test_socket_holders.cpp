@@ -14,9 +14,9 @@
 #include <unordered_set>
 #include <vector>
 
-#include "cwtrace/owners.h"
-#include "cwtrace/socket_holders.h"
 #include "helpers.h"
+#include "owners/owners.h"
+#include "owners/socket_holders.h"
 
 namespace cwtrace::testing {
 namespace {

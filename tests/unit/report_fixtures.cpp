@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "cwtrace/histogram.h"
+#include "util/histogram.h"
 
 #ifndef CWTRACE_GOLDEN_DIR
 #error "CWTRACE_GOLDEN_DIR must name the tests/golden directory"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cwtrace/report.h"
+#include "model/report.h"
 
 namespace cwtrace::fixtures {
 

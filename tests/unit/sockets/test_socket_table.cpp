@@ -1,0 +1,195 @@
+#include <gtest/gtest.h>
+
+#include <unordered_set>
+
+#include "sockets/socket_table.h"
+
+using namespace cwtrace;
+
+namespace {
+
+cw_event_enter enter_event(uint64_t sk, uint64_t ts_ns, bool with_origin = false) {
+    cw_event_enter e = {};
+    e.hdr = {CW_EV_ENTER_CLOSE_WAIT, sizeof e, ts_ns, sk};
+    e.flow.family = 2;
+    e.flow.sport = static_cast<uint16_t>(40000 + (sk & 0xfff));
+    e.flow.dport = 80;
+    e.ino = sk + 1000;
+    if (with_origin) {
+        e.has_origin = 1;
+        e.origin.kind = CW_ORIGIN_CONNECT;
+        e.origin.pid = 42;
+    }
+    return e;
+}
+
+cw_event_leave leave_event(const cw_event_enter& enter) {
+    cw_event_leave l = {};
+    l.hdr = {CW_EV_LEAVE_CLOSE_WAIT, sizeof l, enter.hdr.ts_ns + 1, enter.hdr.sk};
+    l.flow = enter.flow;
+    l.new_state = CW_TCP_LAST_ACK;
+    return l;
+}
+
+constexpr uint64_t kSec = 1'000'000'000;
+
+}  // namespace
+
+TEST(SocketTable, EnterThenMinAge) {
+    SocketTable t;
+    t.enter(enter_event(0xa, 10 * kSec));
+    t.enter(enter_event(0xb, 20 * kSec));
+    EXPECT_EQ(t.size(), 2u);
+    auto old = t.at_least(35 * kSec, 20 * kSec);
+    ASSERT_EQ(old.size(), 1u);
+    EXPECT_EQ(old[0]->key, 0xau);
+    EXPECT_EQ(t.at_least(35 * kSec, 15 * kSec).size(), 2u);
+    EXPECT_EQ(t.at_least(35 * kSec, 26 * kSec).size(), 0u);
+}
+
+TEST(SocketTable, OldestFirst) {
+    SocketTable t;
+    t.enter(enter_event(0x1, 30 * kSec));
+    t.enter(enter_event(0x2, 10 * kSec));
+    t.enter(enter_event(0x3, 20 * kSec));
+    auto all = t.at_least(40 * kSec, 0);
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0]->key, 0x2u);
+    EXPECT_EQ(all[1]->key, 0x3u);
+    EXPECT_EQ(all[2]->key, 0x1u);
+}
+
+TEST(SocketTable, LeaveForgets) {
+    SocketTable t;
+    const cw_event_enter e = enter_event(0xa, kSec);
+    t.enter(e);
+    EXPECT_TRUE(t.leave(leave_event(e)));
+    EXPECT_FALSE(t.leave(leave_event(e)));
+    EXPECT_EQ(t.size(), 0u);
+    EXPECT_TRUE(t.at_least(100 * kSec, 0).empty());
+}
+
+TEST(SocketTable, ReusedAddressReplacesStaleEntry) {
+    SocketTable t;
+    t.enter(enter_event(0xa, kSec, /*with_origin=*/true));
+    // The leave was lost; the kernel reused the address for a new socket with no known opener.
+    t.enter(enter_event(0xa, 50 * kSec));
+    ASSERT_EQ(t.size(), 1u);
+    const TrackedSocket* s = t.find(0xa);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->close_wait_since_ns, 50 * kSec);
+    EXPECT_FALSE(s->origin) << "a stale opener must not stick to a new socket";
+}
+
+TEST(SocketTable, OriginAttachedAfterLateAccept) {
+    SocketTable t;
+    cw_event_enter e = enter_event(0xa, kSec);
+    e.ino = 0;  // not accepted yet: no struct socket
+    t.enter(e);
+    cw_event_origin o = {};
+    o.hdr = {CW_EV_ORIGIN, sizeof o, 2 * kSec, 0xa};
+    o.ino = 777;
+    o.origin.kind = CW_ORIGIN_ACCEPT;
+    o.origin.pid = 99;
+    EXPECT_TRUE(t.attach_origin(o));
+    const TrackedSocket* s = t.find(0xa);
+    ASSERT_TRUE(s && s->origin);
+    EXPECT_EQ(s->origin->kind, static_cast<uint32_t>(CW_ORIGIN_ACCEPT));
+    EXPECT_EQ(s->origin->pid, 99u);
+    EXPECT_EQ(s->ino, 777u);
+    EXPECT_EQ(s->close_wait_since_ns, kSec) << "the age counts from CLOSE_WAIT, not accept";
+    o.hdr.sk = 0xbad;
+    EXPECT_FALSE(t.attach_origin(o));
+}
+
+TEST(SocketTable, CopiesAddressesAndFamily) {
+    SocketTable t;
+    cw_event_enter e = enter_event(0xa, kSec);
+    e.flow.family = 10;
+    e.flow.daddr[15] = 1;
+    t.enter(e);
+    const TrackedSocket* s = t.find(0xa);
+    ASSERT_NE(s, nullptr);
+    EXPECT_TRUE(s->inet6());
+    EXPECT_EQ(s->flow.daddr[15], 1);
+    EXPECT_EQ(s->flow.sport, 40000 + 0xa);
+    EXPECT_EQ(s->flow.dport, 80);
+}
+
+TEST(SocketTable, FoundAtStartThenLeavesByFlow) {
+    SocketTable t;
+    const cw_event_enter e = enter_event(0xa, kSec);
+    EXPECT_TRUE(t.add_before_start(e.flow, 555, 3 * kSec));
+    auto all = t.all();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_TRUE(all[0]->before_start);
+    EXPECT_EQ(all[0]->close_wait_since_ns, 3 * kSec) << "the age is a lower bound from the start";
+    EXPECT_EQ(all[0]->ino, 555u);
+    // Its leave event carries a struct sock address the table never saw: matched by flow.
+    EXPECT_TRUE(t.leave(leave_event(e)));
+    EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(SocketTable, SocketSeenLiveAndAtStartCountsOnce) {
+    SocketTable t;
+    const cw_event_enter e = enter_event(0xa, 2 * kSec, /*with_origin=*/true);
+    // Entered CLOSE_WAIT after attach but before the dump: the event comes second...
+    EXPECT_TRUE(t.add_before_start(e.flow, 555, 3 * kSec));
+    t.enter(e);
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_FALSE(t.all()[0]->before_start) << "the live record, with its origin, wins";
+    // ...or first.
+    EXPECT_FALSE(t.add_before_start(e.flow, 555, 3 * kSec));
+    EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(SocketTable, SameFlowInTwoNetworkNamespacesAtStartIsTwoSockets) {
+    SocketTable t;
+    const cw_event_enter e = enter_event(0xa, kSec);
+    EXPECT_TRUE(t.add_before_start(e.flow, 555, 3 * kSec));
+    EXPECT_TRUE(t.add_before_start(e.flow, 777, 3 * kSec)) << "another inode: another socket";
+    EXPECT_FALSE(t.add_before_start(e.flow, 0, 3 * kSec)) << "no inode: cannot tell, kept once";
+    EXPECT_EQ(t.size(), 2u);
+    EXPECT_TRUE(t.leave(leave_event(e)));
+    EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(SocketTable, LeaveOfAnUnknownLiveSocketDoesNotTouchAnotherWithTheSameFlow) {
+    SocketTable t;
+    const cw_event_enter e = enter_event(0xa, kSec);
+    t.enter(e);
+    cw_event_leave stray = leave_event(e);
+    stray.hdr.sk = 0xb;  // same flow, another socket: only sockets found at start match by flow
+    EXPECT_FALSE(t.leave(stray));
+    EXPECT_EQ(t.size(), 1u);
+}
+
+// With --pid, sockets found through sock_diag get no leave event: each report drops the ones
+// sock_diag no longer lists, and a live event for the same flow takes over.
+TEST(SocketTable, UntracedSocketsAreDroppedWhenSockDiagNoLongerListsThem) {
+    SocketTable t;
+    auto a = enter_event(0xa, 0), b = enter_event(0xb, 0), traced = enter_event(0xc, 5 * kSec);
+    EXPECT_TRUE(t.add_before_start(a.flow, 1, 1 * kSec));
+    EXPECT_TRUE(t.add_untraced(b.flow, 2, 4 * kSec));
+    EXPECT_FALSE(t.add_untraced(b.flow, 2, 9 * kSec)) << "known already";
+    t.enter(traced);
+    ASSERT_EQ(t.size(), 3u);
+    const auto all = t.all();
+    EXPECT_TRUE(all[0]->before_start && all[0]->untraced);
+    EXPECT_TRUE(!all[1]->before_start && all[1]->untraced);
+    EXPECT_EQ(all[1]->close_wait_since_ns, 4 * kSec);
+    EXPECT_FALSE(all[2]->untraced);
+
+    // Only `a` is still in CLOSE_WAIT; the traced socket is kept whatever sock_diag says.
+    std::unordered_set<cw_flow, FlowHash, FlowEqual> listed = {a.flow};
+    EXPECT_EQ(t.drop_untraced_missing(listed), 1u);
+    ASSERT_EQ(t.size(), 2u);
+    EXPECT_NE(t.find(0xc), nullptr);
+    EXPECT_EQ(t.all()[0]->flow.sport, a.flow.sport);
+
+    // A live enter for an untraced flow replaces it, once.
+    auto again = enter_event(0xa, 6 * kSec, true);
+    t.enter(again);
+    EXPECT_EQ(t.size(), 2u);
+    EXPECT_FALSE(t.find(0xa)->untraced);
+}

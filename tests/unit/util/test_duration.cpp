@@ -1,0 +1,45 @@
+#include <gtest/gtest.h>
+
+#include "util/duration.h"
+
+using namespace cwtrace;
+using namespace std::chrono_literals;
+
+TEST(Duration, ParsesEveryUnit) {
+    EXPECT_EQ(parse_duration("250ms"), Nanos(250ms));
+    EXPECT_EQ(parse_duration("30s"), Nanos(30s));
+    EXPECT_EQ(parse_duration("2m"), Nanos(2min));
+    EXPECT_EQ(parse_duration("1h"), Nanos(1h));
+}
+
+TEST(Duration, BareNumberMeansSeconds) {
+    EXPECT_EQ(parse_duration("10"), Nanos(10s));
+    EXPECT_EQ(parse_duration("0"), Nanos(0));
+    EXPECT_EQ(parse_duration("1.5"), Nanos(1500ms));
+}
+
+TEST(Duration, DecimalsAndCompounds) {
+    EXPECT_EQ(parse_duration("1.5h"), Nanos(90min));
+    EXPECT_EQ(parse_duration("1m30s"), Nanos(90s));
+    EXPECT_EQ(parse_duration("1h2m3s4ms"), Nanos(1h + 2min + 3s + 4ms));
+    EXPECT_EQ(parse_duration(".5s"), Nanos(500ms));
+}
+
+TEST(Duration, RejectsMalformed) {
+    for (const char* bad : {"", "abc", "-5s", "10x", "1e999", "s", "1m30", "1 s", "5s ", "+5s",
+                            "1..5s", "ms", "99999999999999999999s"}) {
+        EXPECT_EQ(parse_duration(bad), std::nullopt) << "'" << bad << "'";
+    }
+}
+
+TEST(Duration, RejectsOverflow) {
+    EXPECT_EQ(parse_duration("300000000h"), std::nullopt);
+    EXPECT_NE(parse_duration("1000000h"), std::nullopt);
+}
+
+TEST(Duration, FormatsForPeople) {
+    EXPECT_EQ(format_duration(250ms), "250ms");
+    EXPECT_EQ(format_duration(42100ms), "42.1s");
+    EXPECT_EQ(format_duration(192s), "3m12s");
+    EXPECT_EQ(format_duration(65min), "1h05m");
+}

@@ -1,0 +1,433 @@
+#include "kernel/tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/perf_event.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "cwtrace.skel.h"
+
+namespace cwtrace {
+namespace {
+
+// The map libbpf last failed to create, from its log ("map 'events': failed to create: ...").
+std::string failed_map;
+
+void note_failed_map(const std::string& text) {
+    const size_t at = text.find("map '");
+    const size_t end = text.find("': failed to create");
+    if (at == std::string::npos || end == std::string::npos || end < at) return;
+    failed_map = text.substr(at + 5, end - at - 5);
+}
+
+int libbpf_to_spdlog(libbpf_print_level level, const char* format, va_list args) {
+    va_list copy;
+    va_copy(copy, args);
+    int n = std::vsnprintf(nullptr, 0, format, copy);
+    va_end(copy);
+    if (n <= 0) return n;
+    std::string text(static_cast<size_t>(n), '\0');
+    std::vsnprintf(text.data(), text.size() + 1, format, args);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    // libbpf's warnings are mostly the verifier log of a failed load: shown with --verbose.
+    if (level == LIBBPF_WARN) note_failed_map(text);
+    spdlog::debug("libbpf{}: {}", level == LIBBPF_WARN ? " warning" : "", text);
+    return n;
+}
+
+Error load_error(const char* step, int err) {
+    err = std::abs(err);
+    if (!failed_map.empty() && std::strcmp(step, "load") == 0) {
+        // Kernel memory for maps is charged to the memory cgroup (5.11+), to RLIMIT_MEMLOCK before.
+        return {"the kernel refused to create BPF map '" + failed_map + "': " + std::strerror(err),
+                "raise the memory limit of cwtrace's cgroup (kernels before 5.11: ulimit -l "
+                "unlimited), or make the map smaller (CWTRACE_RINGBUF_BYTES, "
+                "CWTRACE_ORIGIN_MAP_ENTRIES, CWTRACE_STACK_MAP_ENTRIES)"};
+    }
+    std::string message = std::string("BPF ") + step + " failed: " + std::strerror(err);
+    if (err == EPERM || err == EACCES)
+        return {message, "run as root, or grant CAP_BPF and CAP_PERFMON"};
+    return {message, "run with --verbose to see libbpf's log"};
+}
+
+struct TracepointSection {
+    std::string category, name;
+    bool raw = false;  // a raw tracepoint: the tracepoint's arguments, no record built
+};
+
+// "tracepoint/sock/inet_sock_set_state" -> {"sock", "inet_sock_set_state"},
+// "raw_tp/inet_sock_set_state" -> the same, raw; empty if not one.
+TracepointSection tracepoint_of(const bpf_program* prog) {
+    const std::string section = bpf_program__section_name(prog);
+    const std::string raw = "raw_tp/";
+    if (section.rfind(raw, 0) == 0) {
+        // Raw tracepoints are named without their category; cwtrace uses this one only.
+        const std::string name = section.substr(raw.size());
+        if (name != "inet_sock_set_state") return {};
+        return {"sock", name, true};
+    }
+    const std::string prefix = "tracepoint/";
+    const size_t slash = section.find('/', prefix.size());
+    if (section.rfind(prefix, 0) != 0 || slash == std::string::npos) return {};
+    return {section.substr(prefix.size(), slash - prefix.size()), section.substr(slash + 1), false};
+}
+
+// The tracepoint's id from tracefs, or -1 when this kernel does not have it.
+long tracepoint_id(const std::string& tracefs, const std::string& category,
+                   const std::string& name) {
+    std::ifstream in(tracefs + "/events/" + category + "/" + name + "/id");
+    long id = -1;
+    if (!(in >> id)) return -1;
+    return id;
+}
+
+// What is lost when an optional tracepoint is missing.
+const char* without(const std::string& name) {
+    if (name.rfind("sys_exit_accept", 0) == 0)
+        return "sockets from accept() will have no opening path (kernel without "
+               "CONFIG_FTRACE_SYSCALLS?)";
+    if (name == "sched_process_exec")
+        return "Python programs started while tracing will show native frames only";
+    return "some events will be missing";
+}
+
+void resize(bpf_map* map, uint32_t entries) {
+    if (entries) bpf_map__set_max_entries(map, entries);
+}
+
+// Each program that reads kernel objects exists twice (see cwtrace.bpf.c): loads one of them.
+void choose_programs(bpf_object* obj, bool direct) {
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, obj) {
+        const std::string_view name = bpf_program__name(prog);
+        const bool probed = name.ends_with("_probed");
+        const bool twin = probed || bpf_object__find_program_by_name(
+                                        obj, (std::string(name) + "_probed").c_str()) != nullptr;
+        if (twin) bpf_program__set_autoload(prog, probed != direct);
+    }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler) {
+    libbpf_set_print(libbpf_to_spdlog);
+    // Fields read by plain loads need bpf_rdonly_cast() (6.2+) allowed in tracepoint programs;
+    // a kernel refusing those programs gets their twins reading through helper calls, as does
+    // CWTRACE_PROBED_READS=1 (for tests).
+    const bool direct = std::getenv("CWTRACE_PROBED_READS") == nullptr;
+    auto started = start(config, handler, direct);
+    if (started || !direct) return started;
+    spdlog::debug(
+        "loading the programs reading kernel fields directly failed ({}): reading "
+        "them through helper calls",
+        started.error().message);
+    return start(config, std::move(handler), false);
+}
+
+Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler,
+                                              bool direct_reads) {
+    std::unique_ptr<Tracer> tracer(new Tracer());
+    tracer->handler_ = std::move(handler);
+
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+    if (!config.btf_path.empty()) open_opts.btf_custom_path = config.btf_path.c_str();
+    tracer->skel_ = cwtrace_bpf__open_opts(&open_opts);
+    if (!tracer->skel_) return load_error("open", errno);
+
+    auto* skel = tracer->skel_;
+    choose_programs(skel->obj, direct_reads);
+    const size_t n = std::min<size_t>(config.pids.size(), CW_MAX_PID_FILTER);
+    for (size_t i = 0; i < n; ++i) skel->rodata->filter_pids[i] = config.pids[i];
+    skel->rodata->filter_pid_count = static_cast<uint32_t>(n);
+    skel->rodata->closer_min_age_ns = config.closer_min_age_ns;
+    skel->rodata->user_stack_mode = config.user_stack_mode;
+    skel->rodata->user_stack_bytes = config.user_stack_bytes;
+    resize(skel->maps.origins, config.origin_entries);
+    resize(skel->maps.close_wait_since, config.origin_entries);
+    resize(skel->maps.stacks, config.stack_entries);
+    resize(skel->maps.events, config.ringbuf_bytes);
+    resize(skel->maps.stack_copies, config.copies_ringbuf_bytes);
+    if (config.user_stack_mode != CW_USER_STACKS_DWARF) {
+        // Unused without dwarf mode: the smallest sizes (the copy ring is resident memory).
+        resize(skel->maps.unwind_memos, 1);
+        resize(skel->maps.stack_copies, static_cast<uint32_t>(sysconf(_SC_PAGESIZE)));
+    }
+
+    skel->rodata->events_bytes = bpf_map__max_entries(skel->maps.events);
+    skel->rodata->stack_copies_bytes = bpf_map__max_entries(skel->maps.stack_copies);
+    if (int err = cwtrace_bpf__load(skel)) return load_error("load", err);
+    spdlog::debug("kernel fields read {}", direct_reads ? "by plain loads (bpf_rdonly_cast)"
+                                                        : "through bpf_probe_read_kernel()");
+    if (auto attached = tracer->attach(config.tracefs); !attached) return attached.error();
+
+    tracer->events_ =
+        ring_buffer__new(bpf_map__fd(skel->maps.events), &Tracer::on_event, tracer.get(), nullptr);
+    if (!tracer->events_) return load_error("ring buffer setup", errno);
+    tracer->copies_ = ring_buffer__new(bpf_map__fd(skel->maps.stack_copies), &Tracer::on_stack_copy,
+                                       tracer.get(), nullptr);
+    if (!tracer->copies_) return load_error("ring buffer setup", errno);
+    tracer->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (tracer->epoll_fd_ < 0) return load_error("ring buffer setup", errno);
+    for (ring_buffer* rb : {tracer->events_, tracer->copies_}) {
+        epoll_event ev = {};
+        ev.events = EPOLLIN;
+        if (epoll_ctl(tracer->epoll_fd_, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb), &ev))
+            return load_error("ring buffer setup", errno);
+    }
+    return tracer;
+}
+
+// Attached the way libbpf would (a perf event per tracepoint, cpu 0, any pid; a raw tracepoint
+// by name), but each looked up in `tracefs` first, so that a missing tracepoint is named and an
+// optional one only warns.
+Result<bool> Tracer::attach(const std::string& tracefs) {
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) {
+        if (!bpf_program__autoload(prog)) continue;  // the twin of a loaded one
+        const auto [category, name, raw] = tracepoint_of(prog);
+        if (name.empty())
+            return Error{
+                std::string("BPF program ") + bpf_program__name(prog) + " is not on a tracepoint",
+                "a build error: rebuild cwtrace"};
+        const long id = tracepoint_id(tracefs, category, name);
+        if (id < 0) {
+            if (name == "inet_sock_set_state")
+                return Error{"kernel tracepoint " + category + ":" + name + " not found (no " +
+                                 tracefs + "/events/" + category + "/" + name + "/id)",
+                             "cwtrace needs Linux 4.16 or later built with it; ls " + tracefs +
+                                 "/events/" + category + " shows what this kernel has"};
+            spdlog::warn("kernel tracepoint {}:{} not found: {}", category, name, without(name));
+            continue;
+        }
+        if (raw) {
+            bpf_link* link = bpf_program__attach_raw_tracepoint(prog, name.c_str());
+            if (!link) return load_error("attach", errno);
+            links_.push_back(link);
+            continue;
+        }
+        perf_event_attr attr = {};
+        attr.type = PERF_TYPE_TRACEPOINT;
+        attr.size = sizeof(attr);
+        attr.config = static_cast<uint64_t>(id);
+        const int fd =
+            static_cast<int>(syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC));
+        if (fd < 0) return load_error("attach", errno);
+        bpf_link* link = bpf_program__attach_perf_event(prog, fd);
+        if (!link) {
+            const int err = errno;
+            close(fd);
+            return load_error("attach", err);
+        }
+        links_.push_back(link);  // the link owns fd now
+    }
+    return true;
+}
+
+Tracer::~Tracer() {
+    free_rings();
+    detach();
+    cwtrace_bpf__destroy(skel_);  // closes every map
+}
+
+void Tracer::detach() {
+    // Detaching a tracepoint waits for an RCU grace period (~70 ms here): one at a time, the
+    // links held the exit up by ~0.2 s; detached at once, their waits overlap.
+    std::vector<std::thread> detaching;
+    for (bpf_link* link : links_) {
+        try {
+            detaching.emplace_back([link] { bpf_link__destroy(link); });
+        } catch (const std::system_error&) {
+            bpf_link__destroy(link);  // no thread to be had: here, in turn
+        }
+    }
+    for (std::thread& t : detaching) t.join();
+    links_.clear();
+}
+
+void Tracer::finish() {
+    if (!events_) return;
+    // detach() returns after the programs' last runs (a grace period): all they sent is in the
+    // rings now.
+    detach();
+    ring_buffer__consume(events_);
+    deliver_copies_until(UINT64_MAX);
+    free_rings();
+}
+
+void Tracer::free_rings() {
+    ring_buffer__free(copies_);
+    ring_buffer__free(events_);
+    copies_ = events_ = nullptr;
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+    epoll_fd_ = -1;
+}
+
+namespace {
+
+// The kernel's send time of a record (every record starts with a cw_event_header); 0 if short.
+uint64_t sent_ns(const void* data, size_t size) {
+    cw_event_header hdr;
+    if (size < sizeof hdr) return 0;
+    std::memcpy(&hdr, data, sizeof hdr);
+    return hdr.ts_ns;
+}
+
+uint64_t monotonic_now_ns() {
+    timespec ts = {};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// A record reserved on another CPU can be committed this long after a later one.
+constexpr uint64_t kCommitSkewNs = 1'000'000;
+// A copy held for that skew is handed on this soon: its unwind memo spares later copies.
+constexpr int kHeldCopyWaitMs = 1;  // the skew: it is due by then
+
+}  // namespace
+
+int Tracer::on_event(void* self, void* data, size_t size) {
+    auto* tracer = static_cast<Tracer*>(self);
+    tracer->deliver_copies_until(sent_ns(data, size));
+    tracer->handler_({static_cast<const std::byte*>(data), size});
+    return 0;
+}
+
+// libbpf has no peek: a copy sent after the bound is consumed, held, and handed on later.
+int Tracer::on_stack_copy(void* self, void* data, size_t size) {
+    auto* tracer = static_cast<Tracer*>(self);
+    const auto* bytes = static_cast<const std::byte*>(data);
+    if (sent_ns(data, size) > tracer->copies_until_ns_) {
+        tracer->held_copy_.assign(bytes, bytes + size);
+        return -1;  // stop here
+    }
+    tracer->handler_({bytes, size});
+    return 0;
+}
+
+void Tracer::deliver_copies_until(uint64_t ts_ns) {
+    if (!held_copy_.empty()) {
+        if (sent_ns(held_copy_.data(), held_copy_.size()) > ts_ns) return;
+        std::vector<std::byte> copy;
+        copy.swap(held_copy_);
+        handler_(copy);
+    }
+    copies_until_ns_ = ts_ns;
+    ring_buffer__consume(copies_);  // stops at (and holds) the first copy past the bound
+}
+
+int Tracer::drain(int timeout_ms) {
+    if (!events_) return 0;  // finished
+    epoll_event ready[2];
+    if (!held_copy_.empty()) timeout_ms = std::min(timeout_ms, kHeldCopyWaitMs);
+    int woken = epoll_wait(epoll_fd_, ready, 2, timeout_ms);
+    if (woken < 0 && errno != EINTR) return -errno;
+    int consumed = ring_buffer__consume(events_);
+    if (consumed < 0) return consumed;
+    // Copies of openings whose events have not come (yet, or ever) go too, up to a moment every
+    // earlier event has surely been committed by.
+    deliver_copies_until(monotonic_now_ns() - kCommitSkewNs);
+    return consumed;
+}
+
+KernelCounters Tracer::counters() const {
+    KernelCounters out;
+    const int ncpus = libbpf_num_possible_cpus();
+    std::vector<uint64_t> per_cpu(ncpus > 0 ? ncpus : 1);
+    for (uint32_t key = 0; key < CW_CNT_MAX; ++key) {
+        if (bpf_map__lookup_elem(skel_->maps.counters, &key, sizeof key, per_cpu.data(),
+                                 per_cpu.size() * sizeof(uint64_t), 0))
+            continue;
+        for (uint64_t v : per_cpu) out.counter[key] += v;
+    }
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, skel_->obj) {
+        if (!bpf_program__autoload(prog)) continue;
+        bpf_prog_info info = {};
+        uint32_t len = sizeof info;
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
+            out.recursion_misses += info.recursion_misses;
+    }
+    return out;
+}
+
+std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {
+    if (stack_id < 0) return {};
+    uint64_t ips[CW_MAX_STACK_DEPTH] = {};
+    uint32_t key = static_cast<uint32_t>(stack_id);
+    if (bpf_map__lookup_elem(skel_->maps.stacks, &key, sizeof key, ips, sizeof ips, 0)) return {};
+    std::vector<uint64_t> out;
+    for (uint64_t ip : ips) {
+        if (ip == 0) break;
+        out.push_back(ip);
+    }
+    return out;
+}
+
+bool Tracer::set_python_process(uint32_t pid, const cw_python_proc& entry) {
+    if (bpf_map__update_elem(skel_->maps.python_procs, &pid, sizeof pid, &entry, sizeof entry,
+                             BPF_ANY))
+        return false;
+    skel_->bss->python_procs_known = 1;  // openings look the map up from now on
+    return true;
+}
+
+void Tracer::set_unwind_memo(const cw_unwind_memo_key& key, const cw_unwind_memo& memo) {
+    // A failure costs only copies: the next opening of this path sends one again.
+    if (bpf_map__update_elem(skel_->maps.unwind_memos, &key, sizeof key, &memo, sizeof memo,
+                             BPF_ANY))
+        spdlog::debug("unwind memo not stored: {}", std::strerror(errno));
+}
+
+void Tracer::forget_python_process(uint32_t pid) {
+    bpf_map__delete_elem(skel_->maps.python_procs, &pid, sizeof pid, 0);
+}
+
+std::optional<cw_py_stack> Tracer::python_stack(uint64_t stack_id) const {
+    cw_py_stack stack;
+    if (bpf_map__lookup_elem(skel_->maps.py_stacks, &stack_id, sizeof stack_id, &stack,
+                             sizeof stack, 0))
+        return std::nullopt;
+    return stack;
+}
+
+bool Tracer::for_each_close_wait(const CloseWaitVisit& visit) const {
+    // In batches, a few hundred kB whatever the map holds; a batch ends at a bucket's end.
+    constexpr uint32_t kBatch = 4096;
+    const int fd = bpf_map__fd(skel_->maps.origins);
+    std::vector<uint64_t> keys(kBatch);
+    std::vector<cw_origin_entry> entries(kBatch);
+    uint64_t in = 0, out = 0;
+    for (bool first = true;; first = false) {
+        uint32_t count = kBatch;
+        const int err = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(),
+                                             entries.data(), &count, nullptr);
+        const int error = err ? errno : 0;
+        for (uint32_t i = 0; i < count; ++i) {
+            const cw_origin_entry& e = entries[i];
+            // Set last by the kernel: with it but no flow, the entry was read as it was written;
+            // the next read sees it whole.
+            if (e.close_wait_since && e.flow.family) visit(keys[i], e);
+        }
+        if (error == ENOENT) return true;  // the end of the map
+        if (error) {
+            spdlog::debug("reading the origins map: {}", std::strerror(error));
+            return false;
+        }
+        in = out;
+    }
+}
+
+}  // namespace cwtrace

@@ -1,0 +1,113 @@
+// The kernel side, owned: open -> configure -> load -> attach -> drain. Destroying the Tracer
+// detaches everything; nothing is pinned, so even SIGKILL leaves nothing in the kernel.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cwtrace/abi.h"
+#include "util/result.h"
+
+struct bpf_link;
+struct cwtrace_bpf;
+struct ring_buffer;
+
+namespace cwtrace {
+
+struct TracerConfig {
+    std::vector<uint32_t> pids;                   // opener filter; empty: all
+    std::string btf_path;                         // empty: the running kernel's
+    std::string tracefs = "/sys/kernel/tracing";  // where the tracepoints' ids are read
+    // Map sizes; 0 keeps the BPF object's defaults. Small values are how tests fill maps.
+    uint32_t origin_entries = 0;
+    uint32_t stack_entries = 0;
+    uint32_t ringbuf_bytes = 0;
+    uint32_t copies_ringbuf_bytes = 0;  // dwarf mode's stack copies
+    // Closing stacks are captured for closes at least this late (--min-age).
+    uint64_t closer_min_age_ns = 0;
+    uint32_t user_stack_mode = CW_USER_STACKS_FP;             // enum cw_user_stack_mode
+    uint32_t user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;  // dwarf mode
+};
+
+struct KernelCounters {
+    uint64_t counter[CW_CNT_MAX] = {};  // enum cw_counter, summed over CPUs
+    uint64_t recursion_misses = 0;      // runs the kernel skipped (another BPF program was active)
+};
+
+class Tracer {
+  public:
+    using RecordHandler = std::function<void(std::span<const std::byte>)>;
+
+    static Result<std::unique_ptr<Tracer>> start(const TracerConfig& config, RecordHandler handler);
+    ~Tracer();
+    Tracer(const Tracer&) = delete;
+    Tracer& operator=(const Tracer&) = delete;
+
+    // Waits up to `timeout_ms` (1 ms while a young stack copy is held back) for the kernel's
+    // early wake-up, then hands every pending record to the handler. Returns the number of
+    // records, or -errno.
+    int drain(int timeout_ms);
+    // Ends tracing: detaches the programs, hands on every record they sent, and unmaps the ring
+    // buffers (mapped twice each, their pages count twice in the RSS). The maps stay: counters,
+    // stacks and the rest can be read for the final report. drain() returns 0 from then on.
+    void finish();
+
+    KernelCounters counters() const;
+
+    // Instruction pointers of a captured stack, innermost first; empty if unknown.
+    std::vector<uint64_t> stack(int32_t stack_id) const;
+
+    // Tells the kernel side where CPython process `pid` keeps its frames. False if the map is full.
+    bool set_python_process(uint32_t pid, const cw_python_proc& entry);
+    // Stops watching a Python process (it exited: its entry would hold a slot of the map).
+    void forget_python_process(uint32_t pid);
+    // Dwarf mode: tells the kernel side that openings matching `memo` unwind to its stack (see
+    // struct cw_unwind_memo). The least recently matched memo makes room when the map is full.
+    void set_unwind_memo(const cw_unwind_memo_key& key, const cw_unwind_memo& memo);
+
+    // A captured Python stack (see cw_origin.py_stack_id), or nullopt.
+    std::optional<cw_py_stack> python_stack(uint64_t stack_id) const;
+
+    // Calls `visit` with every socket in CLOSE_WAIT whose opener the kernel recorded (its entry
+    // into CLOSE_WAIT sent no record: see cw_event_enter), read from the kernel's map, whose
+    // entries are not read all at one instant: a socket leaving meanwhile may be visited or not
+    // (its leave record comes after). Returns false if the map could not be read.
+    using CloseWaitVisit = std::function<void(uint64_t sk, const cw_origin_entry& entry)>;
+    bool for_each_close_wait(const CloseWaitVisit& visit) const;
+
+  private:
+    Tracer() = default;
+    // start(), with the programs reading kernel fields by plain loads or through helper calls.
+    static Result<std::unique_ptr<Tracer>> start(const TracerConfig& config, RecordHandler handler,
+                                                 bool direct_reads);
+    static int on_event(void* self, void* data, size_t size);
+    static int on_stack_copy(void* self, void* data, size_t size);
+    // Hands on the stack copies sent up to `ts_ns` (kernel CLOCK_MONOTONIC), in order.
+    void deliver_copies_until(uint64_t ts_ns);
+
+    // Each program on its tracepoint; a missing optional tracepoint only warns.
+    Result<bool> attach(const std::string& tracefs);
+    void detach();
+    // Unmaps both rings and closes their epoll set (at finish(), or at destruction).
+    void free_rings();
+
+    cwtrace_bpf* skel_ = nullptr;
+    std::vector<bpf_link*> links_;
+    // Events and dwarf-mode stack copies come through two ring buffers, handed on merged in the
+    // order they were sent: a copy may not overtake the close of an earlier socket at the same
+    // address (the kernel reuses it), nor fall behind the events of its own socket.
+    ring_buffer* events_ = nullptr;
+    ring_buffer* copies_ = nullptr;
+    int epoll_fd_ = -1;                 // both rings' wake-ups
+    uint64_t copies_until_ns_ = 0;      // what deliver_copies_until() may hand on now
+    std::vector<std::byte> held_copy_;  // read past that bound: handed on first, later
+    RecordHandler handler_;
+};
+
+}  // namespace cwtrace

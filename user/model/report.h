@@ -1,0 +1,233 @@
+// The report model: pure data, built from the socket table, consumed by the renderers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cwtrace {
+
+// An address and port, the address kept as its bytes (an IPv4 one in the first 4) and made
+// text when rendered: a million entries hold two each, 20 bytes instead of 40.
+struct Endpoint {
+    Endpoint() = default;
+    Endpoint(bool is_inet6, const uint8_t (&address)[16], uint16_t port_number);
+    // From text: "127.0.0.1", "::1". Throws std::invalid_argument when it is neither.
+    Endpoint(std::string_view text, uint16_t port_number);
+    // Likewise; nullopt when the text is no address.
+    static std::optional<Endpoint> parse(std::string_view text, uint16_t port_number);
+
+    std::string addr() const;  // "127.0.0.1", "::1"
+
+    uint8_t bytes[16] = {};
+    bool inet6 = false;
+    uint16_t port = 0;
+};
+
+struct Frame {
+    Frame() = default;
+    Frame(std::string function_name, std::string module_path = {})
+        : function(std::move(function_name)), module(std::move(module_path)) {}
+
+    std::string function;  // "[unknown]" when no symbol covers the address
+    std::string module;    // path of the mapped file; empty for kernel frames
+    // Source position where known: Python frames (co_filename and the line), native frames
+    // whose binary has debug info (DWARF line table, --user-stacks dwarf). Empty / nullopt
+    // otherwise.
+    std::string file;
+    std::optional<int> line;
+};
+
+enum class OriginKind { Unknown, Connect, Accept };
+
+struct Origin {
+    OriginKind kind = OriginKind::Unknown;
+    std::optional<uint32_t> pid, tid;
+    std::optional<std::string> comm;
+    std::vector<Frame> user_stack;    // innermost first
+    std::vector<Frame> kernel_stack;  // innermost first
+};
+
+// A socket's opening path, shared and read-only: most sockets of a pile found at start have none
+// (an empty Origin costs a null pointer), and sockets can share one.
+class SharedOrigin {
+  public:
+    SharedOrigin() = default;
+    SharedOrigin(Origin origin)  // NOLINT: implicit, so that `entry.origin = origin` reads well
+        : origin_(std::make_shared<const Origin>(std::move(origin))) {}
+    SharedOrigin(std::shared_ptr<const Origin> origin) : origin_(std::move(origin)) {}
+
+    const Origin& get() const { return origin_ ? *origin_ : empty(); }
+    const Origin& operator*() const { return get(); }
+    const Origin* operator->() const { return &get(); }
+    operator const Origin&() const { return get(); }  // NOLINT
+
+  private:
+    static const Origin& empty() {
+        static const Origin none;
+        return none;
+    }
+    std::shared_ptr<const Origin> origin_;
+};
+
+// Why a socket sits in CLOSE_WAIT, from its receive queue (the FIN takes one sequence number,
+// consumed when the program reads EOF).
+enum class Diagnosis : uint8_t {
+    Unknown,           // not visible to sock_diag (another network namespace)
+    UnreadData,        // Recv-Q > 1: data never read, typical of a pooled idle connection
+    EofNotRead,        // Recv-Q = 1: every byte read but not the EOF
+    EofReadNotClosed,  // Recv-Q = 0: EOF read, close() never called (leaked object, no `with`)
+};
+
+// What /proc tells about the owner beyond pid and comm.
+struct OwnerDetails {
+    std::string cmdline;
+    std::optional<uint32_t> pid_in_namespace;  // when the owner is in a nested pid namespace
+    std::string cgroup;
+    std::optional<std::string> container_id;
+};
+
+struct SocketEntry {
+    // The small fields first, packed together: a million entries are a report.
+    std::optional<uint32_t> pid;  // owner now (tgid); nullopt if unknown
+    bool inet6 = false;
+    bool before_start = false;  // already in CLOSE_WAIT when tracing began
+    // Whether a listening socket on its local address and port shows it was accepted (the
+    // server's end: true) or not (a client's: false); nullopt when sock_diag did not see it.
+    // What tells the two sides apart when the opening path is unknown.
+    std::optional<bool> accepted;
+    Diagnosis diagnosis = Diagnosis::Unknown;
+    std::optional<std::string> comm;  // owner's comm now
+    // Shared by the sockets of one process: a million sockets of a few processes hold a few.
+    std::shared_ptr<const OwnerDetails> owner;
+    Endpoint local, remote;
+    double close_wait_seconds = 0;  // never more than the truth
+    // For sockets found at start: seconds since the last segment received (the FIN, while the
+    // socket is idle), from tcp_info. An estimate; --min-age judges such sockets by it.
+    std::optional<double> age_estimate_seconds;
+    std::optional<uint32_t> recv_q, send_q;  // raw queue sizes from sock_diag
+    SharedOrigin origin;
+};
+
+struct Stats {
+    uint64_t events = 0;       // kernel events received
+    uint64_t lost_events = 0;  // sum of every loss below
+    // The losses, by cause, so a reader can tell what is missing.
+    uint64_t ringbuf_full = 0;
+    uint64_t origin_map_full = 0;
+    uint64_t stacks_lost = 0;
+    uint64_t accept_unresolved = 0;
+    uint64_t recursion_misses = 0;
+    uint64_t decode_errors = 0;
+    uint64_t python_stacks_lost = 0;  // a CPython process's Python stack not captured
+    // Not losses: sockets a CPython process opened from a thread without Python frames.
+    uint64_t python_native_threads = 0;
+};
+
+// How a socket left CLOSE_WAIT (abi.h cw_close_kind).
+enum class CloseKind {
+    Unknown,
+    Close,   // close()/shutdown() by a process: FIN sent
+    Reset,   // the connection was reset: by the peer, or aborted by the closing process
+    Exit,    // closed by its process exiting
+    Kernel,  // no process context: a timeout or a kernel thread
+};
+
+// Who took a socket out of CLOSE_WAIT. Process and stacks are known in process context only;
+// stacks only for closes at least min-age late.
+struct Closer {
+    CloseKind kind = CloseKind::Unknown;
+    std::optional<uint32_t> pid, tid;
+    std::optional<std::string> comm;
+    std::vector<Frame> user_stack;    // innermost first
+    std::vector<Frame> kernel_stack;  // innermost first
+};
+
+// One socket that stayed in CLOSE_WAIT at least min-age and was then closed during the run.
+struct LateClose {
+    std::optional<uint32_t> pid;      // owner: the closing process, else the opener
+    std::optional<std::string> comm;  // its comm
+    bool inet6 = false;
+    Endpoint local, remote;
+    double close_wait_seconds = 0;  // time spent in CLOSE_WAIT
+    bool before_start = false;      // entered CLOSE_WAIT before tracing began: a lower bound
+    std::optional<uint32_t> closer_pid, closer_tid;
+    std::optional<std::string> closer_comm;
+};
+
+// Late closes sharing an opening path and a closing path. `opening`/`closing` carry the path
+// and the process of the group's first socket.
+struct LateCloseGroup {
+    Origin opening;
+    Closer closing;
+    uint64_t count = 0;
+    double total_seconds = 0;  // time in CLOSE_WAIT, summed
+    double max_seconds = 0;
+    bool other = false;              // paths past the bound on groups, folded together
+    std::vector<LateClose> sockets;  // a sample: the most recent few, most recent first
+};
+
+struct DurationBucket {
+    double lower_seconds = 0;  // bucket holds lower <= d < upper
+    double upper_seconds = 0;  // infinity for the last, open-ended bucket
+    uint64_t count = 0;
+};
+
+// Time in CLOSE_WAIT of the sockets of one opening path that left it during the run.
+struct CloseWaitDurations {
+    Origin opening;  // the path; pid and comm of its first socket
+    uint64_t count = 0;
+    double total_seconds = 0;
+    bool other = false;                   // paths past the bound on paths, folded together
+    std::vector<DurationBucket> buckets;  // log2 buckets, lowest to highest non-empty one
+};
+
+struct Report {
+    double min_age_seconds = 0;
+    double tracing_seconds = 0;
+    std::vector<SocketEntry> sockets;  // oldest first
+    Stats stats;
+    // Sockets that left CLOSE_WAIT during the run (issue 9): the late ones, largest group
+    // first, and a histogram of time in CLOSE_WAIT per opening path.
+    std::vector<LateCloseGroup> late_closes;
+    std::vector<CloseWaitDurations> close_wait_durations;
+};
+
+// What a flame graph's widths measure (--weight).
+enum class FlameWeight {
+    Sockets,  // sockets stuck in CLOSE_WAIT through the path (the default)
+    Seconds,  // seconds they have spent there: whole seconds, at least 1 per socket so every
+              // stuck socket stays visible; sockets found at start count their estimated age
+};
+
+const char* to_string(FlameWeight weight);  // "sockets", "seconds"
+std::optional<FlameWeight> parse_flame_weight(std::string_view text);
+
+// What a report is titled with beyond its data: where it was taken.
+struct ReportContext {
+    std::string host;                           // empty: not known
+    FlameWeight weight = FlameWeight::Sockets;  // what the flame-style formats' widths measure
+
+    // The machine this process runs on (for reports taken here, now).
+    static ReportContext here();
+};
+
+// Likewise, of a report's endpoint (of a socket of family `inet6`). Its address is made from
+// bytes: nothing in it needs escaping for display.
+std::string format_endpoint(bool inet6, const Endpoint& endpoint);
+
+const char* to_string(OriginKind kind);
+const char* to_string(Diagnosis diagnosis);  // "unread_data", ... ("unknown")
+// One socket's diagnosis in a few words, for a column: "12 B unread", "EOF unread", "never closed".
+const char* to_string(CloseKind kind);  // "close", "reset", "exit", "kernel", "unknown"
+std::string describe(Diagnosis diagnosis, std::optional<uint32_t> recv_q);
+// The same for counting a group's sockets: "never read to the end", "EOF read but never closed".
+const char* summarize(Diagnosis diagnosis);
+// What usually causes it, in a line: "typical of an idle pooled connection", ...
+const char* likely_cause(Diagnosis diagnosis);
+
+}  // namespace cwtrace

@@ -1,0 +1,206 @@
+#include "python/python_process.h"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+namespace cwtrace {
+namespace {
+
+constexpr size_t kMaxStrChars = 4096;
+constexpr size_t kMaxLineTableBytes = 1 << 20;
+
+struct ElfLoad {
+    uint64_t offset, vaddr, filesz;
+    bool exec;
+};
+
+}  // namespace
+
+struct PythonFiles::Layout {
+    uint64_t vaddr = 0;  // of _PyRuntime
+    std::vector<ElfLoad> loads;
+};
+
+namespace {
+
+using RuntimeSymbol = PythonFiles::Layout;
+
+struct ElfDeleter {
+    void operator()(Elf* elf) const { elf_end(elf); }
+};
+
+std::optional<uint64_t> find_object(Elf* elf, std::string_view wanted) {
+    for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
+        GElf_Shdr shdr;
+        if (!gelf_getshdr(scn, &shdr) || (shdr.sh_type != SHT_DYNSYM && shdr.sh_type != SHT_SYMTAB))
+            continue;
+        Elf_Data* data = elf_getdata(scn, nullptr);
+        if (!data || shdr.sh_entsize == 0) continue;
+        const size_t count = data->d_size / shdr.sh_entsize;
+        for (size_t i = 0; i < count; ++i) {
+            GElf_Sym sym;
+            if (!gelf_getsym(data, static_cast<int>(i), &sym)) break;
+            if (sym.st_shndx == SHN_UNDEF || GELF_ST_TYPE(sym.st_info) != STT_OBJECT) continue;
+            const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+            if (name && wanted == name) return sym.st_value;
+        }
+    }
+    return std::nullopt;
+}
+
+// _PyRuntime's address in the file and the file's loadable segments.
+std::optional<RuntimeSymbol> runtime_symbol(const std::string& path) {
+    if (elf_version(EV_CURRENT) == EV_NONE) return std::nullopt;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::unique_ptr<Elf, ElfDeleter> elf(elf_begin(fd, ELF_C_READ_MMAP, nullptr));
+    std::optional<RuntimeSymbol> out;
+    size_t phnum = 0;
+    if (elf && elf_kind(elf.get()) == ELF_K_ELF && elf_getphdrnum(elf.get(), &phnum) == 0) {
+        if (auto vaddr = find_object(elf.get(), "_PyRuntime")) {
+            out = RuntimeSymbol{*vaddr, {}};
+            for (size_t i = 0; i < phnum; ++i) {
+                GElf_Phdr ph;
+                if (gelf_getphdr(elf.get(), static_cast<int>(i), &ph) && ph.p_type == PT_LOAD)
+                    out->loads.push_back(
+                        {ph.p_offset, ph.p_vaddr, ph.p_filesz, (ph.p_flags & PF_X) != 0});
+            }
+        }
+    }
+    elf.reset();
+    ::close(fd);
+    return out;
+}
+
+// Load bias of the file mapped by `m` (an executable mapping): runtime address - ELF vaddr.
+std::optional<uint64_t> load_bias(const Mapping& m, const std::vector<ElfLoad>& loads) {
+    for (const ElfLoad& l : loads) {
+        // The mapping starts at the page holding the segment's first byte.
+        const uint64_t page_offset = l.offset & ~uint64_t{0xfff};
+        if (!l.exec || m.file_offset < page_offset || m.file_offset >= l.offset + l.filesz)
+            continue;
+        return m.start - m.file_offset - (l.vaddr - l.offset);
+    }
+    return std::nullopt;
+}
+
+std::string_view basename(std::string_view path) {
+    const size_t slash = path.rfind('/');
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+void append_utf8(std::string& out, uint32_t c) {
+    if (c < 0x80) {
+        out += static_cast<char>(c);
+    } else if (c < 0x800) {
+        out += static_cast<char>(0xc0 | (c >> 6));
+        out += static_cast<char>(0x80 | (c & 0x3f));
+    } else if (c < 0x10000) {
+        out += static_cast<char>(0xe0 | (c >> 12));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (c & 0x3f));
+    } else {
+        out += static_cast<char>(0xf0 | (c >> 18));
+        out += static_cast<char>(0x80 | ((c >> 12) & 0x3f));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+        out += static_cast<char>(0x80 | (c & 0x3f));
+    }
+}
+
+}  // namespace
+
+const PythonFiles::Layout* PythonFiles::get(const std::string& path) {
+    auto [it, fresh] = cache_.try_emplace(path);
+    if (fresh)
+        if (auto layout = runtime_symbol(path))
+            it->second = std::make_shared<const Layout>(std::move(*layout));
+    return it->second.get();
+}
+
+std::optional<PythonInterpreter> find_python(const ProcessMaps& maps, PythonFiles& files) {
+    for (const Mapping& m : maps.mappings()) {
+        auto version = python_version_of_file(basename(m.path));
+        if (!version) continue;
+        // A container's python is opened through its root, named as the process names it.
+        const PythonFiles::Layout* symbol = files.get(maps.open_path(m));
+        if (!symbol) continue;
+        auto bias = load_bias(m, symbol->loads);
+        if (!bias) continue;
+        return PythonInterpreter{*version, m.path, symbol->vaddr + *bias, python_offsets(*version)};
+    }
+    return std::nullopt;
+}
+
+bool ProcessMemory::read(uint64_t addr, void* out, size_t size) const {
+    iovec local{out, size};
+    iovec remote{reinterpret_cast<void*>(addr), size};
+    return process_vm_readv(pid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+}
+
+std::optional<uint64_t> ProcessMemory::read_u64(uint64_t addr) const {
+    uint64_t value = 0;
+    if (!read(addr, &value, sizeof value)) return std::nullopt;
+    return value;
+}
+
+std::optional<std::string> read_python_str(const ProcessMemory& memory, const PythonOffsets& o,
+                                           uint64_t addr) {
+    uint64_t length = 0;
+    uint32_t state = 0;
+    if (!addr || !memory.read(addr + o.unicode_length, &length, sizeof length) ||
+        !memory.read(addr + o.unicode_state, &state, sizeof state) || length > kMaxStrChars)
+        return std::nullopt;
+    // state: interned:2, kind:3, compact:1, ascii:1 (the same bits in 3.8-3.13).
+    const unsigned kind = (state >> 2) & 7, compact = (state >> 5) & 1, ascii = (state >> 6) & 1;
+    if (!compact || (kind != 1 && kind != 2 && kind != 4)) return std::nullopt;
+    std::vector<uint8_t> raw(length * kind);
+    const uint64_t data = addr + (ascii ? o.unicode_ascii_data : o.unicode_compact_data);
+    if (!raw.empty() && !memory.read(data, raw.data(), raw.size())) return std::nullopt;
+    std::string out;
+    for (size_t i = 0; i < length; ++i) {
+        uint32_t c = 0;
+        std::memcpy(&c, raw.data() + i * kind, kind);  // little-endian code units
+        append_utf8(out, c);
+    }
+    return out;
+}
+
+std::optional<PythonCode> read_python_code(const ProcessMemory& memory, const PythonOffsets& o,
+                                           uint64_t code_addr) {
+    std::vector<uint8_t> code(o.code_size);
+    if (!memory.read(code_addr, code.data(), code.size())) return std::nullopt;
+    auto field = [&](uint16_t offset) {
+        uint64_t value = 0;
+        std::memcpy(&value, code.data() + offset, sizeof value);
+        return value;
+    };
+    PythonCode out;
+    auto qualname = read_python_str(memory, o, field(o.code_qualname));
+    if (!qualname) qualname = read_python_str(memory, o, field(o.code_name));
+    auto filename = read_python_str(memory, o, field(o.code_filename));
+    if (!qualname || !filename) return std::nullopt;
+    out.qualname = std::move(*qualname);
+    out.filename = std::move(*filename);
+    int32_t first_line = 0;
+    std::memcpy(&first_line, code.data() + o.code_firstlineno, sizeof first_line);
+    out.first_line = first_line;
+
+    const uint64_t table = field(o.code_linetable);
+    int64_t size = 0;
+    if (table && memory.read(table + o.bytes_size, &size, sizeof size) && size > 0 &&
+        static_cast<uint64_t>(size) <= kMaxLineTableBytes) {
+        out.line_table.resize(static_cast<size_t>(size));
+        if (!memory.read(table + o.bytes_data, out.line_table.data(), out.line_table.size()))
+            out.line_table.clear();
+    }
+    return out;
+}
+
+}  // namespace cwtrace

@@ -1,0 +1,114 @@
+#include "render/flame.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
+#include <string_view>
+
+#include "report/opening_paths.h"
+#include "util/display.h"
+
+namespace cwtrace {
+namespace {
+
+std::string_view basename(std::string_view path) {
+    const size_t slash = path.rfind('/');
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// A runtime's file: "python3.11", "libpython3.11.so.1.0", "node", "libjvm.so", "php-fpm8.2"; not
+// "node_exporter".
+bool is_runtime_file(std::string_view file) {
+    static constexpr std::array<std::string_view, 16> kRuntimes = {
+        "python", "libpython", "node", "libnode", "ruby",   "libruby",   "perl", "libperl",
+        "php",    "libphp",    "java", "libjvm",  "luajit", "libluajit", "lua",  "liblua"};
+    for (auto runtime : kRuntimes) {
+        if (!file.starts_with(runtime)) continue;
+        if (file.size() == runtime.size()) return true;
+        const char next = file[runtime.size()];
+        if ((next >= '0' && next <= '9') || next == '.' || next == '-') return true;
+    }
+    return false;
+}
+
+// Frames of a language runtime, recognised by the file they are in or, for frames of
+// interpreted code itself, by the script's extension.
+bool is_interpreter(const Frame& f) {
+    static constexpr std::array<std::string_view, 6> kScripts = {".py", ".rb",  ".js",
+                                                                 ".pl", ".php", ".lua"};
+    const std::string_view file = basename(f.module);
+    if (is_runtime_file(file)) return true;
+    for (auto ext : kScripts)
+        if (file.ends_with(ext)) return true;
+    return std::string_view(f.function).starts_with("_PyEval_");
+}
+
+FlameFrame user_frame(const Frame& f) {
+    return {display_safe(f.function.empty() ? kUnknownFrame : f.function), display_safe(f.module),
+            is_interpreter(f) ? FlameKind::Interpreter : FlameKind::User};
+}
+
+FlameFrame kernel_frame(const Frame& f) {
+    return {display_safe(f.function.empty() ? kUnknownFrame : f.function), "", FlameKind::Kernel};
+}
+
+FlameFrame placeholder(const char* name) { return {name, "", FlameKind::Missing}; }
+
+std::string root_name(const SocketEntry& s) {
+    if (s.origin->comm) return display_safe(*s.origin->comm);
+    if (s.origin->kind == OriginKind::Unknown && s.comm) return display_safe(*s.comm);
+    return kUnknownFrame;
+}
+
+// Root first; the model's stacks are innermost first.
+std::vector<FlameFrame> frames_of(const SocketEntry& s) {
+    const Origin& o = s.origin;
+    std::vector<FlameFrame> frames{{root_name(s), "", FlameKind::Process}};
+    if (o.kind == OriginKind::Unknown && o.user_stack.empty() && o.kernel_stack.empty()) {
+        frames.push_back(placeholder(kOriginUnknown));
+        return frames;
+    }
+    if (o.user_stack.empty()) frames.push_back(placeholder(kMissingUserStack));
+    for (auto f = o.user_stack.rbegin(); f != o.user_stack.rend(); ++f)
+        frames.push_back(user_frame(*f));
+    if (o.kernel_stack.empty()) frames.push_back(placeholder(kMissingKernelStack));
+    for (auto f = o.kernel_stack.rbegin(); f != o.kernel_stack.rend(); ++f)
+        frames.push_back(kernel_frame(*f));
+    return frames;
+}
+
+}  // namespace
+
+uint64_t flame_weight_of(const SocketEntry& s, FlameWeight weight) {
+    if (weight == FlameWeight::Sockets) return 1;
+    const double age = s.age_estimate_seconds.value_or(s.close_wait_seconds);
+    if (!(age >= 1.5)) return 1;  // also NaN
+    return age >= 1e15 ? static_cast<uint64_t>(1e15) : static_cast<uint64_t>(std::llround(age));
+}
+
+std::vector<FlameStack> flame_stacks(const Report& report, FlameWeight weight) {
+    // Paths are built once per (opening path, root comm), not once per socket.
+    std::map<std::vector<FlameFrame>, uint64_t> counts;
+    for (const auto& group : group_by_opening_path(report)) {
+        std::map<std::string, std::pair<const SocketEntry*, uint64_t>> by_root;
+        for (const auto* s : group.sockets) {
+            auto& [first, n] = by_root[root_name(*s)];
+            if (!first) first = s;
+            n += flame_weight_of(*s, weight);
+        }
+        for (const auto& [root, entry] : by_root) counts[frames_of(*entry.first)] += entry.second;
+    }
+    std::vector<FlameStack> stacks;
+    stacks.reserve(counts.size());
+    for (auto& [frames, count] : counts) stacks.push_back({frames, count});
+    return stacks;
+}
+
+uint64_t flame_total(const std::vector<FlameStack>& stacks) {
+    uint64_t total = 0;
+    for (const auto& s : stacks) total += s.count;
+    return total;
+}
+
+}  // namespace cwtrace

@@ -1,0 +1,158 @@
+// pprof's profile.proto (proto/profile.proto), gzipped: what go tool pprof, Pyroscope and
+// Parca read. One sample per opening path: its frames as locations (leaf first), the opening
+// process's comm as the label "comm", and the number of sockets as the value of the one sample
+// type, sockets/count. Each file (an ELF path, or [kernel.kallsyms]) is a mapping; a function
+// is a (name, file) pair and has one location. No addresses: symbols are already resolved.
+#include <zlib.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "profile.pb.h"
+#include "render/flame.h"
+#include "render/render.h"
+#include "util/display.h"
+
+namespace cwtrace {
+namespace {
+
+namespace pb = perftools::profiles;
+
+const std::string kKernelFile = "[kernel.kallsyms]";
+
+std::string file_of(const FlameFrame& f) {
+    return f.kind == FlameKind::Kernel ? kKernelFile : f.module;
+}
+
+class ProfileBuilder {
+  public:
+    // pprof requires string_table[0] == "".
+    ProfileBuilder() { string_index(""); }
+
+    int64_t string_index(const std::string& s) {
+        auto [it, added] = strings_.try_emplace(s, profile_.string_table_size());
+        if (added) profile_.add_string_table(s);
+        return it->second;
+    }
+
+    uint64_t location_id(const FlameFrame& f) {
+        auto [it, added] = locations_.try_emplace(f, locations_.size() + 1);
+        if (added) {
+            pb::Location* loc = profile_.add_location();
+            loc->set_id(it->second);
+            loc->set_mapping_id(mapping_id(file_of(f)));
+            loc->add_line()->set_function_id(function_id(f.name, file_of(f)));
+        }
+        return it->second;
+    }
+
+    pb::Profile& profile() { return profile_; }
+
+  private:
+    // Frames without a file (placeholders such as "[missing user stack]") have no mapping.
+    uint64_t mapping_id(const std::string& file) {
+        if (file.empty()) return 0;
+        auto [it, added] = mappings_.try_emplace(file, mappings_.size() + 1);
+        if (added) {
+            pb::Mapping* m = profile_.add_mapping();
+            m->set_id(it->second);
+            m->set_filename(string_index(file));
+            m->set_has_functions(true);
+            m->set_has_filenames(true);
+        }
+        return it->second;
+    }
+
+    uint64_t function_id(const std::string& name, const std::string& file) {
+        auto [it, added] = functions_.try_emplace({name, file}, functions_.size() + 1);
+        if (added) {
+            pb::Function* fn = profile_.add_function();
+            fn->set_id(it->second);
+            fn->set_name(string_index(name));
+            fn->set_system_name(string_index(name));
+            fn->set_filename(string_index(file));
+        }
+        return it->second;
+    }
+
+    pb::Profile profile_;
+    std::map<std::string, int64_t> strings_;
+    std::map<std::string, uint64_t> mappings_;
+    std::map<std::pair<std::string, std::string>, uint64_t> functions_;
+    std::map<FlameFrame, uint64_t> locations_;
+};
+
+int64_t nanos(double seconds) {
+    if (!std::isfinite(seconds) || seconds <= 0) return 0;
+    return seconds >= 9.2e9 ? std::numeric_limits<int64_t>::max()
+                            : static_cast<int64_t>(std::llround(seconds * 1e9));
+}
+
+void describe(ProfileBuilder& b, const Report& report, const ReportContext& context) {
+    pb::Profile& p = b.profile();
+    // Weighted by seconds: the time the path's sockets spent in CLOSE_WAIT.
+    const bool seconds = context.weight == FlameWeight::Seconds;
+    for (pb::ValueType* vt : {p.add_sample_type(), p.mutable_period_type()}) {
+        vt->set_type(b.string_index(seconds ? "close_wait" : "sockets"));
+        vt->set_unit(b.string_index(seconds ? "seconds" : "count"));
+    }
+    p.set_period(1);
+    p.set_default_sample_type(b.string_index(seconds ? "close_wait" : "sockets"));
+    p.set_duration_nanos(nanos(report.tracing_seconds));
+    std::vector<std::string> comments = {"cwtrace: TCP sockets in CLOSE_WAIT for at least " +
+                                             human_setting(report.min_age_seconds) +
+                                             ", by the code path that opened them",
+                                         "traced for " + human_setting(report.tracing_seconds)};
+    if (!context.host.empty()) comments.push_back("host " + display_safe(context.host));
+    if (report.stats.lost_events)
+        comments.push_back(std::to_string(report.stats.lost_events) +
+                           " events lost: the profile may be incomplete");
+    for (const auto& c : comments) p.add_comment(b.string_index(c));
+}
+
+// zlib and protobuf fail here only when memory runs out (or past 2 GiB, which no report reaches);
+// that ends the program, as std::bad_alloc would.
+std::string gzip(const std::string& data) {
+    z_stream zs = {};
+    // windowBits 15 + 16: a gzip header and trailer instead of zlib's (mtime 0: reproducible).
+    if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        throw std::runtime_error("zlib: deflateInit2 failed");
+    std::string out(deflateBound(&zs, data.size()) + 32, '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    zs.avail_in = static_cast<uInt>(data.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    const int rc = deflate(&zs, Z_FINISH);
+    out.resize(zs.total_out);
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END) throw std::runtime_error("zlib: deflate did not finish");
+    return out;
+}
+
+}  // namespace
+
+std::string render_pprof(const Report& report, const ReportContext& context) {
+    ProfileBuilder b;
+    describe(b, report, context);
+    const int64_t comm_key = b.string_index("comm");
+    for (const auto& stack : flame_stacks(report, context.weight)) {
+        pb::Sample* sample = b.profile().add_sample();
+        // frames[0] is the process, a label here; the rest are locations, leaf first.
+        for (size_t i = stack.frames.size(); i-- > 1;)
+            sample->add_location_id(b.location_id(stack.frames[i]));
+        sample->add_value(static_cast<int64_t>(std::min<uint64_t>(
+            stack.count, static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))));
+        pb::Label* comm = sample->add_label();
+        comm->set_key(comm_key);
+        comm->set_str(b.string_index(stack.frames.front().name));
+    }
+    std::string bytes;
+    if (!b.profile().SerializeToString(&bytes)) throw std::runtime_error("pprof: cannot serialize");
+    return gzip(bytes);
+}
+
+}  // namespace cwtrace

@@ -1,0 +1,338 @@
+#include "report/report_reader.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "util/display.h"
+
+namespace cwtrace {
+namespace {
+
+using Json = nlohmann::json;
+
+// More frames than any stack cwtrace captures (127 user + kernel), with room to spare; a bound
+// so that a crafted file cannot make the renderers recurse without limit.
+constexpr size_t kMaxFrames = 1024;
+constexpr size_t kMaxBuckets = 64;    // a log2 histogram has 41
+constexpr size_t kMaxSamples = 1024;  // sockets listed per late-close group (cwtrace keeps 5)
+
+// A field that is missing or has the wrong type or range; thrown inside this file only and
+// returned from read_report as an Error.
+struct BadField {
+    std::string message;
+};
+
+// A field of the document and its path, for messages ("sockets[3].origin.pid").
+class Field {
+  public:
+    Field(const Json& j, std::string path) : j_(j), path_(std::move(path)) {}
+
+    Field operator[](const char* key) const {
+        const Json& obj = object();
+        auto it = obj.find(key);
+        if (it == obj.end()) fail_at(join(key), "missing");
+        return {*it, join(key)};
+    }
+    bool has(const char* key) const { return object().contains(key); }
+
+    const Json& object() const {
+        if (!j_.is_object()) fail("expected an object");
+        return j_;
+    }
+    std::vector<Field> array(size_t max = std::numeric_limits<size_t>::max()) const {
+        if (!j_.is_array()) fail("expected an array");
+        if (j_.size() > max) fail("more than " + std::to_string(max) + " entries");
+        std::vector<Field> items;
+        items.reserve(j_.size());
+        for (size_t i = 0; i < j_.size(); ++i)
+            items.emplace_back(j_[i], path_ + "[" + std::to_string(i) + "]");
+        return items;
+    }
+    std::string string() const {
+        if (!j_.is_string()) fail("expected a string");
+        return j_.get<std::string>();
+    }
+    bool boolean() const {
+        if (!j_.is_boolean()) fail("expected true or false");
+        return j_.get<bool>();
+    }
+    uint64_t unsigned_int(uint64_t max = std::numeric_limits<uint64_t>::max()) const {
+        if (!j_.is_number_unsigned() || j_.get<uint64_t>() > max)
+            fail("expected an integer from 0 to " + std::to_string(max));
+        return j_.get<uint64_t>();
+    }
+    double seconds() const {
+        if (!j_.is_number() || !std::isfinite(j_.get<double>()) || j_.get<double>() < 0)
+            fail("expected a number of seconds >= 0");
+        return j_.get<double>();
+    }
+    bool is_null() const { return j_.is_null(); }
+
+    [[noreturn]] void fail(const std::string& why) const { fail_at(path_, why); }
+
+  private:
+    std::string join(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
+    [[noreturn]] static void fail_at(const std::string& path, const std::string& why) {
+        throw BadField{path + ": " + why};
+    }
+
+    const Json& j_;
+    std::string path_;
+};
+
+std::optional<uint32_t> nullable_u32(const Field& f) {
+    if (f.is_null()) return std::nullopt;
+    return static_cast<uint32_t>(f.unsigned_int(std::numeric_limits<uint32_t>::max()));
+}
+
+std::optional<std::string> nullable_string(const Field& f) {
+    if (f.is_null()) return std::nullopt;
+    return f.string();
+}
+
+Endpoint endpoint(const Field& f) {
+    const Field addr = f["addr"];
+    auto e = Endpoint::parse(addr.string(), static_cast<uint16_t>(f["port"].unsigned_int(65535)));
+    if (!e) addr.fail("expected an IPv4 or IPv6 address");
+    return *e;
+}
+
+std::vector<Frame> frames(const Field& f, bool with_module) {
+    std::vector<Frame> out;
+    for (const auto& item : f.array(kMaxFrames)) {
+        out.push_back({item["function"].string(), with_module ? item["module"].string() : ""});
+        if (item.has("file")) out.back().file = item["file"].string();
+        if (item.has("line"))
+            out.back().line = static_cast<int>(item["line"].unsigned_int(INT32_MAX));
+    }
+    return out;
+}
+
+OriginKind origin_kind(const Field& f) {
+    const std::string kind = f.string();
+    if (kind == "connect") return OriginKind::Connect;
+    if (kind == "accept") return OriginKind::Accept;
+    if (kind == "unknown") return OriginKind::Unknown;
+    f.fail("expected \"connect\", \"accept\" or \"unknown\"");
+}
+
+Origin origin(const Field& f) {
+    Origin o;
+    o.kind = origin_kind(f["kind"]);
+    o.pid = nullable_u32(f["pid"]);
+    o.tid = nullable_u32(f["tid"]);
+    o.comm = nullable_string(f["comm"]);
+    o.user_stack = frames(f["user_stack"], true);
+    o.kernel_stack = frames(f["kernel_stack"], false);
+    return o;
+}
+
+Diagnosis diagnosis(const Field& f) {
+    const std::string name = f.string();
+    for (Diagnosis d : {Diagnosis::Unknown, Diagnosis::UnreadData, Diagnosis::EofNotRead,
+                        Diagnosis::EofReadNotClosed})
+        if (name == to_string(d)) return d;
+    f.fail("expected \"unread_data\", \"eof_not_read\", \"eof_read_not_closed\" or \"unknown\"");
+}
+
+OwnerDetails owner_details(const Field& f) {
+    OwnerDetails d;
+    d.cmdline = f["cmdline"].string();
+    d.pid_in_namespace = nullable_u32(f["pid_in_namespace"]);
+    d.cgroup = f["cgroup"].string();
+    d.container_id = nullable_string(f["container_id"]);
+    return d;
+}
+
+// Additions to the contract (sock_diag and /proc details): optional, null when unknown.
+void read_additions(const Field& f, SocketEntry& s) {
+    const auto given = [&](const char* key) { return f.has(key) && !f[key].is_null(); };
+    if (given("age_estimate_seconds")) s.age_estimate_seconds = f["age_estimate_seconds"].seconds();
+    if (given("recv_q")) s.recv_q = nullable_u32(f["recv_q"]);
+    if (given("send_q")) s.send_q = nullable_u32(f["send_q"]);
+    if (given("diagnosis")) s.diagnosis = diagnosis(f["diagnosis"]);
+    if (given("owner")) s.owner = std::make_shared<const OwnerDetails>(owner_details(f["owner"]));
+    if (given("accepted")) s.accepted = f["accepted"].boolean();
+}
+
+SocketEntry socket(const Field& f) {
+    SocketEntry s;
+    s.pid = nullable_u32(f["pid"]);
+    s.comm = nullable_string(f["comm"]);
+    const Field family = f["family"];
+    const std::string fam = family.string();
+    if (fam != "inet" && fam != "inet6") family.fail("expected \"inet\" or \"inet6\"");
+    s.inet6 = fam == "inet6";
+    s.local = endpoint(f["local"]);
+    s.remote = endpoint(f["remote"]);
+    s.close_wait_seconds = f["close_wait_seconds"].seconds();
+    s.before_start = f["before_start"].boolean();
+    s.origin = origin(f["origin"]);
+    read_additions(f, s);
+    return s;
+}
+
+CloseKind close_kind(const Field& f) {
+    const std::string kind = f.string();
+    for (CloseKind k : {CloseKind::Close, CloseKind::Reset, CloseKind::Exit, CloseKind::Kernel,
+                        CloseKind::Unknown})
+        if (kind == to_string(k)) return k;
+    f.fail("expected \"close\", \"reset\", \"exit\", \"kernel\" or \"unknown\"");
+}
+
+Closer closer(const Field& f) {
+    Closer c;
+    c.kind = close_kind(f["kind"]);
+    c.pid = nullable_u32(f["pid"]);
+    c.tid = nullable_u32(f["tid"]);
+    c.comm = nullable_string(f["comm"]);
+    c.user_stack = frames(f["user_stack"], true);
+    c.kernel_stack = frames(f["kernel_stack"], false);
+    return c;
+}
+
+bool inet6_family(const Field& family) {
+    const std::string fam = family.string();
+    if (fam != "inet" && fam != "inet6") family.fail("expected \"inet\" or \"inet6\"");
+    return fam == "inet6";
+}
+
+LateClose late_close(const Field& f) {
+    LateClose s;
+    s.pid = nullable_u32(f["pid"]);
+    s.comm = nullable_string(f["comm"]);
+    s.inet6 = inet6_family(f["family"]);
+    s.local = endpoint(f["local"]);
+    s.remote = endpoint(f["remote"]);
+    s.close_wait_seconds = f["close_wait_seconds"].seconds();
+    s.before_start = f["before_start"].boolean();
+    const Field c = f["closer"];
+    s.closer_pid = nullable_u32(c["pid"]);
+    s.closer_tid = nullable_u32(c["tid"]);
+    s.closer_comm = nullable_string(c["comm"]);
+    return s;
+}
+
+LateCloseGroup late_close_group(const Field& f) {
+    LateCloseGroup g;
+    g.count = f["count"].unsigned_int();
+    g.total_seconds = f["total_close_wait_seconds"].seconds();
+    g.max_seconds = f["max_close_wait_seconds"].seconds();
+    g.other = f["other"].boolean();
+    g.opening = origin(f["opening"]);
+    g.closing = closer(f["closing"]);
+    for (const auto& s : f["sockets"].array(kMaxSamples)) g.sockets.push_back(late_close(s));
+    return g;
+}
+
+CloseWaitDurations durations(const Field& f) {
+    CloseWaitDurations d;
+    d.count = f["count"].unsigned_int();
+    d.total_seconds = f["total_close_wait_seconds"].seconds();
+    d.other = f["other"].boolean();
+    d.opening = origin(f["opening"]);
+    for (const auto& b : f["buckets"].array(kMaxBuckets)) {
+        DurationBucket bucket;
+        bucket.lower_seconds = static_cast<double>(b["lower_us"].unsigned_int()) / 1e6;
+        const Field upper = b["upper_us"];
+        bucket.upper_seconds =
+            upper.is_null() ? INFINITY : static_cast<double>(upper.unsigned_int()) / 1e6;
+        bucket.count = b["count"].unsigned_int();
+        d.buckets.push_back(bucket);
+    }
+    return d;
+}
+
+Stats stats(const Field& f) {
+    Stats st;
+    st.events = f["events"].unsigned_int();
+    st.lost_events = f["lost_events"].unsigned_int();
+    if (!f.has("lost")) return st;  // an addition to the contract: optional
+    const Field lost = f["lost"];
+    const std::pair<const char*, uint64_t*> causes[] = {
+        {"ringbuf_full", &st.ringbuf_full},
+        {"origin_map_full", &st.origin_map_full},
+        {"stacks_lost", &st.stacks_lost},
+        {"accept_unresolved", &st.accept_unresolved},
+        {"recursion_misses", &st.recursion_misses},
+        {"decode_errors", &st.decode_errors},
+        {"python_stacks_lost", &st.python_stacks_lost}};
+    for (const auto& [key, value] : causes)
+        if (lost.has(key)) *value = lost[key].unsigned_int();
+    if (f.has("python_native_threads"))
+        st.python_native_threads = f["python_native_threads"].unsigned_int();
+    return st;
+}
+
+SavedReport saved_report(const Json& j) {
+    const Field doc(j, "");
+    doc.object();
+    const Field schema = doc["schema"];
+    if (schema.string() != "cwtrace.report/1")
+        schema.fail("unsupported schema '" + display_safe(schema.string()) +
+                    "' (this cwtrace reads cwtrace.report/1)");
+    SavedReport saved;
+    Report& r = saved.report;
+    r.min_age_seconds = doc["min_age_seconds"].seconds();
+    r.tracing_seconds = doc["tracing_seconds"].seconds();
+    for (const auto& s : doc["sockets"].array()) r.sockets.push_back(socket(s));
+    r.stats = stats(doc["stats"]);
+    if (doc.has("host")) saved.context.host = doc["host"].string();
+    // Additions (issue 9): optional, absent from reports of earlier versions.
+    if (doc.has("late_closes"))
+        for (const auto& g : doc["late_closes"].array())
+            r.late_closes.push_back(late_close_group(g));
+    if (doc.has("close_wait_durations"))
+        for (const auto& d : doc["close_wait_durations"].array())
+            r.close_wait_durations.push_back(durations(d));
+    return saved;
+}
+
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
+std::string parse_problem(const std::exception& e) {
+    std::string what = e.what();
+    const size_t end = what.find("] ");
+    if (what.starts_with("[json.exception") && end != std::string::npos) what.erase(0, end + 2);
+    return "not valid JSON: " + what;
+}
+
+// JSON Lines: every non-blank line a document; nullopt if any line is not one.
+std::optional<Json> last_of_json_lines(std::string_view text) {
+    std::optional<Json> last;
+    size_t lines = 0;
+    for (size_t i = 0; i < text.size();) {
+        const size_t end = std::min(text.find('\n', i), text.size());
+        const std::string_view line = text.substr(i, end - i);
+        i = end + 1;
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+        Json j = Json::parse(line, nullptr, false);
+        if (j.is_discarded()) return std::nullopt;
+        last = std::move(j);
+        ++lines;
+    }
+    return lines > 1 ? last : std::nullopt;
+}
+
+}  // namespace
+
+Result<SavedReport> read_report(std::string_view text) {
+    Json j;
+    try {
+        j = Json::parse(text);
+    } catch (const Json::exception& e) {  // parse_error; out_of_range for 1e999
+        auto last = last_of_json_lines(text);
+        if (!last) return Error{display_safe(parse_problem(e)), ""};
+        j = std::move(*last);
+    }
+    try {
+        return saved_report(j);
+    } catch (const BadField& bad) {
+        return Error{display_safe(bad.message), ""};
+    }
+}
+
+}  // namespace cwtrace

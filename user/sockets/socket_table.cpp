@@ -1,0 +1,123 @@
+#include "sockets/socket_table.h"
+
+#include <algorithm>
+#include <string_view>
+
+namespace cwtrace {
+
+size_t FlowHash::operator()(const cw_flow& f) const {
+    return std::hash<std::string_view>()(
+        std::string_view(reinterpret_cast<const char*>(&f), sizeof f));
+}
+
+std::optional<uint64_t> SocketTable::key_of(const cw_flow& flow) const {
+    auto [it, end] = by_flow_.equal_range(FlowHash()(flow));
+    for (; it != end; ++it)
+        if (FlowEqual()(sockets_.at(it->second).flow, flow)) return it->second;
+    return std::nullopt;
+}
+
+void SocketTable::erase(uint64_t key) {
+    auto it = sockets_.find(key);
+    if (it == sockets_.end()) return;
+    auto [at, end] = by_flow_.equal_range(FlowHash()(it->second.flow));
+    for (; at != end; ++at) {
+        if (at->second == key) {
+            by_flow_.erase(at);
+            break;
+        }
+    }
+    sockets_.erase(it);
+}
+
+void SocketTable::enter(const cw_event_enter& event) {
+    erase(event.hdr.sk);
+    if (auto known = key_of(event.flow)) erase(*known);
+    TrackedSocket s;
+    s.key = event.hdr.sk;
+    s.ino = event.ino;
+    s.flow = event.flow;
+    s.close_wait_since_ns = event.hdr.ts_ns;
+    if (event.has_origin) s.origin = std::make_shared<const cw_origin>(event.origin);
+    by_flow_.emplace(FlowHash()(s.flow), s.key);
+    sockets_.emplace(s.key, s);
+}
+
+std::optional<TrackedSocket> SocketTable::take(const cw_event_leave& event) {
+    uint64_t key = event.hdr.sk;
+    if (!sockets_.count(key)) {
+        // Found at start, so known by its flow only.
+        auto known = key_of(event.flow);
+        if (!known || !sockets_.at(*known).untraced) return std::nullopt;
+        key = *known;
+    }
+    std::optional<TrackedSocket> left = sockets_.at(key);
+    erase(key);
+    return left;
+}
+
+bool SocketTable::attach_origin(const cw_event_origin& event) {
+    auto it = sockets_.find(event.hdr.sk);
+    if (it == sockets_.end()) return false;
+    it->second.origin = std::make_shared<const cw_origin>(event.origin);
+    if (event.ino) it->second.ino = event.ino;
+    return true;
+}
+
+bool SocketTable::add_before_start(const cw_flow& flow, uint64_t ino, uint64_t tracing_start_ns) {
+    if (add_flow(flow, ino, tracing_start_ns, /*before_start=*/true)) return true;
+    // The flow is known. Two sockets found at start with one flow are in two network namespaces
+    // (identical containers), told apart by their inodes; the first one keeps the flow's index.
+    const TrackedSocket& other = sockets_.at(*key_of(flow));
+    if (!other.before_start || !ino || !other.ino || other.ino == ino) return false;
+    insert_untraced(flow, ino, tracing_start_ns, /*before_start=*/true);
+    return true;
+}
+
+bool SocketTable::add_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_ns) {
+    return add_flow(flow, ino, seen_ns, /*before_start=*/false);
+}
+
+bool SocketTable::add_flow(const cw_flow& flow, uint64_t ino, uint64_t seen_ns, bool before_start) {
+    // One lookup of the flow (a million of them at start).
+    if (key_of(flow)) return false;
+    by_flow_.emplace(FlowHash()(flow), insert_untraced(flow, ino, seen_ns, before_start));
+    return true;
+}
+
+uint64_t SocketTable::insert_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_ns,
+                                      bool before_start) {
+    TrackedSocket s;
+    s.key = next_before_start_key_++;
+    s.ino = ino;
+    s.flow = flow;
+    s.close_wait_since_ns = seen_ns;
+    s.untraced = true;
+    s.before_start = before_start;
+    sockets_.emplace(s.key, std::move(s));
+    return next_before_start_key_ - 1;
+}
+
+std::vector<const TrackedSocket*> SocketTable::all() const { return at_least(UINT64_MAX, 0); }
+
+std::vector<const TrackedSocket*> SocketTable::at_least(uint64_t now_ns,
+                                                        uint64_t min_age_ns) const {
+    std::vector<const TrackedSocket*> out;
+    for (const auto& [key, s] : sockets_) {
+        if (now_ns >= s.close_wait_since_ns && now_ns - s.close_wait_since_ns >= min_age_ns)
+            out.push_back(&s);
+    }
+    std::sort(out.begin(), out.end(), [](const TrackedSocket* a, const TrackedSocket* b) {
+        return a->close_wait_since_ns != b->close_wait_since_ns
+                   ? a->close_wait_since_ns < b->close_wait_since_ns
+                   : a->key < b->key;
+    });
+    return out;
+}
+
+const TrackedSocket* SocketTable::find(uint64_t key) const {
+    auto it = sockets_.find(key);
+    return it == sockets_.end() ? nullptr : &it->second;
+}
+
+}  // namespace cwtrace

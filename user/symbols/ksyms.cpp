@@ -1,0 +1,79 @@
+// Kernel symbolization from kallsyms text.
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "symbols/usyms.h"
+
+namespace cwtrace {
+namespace {
+
+constexpr std::string_view kBlanks = " \t\r";
+
+// Splits off the next blank-delimited field; empty once the line is exhausted.
+std::string_view next_field(std::string_view& rest) {
+    size_t begin = rest.find_first_not_of(kBlanks);
+    if (begin == std::string_view::npos) {
+        rest = {};
+        return {};
+    }
+    rest.remove_prefix(begin);
+    size_t end = std::min(rest.find_first_of(kBlanks), rest.size());
+    std::string_view field = rest.substr(0, end);
+    rest.remove_prefix(end);
+    return field;
+}
+
+std::optional<uint64_t> parse_hex(std::string_view s) {
+    uint64_t value = 0;
+    const char* last = s.data() + s.size();
+    auto [ptr, ec] = std::from_chars(s.data(), last, value, 16);
+    if (s.empty() || ec != std::errc{} || ptr != last) return std::nullopt;
+    return value;
+}
+
+// Only code symbols can contain a stack frame's instruction pointer.
+bool is_text_type(std::string_view type) {
+    return type.size() == 1 && std::string_view("tTwW").find(type[0]) != std::string_view::npos;
+}
+
+}  // namespace
+
+KernelSymbols KernelSymbols::parse(std::string_view kallsyms_text) {
+    KernelSymbols table;
+    while (!kallsyms_text.empty()) {
+        size_t eol = std::min(kallsyms_text.find('\n'), kallsyms_text.size());
+        std::string_view line = kallsyms_text.substr(0, eol);
+        kallsyms_text.remove_prefix(std::min(eol + 1, kallsyms_text.size()));
+
+        auto addr = parse_hex(next_field(line));
+        std::string_view type = next_field(line);
+        // Any "[module]" column is a separate field after the name, so it is dropped here.
+        std::string_view name = next_field(line);
+        // kptr_restrict hides every address as zero: such entries would match everything.
+        if (!addr || *addr == 0 || !is_text_type(type) || name.empty()) continue;
+        table.syms_.push_back(Sym{*addr, std::string(name)});
+    }
+    std::stable_sort(table.syms_.begin(), table.syms_.end(),
+                     [](const Sym& a, const Sym& b) { return a.addr < b.addr; });
+    return table;
+}
+
+KernelSymbols KernelSymbols::load(const std::string& path) {
+    // procfs reports st_size 0, so read the stream to its end instead of sizing a buffer.
+    std::ifstream in(path);
+    if (!in) return {};
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parse(text.view());
+}
+
+std::optional<std::string> KernelSymbols::lookup(uint64_t addr) const {
+    auto it = std::upper_bound(syms_.begin(), syms_.end(), addr,
+                               [](uint64_t a, const Sym& s) { return a < s.addr; });
+    if (it == syms_.begin()) return std::nullopt;
+    return std::prev(it)->name;
+}
+
+}  // namespace cwtrace
