@@ -3,7 +3,7 @@
 
 #include "app/cli.h"
 #include "app/render_command.h"
-#include "app/session.h"
+#include "app/run.h"
 
 int main(int argc, char** argv) {
     cwtrace::CliResult cli = cwtrace::parse_cli(argc, argv);

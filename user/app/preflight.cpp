@@ -33,28 +33,28 @@ bool exists(const char* path) { return access(path, F_OK) == 0; }
 
 }  // namespace
 
-Result<bool> check_privileges() {
+Result<void> check_privileges() {
     const uint64_t caps = effective_caps();
-    if (has(caps, kCapSysAdmin) || (has(caps, kCapBpf) && has(caps, kCapPerfmon))) return true;
+    if (has(caps, kCapSysAdmin) || (has(caps, kCapBpf) && has(caps, kCapPerfmon))) return Ok{};
     return Error{geteuid() == 0 ? "missing capabilities CAP_BPF and CAP_PERFMON"
                                 : "permission denied: tracing needs root",
                  "run as root (sudo cwtrace ...), or grant CAP_BPF, CAP_PERFMON and "
                  "CAP_SYS_PTRACE"};
 }
 
-Result<bool> check_btf(const std::string& btf_path) {
+Result<void> check_btf(const std::string& btf_path) {
     const std::string path = btf_path.empty() ? "/sys/kernel/btf/vmlinux" : btf_path;
-    if (exists(path.c_str())) return true;
+    if (exists(path.c_str())) return Ok{};
     return Error{"kernel BTF not found at " + path,
                  btf_path.empty() ? "cwtrace needs a kernel built with CONFIG_DEBUG_INFO_BTF=y, "
                                     "or a BTF file for it given with --btf PATH"
                                   : "give --btf the path of this kernel's BTF file"};
 }
 
-Result<std::string> tracefs_root() {
-    if (const char* root = std::getenv("CWTRACE_TRACEFS")) {
-        if (exists((std::string(root) + "/events").c_str())) return std::string(root);
-        return Error{std::string("CWTRACE_TRACEFS=") + root + " has no events directory",
+Result<std::string> tracefs_root(const std::string& configured) {
+    if (!configured.empty()) {
+        if (exists((configured + "/events").c_str())) return configured;
+        return Error{"CWTRACE_TRACEFS=" + configured + " has no events directory",
                      "point CWTRACE_TRACEFS at a mounted tracefs, or unset it"};
     }
     for (const char* root : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"})

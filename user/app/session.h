@@ -1,10 +1,98 @@
-// run(): preflight -> tracer -> drain loop -> reports. Returns the process exit status.
+// One tracing session: the tracer's records go through the decoder into the socket table, and a
+// report is built from the table, the owners and the symbols whenever one is asked for.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
 #include "app/cli.h"
+#include "app/config.h"
+#include "kernel/decoder.h"
+#include "kernel/tracer.h"
+#include "owners/socket_holders.h"
+#include "python/python_stacks.h"
+#include "report/report_builder.h"
+#include "sockets/late_closes.h"
+#include "sockets/socket_table.h"
+#include "util/histogram.h"
+#include "util/result.h"
 
 namespace cwtrace {
 
-int run(const Options& options);
+class Session {
+  public:
+    Session(const Options& options, const EnvConfig& env);
+
+    // Loads and attaches the programs, then finds the sockets already in CLOSE_WAIT and the
+    // Python processes already running.
+    Result<void> start(const std::string& tracefs);
+    // Reads what the kernel sent, waiting at most `timeout_ms` for it.
+    void drain(int timeout_ms);
+    // Reads the sockets the kernel noted in CLOSE_WAIT in its map (their openers known).
+    void collect_close_wait();
+    // Drops what was cached to symbolize processes that have exited and that nothing names.
+    void forget_exited();
+
+    // Writes the report of now to `out` in pieces (a million sockets are never one string);
+    // false when a write failed. `last`: the report is kept with the session.
+    bool write(uint64_t now_ns, Format format, FILE* out, bool last = false);
+    // Continuous mode: the report of now as a Prometheus exposition.
+    std::string metrics(uint64_t now_ns);
+
+    // Ends tracing: the programs detached, every record they sent read, the rings unmapped.
+    void finish_tracing() { tracer_->finish(); }
+    // Detaches the programs and frees the kernel's maps.
+    void stop();
+
+  private:
+    // The holders of sockets by the BPF walk of the file tables (loaded at first need); nullopt
+    // makes the builder read /proc, as it does from then on once the walk has failed.
+    std::optional<HeldSockets> walk_owners(const InodeFilter& wanted);
+    void find_python_processes();
+    void watch_python(uint32_t pid);
+    PythonTracker::StackRead python_stack_read();
+    void backfill();
+    void follow_untraced(uint64_t now_ns);
+    bool events_lost() const;
+    void find_lost(uint64_t now_ns);
+    void reconcile(uint64_t now_ns);
+    Report build(uint64_t now_ns);
+    Stats stats() const;
+
+    void on_record(std::span<const std::byte> record);
+    void note_opener(const cw_origin& origin);
+    void apply(const cw_event_enter& e);
+    void apply(const cw_event_leave& e);
+    TrackedSocket left_unseen(const cw_event_leave& e);
+    void apply(const cw_event_origin& e);
+    void apply(const cw_event_process& e);
+    void apply(const cw_event_exec& e);
+    void apply(const UserStackRecord& e);
+
+    const Options& options_;
+    const EnvConfig& env_;
+    std::unique_ptr<Tracer> tracer_;
+    SocketTable table_;
+    ReportBuilder builder_;
+    CloseLog closes_;  // sockets that left CLOSE_WAIT: late closes, durations per path
+    PythonTracker python_;
+    std::map<uint32_t, uint64_t> python_watched_;  // pid -> start time (clock ticks)
+    std::optional<StartSnapshot> start_;           // for the first report, if soon enough
+    std::unique_ptr<SocketHolders> holders_;       // the BPF walk finding owners
+    bool holders_failed_ = false;                  // or /proc only (CWTRACE_PROC_OWNERS)
+    bool map_unreadable_ = false;  // collect_close_wait() failed: sock_diag finds the sockets
+    uint64_t started_ns_ = 0;
+    uint64_t records_ = 0;
+    uint64_t decode_errors_ = 0;
+    Log2Histogram left_close_wait_;        // sockets that left CLOSE_WAIT: folded in, never kept
+    std::unique_ptr<Report> last_report_;  // the final one, freed with the session (never: run())
+};
 
 }  // namespace cwtrace

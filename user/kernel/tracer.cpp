@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "cwtrace.skel.h"
+#include "util/clock.h"
 
 namespace cwtrace {
 namespace {
@@ -127,7 +128,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     // Fields read by plain loads need bpf_rdonly_cast() (6.2+) allowed in tracepoint programs;
     // a kernel refusing those programs gets their twins reading through helper calls, as does
     // CWTRACE_PROBED_READS=1 (for tests).
-    const bool direct = std::getenv("CWTRACE_PROBED_READS") == nullptr;
+    const bool direct = !config.probed_reads;
     auto started = start(config, handler, direct);
     if (started || !direct) return started;
     spdlog::debug(
@@ -193,7 +194,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
 // Attached the way libbpf would (a perf event per tracepoint, cpu 0, any pid; a raw tracepoint
 // by name), but each looked up in `tracefs` first, so that a missing tracepoint is named and an
 // optional one only warns.
-Result<bool> Tracer::attach(const std::string& tracefs) {
+Result<void> Tracer::attach(const std::string& tracefs) {
     bpf_program* prog;
     bpf_object__for_each_program(prog, skel_->obj) {
         if (!bpf_program__autoload(prog)) continue;  // the twin of a loaded one
@@ -233,7 +234,7 @@ Result<bool> Tracer::attach(const std::string& tracefs) {
         }
         links_.push_back(link);  // the link owns fd now
     }
-    return true;
+    return Ok{};
 }
 
 Tracer::~Tracer() {
@@ -285,12 +286,6 @@ uint64_t sent_ns(const void* data, size_t size) {
     return hdr.ts_ns;
 }
 
-uint64_t monotonic_now_ns() {
-    timespec ts = {};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // A record reserved on another CPU can be committed this long after a later one.
 constexpr uint64_t kCommitSkewNs = 1'000'000;
 // A copy held for that skew is handed on this soon: its unwind memo spares later copies.
@@ -338,7 +333,7 @@ int Tracer::drain(int timeout_ms) {
     if (consumed < 0) return consumed;
     // Copies of openings whose events have not come (yet, or ever) go too, up to a moment every
     // earlier event has surely been committed by.
-    deliver_copies_until(monotonic_now_ns() - kCommitSkewNs);
+    deliver_copies_until(monotonic_ns() - kCommitSkewNs);
     return consumed;
 }
 

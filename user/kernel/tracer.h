@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cwtrace/abi.h"
+#include "kernel/counters.h"
 #include "util/result.h"
 
 struct bpf_link;
@@ -33,11 +34,9 @@ struct TracerConfig {
     uint64_t closer_min_age_ns = 0;
     uint32_t user_stack_mode = CW_USER_STACKS_FP;             // enum cw_user_stack_mode
     uint32_t user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;  // dwarf mode
-};
-
-struct KernelCounters {
-    uint64_t counter[CW_CNT_MAX] = {};  // enum cw_counter, summed over CPUs
-    uint64_t recursion_misses = 0;      // runs the kernel skipped (another BPF program was active)
+    // Load only the programs reading kernel fields through helper calls (CWTRACE_PROBED_READS),
+    // not first the ones reading them by plain loads.
+    bool probed_reads = false;
 };
 
 class Tracer {
@@ -92,7 +91,7 @@ class Tracer {
     void deliver_copies_until(uint64_t ts_ns);
 
     // Each program on its tracepoint; a missing optional tracepoint only warns.
-    Result<bool> attach(const std::string& tracefs);
+    Result<void> attach(const std::string& tracefs);
     void detach();
     // Unmaps both rings and closes their epoll set (at finish(), or at destruction).
     void free_rings();

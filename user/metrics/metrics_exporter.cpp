@@ -1,24 +1,14 @@
 #include "metrics/metrics_exporter.h"
 
 #include <spdlog/spdlog.h>
-#include <time.h>
 
 #include <algorithm>
 #include <chrono>
 
 #include "metrics/metrics_textfile.h"
+#include "util/clock.h"
 
 namespace cwtrace {
-namespace {
-
-uint64_t process_cpu_ns() {
-    timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + ts.tv_nsec;
-}
-
-}  // namespace
-
 Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const MetricsOutputs& outputs) {
     if (!outputs.addr && outputs.textfile.empty()) return std::unique_ptr<MetricsExporter>();
     std::unique_ptr<MetricsExporter> exporter(new MetricsExporter());

@@ -37,7 +37,7 @@ void sync_directory(const std::string& dir) {
 
 }  // namespace
 
-Result<bool> write_textfile_atomically(const std::string& path, const std::string& text) {
+Result<void> write_textfile_atomically(const std::string& path, const std::string& text) {
     const std::string tmp = path + ".tmp";  // not *.prom: the collector never reads it
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return io_error("create", tmp);
@@ -59,7 +59,7 @@ Result<bool> write_textfile_atomically(const std::string& path, const std::strin
     }
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     sync_directory(parent.empty() ? "." : parent.string());
-    return true;
+    return Ok{};
 }
 
 }  // namespace cwtrace

@@ -9,6 +9,6 @@ namespace cwtrace {
 
 // Replaces `path` atomically: writes PATH.tmp in the same directory, fsyncs it, renames it over
 // `path` (and fsyncs the directory), so the collector never reads a half-written file.
-Result<bool> write_textfile_atomically(const std::string& path, const std::string& text);
+Result<void> write_textfile_atomically(const std::string& path, const std::string& text);
 
 }  // namespace cwtrace

@@ -19,6 +19,7 @@
 #include "owners/owners.h"
 #include "sockets/sock_diag.h"
 #include "sockets/socket_table.h"
+#include "symbols/ksyms.h"
 #include "symbols/perf_map.h"
 #include "symbols/usyms.h"
 #include "unwind/unwind_dwarf.h"

@@ -127,7 +127,7 @@ Error errno_error(const std::string& what, int err, std::string hint = {}) {
     return Error{what + ": " + std::strerror(err), std::move(hint)};
 }
 
-Result<bool> send_dump_request(int fd, uint8_t family, uint32_t state_mask) {
+Result<void> send_dump_request(int fd, uint8_t family, uint32_t state_mask) {
     struct Request {
         struct nlmsghdr header;
         struct inet_diag_req_v2 body;
@@ -147,7 +147,7 @@ Result<bool> send_dump_request(int fd, uint8_t family, uint32_t state_mask) {
         const ssize_t n = sendto(fd, &request, sizeof request, 0,
                                  reinterpret_cast<struct sockaddr*>(&kernel), sizeof kernel);
         const int err = n < 0 ? errno : EMSGSIZE;
-        if (n == static_cast<ssize_t>(sizeof request)) return true;
+        if (n == static_cast<ssize_t>(sizeof request)) return Ok{};
         if (n < 0 && err == EINTR) continue;
         return errno_error("sock_diag: sending the dump request", err);
     }
@@ -161,7 +161,7 @@ Error kernel_error(int err) {
 }
 
 // Reads datagrams until NLMSG_DONE, handing each socket to `visit`.
-Result<bool> read_dump(int fd, const DiagVisitor& visit) {
+Result<void> read_dump(int fd, const DiagVisitor& visit) {
     std::vector<std::byte> buffer(kRecvBufferBytes);
     std::vector<DiagSocket> batch;  // one datagram's sockets, reused
     for (;;) {
@@ -189,7 +189,7 @@ Result<bool> read_dump(int fd, const DiagVisitor& visit) {
             case DiagParseStatus::More:
                 continue;
             case DiagParseStatus::Done:
-                return true;
+                return Ok{};
             case DiagParseStatus::KernelError:
                 return kernel_error(parsed.error);
             case DiagParseStatus::Malformed:
@@ -216,7 +216,7 @@ int open_diag_socket_in(int netns_fd, int& err) {
 }
 
 // One dump request, on a netlink socket of its own, read to its end.
-Result<bool> dump_family(uint8_t family, uint32_t state_mask, const DiagVisitor& visit,
+Result<void> dump_family(uint8_t family, uint32_t state_mask, const DiagVisitor& visit,
                          int netns_fd) {
     int err = 0;
     NetlinkFd fd(netns_fd < 0 ? open_diag_socket() : open_diag_socket_in(netns_fd, err));
@@ -280,11 +280,11 @@ const char* to_string(DiagParseStatus status) {
     return "?";
 }
 
-Result<bool> for_each_tcp_socket(uint32_t state_mask, const DiagVisitor& visit, int netns_fd) {
+Result<void> for_each_tcp_socket(uint32_t state_mask, const DiagVisitor& visit, int netns_fd) {
     // The kernel dumps one family per request (AF_UNSPEC has no handler).
     for (uint8_t family : {AF_INET, AF_INET6})
         if (auto dumped = dump_family(family, state_mask, visit, netns_fd); !dumped) return dumped;
-    return true;
+    return Ok{};
 }
 
 Result<std::vector<DiagSocket>> dump_tcp_sockets(uint32_t state_mask) {

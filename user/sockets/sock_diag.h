@@ -65,7 +65,7 @@ Result<std::vector<DiagSocket>> dump_tcp_sockets(uint32_t state_mask);
 // time, so memory stays flat at a million sockets. On an error, sockets already visited stay
 // visited. With `netns_fd` (an open /proc/PID/ns/net), the sockets of that network namespace.
 using DiagVisitor = std::function<void(const DiagSocket&)>;
-Result<bool> for_each_tcp_socket(uint32_t state_mask, const DiagVisitor& visit, int netns_fd = -1);
+Result<void> for_each_tcp_socket(uint32_t state_mask, const DiagVisitor& visit, int netns_fd = -1);
 
 enum class DiagParseStatus {
     More,         // every message was read; the dump goes on in the next datagram

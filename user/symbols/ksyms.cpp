@@ -1,37 +1,15 @@
 // Kernel symbolization from kallsyms text.
+#include "symbols/ksyms.h"
+
 #include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
 
-#include "symbols/usyms.h"
+#include "util/fields.h"
 
 namespace cwtrace {
 namespace {
-
-constexpr std::string_view kBlanks = " \t\r";
-
-// Splits off the next blank-delimited field; empty once the line is exhausted.
-std::string_view next_field(std::string_view& rest) {
-    size_t begin = rest.find_first_not_of(kBlanks);
-    if (begin == std::string_view::npos) {
-        rest = {};
-        return {};
-    }
-    rest.remove_prefix(begin);
-    size_t end = std::min(rest.find_first_of(kBlanks), rest.size());
-    std::string_view field = rest.substr(0, end);
-    rest.remove_prefix(end);
-    return field;
-}
-
-std::optional<uint64_t> parse_hex(std::string_view s) {
-    uint64_t value = 0;
-    const char* last = s.data() + s.size();
-    auto [ptr, ec] = std::from_chars(s.data(), last, value, 16);
-    if (s.empty() || ec != std::errc{} || ptr != last) return std::nullopt;
-    return value;
-}
 
 // Only code symbols can contain a stack frame's instruction pointer.
 bool is_text_type(std::string_view type) {

@@ -14,37 +14,15 @@
 #include <sstream>
 
 #include "symbols/demangle.h"
+#include "util/fields.h"
 
 namespace cwtrace {
 namespace {
 
-constexpr std::string_view kBlanks = " \t\r";
 constexpr std::string_view kDeleted = " (deleted)";
 constexpr const char* kUnknown = "[unknown]";
 // How many earlier symbols to inspect for one that encloses a nested symbol's gap.
 constexpr int kMaxEnclosingScan = 16;
-
-// Splits off the next blank-delimited field; empty once the line is exhausted.
-std::string_view next_field(std::string_view& rest) {
-    size_t begin = rest.find_first_not_of(kBlanks);
-    if (begin == std::string_view::npos) {
-        rest = {};
-        return {};
-    }
-    rest.remove_prefix(begin);
-    size_t end = std::min(rest.find_first_of(kBlanks), rest.size());
-    std::string_view field = rest.substr(0, end);
-    rest.remove_prefix(end);
-    return field;
-}
-
-std::optional<uint64_t> parse_hex(std::string_view s) {
-    uint64_t value = 0;
-    const char* last = s.data() + s.size();
-    auto [ptr, ec] = std::from_chars(s.data(), last, value, 16);
-    if (s.empty() || ec != std::errc{} || ptr != last) return std::nullopt;
-    return value;
-}
 
 // "start-end perms offset dev inode   path"; nullopt for lines that are not an executable file.
 std::optional<Mapping> parse_maps_line(std::string_view line) {
@@ -62,7 +40,7 @@ std::optional<Mapping> parse_maps_line(std::string_view line) {
     if (!start || !end || *start >= *end) return std::nullopt;
 
     // The path is the rest of the line and may itself contain blanks.
-    size_t path_begin = line.find_first_not_of(kBlanks);
+    size_t path_begin = line.find_first_not_of(kFieldBlanks);
     if (path_begin == std::string_view::npos || line[path_begin] != '/') return std::nullopt;
     std::string_view path = line.substr(path_begin);
     while (!path.empty() && path.back() == '\r') path.remove_suffix(1);

@@ -1,5 +1,5 @@
-// Symbolization: kernel addresses from /proc/kallsyms, user addresses from the ELF symbol
-// tables of the files a process maps. Snapshots of a process's mappings are taken while it
+// User-space symbolization: addresses from the ELF symbol tables of the files a process maps.
+// Snapshots of a process's mappings are taken while it
 // lives; ELF symbol tables are cached per file, so an opener that has exited still resolves.
 #pragma once
 
@@ -18,26 +18,6 @@
 #include "symbols/debug_info.h"
 
 namespace cwtrace {
-
-// Kernel text symbols, sorted by address. Frames that fall in no symbol print "[unknown]".
-class KernelSymbols {
-  public:
-    // Parses kallsyms-format text ("ffffffff81000000 T _stext").
-    static KernelSymbols parse(std::string_view kallsyms_text);
-    // Reads /proc/kallsyms (or `path`); empty table on failure (and every lookup misses).
-    static KernelSymbols load(const std::string& path = "/proc/kallsyms");
-
-    // The function containing `addr`, or nullopt.
-    std::optional<std::string> lookup(uint64_t addr) const;
-    size_t size() const { return syms_.size(); }
-
-  private:
-    struct Sym {
-        uint64_t addr;
-        std::string name;
-    };
-    std::vector<Sym> syms_;
-};
 
 // One file-backed executable mapping from /proc/PID/maps.
 struct Mapping {

@@ -1,6 +1,8 @@
-// Errors as values: a Result holds either a T or an Error with a reason and a hint.
+// Errors as values: a Result holds either a T (or, as Result<void>, Ok) or an Error with a reason
+// and a hint.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -28,6 +30,24 @@ class Result {
 
   private:
     std::variant<T, Error> v_;
+};
+
+// What a Result<void> holds when all went well.
+struct Ok {};
+
+// Success with nothing to hand back, or an Error.
+template <>
+class Result<void> {
+  public:
+    Result(Ok) {}
+    Result(Error error) : error_(std::move(error)) {}
+
+    bool ok() const { return !error_; }
+    explicit operator bool() const { return ok(); }
+    const Error& error() const { return *error_; }
+
+  private:
+    std::optional<Error> error_;
 };
 
 }  // namespace cwtrace

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "symbols/ksyms.h"
 #include "symbols/usyms.h"
 
 #ifndef CWTRACE_SYMBOLIZE_FIXTURE

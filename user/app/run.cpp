@@ -1,0 +1,151 @@
+#include "app/run.h"
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "app/config.h"
+#include "app/preflight.h"
+#include "app/session.h"
+#include "metrics/metrics_exporter.h"
+#include "util/clock.h"
+
+namespace cwtrace {
+namespace {
+
+constexpr uint64_t kDrainNs = 100'000'000;      // how stale the table may get between drains
+constexpr uint64_t kForgetNs = 60'000'000'000;  // how often caches of exited processes are dropped
+// How often the sockets the kernel noted in CLOSE_WAIT are read from its map between reports,
+// so that a report adds only the last ones.
+constexpr uint64_t kCollectNs = 10'000'000'000;
+
+volatile sig_atomic_t g_stop = 0;
+
+// The session, with its last report, is left for the exit to take back: a million tracked
+// sockets, their report and caches are millions of allocations, most of a second to free one by
+// one, which the kernel does at once when the process exits. Held here, not lost (leak checkers
+// see it; volatile: a store never read back would otherwise be dropped by the compiler).
+void* volatile g_left_for_exit = nullptr;
+
+void on_stop_signal(int) { g_stop = 1; }
+
+void install_signal_handlers() {
+    struct sigaction sa = {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error, handled where we write
+}
+
+void setup_logging(bool verbose) {
+    auto logger = spdlog::stderr_logger_mt("cwtrace");  // the start's walk logs from a thread
+    logger->set_pattern("cwtrace: %v");
+    logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+    spdlog::set_default_logger(logger);
+}
+
+int fail(const Error& error) {
+    if (error.hint.empty())
+        std::fprintf(stderr, "cwtrace: %s\n", error.message.c_str());
+    else
+        std::fprintf(stderr, "cwtrace: %s (hint: %s)\n", error.message.c_str(), error.hint.c_str());
+    return 1;
+}
+
+// Privileges, BTF, tracefs: each failing with one line and a hint before anything is loaded.
+// Returns where tracefs is.
+Result<std::string> preflight(const Options& options, const EnvConfig& env) {
+    if (auto privileges = check_privileges(); !privileges) return privileges.error();
+    if (auto btf = check_btf(options.btf_path); !btf) return btf.error();
+    return tracefs_root(env.tracefs);
+}
+
+// Drains the kernel's records until the duration ends or a signal stops tracing, with the
+// periodic reports, metrics and housekeeping on their own clocks.
+void poll_until_stopped(const Options& options, Session& session, MetricsExporter* metrics) {
+    // -d and -i count from here, when tracing is said to run: the start-up (in front of a million
+    // sockets, seconds of dump and /proc pass) is not part of the window asked for.
+    const uint64_t start = monotonic_ns();
+    const uint64_t deadline = options.duration ? start + options.duration->count() : UINT64_MAX;
+    uint64_t next_report = options.interval ? start + options.interval->count() : UINT64_MAX;
+    bool stdout_ok = true;
+    uint64_t next_forget = start + kForgetNs;
+    uint64_t next_collect = start + kCollectNs;
+    while (!g_stop) {
+        const uint64_t now = monotonic_ns();
+        if (now >= deadline) break;
+        if (now >= next_forget) {
+            session.forget_exited();
+            next_forget = now + kForgetNs;
+        }
+        if (now >= next_collect) {
+            session.collect_close_wait();
+            next_collect = now + kCollectNs;
+        }
+        if (metrics && now >= metrics->next_refresh_ns())
+            metrics->refresh(now, [&] { return session.metrics(now); });
+        if (now >= next_report) {
+            stdout_ok = stdout_ok && session.write(now, options.periodic_format, stdout);
+            // Behind by more than an interval (a slow start or report): skip the missed ones,
+            // or `wake` below falls before `now` and the drain waits forever.
+            do next_report += options.interval->count();
+            while (next_report <= now);
+        }
+        const uint64_t wake =
+            std::min<uint64_t>({deadline, next_report, now + kDrainNs,
+                                metrics ? metrics->next_refresh_ns() : UINT64_MAX});
+        session.drain(static_cast<int>((wake - std::min(wake, now) + 999'999) / 1'000'000));
+    }
+}
+
+bool write_final(const Options& options, Session& session) {
+    if (options.output.empty())
+        return session.write(monotonic_ns(), options.format, stdout, /*last=*/true);
+    FILE* out = std::fopen(options.output.c_str(), "w");
+    if (!out) return false;
+    bool ok = session.write(monotonic_ns(), options.format, out, /*last=*/true);
+    return std::fclose(out) == 0 && ok;
+}
+
+}  // namespace
+
+int run(const Options& options) {
+    setup_logging(options.verbose);
+    const EnvConfig env = read_env_config(std::getenv);
+    for (const std::string& warning : env.warnings) spdlog::warn("{}", warning);
+    auto tracefs = preflight(options, env);
+    if (!tracefs) return fail(tracefs.error());
+
+    install_signal_handlers();
+    // Before tracing starts, so that a port in use costs nothing.
+    auto exporter = MetricsExporter::start({options.metrics_addr, options.metrics_textfile});
+    if (!exporter) return fail(exporter.error());
+    MetricsExporter* metrics = exporter->get();
+    auto session = std::make_unique<Session>(options, env);
+    if (auto started = session->start(*tracefs); !started) return fail(started.error());
+    spdlog::info("tracing TCP sockets entering CLOSE_WAIT (min-age {}); Ctrl-C to stop",
+                 format_duration(options.min_age));
+
+    poll_until_stopped(options, *session, metrics);
+
+    // The final report is of the sockets as tracing ends; built without the rings mapped, it
+    // peaks lower.
+    session->finish_tracing();
+    if (metrics) metrics->finish([&] { return session->metrics(monotonic_ns()); });
+    const bool written = write_final(options, *session);
+    const int saved_errno = errno;
+    // Detached now, whatever comes: the rest is left for the exit to free.
+    session->stop();
+    g_left_for_exit = session.release();
+    if (!written && !options.output.empty())
+        return fail({"cannot write " + options.output + ": " + std::strerror(saved_errno), ""});
+    return 0;
+}
+
+}  // namespace cwtrace
