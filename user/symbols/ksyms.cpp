@@ -21,9 +21,7 @@ bool is_text_type(std::string_view type) {
 KernelSymbols KernelSymbols::parse(std::string_view kallsyms_text) {
     KernelSymbols table;
     while (!kallsyms_text.empty()) {
-        size_t eol = std::min(kallsyms_text.find('\n'), kallsyms_text.size());
-        std::string_view line = kallsyms_text.substr(0, eol);
-        kallsyms_text.remove_prefix(std::min(eol + 1, kallsyms_text.size()));
+        std::string_view line = next_line(kallsyms_text);
 
         auto addr = parse_hex(next_field(line));
         std::string_view type = next_field(line);

@@ -159,10 +159,7 @@ const ElfSymbols* cached_symbols(ElfCache& cache, const std::string& path) {
 ProcessMaps ProcessMaps::parse(std::string_view maps_text) {
     ProcessMaps maps;
     while (!maps_text.empty()) {
-        size_t eol = std::min(maps_text.find('\n'), maps_text.size());
-        std::string_view line = maps_text.substr(0, eol);
-        maps_text.remove_prefix(std::min(eol + 1, maps_text.size()));
-        if (auto m = parse_maps_line(line)) maps.maps_.push_back(std::move(*m));
+        if (auto m = parse_maps_line(next_line(maps_text))) maps.maps_.push_back(std::move(*m));
     }
     std::sort(maps.maps_.begin(), maps.maps_.end(),
               [](const Mapping& a, const Mapping& b) { return a.start < b.start; });

@@ -5,6 +5,13 @@
 
 namespace cwtrace {
 
+std::string_view next_line(std::string_view& rest) {
+    const size_t eol = std::min(rest.find('\n'), rest.size());
+    std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(std::min(eol + 1, rest.size()));
+    return line;
+}
+
 std::string_view next_field(std::string_view& rest) {
     size_t begin = rest.find_first_not_of(kFieldBlanks);
     if (begin == std::string_view::npos) {

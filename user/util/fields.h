@@ -10,6 +10,9 @@ namespace cwtrace {
 // What separates fields.
 inline constexpr std::string_view kFieldBlanks = " \t\r";
 
+// Splits off the next line (without its '\n'); empty at the end of the text.
+std::string_view next_line(std::string_view& rest);
+
 // Splits off the next field delimited by kFieldBlanks; empty once the line is exhausted.
 std::string_view next_field(std::string_view& rest);
 
