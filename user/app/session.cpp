@@ -70,7 +70,7 @@ Result<void> Session::start(const std::string& tracefs) {
     auto python = std::async(std::launch::async, [this] { find_python_processes(); });
     backfill();
     python.get();
-    // The dump's and the walk's buffers are freed: their pages go back (~3 MB at 100,000).
+    // The dump's and the walk's buffers are freed: their pages go back to the system.
     malloc_trim(0);
     return Ok{};
 }

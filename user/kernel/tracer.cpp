@@ -244,8 +244,8 @@ Tracer::~Tracer() {
 }
 
 void Tracer::detach() {
-    // Detaching a tracepoint waits for an RCU grace period (~70 ms here): one at a time, the
-    // links held the exit up by ~0.2 s; detached at once, their waits overlap.
+    // Detaching a tracepoint waits for an RCU grace period: detached at once, on threads, the
+    // links' waits overlap instead of adding up at exit.
     std::vector<std::thread> detaching;
     for (bpf_link* link : links_) {
         try {

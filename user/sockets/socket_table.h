@@ -92,8 +92,8 @@ class SocketTable {
                              bool before_start);
 
     std::unordered_map<uint64_t, TrackedSocket> sockets_;
-    // Flow index: FlowHash of the flow -> key (its socket holds the flow to compare). Half the
-    // memory of a map keyed by the 40-byte flow, at a million sockets ~32 MB.
+    // Flow index: FlowHash of the flow -> key (its socket holds the flow to compare): half the
+    // memory of a map keyed by the 40-byte flow.
     std::unordered_multimap<size_t, uint64_t> by_flow_;
     uint64_t next_before_start_key_ = 1;  // kernel addresses are never this small
 };
