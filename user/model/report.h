@@ -44,12 +44,17 @@ struct Frame {
 
 enum class OriginKind { Unknown, Connect, Accept };
 
-struct Origin {
-    OriginKind kind = OriginKind::Unknown;
+// A thread the kernel side recorded, an opener or a closer: who it was and its stacks.
+struct Thread {
     std::optional<uint32_t> pid, tid;
     std::optional<std::string> comm;
     std::vector<Frame> user_stack;    // innermost first
     std::vector<Frame> kernel_stack;  // innermost first
+};
+
+// Who opened a socket, and how.
+struct Origin : Thread {
+    OriginKind kind = OriginKind::Unknown;
 };
 
 // A socket's opening path, shared and read-only: most sockets of a pile found at start have none
@@ -139,12 +144,8 @@ enum class CloseKind {
 
 // Who took a socket out of CLOSE_WAIT. Process and stacks are known in process context only;
 // stacks only for closes at least min-age late.
-struct Closer {
+struct Closer : Thread {
     CloseKind kind = CloseKind::Unknown;
-    std::optional<uint32_t> pid, tid;
-    std::optional<std::string> comm;
-    std::vector<Frame> user_stack;    // innermost first
-    std::vector<Frame> kernel_stack;  // innermost first
 };
 
 // One socket that stayed in CLOSE_WAIT at least min-age and was then closed during the run.

@@ -120,14 +120,19 @@ OriginKind origin_kind(const Field& f) {
     f.fail("expected \"connect\", \"accept\" or \"unknown\"");
 }
 
+// The fields an opener and a closer share, read after their "kind".
+void read_thread(const Field& f, Thread& t) {
+    t.pid = nullable_u32(f["pid"]);
+    t.tid = nullable_u32(f["tid"]);
+    t.comm = nullable_string(f["comm"]);
+    t.user_stack = frames(f["user_stack"], true);
+    t.kernel_stack = frames(f["kernel_stack"], false);
+}
+
 Origin origin(const Field& f) {
     Origin o;
     o.kind = origin_kind(f["kind"]);
-    o.pid = nullable_u32(f["pid"]);
-    o.tid = nullable_u32(f["tid"]);
-    o.comm = nullable_string(f["comm"]);
-    o.user_stack = frames(f["user_stack"], true);
-    o.kernel_stack = frames(f["kernel_stack"], false);
+    read_thread(f, o);
     return o;
 }
 
@@ -187,11 +192,7 @@ CloseKind close_kind(const Field& f) {
 Closer closer(const Field& f) {
     Closer c;
     c.kind = close_kind(f["kind"]);
-    c.pid = nullable_u32(f["pid"]);
-    c.tid = nullable_u32(f["tid"]);
-    c.comm = nullable_string(f["comm"]);
-    c.user_stack = frames(f["user_stack"], true);
-    c.kernel_stack = frames(f["kernel_stack"], false);
+    read_thread(f, c);
     return c;
 }
 

@@ -166,12 +166,10 @@ void CloseLog::fold_late(const PendingLate& late) {
     socket.close_wait_seconds = late.seconds;
     socket.before_start = late.before_start;
     if (late.closer) {
-        Origin thread = resolve_(*late.closer);
-        closing.pid = socket.closer_pid = thread.pid;
-        closing.tid = socket.closer_tid = thread.tid;
-        closing.comm = socket.closer_comm = thread.comm;
-        closing.user_stack = std::move(thread.user_stack);
-        closing.kernel_stack = std::move(thread.kernel_stack);
+        static_cast<Thread&>(closing) = resolve_(*late.closer);
+        socket.closer_pid = closing.pid;
+        socket.closer_tid = closing.tid;
+        socket.closer_comm = closing.comm;
         socket.pid = late.closer->pid;
         socket.comm = comm_of(*late.closer);
     } else if (late.opener) {
