@@ -23,11 +23,14 @@
 #include "kernel/tracer.h"
 #include "metrics/metrics.h"
 #include "metrics/metrics_exporter.h"
+#include "owners/owner_finder.h"
 #include "owners/owners.h"
-#include "owners/socket_holders.h"
+#include "owners/start_snapshot.h"
 #include "python/python_stacks.h"
 #include "render/render.h"
 #include "report/report_builder.h"
+#include "report/stack_resolver.h"
+#include "sockets/close_wait_scan.h"
 #include "sockets/late_closes.h"
 #include "sockets/socket_table.h"
 #include "util/histogram.h"
@@ -109,21 +112,20 @@ class Session {
   public:
     explicit Session(const Options& options)
         : options_(options),
-          builder_([this](int32_t id) {
+          stacks_([this](int32_t id) {
               return tracer_ ? tracer_->stack(id) : std::vector<uint64_t>{};
           }),
+          builder_(stacks_, owners_),
           closes_(static_cast<uint64_t>(options.min_age.count()), options.pids,
-                  [this](const cw_origin& thread) { return builder_.resolve_thread(thread); }) {
-        builder_.set_python_frames(
+                  [this](const cw_origin& thread) { return stacks_.resolve_thread(thread); }) {
+        stacks_.set_python_frames(
             [this](const cw_origin& o) { return python_.frames(o, python_stack_read()); });
         closes_.set_unwound_openers(
             [this](const cw_origin& o, uint64_t sk) -> int64_t {
-                auto id = builder_.unwound_stack(sk, o);
+                auto id = stacks_.unwound_stack(sk, o);
                 return id ? int64_t{*id} : -1;
             },
-            [this](const cw_origin& o, uint32_t id) { return builder_.resolve_thread(o, id); });
-        builder_.set_owner_finder(
-            [this](const InodeFilter& wanted) { return walk_owners(wanted); });
+            [this](const cw_origin& o, uint32_t id) { return stacks_.resolve_thread(o, id); });
     }
 
     Result<bool> start(const std::string& tracefs) {
@@ -143,7 +145,7 @@ class Session {
         if (!tracer) return tracer.error();
         tracer_ = std::move(*tracer);
         if (config.user_stack_mode == CW_USER_STACKS_DWARF)
-            builder_.set_memo_publisher(
+            stacks_.set_memo_publisher(
                 [this](const KernelUnwindMemo& m) { tracer_->set_unwind_memo(m.key, m.memo); },
                 config.user_stack_bytes);
         started_ns_ = monotonic_ns();
@@ -155,35 +157,6 @@ class Session {
         // The dump's and the walk's buffers are freed: their pages go back (~3 MB at 100,000).
         malloc_trim(0);
         return true;
-    }
-
-    // The holders of sockets by the BPF walk of the file tables (loaded at first need); nullopt
-    // makes the builder read /proc, as it does from then on once the walk has failed.
-    std::optional<HeldSockets> walk_owners(const InodeFilter& wanted) {
-        if (!holders_ && !holders_failed_) {
-            auto loaded = SocketHolders::load();
-            if (loaded) {
-                holders_ = std::move(*loaded);
-            } else {
-                holders_failed_ = true;
-                spdlog::debug("{} ({})", loaded.error().message, loaded.error().hint);
-            }
-        }
-        if (!holders_) return std::nullopt;
-        spdlog::stopwatch watch;
-        auto held = holders_->walk(wanted);
-        if (!held) {
-            spdlog::debug("BPF socket walk failed: owners are read from /proc");
-            holders_.reset();
-            holders_failed_ = true;
-            return std::nullopt;
-        }
-        const WalkStats& w = holders_->last_walk();
-        spdlog::debug(
-            "owners: BPF walk of {} processes, {} descriptors in {} runs: {} held "
-            "sockets in CLOSE_WAIT, {} of them wanted, in {:.3f} s",
-            w.processes, w.fds, w.runs, w.found, held->size(), watch);
-        return held;
     }
 
     // Python processes already running; later ones are seen at exec().
@@ -221,7 +194,7 @@ class Session {
     void backfill() {
         spdlog::stopwatch watch;
         size_t added = 0;
-        StartSnapshot start = builder_.snapshot_at_start([&](const DiagSocket& d) -> uint64_t {
+        StartSnapshot start = snapshot_at_start(owners_, [&](const DiagSocket& d) -> uint64_t {
             if (!table_.add_before_start(flow_of(d), d.inode, started_ns_)) return 0;
             ++added;
             return table_.last_key();
@@ -238,7 +211,7 @@ class Session {
         std::unordered_set<cw_flow, FlowHash, FlowEqual> present;
         std::unordered_set<uint64_t> held;
         for (pid_t pid : options_.pids) held.merge(socket_inodes_of(pid));
-        for (const DiagSocket& d : ReportBuilder::close_wait_now()) {
+        for (const DiagSocket& d : close_wait_now()) {
             const cw_flow flow = flow_of(d);
             present.insert(flow);
             if (d.inode && held.count(d.inode)) table_.add_untraced(flow, d.inode, now_ns);
@@ -254,7 +227,7 @@ class Session {
         return k.counter[CW_CNT_RINGBUF_FULL] || k.recursion_misses;
     }
     void find_lost(uint64_t now_ns) {
-        for (const DiagSocket& d : ReportBuilder::close_wait_now())
+        for (const DiagSocket& d : close_wait_now())
             table_.add_untraced(flow_of(d), d.inode, now_ns);
     }
     void reconcile(uint64_t now_ns) {
@@ -299,7 +272,7 @@ class Session {
         std::optional<StartSnapshot> start = std::move(start_);
         start_.reset();
         const bool reuse = start && options_.pids.empty() && !events_lost() &&
-                           ReportBuilder::usable_for(*start, table_, now_ns, kStartReuseNs);
+                           usable_for(*start, table_, now_ns, kStartReuseNs);
         if (!reuse) start.reset();
         ReportInput input;
         input.now_ns = now_ns;
@@ -316,7 +289,7 @@ class Session {
     // Detaches the programs and frees the kernel's maps.
     void stop() {
         tracer_.reset();
-        holders_.reset();
+        owners_.unload();
     }
 
     void drain(int timeout_ms) {
@@ -329,11 +302,11 @@ class Session {
     // `last`: the report is not freed (see LeftForExit).
     bool write(uint64_t now_ns, Format format, FILE* out, bool last = false) {
         if (spdlog::should_log(spdlog::level::debug)) {  // the kernel's counters: syscalls
-            const UnwindStats& u = builder_.unwind_stats();
+            const UnwindStats& u = stacks_.unwind_stats();
             spdlog::debug(
                 "dwarf unwinding: {} unwinds, {} memoized, {} failed; {} memos given to the "
                 "kernel, {} openings matched there (no copy)",
-                u.unwinds, u.memo_hits, u.failures, builder_.memos_published(),
+                u.unwinds, u.memo_hits, u.failures, stacks_.memos_published(),
                 tracer_->counters().counter[CW_CNT_UNWIND_MEMO_HITS]);
         }
         Report report = build(now_ns);
@@ -354,7 +327,7 @@ class Session {
     }
 
     // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and
-    // cached by the builder, so this costs a /proc and sock_diag pass, not a symbolization.
+    // cached by the stack resolver, so this costs a /proc and sock_diag pass, not a symbolization.
     std::string metrics(uint64_t now_ns) {
         return render_metrics(
             make_snapshot(build(now_ns), left_close_wait_, options_.metrics_top, CWTRACE_VERSION));
@@ -365,13 +338,13 @@ class Session {
     void forget_exited() {
         collect_close_wait();  // their openers' processes are kept
         closes_.fold();
-        std::set<ReportBuilder::ProcessKey> keep;
+        std::set<StackResolver::ProcessKey> keep;
         table_.for_each([&](const TrackedSocket& s) {
             if (s.origin) keep.insert({s.origin->pid, s.origin->task_start_ns});
         });
-        if (size_t n = builder_.forget_exited(keep))
+        if (size_t n = stacks_.forget_exited(keep))
             spdlog::debug("forgot {} exited processes ({} still known)", n,
-                          builder_.processes_known());
+                          stacks_.processes_known());
         // Python processes that exited leave the kernel's watch list, which has room for 4096.
         std::erase_if(python_watched_, [&](const auto& watched) {
             const auto [pid, start_ticks] = watched;
@@ -394,7 +367,7 @@ class Session {
     }
     // An opener seen: its process's mappings and Python frames are read while it lives.
     void note_opener(const cw_origin& origin) {
-        builder_.note_process(origin.pid, origin.task_start_ns);
+        stacks_.note_process(origin.pid, origin.task_start_ns);
         python_.warm(origin, python_stack_read());
     }
     void apply(const cw_event_enter& e) {
@@ -427,11 +400,11 @@ class Session {
         note_opener(e.origin);
     }
     void apply(const cw_event_process& e) {
-        builder_.note_process(e.pid, e.task_start_ns);
+        stacks_.note_process(e.pid, e.task_start_ns);
         watch_python(e.pid);  // e.g. a libpython loaded after exec()
     }
     void apply(const cw_event_exec& e) { watch_python(e.pid); }
-    void apply(const UserStackRecord& e) { builder_.note_user_stack(e); }
+    void apply(const UserStackRecord& e) { stacks_.note_user_stack(e); }
 
     Stats stats() const {
         KernelCounters k = tracer_->counters();
@@ -454,13 +427,13 @@ class Session {
     const Options& options_;
     std::unique_ptr<Tracer> tracer_;
     SocketTable table_;
+    StackResolver stacks_;
+    OwnerFinder owners_{std::getenv("CWTRACE_PROC_OWNERS") != nullptr};  // /proc only when set
     ReportBuilder builder_;
     CloseLog closes_;  // sockets that left CLOSE_WAIT: late closes, durations per path
     PythonTracker python_;
     std::map<uint32_t, uint64_t> python_watched_;  // pid -> start time (clock ticks)
     std::optional<StartSnapshot> start_;           // for the first report, if soon enough
-    std::unique_ptr<SocketHolders> holders_;       // the BPF walk finding owners
-    bool holders_failed_ = std::getenv("CWTRACE_PROC_OWNERS") != nullptr;  // /proc only
     bool map_unreadable_ = false;  // collect_close_wait() failed: sock_diag finds the sockets
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
