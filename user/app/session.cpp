@@ -15,6 +15,7 @@
 #include "metrics/metrics.h"
 #include "owners/owners.h"
 #include "render/render.h"
+#include "sockets/close_wait_scan.h"
 #include "util/clock.h"
 
 namespace cwtrace {
@@ -27,20 +28,20 @@ constexpr uint64_t kStartReuseNs = 10'000'000'000;  // how long the start's fact
 Session::Session(const Options& options, const EnvConfig& env)
     : options_(options),
       env_(env),
-      builder_(
+      stacks_(
           [this](int32_t id) { return tracer_ ? tracer_->stack(id) : std::vector<uint64_t>{}; }),
+      owners_(env.proc_owners),
+      builder_(stacks_, owners_),
       closes_(static_cast<uint64_t>(options.min_age.count()), options.pids,
-              [this](const cw_origin& thread) { return builder_.resolve_thread(thread); }) {
-    builder_.set_python_frames(
+              [this](const cw_origin& thread) { return stacks_.resolve_thread(thread); }) {
+    stacks_.set_python_frames(
         [this](const cw_origin& o) { return python_.frames(o, python_stack_read()); });
     closes_.set_unwound_openers(
         [this](const cw_origin& o, uint64_t sk) -> int64_t {
-            auto id = builder_.unwound_stack(sk, o);
+            auto id = stacks_.unwound_stack(sk, o);
             return id ? int64_t{*id} : -1;
         },
-        [this](const cw_origin& o, uint32_t id) { return builder_.resolve_thread(o, id); });
-    builder_.set_owner_finder([this](const InodeFilter& wanted) { return walk_owners(wanted); });
-    holders_failed_ = env.proc_owners;
+        [this](const cw_origin& o, uint32_t id) { return stacks_.resolve_thread(o, id); });
 }
 
 Result<void> Session::start(const std::string& tracefs) {
@@ -61,7 +62,7 @@ Result<void> Session::start(const std::string& tracefs) {
     if (!tracer) return tracer.error();
     tracer_ = std::move(*tracer);
     if (config.user_stack_mode == CW_USER_STACKS_DWARF)
-        builder_.set_memo_publisher(
+        stacks_.set_memo_publisher(
             [this](const KernelUnwindMemo& m) { tracer_->set_unwind_memo(m.key, m.memo); },
             config.user_stack_bytes);
     started_ns_ = monotonic_ns();
@@ -73,33 +74,6 @@ Result<void> Session::start(const std::string& tracefs) {
     // The dump's and the walk's buffers are freed: their pages go back to the system.
     malloc_trim(0);
     return Ok{};
-}
-
-std::optional<HeldSockets> Session::walk_owners(const InodeFilter& wanted) {
-    if (!holders_ && !holders_failed_) {
-        auto loaded = SocketHolders::load();
-        if (loaded) {
-            holders_ = std::move(*loaded);
-        } else {
-            holders_failed_ = true;
-            spdlog::debug("{} ({})", loaded.error().message, loaded.error().hint);
-        }
-    }
-    if (!holders_) return std::nullopt;
-    spdlog::stopwatch watch;
-    auto held = holders_->walk(wanted);
-    if (!held) {
-        spdlog::debug("BPF socket walk failed: owners are read from /proc");
-        holders_.reset();
-        holders_failed_ = true;
-        return std::nullopt;
-    }
-    const WalkStats& w = holders_->last_walk();
-    spdlog::debug(
-        "owners: BPF walk of {} processes, {} descriptors in {} runs: {} held "
-        "sockets in CLOSE_WAIT, {} of them wanted, in {:.3f} s",
-        w.processes, w.fds, w.runs, w.found, held->size(), watch);
-    return held;
 }
 
 // Python processes already running; later ones are seen at exec().
@@ -137,7 +111,7 @@ PythonTracker::StackRead Session::python_stack_read() {
 void Session::backfill() {
     spdlog::stopwatch watch;
     size_t added = 0;
-    StartSnapshot start = builder_.snapshot_at_start([&](const DiagSocket& d) -> uint64_t {
+    StartSnapshot start = snapshot_at_start(owners_, [&](const DiagSocket& d) -> uint64_t {
         if (!table_.add_before_start(flow_of(d), d.inode, started_ns_)) return 0;
         ++added;
         return table_.last_key();
@@ -154,7 +128,7 @@ void Session::follow_untraced(uint64_t now_ns) {
     std::unordered_set<cw_flow, FlowHash, FlowEqual> present;
     std::unordered_set<uint64_t> held;
     for (pid_t pid : options_.pids) held.merge(socket_inodes_of(pid));
-    for (const DiagSocket& d : ReportBuilder::close_wait_now()) {
+    for (const DiagSocket& d : close_wait_now()) {
         const cw_flow flow = flow_of(d);
         present.insert(flow);
         if (d.inode && held.count(d.inode)) table_.add_untraced(flow, d.inode, now_ns);
@@ -171,8 +145,7 @@ bool Session::events_lost() const {
 }
 
 void Session::find_lost(uint64_t now_ns) {
-    for (const DiagSocket& d : ReportBuilder::close_wait_now())
-        table_.add_untraced(flow_of(d), d.inode, now_ns);
+    for (const DiagSocket& d : close_wait_now()) table_.add_untraced(flow_of(d), d.inode, now_ns);
 }
 
 void Session::reconcile(uint64_t now_ns) {
@@ -215,7 +188,7 @@ Report Session::build(uint64_t now_ns) {
     std::optional<StartSnapshot> start = std::move(start_);
     start_.reset();
     const bool reuse = start && options_.pids.empty() && !events_lost() &&
-                       ReportBuilder::usable_for(*start, table_, now_ns, kStartReuseNs);
+                       usable_for(*start, table_, now_ns, kStartReuseNs);
     if (!reuse) start.reset();
     ReportInput input;
     input.now_ns = now_ns;
@@ -228,7 +201,7 @@ Report Session::build(uint64_t now_ns) {
 
 void Session::stop() {
     tracer_.reset();
-    holders_.reset();
+    owners_.unload();
 }
 
 void Session::drain(int timeout_ms) {
@@ -238,11 +211,11 @@ void Session::drain(int timeout_ms) {
 
 bool Session::write(uint64_t now_ns, Format format, FILE* out, bool last) {
     if (spdlog::should_log(spdlog::level::debug)) {  // the kernel's counters: syscalls
-        const UnwindStats& u = builder_.unwind_stats();
+        const UnwindStats& u = stacks_.unwind_stats();
         spdlog::debug(
             "dwarf unwinding: {} unwinds, {} memoized, {} failed; {} memos given to the "
             "kernel, {} openings matched there (no copy)",
-            u.unwinds, u.memo_hits, u.failures, builder_.memos_published(),
+            u.unwinds, u.memo_hits, u.failures, stacks_.memos_published(),
             tracer_->counters().counter[CW_CNT_UNWIND_MEMO_HITS]);
     }
     Report report = build(now_ns);
@@ -262,7 +235,7 @@ bool Session::write(uint64_t now_ns, Format format, FILE* out, bool last) {
 }
 
 // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and
-// cached by the builder, so this costs a /proc and sock_diag pass, not a symbolization.
+// cached by the stack resolver, so this costs a /proc and sock_diag pass, not a symbolization.
 std::string Session::metrics(uint64_t now_ns) {
     return render_metrics(
         make_snapshot(build(now_ns), left_close_wait_, options_.metrics_top, CWTRACE_VERSION));
@@ -273,12 +246,12 @@ std::string Session::metrics(uint64_t now_ns) {
 void Session::forget_exited() {
     collect_close_wait();  // their openers' processes are kept
     closes_.fold();
-    std::set<ReportBuilder::ProcessKey> keep;
+    std::set<StackResolver::ProcessKey> keep;
     table_.for_each([&](const TrackedSocket& s) {
         if (s.origin) keep.insert({s.origin->pid, s.origin->task_start_ns});
     });
-    if (size_t n = builder_.forget_exited(keep))
-        spdlog::debug("forgot {} exited processes ({} still known)", n, builder_.processes_known());
+    if (size_t n = stacks_.forget_exited(keep))
+        spdlog::debug("forgot {} exited processes ({} still known)", n, stacks_.processes_known());
     // Python processes that exited leave the kernel's watch list, which has room for 4096.
     std::erase_if(python_watched_, [&](const auto& watched) {
         const auto [pid, start_ticks] = watched;
@@ -301,7 +274,7 @@ void Session::on_record(std::span<const std::byte> record) {
 
 // An opener seen: its process's mappings and Python frames are read while it lives.
 void Session::note_opener(const cw_origin& origin) {
-    builder_.note_process(origin.pid, origin.task_start_ns);
+    stacks_.note_process(origin.pid, origin.task_start_ns);
     python_.warm(origin, python_stack_read());
 }
 
@@ -339,12 +312,12 @@ void Session::apply(const cw_event_origin& e) {
 }
 
 void Session::apply(const cw_event_process& e) {
-    builder_.note_process(e.pid, e.task_start_ns);
+    stacks_.note_process(e.pid, e.task_start_ns);
     watch_python(e.pid);  // e.g. a libpython loaded after exec()
 }
 
 void Session::apply(const cw_event_exec& e) { watch_python(e.pid); }
-void Session::apply(const UserStackRecord& e) { builder_.note_user_stack(e); }
+void Session::apply(const UserStackRecord& e) { stacks_.note_user_stack(e); }
 
 Stats Session::stats() const { return stats_of(tracer_->counters(), records_, decode_errors_); }
 

@@ -16,9 +16,11 @@
 #include "app/config.h"
 #include "kernel/decoder.h"
 #include "kernel/tracer.h"
-#include "owners/socket_holders.h"
+#include "owners/owner_finder.h"
+#include "owners/start_snapshot.h"
 #include "python/python_stacks.h"
 #include "report/report_builder.h"
+#include "report/stack_resolver.h"
 #include "sockets/late_closes.h"
 #include "sockets/socket_table.h"
 #include "util/histogram.h"
@@ -52,9 +54,6 @@ class Session {
     void stop();
 
   private:
-    // The holders of sockets by the BPF walk of the file tables (loaded at first need); nullopt
-    // makes the builder read /proc, as it does from then on once the walk has failed.
-    std::optional<HeldSockets> walk_owners(const InodeFilter& wanted);
     void find_python_processes();
     void watch_python(uint32_t pid);
     PythonTracker::StackRead python_stack_read();
@@ -80,13 +79,13 @@ class Session {
     const EnvConfig& env_;
     std::unique_ptr<Tracer> tracer_;
     SocketTable table_;
+    StackResolver stacks_;
+    OwnerFinder owners_;
     ReportBuilder builder_;
     CloseLog closes_;  // sockets that left CLOSE_WAIT: late closes, durations per path
     PythonTracker python_;
     std::map<uint32_t, uint64_t> python_watched_;  // pid -> start time (clock ticks)
     std::optional<StartSnapshot> start_;           // for the first report, if soon enough
-    std::unique_ptr<SocketHolders> holders_;       // the BPF walk finding owners
-    bool holders_failed_ = false;                  // or /proc only (CWTRACE_PROC_OWNERS)
     bool map_unreadable_ = false;  // collect_close_wait() failed: sock_diag finds the sockets
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;

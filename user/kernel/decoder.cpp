@@ -118,4 +118,8 @@ cw_event_enter enter_of(uint64_t sk, const cw_origin_entry& entry) {
     return e;
 }
 
+std::string comm_of(const cw_origin& thread) {
+    return std::string(thread.comm, strnlen(thread.comm, sizeof thread.comm));
+}
+
 }  // namespace cwtrace

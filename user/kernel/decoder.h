@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <variant>
 
 #include "cwtrace/abi.h"
@@ -27,6 +28,9 @@ using Decoded = std::variant<Event, DecodeError>;
 Decoded decode_event(std::span<const std::byte> record);
 
 const char* to_string(DecodeError error);
+
+// A recorded thread's comm, which the kernel leaves unterminated when it fills the field.
+std::string comm_of(const cw_origin& thread);
 
 // The enter record of a socket the kernel noted in CLOSE_WAIT in its `origins` map instead of
 // sending one (see cw_event_enter): as it would have been sent.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernel/decoder.h"
 #include "util/net_format.h"
 
 namespace cwtrace {
@@ -23,10 +24,6 @@ CloseKind close_kind_of(uint32_t kind) {
         default:
             return CloseKind::Unknown;
     }
-}
-
-std::string comm_of(const cw_origin& o) {
-    return std::string(o.comm, strnlen(o.comm, sizeof o.comm));
 }
 
 // A path's identity: its kind and its frames (function and module); never its process.

@@ -9,7 +9,6 @@
 #include <fstream>
 
 #include "owners/owners.h"
-#include "report/report_builder.h"
 
 using namespace cwtrace;
 
@@ -73,24 +72,4 @@ TEST(Owners, StartTicksParsedPastCommWithSpacesAndParens) {
     std::ofstream(dir + "/42/stat")
         << "42 (evil) name (x) S 1 42 42 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 123456 1 2\n";
     EXPECT_EQ(read_start_ticks(42, dir), 123456u);
-}
-
-// A long run on a host of short-lived processes: what was cached to symbolize a process goes once
-// it has exited, unless a tracked socket still names it.
-TEST(ReportBuilderCaches, ExitedProcessesForgottenUnlessKept) {
-    ReportBuilder builder([](int32_t) { return std::vector<uint64_t>{}; });
-    const auto self = static_cast<uint32_t>(getpid());
-    const uint64_t ns_per_tick = 1'000'000'000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
-    const uint64_t self_start = read_start_ticks(getpid()) * ns_per_tick;
-    ASSERT_TRUE(same_process(getpid(), self_start));
-    const ReportBuilder::ProcessKey alive{self, self_start};
-    const ReportBuilder::ProcessKey reused{self, self_start + 1'000'000'000};  // same pid, later
-    const ReportBuilder::ProcessKey kept{0x7ffffff0u, 1};                      // gone, still named
-    for (const auto& [pid, start] : {alive, reused, kept}) builder.note_process(pid, start);
-    ASSERT_EQ(builder.processes_known(), 3u);
-
-    EXPECT_EQ(builder.forget_exited({kept}), 1u);
-    EXPECT_EQ(builder.processes_known(), 2u);
-    EXPECT_EQ(builder.forget_exited({}), 1u) << "the exited one, once no socket names it";
-    EXPECT_EQ(builder.processes_known(), 1u) << "a live process stays";
 }

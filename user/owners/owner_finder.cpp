@@ -1,0 +1,76 @@
+// Owner assignment: the holders of sockets by the BPF walk or the /proc pass, made owners.
+#include "owners/owner_finder.h"
+
+#include <spdlog/spdlog.h>
+#include <spdlog/stopwatch.h>
+
+#include <algorithm>
+#include <set>
+
+#include "owners/process_info.h"
+
+namespace cwtrace {
+
+HeldSockets OwnerFinder::find_holders(const InodeFilter& wanted) {
+    if (auto held = walk(wanted)) return std::move(*held);
+    return find_socket_holders(wanted);
+}
+
+std::optional<HeldSockets> OwnerFinder::walk(const InodeFilter& wanted) {
+    if (!holders_ && !walk_failed_) {
+        auto loaded = SocketHolders::load();
+        if (loaded) {
+            holders_ = std::move(*loaded);
+        } else {
+            walk_failed_ = true;
+            spdlog::debug("{} ({})", loaded.error().message, loaded.error().hint);
+        }
+    }
+    if (!holders_) return std::nullopt;
+    spdlog::stopwatch watch;
+    auto held = holders_->walk(wanted);
+    if (!held) {
+        spdlog::debug("BPF socket walk failed: owners are read from /proc");
+        holders_.reset();
+        walk_failed_ = true;
+        return std::nullopt;
+    }
+    const WalkStats& w = holders_->last_walk();
+    spdlog::debug(
+        "owners: BPF walk of {} processes, {} descriptors in {} runs: {} held "
+        "sockets in CLOSE_WAIT, {} of them wanted, in {:.3f} s",
+        w.processes, w.fds, w.runs, w.found, held->size(), watch);
+    return held;
+}
+
+// Both sides sorted by inode and walked side by side: a million sockets, no hash map.
+void assign_owners(OwnerSlots slots, HeldSockets held,
+                   std::unordered_map<pid_t, std::string>& comms) {
+    std::sort(slots.begin(), slots.end());
+    std::sort(held.begin(), held.end());  // by inode, then pid: a socket's lowest holder first
+    std::set<pid_t> owners;
+    auto h = held.begin();
+    for (auto [ino, owner] : slots) {
+        while (h != held.end() && h->first < ino) ++h;
+        if (h == held.end()) break;
+        if (h->first != ino) continue;
+        if (!*owner || h->second < *owner) *owner = h->second;
+        owners.insert(*owner);
+    }
+    for (pid_t pid : owners) {
+        auto [it, added] = comms.try_emplace(pid);
+        if (added) it->second = read_comm(pid);
+    }
+}
+
+OwnerDetails owner_details(pid_t pid) {
+    ProcessDetails p = read_process_details(pid);
+    OwnerDetails d;
+    d.cmdline = std::move(p.cmdline);
+    if (p.namespaced_pid) d.pid_in_namespace = static_cast<uint32_t>(*p.namespaced_pid);
+    d.cgroup = std::move(p.cgroup);
+    d.container_id = std::move(p.container_id);
+    return d;
+}
+
+}  // namespace cwtrace

@@ -1,0 +1,52 @@
+// Who holds the sockets a report is about: the BPF walk of the file tables (SocketHolders) while
+// this kernel runs it, the /proc pass otherwise; each socket's owner from its holders, and what
+// /proc says of that owner.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "model/report.h"
+#include "owners/owners.h"
+#include "owners/socket_holders.h"
+
+namespace cwtrace {
+
+class OwnerFinder {
+  public:
+    // `proc_only`: never the BPF walk, always the /proc pass.
+    explicit OwnerFinder(bool proc_only = false) : walk_failed_(proc_only) {}
+
+    // The holders of the sockets `wanted` says yes to: the walk, or the /proc pass when it fails.
+    HeldSockets find_holders(const InodeFilter& wanted);
+    // The BPF walk alone (loaded at first need); nullopt when it cannot be used, and from then on
+    // find_holders() reads /proc.
+    std::optional<HeldSockets> walk(const InodeFilter& wanted);
+
+    // Frees the walk's program and maps (a later walk loads them again).
+    void unload() { holders_.reset(); }
+
+  private:
+    std::unique_ptr<SocketHolders> holders_;
+    bool walk_failed_ = false;
+};
+
+// The owner field of each socket looked for, by its inode.
+using OwnerSlots = std::vector<std::pair<uint64_t, pid_t*>>;
+
+// Sets each socket's owner from its holders: the lowest pid of a shared socket, as the /proc
+// pass has always said. Adds the owners' comms to `comms`.
+void assign_owners(OwnerSlots slots, HeldSockets held,
+                   std::unordered_map<pid_t, std::string>& comms);
+
+// What /proc says of an owner: command line, pid in its namespace, cgroup, container.
+OwnerDetails owner_details(pid_t pid);
+
+}  // namespace cwtrace

@@ -1,0 +1,197 @@
+// Stack resolution: symbolized frames of the threads the kernel recorded, cached per process.
+#include "report/stack_resolver.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "owners/owners.h"
+#include "python/python_stacks.h"
+#include "symbols/call_site.h"
+
+namespace cwtrace {
+namespace {
+
+// Innermost kernel frames that belong to the tracing machinery, not to the socket's code path.
+bool is_tracing_frame(const std::string& name) {
+    static constexpr std::string_view kPrefixes[] = {"bpf_",   "perf_",   "trace_",  "__traceiter_",
+                                                     "__bpf_", "__perf_", "__trace_"};
+    return std::any_of(std::begin(kPrefixes), std::end(kPrefixes),
+                       [&](std::string_view p) { return name.starts_with(p); });
+}
+
+OriginKind kind_of(uint32_t kind) {
+    switch (kind) {
+        case CW_ORIGIN_CONNECT:
+            return OriginKind::Connect;
+        case CW_ORIGIN_ACCEPT:
+            return OriginKind::Accept;
+        default:
+            return OriginKind::Unknown;
+    }
+}
+
+}  // namespace
+
+StackResolver::StackResolver(StackLookup stacks) : stacks_(std::move(stacks)) {}
+
+void StackResolver::note_process(uint32_t pid, uint64_t task_start_ns) {
+    auto [it, inserted] = maps_.try_emplace({pid, task_start_ns});
+    if (!inserted) return;
+    const auto p = static_cast<pid_t>(pid);
+    // Read the maps between two identity checks, so they cannot belong to a reused pid.
+    if (same_process(p, task_start_ns)) {
+        auto maps = ProcessMaps::read(p);
+        if (maps && same_process(p, task_start_ns)) it->second = std::move(maps);
+    }
+}
+
+const std::vector<Frame>& StackResolver::kernel_frames(int32_t stack_id) {
+    auto [it, inserted] = kernel_stacks_.try_emplace(stack_id);
+    if (!inserted) return it->second;
+    if (!kernel_symbols_) kernel_symbols_ = KernelSymbols::load();
+    bool in_tracing = true;
+    for (uint64_t ip : stacks_(stack_id)) {
+        std::string name = kernel_symbols_->lookup(ip).value_or("[unknown]");
+        if (in_tracing && is_tracing_frame(name)) continue;
+        in_tracing = false;
+        it->second.push_back({name, ""});
+    }
+    return it->second;
+}
+
+std::vector<Frame> StackResolver::user_frames(const cw_origin& origin,
+                                              std::optional<uint32_t> unwound_id) {
+    auto key = std::make_tuple(origin.pid, origin.task_start_ns, origin.user_stack_id,
+                               origin.leaf_caller, origin.py_status, origin.py_stack_id,
+                               unwound_id ? int64_t{*unwound_id} : int64_t{-1});
+    if (auto it = user_stacks_.find(key); it != user_stacks_.end()) return it->second;
+    // Dwarf mode: the stack unwound from the opening's copy, else the frame-pointer walk.
+    std::optional<std::vector<Frame>> unwound;
+    if (unwound_id) unwound = unwound_frames(origin, *unwound_id);
+    std::vector<Frame> frames = unwound ? std::move(*unwound) : native_frames(origin);
+    if (python_)
+        if (auto python = python_(origin))
+            frames = merge_python_frames(std::move(frames), std::move(*python));
+    return user_stacks_[key] = std::move(frames);
+}
+
+std::vector<Frame> StackResolver::native_frames(const cw_origin& origin) {
+    if (origin.user_stack_id < 0) return {};
+    std::vector<uint64_t> ips = stacks_(origin.user_stack_id);
+    note_process(origin.pid, origin.task_start_ns);
+    const std::optional<ProcessMaps>& snapshot = maps_[{origin.pid, origin.task_start_ns}];
+    if (!snapshot) {
+        // The process exited before its mappings could be read: say so, never guess.
+        return std::vector<Frame>(ips.size(), Frame{"[exited]", ""});
+    }
+    const ProcessMaps& maps = *snapshot;
+
+    // A syscall wrapper without a frame hides its caller from a frame-pointer walk; the word
+    // at the stack pointer restores it when it really is a return address.
+    if (ips.size() >= 1 && origin.leaf_caller && (ips.size() < 2 || ips[1] != origin.leaf_caller)) {
+        const Mapping* m = maps.find(origin.leaf_caller);
+        if (m && follows_call(maps.open_path(*m), origin.leaf_caller - m->start + m->file_offset))
+            ips.insert(ips.begin() + 1, origin.leaf_caller);
+    }
+    std::vector<Frame> frames;
+    for (size_t i = 0; i < ips.size(); ++i) {
+        // Outer frames are return addresses: look up the call instruction before them.
+        frames.push_back(user_frame(origin, maps, i == 0 ? ips[i] : ips[i] - 1));
+    }
+    return frames;
+}
+
+Frame StackResolver::user_frame(const cw_origin& origin, const ProcessMaps& maps, uint64_t addr) {
+    Frame frame = user_symbolizer_.symbolize(maps, addr);
+    if (!frame.module.empty()) return frame;
+    auto [it, fresh] = perf_maps_.try_emplace({origin.pid, origin.task_start_ns});
+    const std::string path = PerfMap::path_for(static_cast<pid_t>(origin.pid));
+    if (fresh) it->second = PerfMap::load(path);
+    if (it->second) {
+        if (auto name = it->second->lookup(addr)) {
+            frame.function = *name;
+            frame.module = path;
+        }
+    }
+    return frame;
+}
+
+void StackResolver::note_user_stack(const UserStackRecord& record) {
+    const cw_event_user_stack& h = record.head;
+    note_process(h.pid, h.task_start_ns);
+    const std::optional<ProcessMaps>& maps = maps_[{h.pid, h.task_start_ns}];
+    if (!maps) return;
+    StackSample sample{h.ip, h.sp, h.bp, h.tid, record.stack};
+    std::vector<StackRead> reads;
+    auto ips = unwinder_.unwind({h.pid, h.task_start_ns}, *maps, sample, CW_MAX_STACK_DEPTH,
+                                publish_memo_ ? &reads : nullptr);
+    if (ips.empty()) return;
+    const uint32_t id = unwound_.add(h.hdr.sk, h.opened_ns, ips);
+    if (!publish_memo_) return;
+    if (auto memo = kernel_unwind_memo(h, reads, id, copy_limit_)) {
+        publish_memo_(*memo);
+        ++memos_published_;
+    }
+}
+
+std::optional<std::vector<Frame>> StackResolver::unwound_frames(const cw_origin& origin,
+                                                                uint32_t unwound_id) {
+    const std::optional<ProcessMaps>& maps = maps_[{origin.pid, origin.task_start_ns}];
+    if (!maps) return std::nullopt;
+    const std::vector<uint64_t>& ips = unwound_.stack(unwound_id);
+    std::vector<Frame> frames;
+    for (size_t i = 0; i < ips.size(); ++i)
+        frames.push_back(user_frame(origin, *maps, i == 0 ? ips[i] : ips[i] - 1));
+    return frames;
+}
+
+SharedOrigin StackResolver::resolve_origin(const cw_origin& o, uint64_t sk,
+                                           ResolvedOrigins& resolved) {
+    if (kind_of(o.kind) == OriginKind::Unknown) return {};
+    const auto unwound = unwound_stack(sk, o);
+    const OriginKey key{o.kind,
+                        o.pid,
+                        o.tid,
+                        std::string_view(o.comm, strnlen(o.comm, sizeof o.comm)),
+                        o.task_start_ns,
+                        o.user_stack_id,
+                        o.kernel_stack_id,
+                        o.leaf_caller,
+                        o.py_status,
+                        static_cast<int64_t>(o.py_stack_id),
+                        unwound ? int64_t{*unwound} : int64_t{-1}};
+    auto [it, fresh] = resolved.try_emplace(key);
+    if (fresh) it->second = resolve_thread(o, unwound);
+    return it->second;
+}
+
+Origin StackResolver::resolve_thread(const cw_origin& o, std::optional<uint32_t> unwound) {
+    Origin origin;
+    origin.kind = kind_of(o.kind);
+    origin.pid = o.pid;
+    origin.tid = o.tid;
+    origin.comm = comm_of(o);
+    if (o.kernel_stack_id >= 0) origin.kernel_stack = kernel_frames(o.kernel_stack_id);
+    if (o.user_stack_id >= 0 || python_ || unwound) origin.user_stack = user_frames(o, unwound);
+    return origin;
+}
+
+size_t StackResolver::forget_exited(const std::set<ProcessKey>& keep) {
+    std::set<ProcessKey> gone;
+    auto exited = [&](const ProcessKey& key) {
+        if (keep.count(key)) return false;
+        if (gone.count(key)) return true;
+        if (same_process(static_cast<pid_t>(key.first), key.second)) return false;
+        gone.insert(key);
+        return true;
+    };
+    std::erase_if(maps_, [&](const auto& entry) { return exited(entry.first); });
+    std::erase_if(perf_maps_, [&](const auto& entry) { return exited(entry.first); });
+    std::erase_if(user_stacks_, [&](const auto& entry) {
+        return exited({std::get<0>(entry.first), std::get<1>(entry.first)});
+    });
+    return gone.size();
+}
+
+}  // namespace cwtrace

@@ -1,0 +1,65 @@
+// The sockets in CLOSE_WAIT now, as sock_diag lists them in every network namespace, with what
+// a report says of each (queues, accepted or a client's, the time since the last ACK).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "cwtrace/abi.h"
+#include "model/report.h"
+#include "sockets/sock_diag.h"
+#include "sockets/socket_table.h"
+
+namespace cwtrace {
+
+// The flow of a socket found by sock_diag, as the tracer's events name it.
+cw_flow flow_of(const DiagSocket& socket);
+
+// What sock_diag says of a socket in CLOSE_WAIT, as a report uses it.
+struct SocketFacts {
+    bool found = false;  // false: no dump listed it (closed meanwhile, or a namespace not dumped)
+    bool has_tcp_info = false;
+    std::optional<bool> accepted;  // see SocketEntry::accepted
+    uint32_t recv_q = 0, send_q = 0;
+    uint32_t last_ack_recv_ms = 0;
+};
+
+// What a socket's receive queue in CLOSE_WAIT says of the code that holds it.
+Diagnosis diagnose(uint32_t recv_q);
+
+// The ports connect() picks from (net.ipv4.ip_local_port_range; Linux's default if unreadable).
+std::pair<uint16_t, uint16_t> ephemeral_ports();
+
+// The sockets in CLOSE_WAIT now, in every network namespace (with --pid, and after a lost event).
+std::vector<DiagSocket> close_wait_now();
+
+// Every socket in CLOSE_WAIT now, in every network namespace, with its facts; the listening
+// sockets are dumped first, to tell an accepted socket from a client's.
+using FactsVisitor = std::function<void(const DiagSocket&, const SocketFacts&)>;
+void for_each_close_wait(const FactsVisitor& visit);
+
+// Tells which of a list of tracked sockets a dumped one is: by inode (flows are unique within a
+// network namespace only), or by flow for one tracked before it had an inode (in a listen queue
+// then).
+class TrackedIndex {
+  public:
+    explicit TrackedIndex(size_t expected) { by_inode_.reserve(expected); }
+    // The socket at position `at` in the list.
+    void add(uint32_t at, const TrackedSocket& socket);
+    bool holds(uint64_t inode) const { return by_inode_.count(inode) > 0; }
+    std::optional<uint32_t> find(const DiagSocket& d) const;
+
+  private:
+    std::unordered_map<uint64_t, uint32_t> by_inode_;
+    std::unordered_map<cw_flow, uint32_t, FlowHash, FlowEqual> by_flow_;
+};
+
+// What sock_diag says now of each socket `index` knows, handed to `found` with its position.
+void look_up_close_wait(const TrackedIndex& index,
+                        const std::function<void(uint32_t at, const SocketFacts&)>& found);
+
+}  // namespace cwtrace
