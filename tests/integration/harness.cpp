@@ -1,3 +1,4 @@
+// The integration tests' harness (see harness.h): processes, cwtrace runs and the report's reading.
 #include "harness.h"
 
 #include <fcntl.h>
@@ -9,7 +10,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -18,6 +22,8 @@ extern char** environ;
 namespace cwtrace::testing {
 
 using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
 
 Process::Process(std::vector<std::string> argv) {
     int out[2], err[2];
@@ -134,15 +140,115 @@ std::vector<std::string> cwtrace_bpf_objects() {
     return found;
 }
 
-}  // namespace cwtrace::testing
-
-namespace cwtrace::testing {
-
 std::vector<std::string> new_cwtrace_bpf_objects(const std::vector<std::string>& before) {
     std::vector<std::string> added;
     for (const auto& line : cwtrace_bpf_objects())
         if (std::find(before.begin(), before.end(), line) == before.end()) added.push_back(line);
     return added;
+}
+
+void wait_unloaded(const std::vector<std::string>& before) {
+    for (int i = 0; i < 50 && !new_cwtrace_bpf_objects(before).empty(); ++i)
+        std::this_thread::sleep_for(100ms);
+}
+
+bool bpf_required() {
+    const char* v = std::getenv("CWTRACE_REQUIRE_BPF");
+    return v && std::string(v) == "1";
+}
+
+void skip_or_fail(const std::string& why) {
+    // In a lambda: FAIL() and GTEST_SKIP() return from the function they stand in.
+    if (bpf_required())
+        [&] { FAIL() << why; }();
+    else
+        [&] { GTEST_SKIP() << why; }();
+}
+
+std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
+                                       std::vector<std::string> env) {
+    args.insert(args.begin(), CWTRACE_BIN);
+    if (!env.empty()) {
+        args.insert(args.begin(), env.begin(), env.end());
+        args.insert(args.begin(), "/usr/bin/env");
+    }
+    auto p = std::make_unique<Process>(args);
+    if (p->wait_stderr("tracing TCP", 20s)) return p;
+    auto code = p->wait(2s);
+    skip_or_fail("cwtrace did not start (exit " +
+                 (code ? std::to_string(*code) : std::string("?")) + "): " + p->err());
+    return nullptr;
+}
+
+std::optional<int> stop(Process& cwtrace, int sig) {
+    cwtrace.signal(sig);
+    return cwtrace.wait(20s);
+}
+
+json stop_with_report(Process& cwtrace, int sig) {
+    EXPECT_EQ(stop(cwtrace, sig), std::optional<int>(0)) << cwtrace.err();
+    try {
+        return json::parse(cwtrace.out());
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "report is not JSON: " << e.what() << "\n" << cwtrace.out();
+        return json{{"sockets", json::array()}};
+    }
+}
+
+int number_after_space(const std::string& line) {
+    return std::stoi(line.substr(line.find(' ') + 1));
+}
+
+int announced_port(Process& fixture) {
+    return number_after_space(fixture.wait_line("port ", 5s).value_or("port 0"));
+}
+
+std::vector<json> sockets_with_port(const json& report, const char* side, int port) {
+    std::vector<json> out;
+    for (const auto& s : report.at("sockets"))
+        if (s.at(side).at("port").get<int>() == port) out.push_back(s);
+    return out;
+}
+
+std::vector<std::string> function_names(const json& stack) {
+    std::vector<std::string> names;
+    for (const auto& frame : stack) names.push_back(frame.at("function").get<std::string>());
+    return names;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += n + " ";
+    return out;
+}
+
+bool contains(const std::vector<std::string>& names, const std::string& name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+bool in_order(const std::vector<std::string>& names, const std::vector<std::string>& needles) {
+    auto it = names.begin();
+    for (const auto& needle : needles) {
+        it = std::find(it, names.end(), needle);
+        if (it == names.end()) return false;
+        ++it;
+    }
+    return true;
+}
+
+::testing::AssertionResult nothing_dropped(const json& stats) {
+    const auto& lost = stats.at("lost");
+    for (const char* cause : {"ringbuf_full", "origin_map_full", "decode_errors"})
+        if (lost.at(cause).get<uint64_t>() != 0)
+            return ::testing::AssertionFailure() << cause << " in " << stats.dump();
+    return ::testing::AssertionSuccess();
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
 }
 
 }  // namespace cwtrace::testing

@@ -1,9 +1,14 @@
-// Running cwtrace and the fixture programs as real processes, for the integration tests.
+// The integration tests' one harness: running cwtrace and the fixture programs as real
+// processes, starting and stopping cwtrace, and reading its JSON report and the fixtures' output.
 #pragma once
 
+#include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,5 +62,65 @@ std::vector<std::string> cwtrace_bpf_objects();
 // Those of cwtrace_bpf_objects() that are not in `before`: the programs one run added, so that
 // another cwtrace running on the machine (a benchmark, a second instance) does not count.
 std::vector<std::string> new_cwtrace_bpf_objects(const std::vector<std::string>& before);
+
+// Waits up to 5 s for the programs added since `before` to go: the kernel frees a program once
+// its last fd is closed, a moment after the process exits.
+void wait_unloaded(const std::vector<std::string>& before);
+
+// ---- cwtrace itself ----
+
+// CWTRACE_REQUIRE_BPF=1 (CI): a test that cannot load BPF fails instead of being skipped.
+bool bpf_required();
+
+// What a test does when it cannot run here (BPF refused, a tool missing): a fatal failure when
+// BPF is required, so that from SetUp() the body does not run; otherwise marked skipped.
+void skip_or_fail(const std::string& why);
+
+// Starts cwtrace with `args` (and NAME=VALUE settings `env` in its environment) and waits until
+// its programs are attached. nullptr when it could not start: the test has then failed (BPF
+// required) or been marked skipped, and the caller returns.
+std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
+                                       std::vector<std::string> env = {});
+
+// Sends `sig` and waits up to 20 s for cwtrace to exit: its exit status, nullopt on timeout.
+std::optional<int> stop(Process& cwtrace, int sig = SIGINT);
+
+// Stops cwtrace with `sig`, expects exit 0 and returns its JSON report ({"sockets": []}, with a
+// failure, when the output is not JSON).
+nlohmann::json stop_with_report(Process& cwtrace, int sig = SIGINT);
+
+// ---- The fixtures' output and the report ----
+
+// The number in a fixture's line "word N" ("port 4242", "received 1234").
+int number_after_space(const std::string& line);
+
+// The port a fixture listens on (peer -l, leaky_server: its line "port N"); 0 when it said
+// none within 5 s.
+int announced_port(Process& fixture);
+
+// Sockets of the report whose `side` ("remote" or "local") has port `port`.
+std::vector<nlohmann::json> sockets_with_port(const nlohmann::json& report, const char* side,
+                                              int port);
+
+// The function names of a JSON stack, innermost first.
+std::vector<std::string> function_names(const nlohmann::json& stack);
+
+// The names on one line, for failure messages.
+std::string joined(const std::vector<std::string>& names);
+
+// Whether `name` is one of `names`.
+bool contains(const std::vector<std::string>& names, const std::string& name);
+
+// Whether `needles` appear in `names` in this order (not necessarily adjacent).
+bool in_order(const std::vector<std::string>& names, const std::vector<std::string>& needles);
+
+// Nothing dropped by cwtrace itself (ring buffer, origin map, decoder). The other causes in
+// stats.lost (stacks not captured, skipped program runs, unresolved accepts, Python stacks) also
+// count what happens to other processes on the machine, such as tests running in parallel;
+// where they touch a test's own sockets, its assertions on those sockets see it.
+::testing::AssertionResult nothing_dropped(const nlohmann::json& stats);
+
+// A whole file's bytes ("" when it cannot be read).
+std::string slurp(const std::string& path);
 
 }  // namespace cwtrace::testing

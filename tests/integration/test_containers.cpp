@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "harness.h"
-#include "helpers.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
@@ -30,26 +29,7 @@ struct KillOnExit {
     }
 };
 
-class Containers : public ::testing::Test {
-  protected:
-    json stop_with_report(Process& cwtrace) {
-        cwtrace.signal(SIGINT);
-        EXPECT_EQ(cwtrace.wait(20s), std::optional<int>(0)) << cwtrace.err();
-        try {
-            return json::parse(cwtrace.out());
-        } catch (const std::exception& e) {
-            ADD_FAILURE() << "report is not JSON: " << e.what() << "\n" << cwtrace.out();
-            return json{{"sockets", json::array()}};
-        }
-    }
-};
-
-std::vector<json> sockets_to(const json& report, int remote_port) {
-    std::vector<json> out;
-    for (const auto& s : report.at("sockets"))
-        if (s.at("remote").at("port").get<int>() == remote_port) out.push_back(s);
-    return out;
-}
+class Containers : public ::testing::Test {};
 
 // The only child of `pid` (unshare --fork's child), or 0.
 pid_t only_child(pid_t pid) {
@@ -94,7 +74,7 @@ TEST_F(Containers, SocketStuckInAnotherNetworkNamespaceIsFoundAtStart) {
     if (!cwtrace) return;
     const json report = stop_with_report(*cwtrace);
     std::vector<json> found;
-    for (const auto& s : sockets_to(report, port))
+    for (const auto& s : sockets_with_port(report, "remote", port))
         if (s.at("pid") == client.pid()) found.push_back(s);
     ASSERT_EQ(found.size(), 1u) << report.dump(2);
     const json& s = found[0];
@@ -111,7 +91,7 @@ TEST_F(Containers, SocketStuckInAnotherNetworkNamespaceIsFoundAtStart) {
 // only inside its mount namespace, are symbolized through /proc/PID/root.
 TEST_F(Containers, OwnerInItsOwnPidAndMountNamespaces) {
     Process peer({FX_PEER, "-l"});
-    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     ASSERT_GT(port, 0);
     char dir[] = "/tmp/cwtrace-mntns-XXXXXX";
     ASSERT_NE(mkdtemp(dir), nullptr);
@@ -133,7 +113,7 @@ TEST_F(Containers, OwnerInItsOwnPidAndMountNamespaces) {
     std::this_thread::sleep_for(1500ms);
     const json report = stop_with_report(*cwtrace);
 
-    const auto found = sockets_to(report, port);
+    const auto found = sockets_with_port(report, "remote", port);
     ASSERT_EQ(found.size(), 1u) << report.dump(2);
     const json& s = found[0];
     EXPECT_EQ(s.at("pid"), host_pid);

