@@ -182,7 +182,7 @@ struct cw_event_leave {
     struct cw_flow flow;
     __u32 new_state; /* enum cw_tcp_state */
     __u32 pad;
-    /* Who closed it (issue 9). */
+    /* Who closed it. */
     __u64 close_wait_ns;     /* time in CLOSE_WAIT as the kernel saw it; 0: entry not seen */
     __u32 close_kind;        /* enum cw_close_kind */
     __u32 has_closer;        /* closer is the process that closed it (process context) */

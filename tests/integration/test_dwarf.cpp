@@ -1,4 +1,4 @@
-// Dwarf-mode user stacks (issue 8): a program built without frame pointers leaks connections
+// Dwarf-mode user stacks: a program built without frame pointers leaks connections
 // through a chain of named functions; the report names every function of the chain.
 #include <gtest/gtest.h>
 #include <signal.h>

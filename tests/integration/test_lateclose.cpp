@@ -1,4 +1,4 @@
-// Integration tests of late closes (issue 9): who took a socket out of CLOSE_WAIT, how, after how
+// Integration tests of late closes: who took a socket out of CLOSE_WAIT, how, after how
 // long, and the time in CLOSE_WAIT per opening path. Real BPF, the leaky_client fixture on
 // loopback; assertions on the JSON report and its text rendering.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Python frames in opening stacks (issue 8): a crawler using Debian's python3-requests leaks
+// Python frames in opening stacks: a crawler using Debian's python3-requests leaks
 // connections to a keep-alive server that closes its side; the report names the script's
 // functions and requests' own, merged with libc's connect and the kernel's tcp_v4_connect.
 #include <gtest/gtest.h>

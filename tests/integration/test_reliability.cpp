@@ -1,4 +1,4 @@
-// Integration tests for issue 7 (reliability): identity across SCM_RIGHTS, two instances at
+// Integration tests of reliability: identity across SCM_RIGHTS, two instances at
 // once, a full ring buffer. Real BPF and fixture programs, assertions on the JSON report; with
 // CWTRACE_REQUIRE_BPF=1 a test that cannot load BPF fails, otherwise it is skipped.
 #include <gtest/gtest.h>

@@ -35,7 +35,7 @@ struct Options {
     std::string input;                          // render: the saved JSON report; "-": stdin
     std::string btf_path;  // empty: the running kernel's /sys/kernel/btf/vmlinux
     bool verbose = false;
-    // Continuous mode (issue 9): Prometheus exposition over HTTP and/or for node_exporter.
+    // Continuous mode: Prometheus exposition over HTTP and/or for node_exporter.
     std::optional<MetricsAddr> metrics_addr;
     std::string metrics_textfile;  // empty: none
     std::size_t metrics_top = 20;  // label series of the CLOSE_WAIT gauge; the rest is "other"

@@ -1,10 +1,24 @@
-// Names of the report model's enumerations, as they appear in the reports, and where a report
-// is taken.
+// Names of the report model's enumerations and processes, as they appear in the reports, a
+// socket's best known age, and where a report is taken.
 #include "model/report.h"
 
 #include <unistd.h>
 
+#include <cmath>
+
+#include "util/display.h"
+
 namespace cwtrace {
+
+double best_age_seconds(const SocketEntry& socket) {
+    const double age = socket.age_estimate_seconds.value_or(socket.close_wait_seconds);
+    return std::isfinite(age) && age > 0 ? age : 0;
+}
+
+std::string format_process(const std::optional<std::string>& comm, std::optional<uint32_t> pid) {
+    if (!comm && !pid) return "unknown";
+    return (comm ? display_safe(*comm) : "?") + "[" + (pid ? std::to_string(*pid) : "?") + "]";
+}
 
 const char* to_string(OriginKind kind) {
     switch (kind) {

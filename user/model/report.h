@@ -118,6 +118,10 @@ struct SocketEntry {
     SharedOrigin origin;
 };
 
+// The best age known of a socket: the estimate for one found at start, else the traced age; 0
+// when that is negative or not finite.
+double best_age_seconds(const SocketEntry& socket);
+
 struct Stats {
     uint64_t events = 0;       // kernel events received
     uint64_t lost_events = 0;  // sum of every loss below
@@ -187,15 +191,22 @@ struct CloseWaitDurations {
     std::vector<DurationBucket> buckets;  // log2 buckets, lowest to highest non-empty one
 };
 
+// Linux's default ip_local_port_range: the ports connect() picks from.
+inline constexpr std::pair<uint16_t, uint16_t> kDefaultLocalPortRange = {32768, 60999};
+
 struct Report {
     double min_age_seconds = 0;
     double tracing_seconds = 0;
     std::vector<SocketEntry> sockets;  // oldest first
     Stats stats;
-    // Sockets that left CLOSE_WAIT during the run (issue 9): the late ones, largest group
+    // Sockets that left CLOSE_WAIT during the run: the late ones, largest group
     // first, and a histogram of time in CLOSE_WAIT per opening path.
     std::vector<LateCloseGroup> late_closes;
     std::vector<CloseWaitDurations> close_wait_durations;
+    // The ephemeral port range (ip_local_port_range) of the host the report was taken on, first
+    // and last: what tells a server's end from a client's when sock_diag could not. Linux's
+    // default until the builder sets the host's own.
+    std::pair<uint16_t, uint16_t> local_port_range = kDefaultLocalPortRange;
 };
 
 // What a flame graph's widths measure (--weight).
@@ -220,6 +231,10 @@ struct ReportContext {
 // Likewise, of a report's endpoint (of a socket of family `inet6`). Its address is made from
 // bytes: nothing in it needs escaping for display.
 std::string format_endpoint(bool inet6, const Endpoint& endpoint);
+
+// A process as the reports name it: "crawler[3100]", "?[3100]", "crawler[?]"; "unknown" when
+// neither is known. The comm is made terminal-safe (display.h).
+std::string format_process(const std::optional<std::string>& comm, std::optional<uint32_t> pid);
 
 const char* to_string(OriginKind kind);
 const char* to_string(Diagnosis diagnosis);  // "unread_data", ... ("unknown")

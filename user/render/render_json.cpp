@@ -331,7 +331,7 @@ bool render_json(const Report& report, const ReportContext& context, const Repor
         }
     }
     out += "],\"stats\":" + text(stats(report.stats));
-    // Additions (issue 9): sockets that left CLOSE_WAIT during the run.
+    // Additions: sockets that left CLOSE_WAIT during the run.
     Json late = Json::array();
     for (const auto& g : report.late_closes) late.push_back(late_close_group(g));
     out += ",\"late_closes\":" + text(late);

@@ -121,6 +121,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
     Report report;
     report.min_age_seconds = static_cast<double>(input.min_age_ns) / 1e9;
     report.tracing_seconds = input.tracing_seconds;
+    report.local_port_range = ephemeral_ports();  // what tells a server's end from a client's
     report.stats = input.stats;
 
     std::vector<Candidate> candidates;

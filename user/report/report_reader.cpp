@@ -283,7 +283,7 @@ SavedReport saved_report(const Json& j) {
     for (const auto& s : doc["sockets"].array()) r.sockets.push_back(socket(s));
     r.stats = stats(doc["stats"]);
     if (doc.has("host")) saved.context.host = doc["host"].string();
-    // Additions (issue 9): optional, absent from reports of earlier versions.
+    // Additions: optional, absent from reports of earlier versions.
     if (doc.has("late_closes"))
         for (const auto& g : doc["late_closes"].array())
             r.late_closes.push_back(late_close_group(g));

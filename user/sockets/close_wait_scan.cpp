@@ -79,7 +79,7 @@ std::pair<uint16_t, uint16_t> ephemeral_ports() {
     unsigned low = 0, high = 0;
     if (in >> low >> high && low <= high && high <= 65535)
         return {static_cast<uint16_t>(low), static_cast<uint16_t>(high)};
-    return {32768, 60999};
+    return kDefaultLocalPortRange;
 }
 
 std::vector<DiagSocket> close_wait_now() {

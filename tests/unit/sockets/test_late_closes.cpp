@@ -1,4 +1,4 @@
-// Late closes and time in CLOSE_WAIT (issue 9): the aggregation behind them (bounded, folded by
+// Late closes and time in CLOSE_WAIT: the aggregation behind them (bounded, folded by
 // code path) and their text sections.
 #include <gtest/gtest.h>
 

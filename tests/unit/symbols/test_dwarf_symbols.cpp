@@ -1,4 +1,4 @@
-// Symbols beyond .symtab (issue 8): demangling, perf maps of JIT code, DWARF file:line, and
+// Symbols beyond .symtab: demangling, perf maps of JIT code, DWARF file:line, and
 // functions of a stripped binary from its separate debug file found by build-id.
 #include <gtest/gtest.h>
 #include <unistd.h>

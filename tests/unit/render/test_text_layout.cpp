@@ -1,0 +1,134 @@
+// The text layout both text renderers share: widths in code points, shortening in the middle,
+// greedy wrapping, plurals, frames and stacks; and the late-closes sections writing their frames
+// as the main report does.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "render/render.h"
+#include "render/text_layout.h"
+#include "report_fixtures.h"
+
+namespace cwtrace {
+namespace {
+
+using namespace text_layout;
+using fixtures::kf;
+using fixtures::uf;
+
+TEST(TextLayout, WidthCountsCodePoints) {
+    EXPECT_EQ(width(""), 0u);
+    EXPECT_EQ(width("abc"), 3u);
+    EXPECT_EQ(width("naïve_函数_🚀"), 10u);
+}
+
+TEST(TextLayout, ShortenKeepsWhatFitsAndCutsTheMiddle) {
+    EXPECT_EQ(shorten("abcdef", 6), "abcdef");
+    EXPECT_EQ(shorten("abcdefghij", 5), "ab…ij");
+    EXPECT_EQ(shorten("abcdefghij", 4), "ab…j");
+    EXPECT_EQ(shorten("abcdefghij", 2), "a…");
+    EXPECT_EQ(shorten("abcdefghij", 1), "…");
+    EXPECT_EQ(shorten("abcdefghij", 0), "");
+    EXPECT_EQ(shorten("", 0), "");
+    // Never inside a code point.
+    EXPECT_EQ(shorten("ααααββββ", 4), "αα…β");
+    EXPECT_EQ(width(shorten("🚀🚀🚀🚀🚀🚀", 5)), 5u);
+}
+
+TEST(TextLayout, WrapBreaksBeforeTheWordThatWouldPassColumn80) {
+    const std::string a40(40, 'a'), b39(39, 'b'), b40(40, 'b');
+    EXPECT_EQ(wrap("", "  ", {a40, b39}), a40 + " " + b39 + "\n");  // exactly 80
+    EXPECT_EQ(wrap("", "  ", {a40, b40}), a40 + "\n  " + b40 + "\n");
+    EXPECT_EQ(wrap("> ", "", {"x", "y"}, ", "), "> x, y\n");
+    EXPECT_EQ(wrap("indent", "", {}), "indent\n");
+}
+
+TEST(TextLayout, WrapShortensAWordTooLongForALineOfItsOwn) {
+    const std::string out = wrap("    ", "    ", {"first", std::string(100, 'x')});
+    EXPECT_EQ(out, "    first\n    " + shorten(std::string(100, 'x'), 76) + "\n");
+    EXPECT_EQ(fitted_line("  ", std::string(100, 'y')),
+              "  " + shorten(std::string(100, 'y'), 78) + "\n");
+}
+
+TEST(TextLayout, SplitWordsSkipsRunsOfSpaces) {
+    EXPECT_EQ(split_words("  a  bc d "), (std::vector<std::string>{"a", "bc", "d"}));
+    EXPECT_TRUE(split_words("").empty());
+    EXPECT_TRUE(split_words("   ").empty());
+}
+
+TEST(TextLayout, PluralOnlyForOne) {
+    EXPECT_EQ(plural(0, "socket", "sockets"), "0 sockets");
+    EXPECT_EQ(plural(1, "socket", "sockets"), "1 socket");
+    EXPECT_EQ(plural(2, "socket", "sockets"), "2 sockets");
+}
+
+TEST(TextLayout, HowOpenedNamesTheCall) {
+    Origin o;
+    EXPECT_EQ(how_opened(o), "origin unknown");
+    o.kind = OriginKind::Accept;
+    EXPECT_EQ(how_opened(o), "opened by accept()");
+}
+
+Frame with_source(Frame f, std::string file, int line) {
+    f.file = std::move(file);
+    f.line = line;
+    return f;
+}
+
+TEST(TextLayout, FrameLineShowsTheSourcePosition) {
+    EXPECT_EQ(frame_line(with_source(uf("open_leaky", "/usr/bin/app"), "/src/leaky.c", 41), false),
+              "      open_leaky (/usr/bin/app, leaky.c:41)\n");
+    EXPECT_EQ(frame_line(with_source(uf("fetch_page", ""), "crawler.py", 12), false),
+              "      fetch_page (crawler.py:12)\n");
+    EXPECT_EQ(frame_line(kf("tcp_close"), true), "      tcp_close [kernel]\n");
+    EXPECT_EQ(frame_line(uf("nf_hook", "nf_conntrack"), true), "      nf_hook [nf_conntrack]\n");
+    EXPECT_EQ(frame_line(uf("", ""), false), "      [unknown]\n");
+}
+
+TEST(TextLayout, FrameLineShortensTheModuleBeforeTheFunction) {
+    const std::string module = "/opt/" + std::string(100, 'm') + "/lib.so";
+    const std::string line = frame_line(uf("handle_request", module), false);
+    EXPECT_EQ(line.rfind("      handle_request (/opt/mmm", 0), 0u) << line;
+    EXPECT_NE(line.find("…"), std::string::npos) << line;
+    EXPECT_NE(line.find("/lib.so)\n"), std::string::npos) << line;
+    EXPECT_EQ(width(line), 81u) << line;  // 80 columns and the newline
+}
+
+TEST(TextLayout, StackBlockCountsTheFramesLeftOut) {
+    EXPECT_EQ(stack_block("user stack:", {}, false), "    user stack: not captured\n");
+    const std::vector<Frame> frames = {kf("a"), kf("b"), kf("c")};
+    EXPECT_EQ(stack_block("kernel stack:", frames, true, 2),
+              "    kernel stack:\n      a [kernel]\n      b [kernel]\n      ... 1 more frame\n");
+    EXPECT_EQ(stack_block("kernel stack:", frames, true),
+              "    kernel stack:\n      a [kernel]\n      b [kernel]\n      c [kernel]\n");
+}
+
+// The late-closes sections write a frame exactly as the main report does: source position and
+// a long module shortened the same way.
+TEST(TextLayout, LateClosesFramesReadLikeTheMainReport) {
+    const std::string module = "/opt/" + std::string(80, 'c') + "/bin/crawler";
+    const Frame open = with_source(uf("open_connection", module), "/src/crawler/net.c", 88);
+    const Origin opening =
+        fixtures::connect_origin(3100, "crawler", {uf("connect", fixtures::kLibc), open});
+    Report r = fixtures::base_report(1);
+    r.sockets = {
+        fixtures::sock4("127.0.0.1", 40100, "127.0.0.1", 8080, 40, 3100, "crawler", opening)};
+    LateCloseGroup late;
+    late.opening = opening;
+    late.closing.kind = CloseKind::Close;
+    late.count = 1;
+    r.late_closes = {late};
+
+    const std::string text = render_text(r);
+    const std::string line = frame_line(open, false);
+    EXPECT_NE(line.find(", net.c:88)"), std::string::npos) << line;
+    const size_t main_report = text.find(line), late_closes = text.find("Late closes");
+    ASSERT_NE(main_report, std::string::npos) << text;
+    ASSERT_NE(late_closes, std::string::npos) << text;
+    EXPECT_LT(main_report, late_closes) << text;
+    EXPECT_NE(text.find(line, late_closes), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace cwtrace

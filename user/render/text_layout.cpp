@@ -1,0 +1,113 @@
+// The text renderers' shared layout (see text_layout.h).
+#include "render/text_layout.h"
+
+#include <algorithm>
+
+#include "util/display.h"
+
+namespace cwtrace::text_layout {
+namespace {
+
+const std::string kLabelIndent = "    ";
+const std::string kFrameIndent = "      ";
+
+bool starts_code_point(char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }
+
+}  // namespace
+
+size_t width(std::string_view s) { return std::count_if(s.begin(), s.end(), starts_code_point); }
+
+std::string shorten(const std::string& s, size_t max) {
+    if (width(s) <= max) return s;
+    if (max == 0) return "";
+    std::vector<size_t> starts;  // byte offset of each code point
+    for (size_t i = 0; i < s.size(); ++i)
+        if (starts_code_point(s[i])) starts.push_back(i);
+    const size_t head = max / 2, tail = max - 1 - head;
+    return s.substr(0, starts[head]) + "…" + (tail ? s.substr(starts[starts.size() - tail]) : "");
+}
+
+std::string pad_right(const std::string& s, size_t w) {
+    return s + std::string(w - std::min(w, width(s)), ' ');
+}
+
+std::string pad_left(const std::string& s, size_t w) {
+    return std::string(w - std::min(w, width(s)), ' ') + s;
+}
+
+std::string wrap(const std::string& indent, const std::string& cont,
+                 const std::vector<std::string>& words, const std::string& sep) {
+    std::string out, line = indent;
+    bool line_empty = true;
+    for (const auto& w : words) {
+        if (!line_empty && width(line) + sep.size() + width(w) > kWidth) {
+            out += line + "\n";
+            line = cont;
+            line_empty = true;
+        }
+        if (!line_empty) line += sep;
+        line += shorten(w, kWidth - width(line));
+        line_empty = false;
+    }
+    return out + line + "\n";
+}
+
+std::string fitted_line(const std::string& indent, const std::string& text) {
+    return indent + shorten(text, kWidth - width(indent)) + "\n";
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+    std::vector<std::string> words;
+    for (size_t i = 0, j; i < s.size(); i = j + 1) {
+        j = std::min(s.find(' ', i), s.size());
+        if (j > i) words.push_back(s.substr(i, j - i));
+    }
+    return words;
+}
+
+std::string plural(uint64_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string how_opened(const Origin& origin) {
+    if (origin.kind == OriginKind::Unknown) return "origin unknown";
+    return std::string("opened by ") + to_string(origin.kind) + "()";
+}
+
+std::string frame_line(const Frame& f, bool kernel) {
+    const size_t avail = kWidth - kFrameIndent.size();
+    std::string fn = display_safe(f.function.empty() ? "[unknown]" : f.function);
+    std::string mod = kernel && f.module.empty() ? "kernel" : display_safe(f.module);
+    const std::string line = f.line ? ":" + std::to_string(*f.line) : "";
+    if (!f.file.empty() && (f.module.empty() || f.module == f.file)) {
+        // Interpreted code: "fetch_page (crawler.py:12)".
+        mod = display_safe(f.file) + line;
+    } else if (!f.file.empty()) {
+        // Native code with debug info: "open_leaky (/usr/bin/app, leaky.c:41)".
+        const size_t slash = f.file.rfind('/');
+        mod += ", " + display_safe(slash == std::string::npos ? f.file : f.file.substr(slash + 1)) +
+               line;
+    }
+    const size_t decor = mod.empty() ? 0 : 3;  // " ()" or " []"
+    if (width(fn) + decor + width(mod) > avail) {
+        const size_t fn_want = std::min(width(fn), avail - decor);
+        mod = shorten(mod, std::max(avail - decor - fn_want, avail / 2 - decor));
+        fn = shorten(fn, avail - decor - width(mod));
+    }
+    if (mod.empty()) return kFrameIndent + fn + "\n";
+    return kFrameIndent + fn + (kernel ? " [" + mod + "]" : " (" + mod + ")") + "\n";
+}
+
+std::string stack_block(const std::string& label, const std::vector<Frame>& frames, bool kernel,
+                        size_t max_frames) {
+    if (frames.empty()) return kLabelIndent + label + " not captured\n";
+    std::string out = kLabelIndent + label + "\n";
+    for (size_t i = 0; i < frames.size() && i < max_frames; ++i)
+        out += frame_line(frames[i], kernel);
+    if (frames.size() > max_frames)
+        out += fitted_line(
+            kFrameIndent, "... " + plural(frames.size() - max_frames, "more frame", "more frames"));
+    return out;
+}
+
+}  // namespace cwtrace::text_layout

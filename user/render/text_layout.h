@@ -1,0 +1,57 @@
+// The layout both text renderers share (the main report and its late-closes sections): lines of
+// at most 80 columns counted in code points, names too long for them shortened in the middle with
+// "…", words wrapped greedily, and how an opening path, a frame and a stack are written (a
+// process is the model's format_process). Functions take clean text (display.h's display_safe)
+// or make the untrusted names they are given clean themselves.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/report.h"
+
+namespace cwtrace::text_layout {
+
+inline constexpr size_t kWidth = 80;
+
+// Display width of clean text: one column per code point.
+size_t width(std::string_view s);
+
+// Clean text shortened to at most `max` columns by replacing its middle with "…".
+std::string shorten(const std::string& s, size_t max);
+
+std::string pad_right(const std::string& s, size_t w);
+std::string pad_left(const std::string& s, size_t w);
+
+// Greedy wrap: the words joined by `sep`, the first line indented by `indent`, later ones by
+// `cont`; a word too long for a line of its own is shortened. Ends in '\n'.
+std::string wrap(const std::string& indent, const std::string& cont,
+                 const std::vector<std::string>& words, const std::string& sep = " ");
+
+// One line: `indent` and `text`, shortened to fit. Ends in '\n'.
+std::string fitted_line(const std::string& indent, const std::string& text);
+
+// The words of `s`, split at spaces (runs of spaces make no empty words).
+std::vector<std::string> split_words(const std::string& s);
+
+// "1 socket", "2 sockets".
+std::string plural(uint64_t n, const char* one, const char* many);
+
+// "opened by connect()", "opened by accept()", "origin unknown".
+std::string how_opened(const Origin& origin);
+
+// One frame of a stack, indented under its label: "function (module)", or "function [kernel]",
+// with the source position where known ("fetch_page (crawler.py:12)", "open_leaky
+// (/usr/bin/app, leaky.c:41)"); the module gets at most about half the line when space is short.
+std::string frame_line(const Frame& frame, bool kernel);
+
+// "    user stack:" and its frames, innermost first; the first `max_frames` of them and a count of
+// the rest. "    user stack: not captured" when there are none.
+std::string stack_block(const std::string& label, const std::vector<Frame>& frames, bool kernel,
+                        size_t max_frames = std::numeric_limits<size_t>::max());
+
+}  // namespace cwtrace::text_layout
