@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Which process holds each TCP socket in the wanted states: a walk of every process's file
- * table, the job `ss -p` and a /proc/PID/fd scan do with one readlink per descriptor (~5 us
- * each: a million sockets are seconds of CPU). Here a descriptor costs a few kernel reads.
+ * table, the job `ss -p` and a /proc/PID/fd scan do with one readlink per descriptor (seconds
+ * of CPU on a host with a million sockets). Here a descriptor costs a few kernel reads.
  *
  * Not attached anywhere: userspace runs it on demand (BPF_PROG_TEST_RUN of a raw tracepoint
  * program), which runs it under rcu_read_lock(), as the kernel's own for_each_process() walks
@@ -14,14 +14,9 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
+#include "common.bpf.h"
 #include "cwtrace/abi.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define PF_KTHREAD 0x00200000
 #define BITS_PER_WORD 64
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -33,9 +28,10 @@ const volatile __u32 wanted_states = 1u << CW_TCP_CLOSE_WAIT; /* bit (1 << tcp s
  * a constant budget counted down would make the verifier walk every iteration. */
 __u32 steps_per_run = 65536;
 
-/* Records for userspace, drained after each run (a full buffer ends the run early: nothing is
- * dropped, the next run starts at the descriptor that did not fit). 256 KiB, 16,384 records:
- * mapped twice for as long as cwtrace runs, it is resident memory of the process. */
+/* Records for userspace, drained after each run. A full buffer ends the run early: nothing is
+ * dropped (so nothing is counted, unlike cwtrace.bpf.c's records), the next run starts at the
+ * descriptor that did not fit. Small: mapped twice for as long as cwtrace runs, it is resident
+ * memory of the process. */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 256 << 10);

@@ -5,10 +5,12 @@
  * the interpreter's list, not through the runtime's "current" thread state: connect() runs
  * with the GIL released, when that is NULL or another thread's. Frames are recorded as
  * (code object, instruction offset) pairs; userspace reads the code objects at report time.
- * Included by cwtrace.bpf.c after its maps and count().
  */
 #ifndef CWTRACE_PYTHON_BPF_H
 #define CWTRACE_PYTHON_BPF_H
+
+#include "common.bpf.h"
+#include "events.bpf.h" /* count() */
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);

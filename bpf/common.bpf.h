@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What both BPF objects (cwtrace.bpf.c, fd_walk.bpf.c) build on: the kernel constants vmlinux.h
+ * lacks (the kernel defines them as macros), and the reads of kernel objects handed over as bare
+ * addresses.
+ */
+#pragma once
+
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "cwtrace/abi.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define SOCK_STREAM 1
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EPIPE 32
+#define ECONNRESET 104
+/* task_struct.flags */
+#define PF_EXITING 0x00000004
+#define PF_IO_WORKER 0x00000010
+#define PF_KTHREAD 0x00200000
+
+/* Kernel objects the programs are handed as bare addresses (the raw tracepoint's socket, a file's
+ * socket) are read in one of two ways, fixed per program variant by the constant `direct`:
+ * - direct (kernel 6.2+): bpf_rdonly_cast() gives the address its kernel type, and each field is
+ *   one load, a fault caught by the kernel as bpf_probe_read_kernel() would (cheaper than a
+ *   helper call per field);
+ * - probed (older kernels): bpf_probe_read_kernel() per field.
+ * Userspace loads the direct programs, and the `_probed` ones when the kernel refuses those; the
+ * probed ones hold no kfunc call, which an older kernel refuses even in dead code. */
+extern void* bpf_rdonly_cast(const void* obj, __u32 btf_id) __ksym __weak;
+
+#define KCAST(direct, type, addr)                                                    \
+    ((direct) ? (type*)bpf_rdonly_cast((void*)(addr), bpf_core_type_id_kernel(type)) \
+              : (type*)(addr))
+#define KREAD(direct, src, ...) \
+    ((direct) ? ___arrow(src, __VA_ARGS__) : BPF_CORE_READ(src, __VA_ARGS__))
+#define KREAD_BITFIELD(direct, src, field) \
+    ((direct) ? BPF_CORE_READ_BITFIELD(src, field) : BPF_CORE_READ_BITFIELD_PROBED(src, field))

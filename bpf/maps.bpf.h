@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * cwtrace.bpf.c's settings and maps: the read-only filters and sizes userspace sets before load
+ * (so that the verifier prunes what is unused), and every map but Python's (python.bpf.h), with
+ * what each keeps and why it is of its kind. Sizes are defaults; userspace may resize before load.
+ */
+#pragma once
+
+#include "common.bpf.h"
+
+/* Filters, set by userspace before load so the verifier prunes what is unused. */
+const volatile __u32 filter_pids[CW_MAX_PID_FILTER] = {};
+const volatile __u32 filter_pid_count = 0;
+/* Closing stacks are captured only for sockets that stayed in CLOSE_WAIT at least this long
+ * (--min-age): a healthy sub-millisecond close then costs no stack walk. */
+const volatile __u64 closer_min_age_ns = 0;
+/* enum cw_user_stack_mode, and the bytes of user stack copied in dwarf mode (a multiple of
+ * CW_USER_STACK_CHUNK, at most CW_MAX_USER_STACK_BYTES). */
+const volatile __u32 user_stack_mode = CW_USER_STACKS_FP;
+const volatile __u32 user_stack_bytes = CW_DEFAULT_USER_STACK_BYTES;
+/* The sizes of the two ring buffers below: their defaults, and as userspace sized them. */
+#define EVENTS_RING_BYTES (2 << 20)
+#define STACK_COPIES_RING_BYTES (8 << 20)
+const volatile __u64 events_bytes = EVENTS_RING_BYTES;
+const volatile __u64 stack_copies_bytes = STACK_COPIES_RING_BYTES;
+
+/* One entry per live TCP socket opened while tracing (struct cw_origin_entry): its opener, and
+ * whether and since when it is in CLOSE_WAIT. One entry serves the whole life of a followed
+ * socket: entering and leaving CLOSE_WAIT cost one lookup each. Preallocated: an insert and a
+ * delete on every connection cost less than entries allocated and freed (through RCU) as
+ * sockets come and go. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 262144);
+    __type(key, __u64); /* struct sock * */
+    __type(value, struct cw_origin_entry);
+} origins SEC(".maps");
+
+/* Deduplicates opening stacks: a path opening 100,000 sockets is stored once. No
+ * BPF_F_REUSE_STACKID: an id, once given, never changes meaning, so a socket can never be
+ * shown with another socket's stack; a hash collision is counted as a lost stack instead. */
+struct {
+    __uint(type, BPF_MAP_TYPE_STACK_TRACE);
+    __uint(max_entries, 16384);
+    __uint(key_size, sizeof(__u32));
+    __uint(value_size, CW_MAX_STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+/* The kernel path from a syscall to tcp_v4_connect() does not vary between calls made from the
+ * same user code path: its kernel stack is walked once (the walk is the costliest step of an
+ * opening) and reused for later sockets opened by the same user stack, syscall, family and
+ * protocol. */
+struct kernel_path_key {
+    __s32 user_stack_id; /* -1 when the user path is named by an unwound stack: */
+    __u32 unwound_id;    /* cw_origin.unwound_id, 0 when the stack id names it */
+    __u32 syscall_nr;
+    __u16 family;
+    __u16 protocol;
+    __u32 kind;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct kernel_path_key);
+    __type(value, __s32); /* kernel stack id */
+} kernel_paths SEC(".maps");
+
+/* When each socket now in CLOSE_WAIT without an origin entry (opened before tracing, or its
+ * opener not recorded yet) entered it, so that its close knows how late it is. LRU:
+ * when full, the entries of the longest-idle sockets go, and their closes, judged late for
+ * want of an entry, are late indeed (stacks captured): nothing is lost. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64); /* struct sock * */
+    __type(value, __u64);
+} close_wait_since SEC(".maps");
+
+/* Processes already announced to userspace (tgid -> start_boottime), so that it snapshots
+ * their mappings while they live, once per process rather than per socket. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u32);
+    __type(value, __u64);
+} announced SEC(".maps");
+
+/* The process this CPU announced last: a process opening sockets one after another is
+ * recognised without a hash lookup. */
+struct last_announced {
+    __u64 task_start_ns;
+    __u32 pid;
+    __u32 pad;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct last_announced);
+} last_announced SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, EVENTS_RING_BYTES);
+} events SEC(".maps");
+
+/* Dwarf mode's stack copies (8 KiB each) have a ring buffer of their own: a burst of connections
+ * fills it with copies, never the events above (a lost copy falls back to the frame-pointer
+ * stack and is counted). With the unwind memo only openings from paths not seen before send one,
+ * but until the first copy of a path is unwound every opening on it sends one. The first copy
+ * wakes the reader (submit_flags_of()), yet with every CPU busy churning it may run only at the
+ * next scheduler tick: the ring holds the copies sent until then. */
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, STACK_COPIES_RING_BYTES);
+} stack_copies SEC(".maps");
+
+/* Dwarf mode, per thread: the end of its readable stack (page-aligned), where a copy last
+ * stopped short. A shallow stack (a thread's first frames) is nearer its top than the bytes
+ * copied, and a copy across the top faults: learning where the top is lets the next copy read
+ * exactly what is there in one go instead of failing whole and being redone chunk by chunk.
+ * Only a hint: a stale entry (the thread id reused) is detected and the copy redone as before. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u32);   /* tid */
+    __type(value, __u64); /* first unreadable address above the stack */
+} stack_tops SEC(".maps");
+
+/* Dwarf mode: stacks userspace has unwound, with the stack words each unwind read (see struct
+ * cw_unwind_memo). Preallocated; one entry in frame-pointer mode. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 1024);
+    __type(key, struct cw_unwind_memo_key);
+    __type(value, struct cw_unwind_memo);
+} unwind_memos SEC(".maps");
+
+/* Where an opening's stack words are read to be compared with a memo: per CPU, reused. */
+struct memo_scratch {
+    unsigned char bytes[CW_MAX_USER_STACK_BYTES];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct memo_scratch);
+} memo_scratch SEC(".maps");
+
+/* Counters by enum cw_counter (every loss among them), a slot per CPU. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, CW_CNT_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} counters SEC(".maps");

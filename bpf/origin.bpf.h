@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A socket's opener (struct cw_origin), taken in process context inside connect() or at
+ * accept()'s return: the thread, its user and kernel stacks (or the unwind memo that names its
+ * user stack), its Python frames, and the announcement of its process to userspace, which then
+ * snapshots the process's mappings while it lives.
+ */
+#pragma once
+
+#include "common.bpf.h"
+#include "events.bpf.h"
+#include "maps.bpf.h"
+#include "python.bpf.h"
+#include "task.bpf.h"
+#include "user_stack.bpf.h"
+
+static __always_inline void announce_process(__u32 pid, __u64 task_start_ns, __u64 now) {
+    __u32 zero = 0;
+    struct last_announced* last = bpf_map_lookup_elem(&last_announced, &zero);
+    struct cw_event_process* event;
+    __u64* known;
+
+    if (last && last->pid == pid && last->task_start_ns == task_start_ns) return;
+    known = bpf_map_lookup_elem(&announced, &pid);
+    if (known && *known == task_start_ns) {
+        if (last) {
+            last->pid = pid;
+            last->task_start_ns = task_start_ns;
+        }
+        return;
+    }
+    event = reserve_or_count(&events, sizeof(*event), CW_CNT_RINGBUF_FULL);
+    if (!event) return; /* not remembered: the next socket of this process tries again */
+    fill_header(&event->hdr, CW_EV_PROCESS, sizeof(*event), 0, now);
+    event->task_start_ns = task_start_ns;
+    event->pid = pid;
+    event->pad = 0;
+    bpf_ringbuf_submit(event, submit_flags());
+    bpf_map_update_elem(&announced, &pid, &task_start_ns, BPF_ANY);
+}
+
+/* What the kernel path of a connect() follows from. The user path is named by its
+ * frame-pointer stack id, or in dwarf mode by the unwound stack an unwind memo matched. */
+static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct* task,
+                                                  struct pt_regs* regs,
+                                                  const struct cw_origin* origin,
+                                                  const struct sock* sk, const bool direct) {
+    struct kernel_path_key key = {};
+    __s32 *known, id;
+
+    /* Kernel threads and io_uring workers reach connect() by other paths: always walk. */
+    if ((origin->user_stack_id < 0 && !origin->unwound_id) ||
+        (task->flags & (PF_KTHREAD | PF_IO_WORKER)))
+        return bpf_get_stackid(ctx, &stacks, 0);
+    key.user_stack_id = origin->unwound_id ? -1 : origin->user_stack_id;
+    key.unwound_id = origin->unwound_id;
+    key.syscall_nr = syscall_nr(regs);
+    key.family = KREAD(direct, sk, __sk_common.skc_family);
+    key.protocol = KREAD_BITFIELD(direct, sk, sk_protocol);
+    key.kind = CW_ORIGIN_CONNECT;
+    known = bpf_map_lookup_elem(&kernel_paths, &key);
+    if (known) return *known;
+    id = bpf_get_stackid(ctx, &stacks, 0);
+    if (id >= 0) bpf_map_update_elem(&kernel_paths, &key, &id, BPF_ANY);
+    return id;
+}
+
+/* `now`: the opening's time. Dwarf mode fills `state` for the stack copy. */
+static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u32 kind,
+                                        const struct sock* sk, __u64 now, struct user_state* state,
+                                        const bool direct) {
+    struct task_struct* task = bpf_get_current_task_btf();
+    struct pt_regs* regs = user_regs(task);
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    bool memoized = false;
+
+    origin->opened_ns = now;
+    origin->pid = pid_tgid >> 32;
+    origin->tid = (__u32)pid_tgid;
+    origin->kind = kind;
+    __builtin_memcpy(origin->comm, task->comm, sizeof(origin->comm)); /* no helper call */
+    origin->task_start_ns = task_start_ns(task);
+#if defined(__TARGET_ARCH_x86)
+    if (user_stack_mode == CW_USER_STACKS_DWARF) {
+        state->key.pid = origin->pid;
+        state->key.ip = regs->ip;
+        state->key.sp = regs->sp;
+        state->key.bp = regs->bp;
+        state->mm = (__u64)task->mm;
+        memoized = memo_matches(state, origin);
+    }
+#endif
+    if (memoized) {
+        /* The unwound stack is known: the frame-pointer walk, its fallback, is not needed. */
+        origin->user_stack_id = CW_STACK_NOT_TAKEN;
+        origin->leaf_caller = 0;
+    } else {
+        origin->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+        if (origin->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
+        origin->leaf_caller = user_leaf_caller(regs);
+    }
+    if (kind == CW_ORIGIN_CONNECT) {
+        origin->kernel_stack_id = connect_kernel_stack(ctx, task, regs, origin, sk, direct);
+        if (origin->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
+    } else {
+        /* At accept()'s syscall exit the kernel stack is only the exit path: not worth a walk. */
+        origin->kernel_stack_id = CW_STACK_NOT_TAKEN;
+    }
+    py_capture(origin);
+    announce_process(origin->pid, origin->task_start_ns, now);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Reads of the current task: its user registers and what they tell (the syscall under way, the
+ * caller a frame-pointer walk misses), and its process's start time, which tells a process from
+ * a later one given the same pid.
+ */
+#pragma once
+
+#include "common.bpf.h"
+
+#include <bpf/bpf_tracing.h> /* after vmlinux.h: it needs its types */
+
+/* The user registers of the current task (bpf_task_pt_regs(): 5.15+, as a typed pointer its
+ * fields are read directly, no helper call each). */
+static __always_inline struct pt_regs* user_regs(struct task_struct* task) {
+    return (struct pt_regs*)bpf_task_pt_regs(task);
+}
+
+/* The word at the user stack pointer when the syscall was made. A syscall wrapper such as
+ * glibc's connect() sets up no frame, so a frame-pointer walk skips its caller; this is that
+ * caller's return address when the wrapper pushed nothing (userspace validates it). */
+static __always_inline __u64 user_leaf_caller(struct pt_regs* regs) {
+    __u64 word = 0;
+
+    bpf_probe_read_user(&word, sizeof(word), (void*)PT_REGS_SP(regs));
+    return word;
+}
+
+/* The number of the syscall the current task is in (its user registers), 0 when unknown. */
+static __always_inline __u32 syscall_nr(struct pt_regs* regs) {
+#if defined(bpf_target_x86)
+    return (__u32)regs->orig_ax;
+#elif defined(bpf_target_arm64)
+    return (__u32)regs->syscallno;
+#else
+    return 0;
+#endif
+}
+
+/* The thread group leader's start time since boot, as /proc/PID/stat shows it. */
+static __always_inline __u64 task_start_ns(struct task_struct* task) {
+    return task->group_leader->start_boottime;
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Dwarf mode's user stacks: a copy of the stack at an opening, for userspace to unwind code
+ * built without frame pointers with its CFI, and the kernel side of the unwind memo that spares
+ * the copy when an opening would unwind as an earlier one did. The registers are read as
+ * x86-64's; elsewhere the frame-pointer stack stands alone.
+ */
+#pragma once
+
+#include "common.bpf.h"
+#include "events.bpf.h"
+#include "maps.bpf.h"
+
+/* Dwarf mode: what an opening's user stack unwinds from, the registers and address space. */
+struct user_state {
+    struct cw_unwind_memo_key key; /* pid, ip, sp, bp */
+    __u64 mm;
+};
+
+#if defined(__TARGET_ARCH_x86)
+/* Words of a memo compared inline, before a bpf_loop() over the rest. */
+#define MEMO_INLINE_WORDS 8
+
+struct memo_compare {
+    struct cw_unwind_memo* memo;
+    struct memo_scratch* scratch; /* the stack from sp, span bytes */
+    __u32 span;
+    __u32 differs;
+};
+
+/* One word of a memo against the stack read. */
+static long memo_compare_step(__u64 i, void* data) {
+    struct memo_compare* c = data;
+    __u32 offset;
+
+    i += MEMO_INLINE_WORDS; /* the first ones were compared inline */
+    if (i >= CW_UNWIND_MEMO_WORDS) return 1;
+    /* Userspace writes multiples of 8 below span; the mask keeps the verifier's bound. */
+    offset = c->memo->offsets[i] & (CW_MAX_USER_STACK_BYTES - 8);
+    if (offset + 8 > c->span || *(__u64*)(c->scratch->bytes + offset) != c->memo->values[i]) {
+        c->differs = 1;
+        return 1;
+    }
+    return 0;
+}
+
+#endif
+
+/* Dwarf mode: whether this opening unwinds as an earlier one did: the memo of the same process,
+ * address space and registers, and the same values in every stack word that unwind read. Then
+ * its origin names that unwind, and no copy of the stack is needed. */
+static __always_inline bool memo_matches(const struct user_state* state, struct cw_origin* origin) {
+#if defined(__TARGET_ARCH_x86)
+    struct cw_unwind_memo* memo = bpf_map_lookup_elem(&unwind_memos, &state->key);
+    struct memo_compare compare;
+    struct memo_scratch* scratch;
+    __u32 zero = 0, span;
+
+    if (!memo || memo->task_start_ns != origin->task_start_ns || memo->mm != state->mm)
+        return false;
+    span = memo->span;
+    if (span > CW_MAX_USER_STACK_BYTES || memo->words > CW_UNWIND_MEMO_WORDS) return false;
+    scratch = bpf_map_lookup_elem(&memo_scratch, &zero);
+    if (!scratch) return false;
+    if (span && bpf_probe_read_user(scratch->bytes, span, (void*)state->key.sp)) return false;
+    /* The first words inline (an opening's stack is a few frames as a rule, and each step of
+     * bpf_loop() is an indirect call); the rest in a loop the verifier checks once (a bounded
+     * loop is checked per iteration, which slows every program's load). */
+    for (__u32 i = 0; i < MEMO_INLINE_WORDS; i++) {
+        __u32 offset;
+
+        if (i >= memo->words) break;
+        offset = memo->offsets[i] & (CW_MAX_USER_STACK_BYTES - 8);
+        if (offset + 8 > span || *(__u64*)(scratch->bytes + offset) != memo->values[i])
+            return false;
+    }
+    if (memo->words > MEMO_INLINE_WORDS) {
+        compare.memo = memo;
+        compare.scratch = scratch;
+        compare.span = span;
+        compare.differs = 0;
+        bpf_loop(memo->words - MEMO_INLINE_WORDS, memo_compare_step, &compare, 0);
+        if (compare.differs) return false;
+    }
+    origin->unwound_id = memo->unwound_id + 1;
+    count(CW_CNT_UNWIND_MEMO_HITS);
+    return true;
+#else
+    return false;
+#endif
+}
+
+/* Bytes of user stack at `sp` to copy in one go: user_stack_bytes, or fewer when the thread's
+ * stack top is known to be nearer (whole chunks only, as a chunk-by-chunk copy would stop). */
+static __always_inline __u32 user_stack_hint(__u32 tid, __u64 sp, __u64* known_top) {
+    __u64* top = bpf_map_lookup_elem(&stack_tops, &tid);
+    __u64 room;
+
+    *known_top = top ? *top : 0;
+    if (!top || *top <= sp) return user_stack_bytes;
+    room = (*top - sp) / CW_USER_STACK_CHUNK * CW_USER_STACK_CHUNK;
+    return room < user_stack_bytes ? (__u32)room : user_stack_bytes;
+}
+
+/* Dwarf mode: the user registers and a copy of the user stack, so that userspace can unwind
+ * code built without frame pointers with its CFI; nothing when the opening matched an earlier
+ * unwind (memo_matches). A copy that faults (the top of the stack is nearer than
+ * user_stack_bytes) is redone in chunks, up to the first chunk that faults; where that was is
+ * remembered per thread, so that its next copy reads just that much at once (and goes on chunk
+ * by chunk from there if more is readable). The bytes copied are the same. */
+static __always_inline void emit_user_stack(__u64 sk, const struct cw_origin* origin,
+                                            const struct user_state* state) {
+#if defined(__TARGET_ARCH_x86)
+    struct cw_event_user_stack* event;
+    unsigned char* stack;
+    __u32 chunks = user_stack_bytes / CW_USER_STACK_CHUNK, first = 0, hint;
+    __u64 sp = state->key.sp, top, known_top;
+
+    if (user_stack_mode != CW_USER_STACKS_DWARF || origin->unwound_id) return;
+    /* user_stack_bytes is read-only data: the verifier sees a constant size. */
+    event = reserve_or_count(&stack_copies, sizeof(*event) + user_stack_bytes,
+                             CW_CNT_USER_STACK_COPY_LOST);
+    if (!event) return;
+    fill_header(&event->hdr, CW_EV_USER_STACK, sizeof(*event) + user_stack_bytes, sk,
+                origin->opened_ns);
+    event->opened_ns = origin->opened_ns;
+    event->task_start_ns = origin->task_start_ns;
+    event->pid = origin->pid;
+    event->tid = origin->tid;
+    event->ip = state->key.ip;
+    event->sp = sp;
+    event->bp = state->key.bp;
+    event->mm = state->mm;
+    event->stack_bytes = 0;
+    event->pad = 0;
+    stack = (unsigned char*)(event + 1);
+    /* One copy of what is known readable (the whole slice as a rule); chunk by chunk after it. */
+    hint = user_stack_hint(origin->tid, sp, &known_top);
+    if (hint > user_stack_bytes) hint = user_stack_bytes; /* for the verifier */
+    if (!bpf_probe_read_user(stack, hint, (void*)sp)) first = hint / CW_USER_STACK_CHUNK;
+    event->stack_bytes = first * CW_USER_STACK_CHUNK;
+    for (__u32 i = 0; i < CW_MAX_USER_STACK_BYTES / CW_USER_STACK_CHUNK; i++) {
+        if (i >= chunks) break;
+        if (i < first) continue;
+        if (bpf_probe_read_user(stack + i * CW_USER_STACK_CHUNK, CW_USER_STACK_CHUNK,
+                                (void*)(sp + i * CW_USER_STACK_CHUNK)))
+            break;
+        event->stack_bytes = (i + 1) * CW_USER_STACK_CHUNK;
+    }
+    /* Stopped short: the chunk after the copy faulted, so the page boundary within it (or at
+     * its start) is the top. Not short, having read past a top known for this thread id: that
+     * top was stale (the id reused), forget it. */
+    if (event->stack_bytes < user_stack_bytes) {
+        top = (sp + event->stack_bytes + 4095) & ~4095ULL;
+        if (top != known_top) bpf_map_update_elem(&stack_tops, &origin->tid, &top, BPF_ANY);
+    } else if (known_top && known_top < sp + user_stack_bytes) {
+        bpf_map_delete_elem(&stack_tops, &origin->tid);
+    }
+    bpf_ringbuf_submit(event, submit_flags_of(&stack_copies, stack_copies_bytes,
+                                              sizeof(*event) + user_stack_bytes));
+#else
+    /* Registers are read as x86-64's; elsewhere the frame-pointer stack stands alone. */
+    (void)sk;
+    (void)origin;
+    (void)state;
+    if (user_stack_mode == CW_USER_STACKS_DWARF) count(CW_CNT_USER_STACK_COPY_LOST);
+#endif
+}
