@@ -2,8 +2,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
+#include <initializer_list>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -112,12 +113,19 @@ std::vector<Frame> frames(const Field& f, bool with_module) {
     return out;
 }
 
-OriginKind origin_kind(const Field& f) {
-    const std::string kind = f.string();
-    if (kind == "connect") return OriginKind::Connect;
-    if (kind == "accept") return OriginKind::Accept;
-    if (kind == "unknown") return OriginKind::Unknown;
-    f.fail("expected \"connect\", \"accept\" or \"unknown\"");
+// The enumerator whose report name (to_string) a string field holds; the error lists the names
+// in the order given.
+template <typename E>
+E named(const Field& f, std::initializer_list<E> values) {
+    const std::string name = f.string();
+    std::string expected;
+    for (size_t i = 0; i < values.size(); ++i) {
+        const E value = values.begin()[i];
+        if (name == to_string(value)) return value;
+        if (i) expected += i + 1 == values.size() ? " or " : ", ";
+        expected += "\"" + std::string(to_string(value)) + "\"";
+    }
+    f.fail("expected " + expected);
 }
 
 // The fields an opener and a closer share, read after their "kind".
@@ -131,17 +139,9 @@ void read_thread(const Field& f, Thread& t) {
 
 Origin origin(const Field& f) {
     Origin o;
-    o.kind = origin_kind(f["kind"]);
+    o.kind = named(f["kind"], {OriginKind::Connect, OriginKind::Accept, OriginKind::Unknown});
     read_thread(f, o);
     return o;
-}
-
-Diagnosis diagnosis(const Field& f) {
-    const std::string name = f.string();
-    for (Diagnosis d : {Diagnosis::Unknown, Diagnosis::UnreadData, Diagnosis::EofNotRead,
-                        Diagnosis::EofReadNotClosed})
-        if (name == to_string(d)) return d;
-    f.fail("expected \"unread_data\", \"eof_not_read\", \"eof_read_not_closed\" or \"unknown\"");
 }
 
 OwnerDetails owner_details(const Field& f) {
@@ -159,7 +159,9 @@ void read_additions(const Field& f, SocketEntry& s) {
     if (given("age_estimate_seconds")) s.age_estimate_seconds = f["age_estimate_seconds"].seconds();
     if (given("recv_q")) s.recv_q = nullable_u32(f["recv_q"]);
     if (given("send_q")) s.send_q = nullable_u32(f["send_q"]);
-    if (given("diagnosis")) s.diagnosis = diagnosis(f["diagnosis"]);
+    if (given("diagnosis"))
+        s.diagnosis = named(f["diagnosis"], {Diagnosis::UnreadData, Diagnosis::EofNotRead,
+                                             Diagnosis::EofReadNotClosed, Diagnosis::Unknown});
     if (given("owner")) s.owner = std::make_shared<const OwnerDetails>(owner_details(f["owner"]));
     if (given("accepted")) s.accepted = f["accepted"].boolean();
 }
@@ -181,17 +183,10 @@ SocketEntry socket(const Field& f) {
     return s;
 }
 
-CloseKind close_kind(const Field& f) {
-    const std::string kind = f.string();
-    for (CloseKind k : {CloseKind::Close, CloseKind::Reset, CloseKind::Exit, CloseKind::Kernel,
-                        CloseKind::Unknown})
-        if (kind == to_string(k)) return k;
-    f.fail("expected \"close\", \"reset\", \"exit\", \"kernel\" or \"unknown\"");
-}
-
 Closer closer(const Field& f) {
     Closer c;
-    c.kind = close_kind(f["kind"]);
+    c.kind = named(f["kind"], {CloseKind::Close, CloseKind::Reset, CloseKind::Exit,
+                               CloseKind::Kernel, CloseKind::Unknown});
     read_thread(f, c);
     return c;
 }
