@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
-#include <initializer_list>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
