@@ -62,7 +62,8 @@ TEST_F(Reliability, SocketSentWithScmRightsIsOwnedByTheReceiver) {
 }
 
 // --pid of the receiver: the kernel does not follow sockets opened by another process, so the
-// ones handed over are found through sock_diag at report time, owned by the receiver.
+// ones handed over are found through sock_diag at report time, owned by the receiver. Another
+// process leaks to the same peer in the same run: its sockets must not be reported.
 TEST_F(Reliability, PidOfTheReceiverFindsSocketsHandedOverWhileTracing) {
     Process peer({FX_PEER, "-l"});
     const int port = announced_port(peer);
@@ -73,12 +74,14 @@ TEST_F(Reliability, PidOfTheReceiverFindsSocketsHandedOverWhileTracing) {
     auto cwtrace =
         start_cwtrace({"--min-age", "1s", "-f", "json", "--pid", std::to_string(receiver)});
     if (!cwtrace) return;
+    Process other({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3"});
     ASSERT_TRUE(opener.wait_line("ready", 8s)) << opener.err();
+    ASSERT_TRUE(other.wait_line("ready", 5s)) << other.err();
     std::this_thread::sleep_for(1500ms);
 
     json report = stop_with_report(*cwtrace);
     auto leaked = sockets_with_port(report, "remote", port);
-    ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
+    ASSERT_EQ(leaked.size(), 2u) << "the receiver's 2, not the other's 3: " << report.dump(2);
     for (const auto& s : leaked) EXPECT_EQ(s.at("pid"), receiver) << s.dump();
     for (const auto& s : report.at("sockets")) EXPECT_EQ(s.at("pid"), receiver) << s.dump();
 }
@@ -92,7 +95,9 @@ TEST_F(Reliability, TwoInstancesDoNotDisturbEachOther) {
     const auto first_programs = new_cwtrace_bpf_objects(before);
     auto second = start_cwtrace({"--min-age", "1s", "-f", "json"});
     if (!second) return;
-    EXPECT_GT(new_cwtrace_bpf_objects(before).size(), first_programs.size()) << "two sets loaded";
+    ASSERT_FALSE(first_programs.empty()) << "bpftool lists the first instance's programs";
+    EXPECT_EQ(new_cwtrace_bpf_objects(before).size(), 2 * first_programs.size())
+        << "two sets loaded: " << joined(new_cwtrace_bpf_objects(before));
 
     Process peer({FX_PEER, "-l"});
     const int port = announced_port(peer);
@@ -153,9 +158,12 @@ TEST_F(Reliability, FullRingBufferIsCountedAndStated) {
     ASSERT_TRUE(file.good()) << path;
     json report = json::parse(file);
     const json& stats = report.at("stats");
-    // 60 leave records (with the ring's 8-byte header each) cannot fit in 4096 bytes.
+    // 60 leave records (with the ring's 8-byte header each) cannot fit in 4096 bytes. A lower
+    // bound only: the ring is shared with every other process's records (exec()s, other
+    // sockets) while cwtrace is stopped, so how many of ours fit is not known.
     const uint64_t ringbuf_full = stats.at("lost").at("ringbuf_full").get<uint64_t>();
     EXPECT_GE(ringbuf_full, 60u - 4096 / (sizeof(cw_event_leave) + 8)) << stats.dump();
+    // lost_events also counts the machine's other losses (stacks not captured): not exact.
     EXPECT_GE(stats.at("lost_events").get<uint64_t>(), ringbuf_full) << stats.dump();
     // Every leak is still reported: the kernel notes a socket whose opener it knows in its map
     // as it enters CLOSE_WAIT, which no full ring buffer loses.
@@ -208,7 +216,8 @@ TEST_F(Reliability, AcceptedSocketsWhoseRecordsWereLostKeepTheirOpeners) {
 
     json report = stop_with_report(*cwtrace);
     const json& stats = report.at("stats");
-    // The 60 leave records, and 2 records of each server's sockets at least.
+    // The 60 leave records, and 2 records of each server's sockets at least: a lower bound, as
+    // above (other processes' records share the ring).
     EXPECT_GE(stats.at("lost").at("ringbuf_full").get<uint64_t>(),
               60u - 4096 / (sizeof(cw_event_leave) + 8) + 4)
         << stats.dump();
