@@ -11,6 +11,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.h"
@@ -63,6 +64,54 @@ inline void expect_opened_by_thread(const nlohmann::json& socket, pid_t pid, pid
     EXPECT_EQ(origin.at("pid"), pid) << socket.dump(2);
     EXPECT_EQ(origin.at("tid"), tid) << socket.dump(2);
     EXPECT_EQ(origin.at("comm"), thread_name) << socket.dump(2);
+}
+
+// What one run of a leaking fixture gave: the sockets on its port, its pid, and the tid its
+// named thread announced (0 without -t).
+struct Leaks {
+    std::vector<nlohmann::json> sockets;
+    pid_t pid = 0;
+    pid_t tid = 0;
+};
+
+// While `cwtrace` traces, leaky_client (with `extra` arguments) leaks `n` connections to a peer
+// that closes each at once; once they are 1.5 s in CLOSE_WAIT, cwtrace is stopped and those
+// sockets read from its JSON report (exactly `n` of them, or a failure).
+inline Leaks client_leaks(Process& cwtrace, int n, const std::vector<std::string>& extra) {
+    using namespace std::chrono_literals;
+    Process peer({FX_PEER, "-l"});
+    const int port = announced_port(peer);
+    std::vector<std::string> args = {FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n",
+                                     std::to_string(n)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Process client(args);
+    Leaks leaks{{}, client.pid(), 0};
+    if (contains(extra, "-t")) leaks.tid = announced_tid(client);
+    EXPECT_TRUE(client.wait_line("ready", 5s)) << client.err();
+    std::this_thread::sleep_for(1500ms);
+    const nlohmann::json report = stop_with_report(cwtrace);
+    leaks.sockets = sockets_with_port(report, "remote", port);
+    EXPECT_EQ(leaks.sockets.size(), static_cast<size_t>(n)) << report.dump(2);
+    return leaks;
+}
+
+// The same with leaky_server accepting `n` connections that the peer has already closed.
+inline Leaks server_leaks(Process& cwtrace, int n, const std::vector<std::string>& extra) {
+    using namespace std::chrono_literals;
+    std::vector<std::string> args = {FX_LEAKY_SERVER, "-n", std::to_string(n)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Process server(args);
+    const int port = announced_port(server);
+    Leaks leaks{{}, server.pid(), 0};
+    if (contains(extra, "-t")) leaks.tid = announced_tid(server);
+    Process peer({FX_PEER, "-p", std::to_string(port), "-n", std::to_string(n)});
+    EXPECT_TRUE(peer.wait_line("done", 5s)) << peer.err();
+    EXPECT_TRUE(server.wait_line("ready", 5s)) << server.err();
+    std::this_thread::sleep_for(1500ms);
+    const nlohmann::json report = stop_with_report(cwtrace);
+    leaks.sockets = sockets_with_port(report, "local", port);
+    EXPECT_EQ(leaks.sockets.size(), static_cast<size_t>(n)) << report.dump(2);
+    return leaks;
 }
 
 }  // namespace cwtrace::testing

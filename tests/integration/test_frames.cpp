@@ -25,16 +25,7 @@ namespace {
 TEST(FramePointerMode, ConnectChainHasTheWrappersCaller) {
     auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json", "--user-stacks", "fp"});
     if (!cwtrace) return;
-    Process peer({FX_PEER, "-l"});
-    const int port = announced_port(peer);
-    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2"});
-    ASSERT_TRUE(client.wait_line("ready", 5s)) << client.err();
-    std::this_thread::sleep_for(1500ms);
-
-    json report = stop_with_report(*cwtrace);
-    auto leaked = sockets_with_port(report, "remote", port);
-    ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
-    for (const auto& s : leaked) {
+    for (const auto& s : client_leaks(*cwtrace, 2, {}).sockets) {
         const json& stack = s.at("origin").at("user_stack");
         EXPECT_TRUE(innermost_in_libc(stack, "connect"));
         EXPECT_TRUE(starts_with_chain(
@@ -46,17 +37,7 @@ TEST(FramePointerMode, ConnectChainHasTheWrappersCaller) {
 TEST(FramePointerMode, AcceptChainHasTheWrappersCaller) {
     auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json", "--user-stacks", "fp"});
     if (!cwtrace) return;
-    Process server({FX_LEAKY_SERVER, "-n", "2"});
-    const int port = announced_port(server);
-    Process peer({FX_PEER, "-p", std::to_string(port), "-n", "2"});
-    ASSERT_TRUE(peer.wait_line("done", 5s)) << peer.err();
-    ASSERT_TRUE(server.wait_line("ready", 5s)) << server.err();
-    std::this_thread::sleep_for(1500ms);
-
-    json report = stop_with_report(*cwtrace);
-    auto leaked = sockets_with_port(report, "local", port);
-    ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
-    for (const auto& s : leaked) {
+    for (const auto& s : server_leaks(*cwtrace, 2, {}).sockets) {
         const json& stack = s.at("origin").at("user_stack");
         EXPECT_TRUE(innermost_in_libc(stack, "accept4"));
         EXPECT_TRUE(starts_with_chain(function_names(stack), {"accept4", "accept_connection",

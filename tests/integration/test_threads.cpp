@@ -6,7 +6,6 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 
 #include "harness.h"
 #include "leak_checks.h"
@@ -37,18 +36,9 @@ std::unique_ptr<Process> start_in_mode(const std::string& mode) {
 TEST_P(Threads, ConnectFromANamedThreadIsThatThreads) {
     auto cwtrace = start_in_mode(GetParam());
     if (!cwtrace) return;
-    Process peer({FX_PEER, "-l"});
-    const int port = announced_port(peer);
-    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-t", "crawler-3"});
-    const pid_t tid = announced_tid(client);
-    ASSERT_TRUE(client.wait_line("ready", 5s)) << client.err();
-    std::this_thread::sleep_for(1500ms);
-
-    json report = stop_with_report(*cwtrace);
-    auto leaked = sockets_with_port(report, "remote", port);
-    ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
-    for (const auto& s : leaked) {
-        expect_opened_by_thread(s, client.pid(), tid, "crawler-3", "connect");
+    const Leaks leaks = client_leaks(*cwtrace, 2, {"-t", "crawler-3"});
+    for (const auto& s : leaks.sockets) {
+        expect_opened_by_thread(s, leaks.pid, leaks.tid, "crawler-3", "connect");
         EXPECT_EQ(s.at("comm"), "leaky_client") << "the owner is the process";
         const json& stack = s.at("origin").at("user_stack");
         EXPECT_TRUE(innermost_in_libc(stack, "connect"));
@@ -62,19 +52,9 @@ TEST_P(Threads, ConnectFromANamedThreadIsThatThreads) {
 TEST_P(Threads, PlainAcceptFromANamedThreadIsThatThreads) {
     auto cwtrace = start_in_mode(GetParam());
     if (!cwtrace) return;
-    Process server({FX_LEAKY_SERVER, "-n", "2", "-A", "-t", "acceptor-9"});
-    const int port = announced_port(server);
-    const pid_t tid = announced_tid(server);
-    Process peer({FX_PEER, "-p", std::to_string(port), "-n", "2"});
-    ASSERT_TRUE(peer.wait_line("done", 5s)) << peer.err();
-    ASSERT_TRUE(server.wait_line("ready", 5s)) << server.err();
-    std::this_thread::sleep_for(1500ms);
-
-    json report = stop_with_report(*cwtrace);
-    auto leaked = sockets_with_port(report, "local", port);
-    ASSERT_EQ(leaked.size(), 2u) << report.dump(2);
-    for (const auto& s : leaked) {
-        expect_opened_by_thread(s, server.pid(), tid, "acceptor-9", "accept");
+    const Leaks leaks = server_leaks(*cwtrace, 2, {"-A", "-t", "acceptor-9"});
+    for (const auto& s : leaks.sockets) {
+        expect_opened_by_thread(s, leaks.pid, leaks.tid, "acceptor-9", "accept");
         EXPECT_EQ(s.at("comm"), "leaky_server") << "the owner is the process";
         const json& stack = s.at("origin").at("user_stack");
         EXPECT_TRUE(innermost_in_libc(stack, "accept"));
