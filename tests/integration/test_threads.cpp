@@ -1,0 +1,70 @@
+// Openings from named threads: a client connects and a server accepts from a thread of its own
+// (pthread_setname_np), so the origin must carry that thread's tid, never the process's id, and
+// that thread's name, and its stack runs up through the thread's start routine. Run in both user
+// stack modes. The server accepts with plain accept(), the syscall no other test uses.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "harness.h"
+#include "leak_checks.h"
+
+using namespace cwtrace::testing;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+class Threads : public ::testing::TestWithParam<std::string> {};  // the --user-stacks mode
+
+std::unique_ptr<Process> start_in_mode(const std::string& mode) {
+    return start_cwtrace({"--min-age", "1s", "-f", "json", "--user-stacks", mode});
+}
+
+// `stack` begins with `chain`, nothing between. Except in fp mode, where the wrapper's caller
+// (chain[1]) may be missing: in a process with more than one thread, glibc's connect() and
+// accept() (cancellation points) move the stack pointer before the syscall, so the word there is
+// not the caller's return address and cannot be taken for it. The rest must still be exact.
+::testing::AssertionResult opened_through(const std::string& mode, const json& stack,
+                                          std::vector<std::string> chain) {
+    const auto user = function_names(stack);
+    if (mode == "fp" && user.size() > 1 && user[1] != chain[1]) chain.erase(chain.begin() + 1);
+    return starts_with_chain(user, chain);
+}
+
+TEST_P(Threads, ConnectFromANamedThreadIsThatThreads) {
+    auto cwtrace = start_in_mode(GetParam());
+    if (!cwtrace) return;
+    const Leaks leaks = client_leaks(*cwtrace, 2, {"-t", "crawler-3"});
+    for (const auto& s : leaks.sockets) {
+        expect_opened_by_thread(s, leaks.pid, leaks.tid, "crawler-3", "connect");
+        EXPECT_EQ(s.at("comm"), "leaky_client") << "the owner is the process";
+        const json& stack = s.at("origin").at("user_stack");
+        EXPECT_TRUE(innermost_in_libc(stack, "connect"));
+        EXPECT_TRUE(opened_through(GetParam(), stack,
+                                   {"connect", "open_connection", "fetch_page", "crawl",
+                                    "leak_in_thread", "named_thread_main"}));
+    }
+}
+
+// accept(), not accept4(): its own tracepoint and program (on_accept_exit) attribute the socket.
+TEST_P(Threads, PlainAcceptFromANamedThreadIsThatThreads) {
+    auto cwtrace = start_in_mode(GetParam());
+    if (!cwtrace) return;
+    const Leaks leaks = server_leaks(*cwtrace, 2, {"-A", "-t", "acceptor-9"});
+    for (const auto& s : leaks.sockets) {
+        expect_opened_by_thread(s, leaks.pid, leaks.tid, "acceptor-9", "accept");
+        EXPECT_EQ(s.at("comm"), "leaky_server") << "the owner is the process";
+        const json& stack = s.at("origin").at("user_stack");
+        EXPECT_TRUE(innermost_in_libc(stack, "accept"));
+        EXPECT_TRUE(opened_through(GetParam(), stack,
+                                   {"accept", "accept_connection", "handle_client", "serve",
+                                    "serve_in_thread", "named_thread_main"}));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(UserStacks, Threads, ::testing::Values("dwarf", "fp"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
