@@ -7,6 +7,8 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -35,18 +37,25 @@ class Process {
     // Waits for exit; returns the exit status (128+signal if killed), nullopt on timeout.
     std::optional<int> wait(std::chrono::milliseconds timeout);
 
+    // Makes the process stop once as it exits (ptrace's PTRACE_EVENT_EXIT), when its own
+    // clean-up has run and the kernel has not yet closed its descriptors: wait() calls `at_exit`
+    // there, then lets it go. False when it cannot be traced (already gone).
+    bool stop_at_exit(std::function<void()> at_exit);
+
     // Everything read so far (wait() reads to the end).
     const std::string& out() const { return out_; }
     const std::string& err() const { return err_; }
 
   private:
     bool pump(std::chrono::milliseconds timeout);  // reads what is available; false at EOF
+    bool reap(int flags);  // one waitpid(); true once the process has exited
 
     pid_t pid_ = -1;
     int out_fd_ = -1, err_fd_ = -1;
     std::string out_, err_;
     size_t out_consumed_ = 0;
     std::optional<int> status_;
+    std::function<void()> at_exit_;  // set: traced, stopping as it exits
 };
 
 // The result of a finished run of a command.
@@ -56,20 +65,47 @@ struct RunResult {
 };
 RunResult run_command(std::vector<std::string> argv, std::chrono::milliseconds timeout);
 
-// Loaded BPF programs that belong to cwtrace (bpftool lines: "ID: tracepoint  name on_…").
-std::vector<std::string> cwtrace_bpf_objects();
+// ---- cwtrace's programs in the kernel ----
 
-// Those of cwtrace_bpf_objects() that are not in `before`: the programs one run added, so that
-// another cwtrace running on the machine (a benchmark, a second instance) does not count.
+// A BPF program in the kernel, by its full name (from its BTF: the kernel keeps 15 characters).
+struct BpfProgram {
+    uint32_t id = 0;
+    std::string name;
+    bool attached = false;  // a BPF link holds it (on a tracepoint)
+};
+
+// Every program cwtrace's objects define (cwtrace.bpf.o, fd_walk.bpf.o), by name.
+const std::vector<std::string>& cwtrace_program_names();
+
+// The programs one cwtrace run attaches: the tracing programs of its variant, those reading
+// kernel fields by plain loads or their `_probed` twins (not walk_fds, run on demand).
+std::vector<std::string> attached_program_names(bool probed_reads);
+
+// cwtrace's programs in the kernel now (by name), whoever loaded them.
+std::vector<BpfProgram> cwtrace_programs();
+
+// Those that process `pid` holds: through a descriptor of the program or of a link to it.
+std::vector<BpfProgram> cwtrace_programs_held_by(pid_t pid);
+
+// The highest id of any BPF program now: programs loaded later have higher ids.
+uint32_t last_bpf_program_id();
+
+// cwtrace's programs loaded since `last_bpf_program_id()` said `last_id` (another cwtrace that
+// ran before, a benchmark's, do not count), waiting up to `patience` for them to go.
+std::vector<BpfProgram> cwtrace_programs_since(uint32_t last_id,
+                                               std::chrono::milliseconds patience = {});
+
+// The same as lines ("ID name"), for the tests comparing before and after.
+std::vector<std::string> cwtrace_bpf_objects();
 std::vector<std::string> new_cwtrace_bpf_objects(const std::vector<std::string>& before);
 
-// Waits up to 5 s for the programs added since `before` to go: the kernel frees a program once
-// its last fd is closed, a moment after the process exits.
+// Waits up to 5 s for the programs added since `before` to go.
 void wait_unloaded(const std::vector<std::string>& before);
 
 // ---- cwtrace itself ----
 
-// CWTRACE_REQUIRE_BPF=1 (CI): a test that cannot load BPF fails instead of being skipped.
+// Whether a test that cannot load BPF fails instead of being skipped: CWTRACE_REQUIRE_BPF=1 (CI),
+// or as root on a kernel with BTF, where BPF must load (CWTRACE_REQUIRE_BPF=0 says otherwise).
 bool bpf_required();
 
 // What a test does when it cannot run here (BPF refused, a tool missing): a fatal failure when
@@ -79,6 +115,12 @@ void skip_or_fail(const std::string& why);
 // Starts cwtrace with `args` (and NAME=VALUE settings `env` in its environment) and waits until
 // its programs are attached. nullptr when it could not start: the test has then failed (BPF
 // required) or been marked skipped, and the caller returns.
+// Always verbose (-v), so that it says which programs it loaded, and the test fails unless those
+// are the run's variant: the twins reading kernel fields through helper calls when the test's
+// `env` or the run's environment says CWTRACE_PROBED_READS=1, else those reading them by plain
+// loads; CWTRACE_EXPECT_READS=direct|probed|any overrides the run's expectation.
+// CWTRACE_TEST_USER_STACKS=fp adds `--user-stacks fp`; a test that chooses its mode itself runs
+// in the default variant only and is skipped here.
 std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
                                        std::vector<std::string> env = {});
 
