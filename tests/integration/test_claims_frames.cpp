@@ -58,6 +58,7 @@ TEST_P(ClaimsFrames, NativeFramesCarryFileAndLineFromDwarf) {
         {"crawl", FX_DEBUG_CLIENT, file, line("int crawl(void)")},
         {"main", FX_DEBUG_CLIENT, file, line("? crawl() : crawl_other();")}};
     const auto stacks = leaked_stacks(GetParam(), {FX_DEBUG_CLIENT, "-n", "2"});
+    if (IsSkipped()) return;  // the harness runs tests choosing their mode in the default only
     EXPECT_EQ(stacks.size(), 2u);
     for (const auto& stack : stacks) EXPECT_TRUE(starts_with(stack, chain));
 }
@@ -67,6 +68,7 @@ TEST_P(ClaimsFrames, NativeFramesCarryFileAndLineFromDwarf) {
 TEST_P(ClaimsFrames, JitCodeIsNamedFromThePerfMap) {
     pid_t pid = 0;
     const auto stacks = leaked_stacks(GetParam(), {FX_JIT_CLIENT, "-n", "2"}, &pid);
+    if (IsSkipped()) return;
     EXPECT_EQ(stacks.size(), 2u);
     const std::string perf_map = "/tmp/perf-" + std::to_string(pid) + ".map";
     for (const auto& stack : stacks)
