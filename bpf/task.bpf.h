@@ -10,20 +10,25 @@
 
 #include <bpf/bpf_tracing.h> /* after vmlinux.h: it needs its types */
 
+#define CW_READ_USER(dst, size, addr) bpf_probe_read_user(dst, size, (const void*)(addr))
+#include "cwtrace/call_insn.h"
+
 /* The user registers of the current task (bpf_task_pt_regs(): 5.15+, as a typed pointer its
  * fields are read directly, no helper call each). */
 static __always_inline struct pt_regs* user_regs(struct task_struct* task) {
     return (struct pt_regs*)bpf_task_pt_regs(task);
 }
 
-/* The word at the user stack pointer when the syscall was made. A syscall wrapper such as
- * glibc's connect() sets up no frame, so a frame-pointer walk skips its caller; this is that
- * caller's return address when the wrapper pushed nothing (userspace validates it). */
+/* The return address into the caller of the syscall wrapper the thread is in, 0 when none is
+ * found (cw_leaf_caller()). Code already ran there, so the pages it reads are in memory.
+ * Userspace checks the address again in the mapped file. */
 static __always_inline __u64 user_leaf_caller(struct pt_regs* regs) {
-    __u64 word = 0;
-
-    bpf_probe_read_user(&word, sizeof(word), (void*)PT_REGS_SP(regs));
-    return word;
+#if defined(bpf_target_x86)
+    return cw_leaf_caller(PT_REGS_SP(regs), PT_REGS_IP(regs));
+#else
+    (void)regs; /* the return address is in a register (lr), not on the stack */
+    return 0;
+#endif
 }
 
 /* The number of the syscall the current task is in (its user registers), 0 when unknown. */

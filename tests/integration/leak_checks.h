@@ -114,16 +114,4 @@ inline Leaks server_leaks(Process& cwtrace, int n, const std::vector<std::string
     return leaks;
 }
 
-// `stack` begins with `chain`, nothing between. Except in fp mode, where the wrapper's caller
-// (chain[1]) may be missing: in a process with more than one thread, glibc's connect() and
-// accept() (cancellation points) move the stack pointer before the syscall, so the word there is
-// not the caller's return address and cannot be taken for it. The rest must still be exact.
-inline ::testing::AssertionResult opened_through(const std::string& mode,
-                                                 const nlohmann::json& stack,
-                                                 std::vector<std::string> chain) {
-    const auto user = function_names(stack);
-    if (mode == "fp" && user.size() > 1 && user[1] != chain[1]) chain.erase(chain.begin() + 1);
-    return starts_with_chain(user, chain);
-}
-
 }  // namespace cwtrace::testing

@@ -11,6 +11,7 @@
 
 #include "claims_support.h"
 #include "harness.h"
+#include "leak_checks.h"
 
 using namespace cwtrace::testing;
 using namespace std::chrono_literals;
@@ -195,6 +196,48 @@ TEST(Claims, ConnectsThroughIoUringAreAttributedWithTheirOwnKernelPaths) {
     EXPECT_EQ(inline_connects, 2u);
     EXPECT_EQ(worker_connects, 2u);
     EXPECT_TRUE(nothing_dropped(report.at("stats")));
+}
+
+// The README (Limits): accept() through io_uring is not attributed. IORING_OP_ACCEPT returns
+// its socket with no accept()/accept4() syscall, whose exit is where an acceptor is recorded:
+// the socket is reported with its opener unknown; owned by the process when it was accepted
+// before the peer closed, with no owner when it entered CLOSE_WAIT before any process held it
+// (then it had no inode, by which holders are matched). An accept4() by the same process in the
+// same run is attributed, so a dead accept program cannot pass.
+TEST(Claims, AcceptsThroughIoUringAreNotAttributed) {
+    auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
+    if (!cwtrace) return;
+    Process server({FX_URING_SERVER, "-n", "2", "-b", "1", "-m", "1"});
+    const int port = announced_port(server);
+    ASSERT_TRUE(server.wait_line("ready", 5s)) << server.err();
+    std::this_thread::sleep_for(1500ms);
+    const json report = stop_with_report(*cwtrace);
+
+    const auto leaked = sockets_with_port(report, "local", port);
+    ASSERT_EQ(leaked.size(), 4u) << report.dump(2);
+    size_t owned = 0, unowned = 0, accepted = 0;
+    for (const auto& s : leaked) {
+        const json& origin = s.at("origin");
+        if (origin.at("kind") == "unknown") {
+            EXPECT_TRUE(origin.at("pid").is_null()) << s.dump(2);
+            if (s.at("pid").is_null()) {
+                ++unowned;
+            } else {
+                ++owned;
+                EXPECT_EQ(s.at("pid"), server.pid()) << s.dump(2);
+            }
+            continue;
+        }
+        ++accepted;
+        EXPECT_EQ(s.at("pid"), server.pid()) << s.dump(2);
+        EXPECT_EQ(origin.at("kind"), "accept") << s.dump(2);
+        EXPECT_EQ(origin.at("pid"), server.pid()) << s.dump(2);
+        EXPECT_TRUE(starts_with_chain(function_names(origin.at("user_stack")),
+                                      {"accept4", "plain_accept", "main"}));
+    }
+    EXPECT_EQ(owned, 2u) << "accepted through io_uring, then the peer closed";
+    EXPECT_EQ(unowned, 1u) << "the peer closed, then accepted through io_uring";
+    EXPECT_EQ(accepted, 1u) << "the accept4()";
 }
 
 }  // namespace

@@ -31,9 +31,9 @@ TEST_P(Threads, ConnectFromANamedThreadIsThatThreads) {
         EXPECT_EQ(s.at("comm"), "leaky_client") << "the owner is the process";
         const json& stack = s.at("origin").at("user_stack");
         EXPECT_TRUE(innermost_in_libc(stack, "connect"));
-        EXPECT_TRUE(opened_through(GetParam(), stack,
-                                   {"connect", "open_connection", "fetch_page", "crawl",
-                                    "leak_in_thread", "named_thread_main"}));
+        EXPECT_TRUE(starts_with_chain(function_names(stack),
+                                      {"connect", "open_connection", "fetch_page", "crawl",
+                                       "leak_in_thread", "named_thread_main"}));
     }
 }
 
@@ -47,9 +47,9 @@ TEST_P(Threads, PlainAcceptFromANamedThreadIsThatThreads) {
         EXPECT_EQ(s.at("comm"), "leaky_server") << "the owner is the process";
         const json& stack = s.at("origin").at("user_stack");
         EXPECT_TRUE(innermost_in_libc(stack, "accept"));
-        EXPECT_TRUE(opened_through(GetParam(), stack,
-                                   {"accept", "accept_connection", "handle_client", "serve",
-                                    "serve_in_thread", "named_thread_main"}));
+        EXPECT_TRUE(starts_with_chain(function_names(stack),
+                                      {"accept", "accept_connection", "handle_client", "serve",
+                                       "serve_in_thread", "named_thread_main"}));
     }
 }
 

@@ -3,25 +3,22 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "cwtrace/call_insn.h"
+
 namespace cwtrace {
 
 bool follows_call(const std::string& path, uint64_t file_offset) {
 #if defined(__x86_64__)
-    constexpr uint64_t kWindow = 7;
-    if (file_offset < kWindow) return false;
+    if (file_offset < CW_CALL_WINDOW) return false;
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
-    uint8_t code[kWindow];
-    ssize_t n = pread(fd, code, sizeof code, static_cast<off_t>(file_offset - kWindow));
+    uint8_t code[CW_CALL_WINDOW];
+    ssize_t n = pread(fd, code, sizeof code, static_cast<off_t>(file_offset - CW_CALL_WINDOW));
     close(fd);
     if (n != static_cast<ssize_t>(sizeof code)) return false;
-    // call rel32: e8 xx xx xx xx
-    if (code[kWindow - 5] == 0xe8) return true;
-    // call r/m64 (ff /2) in its 2-, 3-, 6- and 7-byte encodings.
-    auto is_ff2 = [&](uint64_t back) {
-        return code[kWindow - back] == 0xff && ((code[kWindow - back + 1] >> 3) & 7) == 2;
-    };
-    return is_ff2(2) || is_ff2(3) || is_ff2(6) || is_ff2(7);
+    // The kernel side's test (cwtrace/call_insn.h); the callee it checked is not in the file.
+    __u64 callee = 0;
+    return cw_decode_call(code, file_offset, &callee) != CW_CALL_NONE;
 #else
     (void)path;
     (void)file_offset;

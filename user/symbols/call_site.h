@@ -7,6 +7,7 @@
 namespace cwtrace {
 
 // `file_offset` is the address's offset in the mapped file `path`. x86-64 only; false elsewhere.
+// The same decoding as the kernel side's search for it (cwtrace/call_insn.h).
 bool follows_call(const std::string& path, uint64_t file_offset);
 
 }  // namespace cwtrace
