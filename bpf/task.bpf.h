@@ -10,34 +10,41 @@
 
 #include <bpf/bpf_tracing.h> /* after vmlinux.h: it needs its types */
 
-/* The user registers of the current task (bpf_task_pt_regs(): 5.15+, as a typed pointer its
- * fields are read directly, no helper call each). */
-static __always_inline struct pt_regs* user_regs(struct task_struct* task) {
-    return (struct pt_regs*)bpf_task_pt_regs(task);
+/* The kernel stack's size (x86-64 and arm64 without KASAN, as distributions build them): the user
+ * registers sit at its top. */
+#define KERNEL_THREAD_SIZE 16384
+
+/* The user registers of task `task`: bpf_task_pt_regs() when `recent` (5.15+; as a typed
+ * pointer its fields are read directly, no helper call each); before, the address
+ * task_pt_regs() computes, its fields read through helper calls. */
+static __always_inline struct pt_regs* user_regs(struct task_struct* task, const bool recent) {
+    if (recent) return (struct pt_regs*)bpf_task_pt_regs(task);
+    return (struct pt_regs*)((__u64)BPF_CORE_READ(task, stack) + KERNEL_THREAD_SIZE) - 1;
 }
 
 /* The word at the user stack pointer when the syscall was made. A syscall wrapper such as
  * glibc's connect() sets up no frame, so a frame-pointer walk skips its caller; this is that
  * caller's return address when the wrapper pushed nothing (userspace validates it). */
-static __always_inline __u64 user_leaf_caller(struct pt_regs* regs) {
+static __always_inline __u64 user_leaf_caller(struct pt_regs* regs, const bool recent) {
     __u64 word = 0;
 
-    bpf_probe_read_user(&word, sizeof(word), (void*)PT_REGS_SP(regs));
+    bpf_probe_read_user(&word, sizeof(word),
+                        (void*)(recent ? PT_REGS_SP(regs) : PT_REGS_SP_CORE(regs)));
     return word;
 }
 
 /* The number of the syscall the current task is in (its user registers), 0 when unknown. */
-static __always_inline __u32 syscall_nr(struct pt_regs* regs) {
+static __always_inline __u32 syscall_nr(struct pt_regs* regs, const bool recent) {
 #if defined(bpf_target_x86)
-    return (__u32)regs->orig_ax;
+    return (__u32)KREAD(recent, regs, orig_ax);
 #elif defined(bpf_target_arm64)
-    return (__u32)regs->syscallno;
+    return (__u32)KREAD(recent, regs, syscallno);
 #else
     return 0;
 #endif
 }
 
 /* The thread group leader's start time since boot, as /proc/PID/stat shows it. */
-static __always_inline __u64 task_start_ns(struct task_struct* task) {
-    return task->group_leader->start_boottime;
+static __always_inline __u64 task_start_ns(struct task_struct* task, const bool recent) {
+    return KREAD(recent, task, group_leader, start_boottime);
 }
