@@ -54,6 +54,7 @@ Result<void> Session::start(const std::string& tracefs) {
     config.ringbuf_bytes = env_.ringbuf_bytes;
     config.copies_ringbuf_bytes = env_.copy_ringbuf_bytes;
     config.probed_reads = env_.probed_reads;
+    config.no_bpf_loop = env_.no_bpf_loop;
     config.closer_min_age_ns = static_cast<uint64_t>(options_.min_age.count());
     config.user_stack_mode =
         options_.user_stacks == UserStacks::Dwarf ? CW_USER_STACKS_DWARF : CW_USER_STACKS_FP;
@@ -61,6 +62,7 @@ Result<void> Session::start(const std::string& tracefs) {
     auto tracer = Tracer::start(config, [this](std::span<const std::byte> r) { on_record(r); });
     if (!tracer) return tracer.error();
     tracer_ = std::move(*tracer);
+    if (!tracer_->plan().fd_walk) owners_.use_proc();  // the walk needs bpf_loop
     if (config.user_stack_mode == CW_USER_STACKS_DWARF)
         stacks_.set_memo_publisher(
             [this](const KernelUnwindMemo& m) { tracer_->set_unwind_memo(m.key, m.memo); },
