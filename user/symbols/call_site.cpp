@@ -1,7 +1,9 @@
 #include "symbols/call_site.h"
 
-#include <fcntl.h>
 #include <unistd.h>
+
+#include "symbols/debug_info.h"
+#include "util/untrusted_file.h"
 
 namespace cwtrace {
 
@@ -9,11 +11,12 @@ bool follows_call(const std::string& path, uint64_t file_offset) {
 #if defined(__x86_64__)
     constexpr uint64_t kWindow = 7;
     if (file_offset < kWindow) return false;
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
+    // The process names the file: opened without following, blocking or reading a non-file.
+    OpenedFile opened = UntrustedFile::open(path, capped_at(kMaxElfFileBytes));
+    if (!opened) return false;
     uint8_t code[kWindow];
-    ssize_t n = pread(fd, code, sizeof code, static_cast<off_t>(file_offset - kWindow));
-    close(fd);
+    ssize_t n =
+        pread(opened.file->fd(), code, sizeof code, static_cast<off_t>(file_offset - kWindow));
     if (n != static_cast<ssize_t>(sizeof code)) return false;
     // call rel32: e8 xx xx xx xx
     if (code[kWindow - 5] == 0xe8) return true;
