@@ -7,16 +7,8 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "symbols/usyms.h"
-
-// An invariant broken: named on stderr, then a crash libFuzzer reports with its input.
-#define check(ok)                                                                 \
-    do {                                                                          \
-        if (!(ok)) {                                                              \
-            std::fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #ok); \
-            std::abort();                                                         \
-        }                                                                         \
-    } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace cwtrace;

@@ -13,16 +13,6 @@ namespace {
 
 constexpr std::string_view kSystemDebugRoot = "/usr/lib/debug/";
 
-std::string to_hex(const unsigned char* bytes, size_t n) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (size_t i = 0; i < n; ++i) {
-        out += kDigits[bytes[i] >> 4];
-        out += kDigits[bytes[i] & 15];
-    }
-    return out;
-}
-
 // A path under the debug root, which root owns: its symlinks are root's to make.
 int open_debug_file(const std::string& path, char** debuginfo_file_name) {
     FileRules rules;
@@ -39,6 +29,16 @@ bool is_plain_name(std::string_view name) {
 }
 
 }  // namespace
+
+std::string to_hex(const unsigned char* bytes, size_t n) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < n; ++i) {
+        out += kDigits[bytes[i] >> 4];
+        out += kDigits[bytes[i] & 15];
+    }
+    return out;
+}
 
 int find_debug_file(Dwfl_Module* mod, void** userdata, const char* modname, GElf_Addr, const char*,
                     const char* debuglink_file, GElf_Word, char** debuginfo_file_name) {

@@ -15,6 +15,9 @@ namespace cwtrace {
 // The debug files of the largest programs (a browser's) are a few GB.
 inline constexpr uint64_t kMaxDebugFileBytes = uint64_t{8} << 30;
 
+// A build-id's bytes as the hex that names its debug file.
+std::string to_hex(const unsigned char* bytes, size_t n);
+
 // A find_debuginfo callback: the build-id path, then a debuglink name without '/', under the
 // debug root set on the module by use_debug_root().
 int find_debug_file(Dwfl_Module* mod, void** userdata, const char* modname, GElf_Addr base,

@@ -24,16 +24,6 @@ bool altlink_safe(int fd) {
     return safe;
 }
 
-std::string to_hex(const unsigned char* bytes, size_t n) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (size_t i = 0; i < n; ++i) {
-        out += kDigits[bytes[i] >> 4];
-        out += kDigits[bytes[i] & 15];
-    }
-    return out;
-}
-
 }  // namespace
 
 std::optional<std::string> read_build_id(const std::string& path) {
