@@ -66,8 +66,8 @@ class HostileFiles : public ::testing::Test {
         if (!cwtrace) return {};
         Process peer({FX_PEER, "-l"});
         const int port = announced_port(peer);
-        Process fixture({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", app_,
-                         "-p", std::to_string(port), "-n", "1"});
+        Process fixture({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                         "--", app_, "-p", std::to_string(port), "-n", "1"});
         perf_map_ = "/tmp/perf-" + std::to_string(fixture.pid()) + ".map";
         EXPECT_TRUE(fixture.wait_line("ready", 5s)) << fixture.err();
         plant(fixture.pid());
