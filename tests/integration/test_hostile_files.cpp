@@ -66,8 +66,13 @@ class HostileFiles : public ::testing::Test {
         if (!cwtrace) return {};
         Process peer({FX_PEER, "-l"});
         const int port = announced_port(peer);
-        Process fixture({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                         "--", app_, "-p", std::to_string(port), "-n", "1"});
+        // As root, the shell first removes a file left at the perf map path the fixture will
+        // write (its pid, $$, is the fixture's after exec): /tmp's protected_regular would stop
+        // the fixture from opening another user's file there.
+        Process fixture({"/bin/sh", "-c",
+                         "rm -f /tmp/perf-$$.map; exec /usr/bin/setpriv --reuid=65534 "
+                         "--regid=65534 --clear-groups -- \"$0\" -p \"$1\" -n 1",
+                         app_, std::to_string(port)});
         perf_map_ = "/tmp/perf-" + std::to_string(fixture.pid()) + ".map";
         EXPECT_TRUE(fixture.wait_line("ready", 5s)) << fixture.err();
         plant(fixture.pid());

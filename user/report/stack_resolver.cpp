@@ -91,7 +91,9 @@ std::vector<Frame> StackResolver::native_frames(const cw_origin& origin) {
     // at the stack pointer restores it when it really is a return address.
     if (ips.size() >= 1 && origin.leaf_caller && (ips.size() < 2 || ips[1] != origin.leaf_caller)) {
         const Mapping* m = maps.find(origin.leaf_caller);
-        if (m && follows_call(maps.open_path(*m), origin.leaf_caller - m->start + m->file_offset))
+        // The mapped file itself (deleted, replaced, a container's), as untrusted_file.h says.
+        OpenedFile code = m ? maps.open_file(*m, kMaxElfFileBytes) : OpenedFile{};
+        if (code && follows_call(code.file->fd(), origin.leaf_caller - m->start + m->file_offset))
             ips.insert(ips.begin() + 1, origin.leaf_caller);
     }
     std::vector<Frame> frames;

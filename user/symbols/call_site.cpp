@@ -8,15 +8,17 @@
 namespace cwtrace {
 
 bool follows_call(const std::string& path, uint64_t file_offset) {
+    // The process names the file: opened without following, blocking or reading a non-file.
+    OpenedFile opened = UntrustedFile::open(path, capped_at(kMaxElfFileBytes));
+    return opened && follows_call(opened.file->fd(), file_offset);
+}
+
+bool follows_call(int fd, uint64_t file_offset) {
 #if defined(__x86_64__)
     constexpr uint64_t kWindow = 7;
     if (file_offset < kWindow) return false;
-    // The process names the file: opened without following, blocking or reading a non-file.
-    OpenedFile opened = UntrustedFile::open(path, capped_at(kMaxElfFileBytes));
-    if (!opened) return false;
     uint8_t code[kWindow];
-    ssize_t n =
-        pread(opened.file->fd(), code, sizeof code, static_cast<off_t>(file_offset - kWindow));
+    ssize_t n = pread(fd, code, sizeof code, static_cast<off_t>(file_offset - kWindow));
     if (n != static_cast<ssize_t>(sizeof code)) return false;
     // call rel32: e8 xx xx xx xx
     if (code[kWindow - 5] == 0xe8) return true;
@@ -26,7 +28,7 @@ bool follows_call(const std::string& path, uint64_t file_offset) {
     };
     return is_ff2(2) || is_ff2(3) || is_ff2(6) || is_ff2(7);
 #else
-    (void)path;
+    (void)fd;
     (void)file_offset;
     return false;
 #endif
