@@ -124,15 +124,12 @@ void Session::backfill() {
 // With --pid the kernel follows only sockets the selected processes opened while tracing.
 // Their other sockets in CLOSE_WAIT (opened before, or handed over by another process) are
 // found here through sock_diag, and the ones found earlier that have closed are dropped.
-void Session::follow_untraced(uint64_t now_ns) {
-    std::unordered_set<cw_flow, FlowHash, FlowEqual> present;
+void Session::follow_untraced(uint64_t now_ns, const std::vector<DiagSocket>& dump,
+                              const FlowSet& present) {
     std::unordered_set<uint64_t> held;
     for (pid_t pid : options_.pids) held.merge(socket_inodes_of(pid));
-    for (const DiagSocket& d : close_wait_now()) {
-        const cw_flow flow = flow_of(d);
-        present.insert(flow);
-        if (d.inode && held.count(d.inode)) table_.add_untraced(flow, d.inode, now_ns);
-    }
+    for (const DiagSocket& d : dump)
+        if (d.inode && held.count(d.inode)) table_.add_untraced(flow_of(d), d.inode, now_ns);
     table_.drop_untraced_missing(present);
 }
 
@@ -144,15 +141,22 @@ bool Session::events_lost() const {
     return k.counter[CW_CNT_RINGBUF_FULL] || k.recursion_misses;
 }
 
-void Session::find_lost(uint64_t now_ns) {
-    for (const DiagSocket& d : close_wait_now()) table_.add_untraced(flow_of(d), d.inode, now_ns);
-}
-
 void Session::reconcile(uint64_t now_ns) {
+    const bool lost = events_lost() || map_unreadable_;
+    if (options_.pids.empty() && !lost) return;
+    const std::vector<DiagSocket> dump = close_wait_now();
+    FlowSet present;
+    for (const DiagSocket& d : dump) present.insert(flow_of(d));
     if (!options_.pids.empty())
-        follow_untraced(now_ns);
-    else if (events_lost() || map_unreadable_)
-        find_lost(now_ns);
+        follow_untraced(now_ns, dump, present);
+    else
+        for (const DiagSocket& d : dump) table_.add_untraced(flow_of(d), d.inode, now_ns);
+    // A lost record may have been a leave: its socket, closed, would stay for ever.
+    if (lost && !map_unreadable_) {
+        if (size_t n = table_.drop_missing(in_kernel_map_, present))
+            spdlog::debug("{} sockets no longer in CLOSE_WAIT (their leave records lost) dropped",
+                          n);
+    }
 }
 
 // The sockets the kernel noted in CLOSE_WAIT in its map instead of sending a record (their
@@ -161,8 +165,10 @@ void Session::collect_close_wait() {
     if (!tracer_) return;
     spdlog::stopwatch watch;
     size_t read = 0, added = 0;
+    in_kernel_map_.clear();
     const bool ok = tracer_->for_each_close_wait([&](uint64_t sk, const cw_origin_entry& entry) {
         ++read;
+        in_kernel_map_.insert(sk);
         const TrackedSocket* known = table_.find(sk);
         // Known as is, unless accept() named its opener in a record that was lost.
         if (known && known->close_wait_since_ns == entry.close_wait_since && known->origin) return;
@@ -210,6 +216,16 @@ void Session::drain(int timeout_ms) {
 }
 
 bool Session::write(uint64_t now_ns, Format format, FILE* out, bool last) {
+    const bool ok = write(
+        now_ns, format,
+        [out](std::string_view piece) {
+            return std::fwrite(piece.data(), 1, piece.size(), out) == piece.size();
+        },
+        last);
+    return ok && std::fflush(out) == 0;
+}
+
+bool Session::write(uint64_t now_ns, Format format, const Sink& sink, bool last) {
     if (spdlog::should_log(spdlog::level::debug)) {  // the kernel's counters: syscalls
         const UnwindStats& u = stacks_.unwind_stats();
         spdlog::debug(
@@ -227,11 +243,11 @@ bool Session::write(uint64_t now_ns, Format format, FILE* out, bool last) {
     size_t bytes = 0;
     const bool ok = cwtrace::render(report, format, context, [&](std::string_view piece) {
         bytes += piece.size();
-        return std::fwrite(piece.data(), 1, piece.size(), out) == piece.size();
+        return sink(piece);
     });
     spdlog::debug("report: {} bytes written as {} in {:.3f} s", bytes, to_string(format), watch);
     if (last) last_report_ = std::make_unique<Report>(std::move(report));
-    return ok && std::fflush(out) == 0;
+    return ok;
 }
 
 // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and
@@ -271,6 +287,7 @@ void Session::on_record(std::span<const std::byte> record) {
     }
     std::visit([this](const auto& event) { apply(event); }, std::get<Event>(decoded));
 }
+
 
 // An opener seen: its process's mappings and Python frames are read while it lives.
 void Session::note_opener(const cw_origin& origin) {

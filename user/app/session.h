@@ -6,11 +6,15 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
 
 #include "app/cli.h"
 #include "app/config.h"
@@ -22,6 +26,7 @@
 #include "report/report_builder.h"
 #include "report/stack_resolver.h"
 #include "sockets/late_closes.h"
+#include "sockets/sock_diag.h"
 #include "sockets/socket_table.h"
 #include "util/histogram.h"
 #include "util/result.h"
@@ -42,8 +47,11 @@ class Session {
     // Drops what was cached to symbolize processes that have exited and that nothing names.
     void forget_exited();
 
-    // Writes the report of now to `out` in pieces (a million sockets are never one string);
+    // Writes the report of now to `sink` in pieces (a million sockets are never one string);
     // false when a write failed. `last`: the report is kept with the session.
+    using Sink = std::function<bool(std::string_view)>;
+    bool write(uint64_t now_ns, Format format, const Sink& sink, bool last = false);
+    // Likewise to a stream, flushed.
     bool write(uint64_t now_ns, Format format, FILE* out, bool last = false);
     // Continuous mode: the report of now as a Prometheus exposition.
     std::string metrics(uint64_t now_ns);
@@ -58,9 +66,10 @@ class Session {
     void watch_python(uint32_t pid);
     PythonTracker::StackRead python_stack_read();
     void backfill();
-    void follow_untraced(uint64_t now_ns);
+    using FlowSet = std::unordered_set<cw_flow, FlowHash, FlowEqual>;
+    void follow_untraced(uint64_t now_ns, const std::vector<DiagSocket>& dump,
+                         const FlowSet& present);
     bool events_lost() const;
-    void find_lost(uint64_t now_ns);
     void reconcile(uint64_t now_ns);
     Report build(uint64_t now_ns);
     Stats stats() const;
@@ -87,6 +96,7 @@ class Session {
     std::map<uint32_t, uint64_t> python_watched_;  // pid -> start time (clock ticks)
     std::optional<StartSnapshot> start_;           // for the first report, if soon enough
     bool map_unreadable_ = false;  // collect_close_wait() failed: sock_diag finds the sockets
+    std::unordered_set<uint64_t> in_kernel_map_;  // the sockets collect_close_wait() read last
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;
