@@ -104,4 +104,29 @@ TEST_F(HostileOutputs, ControlCharactersReachTheLogEscaped) {
     EXPECT_EQ(r.err.find('\x07'), std::string::npos) << "raw BEL on stderr";
 }
 
+// Issue 25: the kernel's stack map was never emptied: once its buckets were taken (any user can
+// make many distinct stacks), every later stack was lost for the rest of the run. With a map of
+// 64 entries, 512 distinct stacks come and go, then a socket leaks through a path of its own:
+// the map has made room, and its opening stack is there.
+TEST_F(HostileOutputs, ManyDistinctStacksLeaveRoomForALateLeak) {
+    Process peer({FX_PEER, "-l"});
+    const int port = announced_port(peer);
+    ASSERT_GT(port, 0);
+    Process maker({FX_STACK_MAKER, "-p", std::to_string(port), "-n", "512", "-w", "3", "-l", "3"});
+    // --pid: only the maker's openings take room in the map, whatever else runs on the host.
+    auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json", "--user-stacks", "fp", "--pid",
+                                  std::to_string(maker.pid())},
+                                 {"CWTRACE_STACK_MAP_ENTRIES=64"});
+    if (!cwtrace) return;
+    ASSERT_TRUE(maker.wait_line("made", 20s)) << maker.err();
+    ASSERT_TRUE(maker.wait_line("ready", 20s)) << maker.err();
+    std::this_thread::sleep_for(1500ms);  // past --min-age
+    const json report = stop_with_report(*cwtrace);
+    const auto leaked = sockets_with_port(report, "remote", port);
+    ASSERT_EQ(leaked.size(), 1u) << report.dump(1);
+    const auto names = function_names(leaked[0].at("origin").at("user_stack"));
+    EXPECT_TRUE(in_order(names, {"connection", "late_leak", "main"})) << joined(names);
+    EXPECT_NE(cwtrace->err().find("named by nothing deleted"), std::string::npos) << cwtrace->err();
+}
+
 }  // namespace

@@ -27,6 +27,8 @@ constexpr uint64_t kForgetNs = 60'000'000'000;  // how often caches of exited pr
 // How often the sockets the kernel noted in CLOSE_WAIT are read from its map between reports,
 // so that a report adds only the last ones.
 constexpr uint64_t kCollectNs = 10'000'000'000;
+// How often the kernel's stack losses are looked at, to make room in its stack map.
+constexpr uint64_t kStackRoomNs = 1'000'000'000;
 
 volatile sig_atomic_t g_stop = 0;
 
@@ -76,12 +78,17 @@ void poll_until_stopped(const Options& options, Session& session, MetricsExporte
     bool stdout_ok = true;
     uint64_t next_forget = start + kForgetNs;
     uint64_t next_collect = start + kCollectNs;
+    uint64_t next_stack_room = start + kStackRoomNs;
     while (!g_stop) {
         const uint64_t now = monotonic_ns();
         if (now >= deadline) break;
         if (now >= next_forget) {
             session.forget_exited();
             next_forget = now + kForgetNs;
+        }
+        if (now >= next_stack_room) {
+            session.keep_stack_room(now);
+            next_stack_room = now + kStackRoomNs;
         }
         if (now >= next_collect) {
             session.collect_close_wait();

@@ -22,6 +22,8 @@ namespace cwtrace {
 namespace {
 
 constexpr uint64_t kStartReuseNs = 10'000'000'000;  // how long the start's facts stand
+// How often the stack map's entries are counted when no stack is being lost.
+constexpr uint64_t kStackCensusNs = 10'000'000'000;
 
 }  // namespace
 
@@ -172,7 +174,9 @@ void Session::collect_close_wait() {
         const TrackedSocket* known = table_.find(sk);
         // Known as is, unless accept() named its opener in a record that was lost.
         if (known && known->close_wait_since_ns == entry.close_wait_since && known->origin) return;
-        apply(enter_of(sk, entry));
+        cw_origin_entry vetted = entry;
+        vet_stacks(vetted.origin, vetted.origin.opened_ns);
+        apply(enter_of(sk, vetted));
         ++added;
     });
     spdlog::debug("{} sockets in CLOSE_WAIT read from the kernel's map ({} new) in {:.3f} s", read,
@@ -285,9 +289,65 @@ void Session::on_record(std::span<const std::byte> record) {
         spdlog::debug("bad record: {}", to_string(*error));
         return;
     }
-    std::visit([this](const auto& event) { apply(event); }, std::get<Event>(decoded));
+    std::visit(
+        [this](auto& event) {
+            vet(event);
+            apply(event);
+        },
+        std::get<Event>(decoded));
 }
 
+void Session::vet_stacks(cw_origin& thread, uint64_t captured_ns) {
+    for (int32_t* id : {&thread.user_stack_id, &thread.kernel_stack_id}) {
+        if (!stack_ledger_.stale(*id, captured_ns)) continue;
+        *id = -ESTALE;
+        ++stale_stacks_;
+    }
+}
+
+void Session::vet(cw_event_enter& e) {
+    if (e.has_origin) vet_stacks(e.origin, e.origin.opened_ns);
+}
+
+void Session::vet(cw_event_leave& e) {
+    if (e.has_origin) vet_stacks(e.origin, e.origin.opened_ns);
+    if (e.has_closer) vet_stacks(e.closer, e.hdr.ts_ns);
+}
+
+void Session::vet(cw_event_origin& e) { vet_stacks(e.origin, e.origin.opened_ns); }
+
+void Session::keep_stack_room(uint64_t now_ns) {
+    if (!tracer_) return;
+    const KernelCounters k = tracer_->counters();
+    const uint64_t lost = k.counter[CW_CNT_USER_STACK_LOST] + k.counter[CW_CNT_KERNEL_STACK_LOST];
+    const bool losing = lost > stack_losses_seen_;
+    stack_losses_seen_ = lost;
+    if (!losing && now_ns < next_stack_census_) return;
+    next_stack_census_ = now_ns + kStackCensusNs;
+    const StackMaps maps = tracer_->stack_maps();
+    const std::vector<int32_t> present = stack_ids(maps.stacks);
+    if (!losing && present.size() < maps.capacity / 2) return;
+    // What names a stack: the records sent so far, the pending closes (symbolized by fold()),
+    // the tracked sockets, and the openers in the kernel's map.
+    tracer_->drain(0);
+    closes_.fold();
+    std::unordered_set<int32_t> referenced;
+    table_.for_each([&](const TrackedSocket& s) {
+        if (!s.origin) return;
+        referenced.insert(s.origin->user_stack_id);
+        referenced.insert(s.origin->kernel_stack_id);
+    });
+    add_origin_stack_ids(maps.origins, referenced);
+    const std::vector<int32_t> gone = unreferenced_ids(present, referenced);
+    if (gone.empty()) return;
+    const size_t deleted = delete_stacks(maps, gone);
+    const uint64_t deleted_at = monotonic_ns();  // after every deletion: see StackIdLedger
+    for (int32_t id : gone) stack_ledger_.deleted(id, deleted_at);
+    stacks_.forget_stack_ids({gone.begin(), gone.end()});
+    stacks_recycled_ += deleted;
+    spdlog::debug("stack map: {} of {} entries named by nothing deleted ({} in all so far)",
+                  deleted, present.size(), stacks_recycled_);
+}
 
 // An opener seen: its process's mappings and Python frames are read while it lives.
 void Session::note_opener(const cw_origin& origin) {
@@ -336,6 +396,11 @@ void Session::apply(const cw_event_process& e) {
 void Session::apply(const cw_event_exec& e) { watch_python(e.pid); }
 void Session::apply(const UserStackRecord& e) { stacks_.note_user_stack(e); }
 
-Stats Session::stats() const { return stats_of(tracer_->counters(), records_, decode_errors_); }
+Stats Session::stats() const {
+    Stats s = stats_of(tracer_->counters(), records_, decode_errors_);
+    s.stacks_lost += stale_stacks_;
+    s.lost_events += stale_stacks_;
+    return s;
+}
 
 }  // namespace cwtrace

@@ -19,6 +19,7 @@
 #include "app/cli.h"
 #include "app/config.h"
 #include "kernel/decoder.h"
+#include "kernel/stack_recycler.h"
 #include "kernel/tracer.h"
 #include "owners/owner_finder.h"
 #include "owners/start_snapshot.h"
@@ -46,6 +47,9 @@ class Session {
     void collect_close_wait();
     // Drops what was cached to symbolize processes that have exited and that nothing names.
     void forget_exited();
+    // Deletes the stacks nothing refers to from the kernel's stack map when it is half full, or
+    // stacks were lost since the last call (kernel/stack_recycler).
+    void keep_stack_room(uint64_t now_ns);
 
     // Writes the report of now to `sink` in pieces (a million sockets are never one string);
     // false when a write failed. `last`: the report is kept with the session.
@@ -75,6 +79,13 @@ class Session {
     Stats stats() const;
 
     void on_record(std::span<const std::byte> record);
+    // Stack ids deleted after the thread was captured: lost (counted), not another stack's.
+    void vet_stacks(cw_origin& thread, uint64_t captured_ns);
+    void vet(cw_event_enter& e);
+    void vet(cw_event_leave& e);
+    void vet(cw_event_origin& e);
+    template <typename Other>
+    void vet(Other&) {}
     void note_opener(const cw_origin& origin);
     void apply(const cw_event_enter& e);
     void apply(const cw_event_leave& e);
@@ -100,6 +111,11 @@ class Session {
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;
+    StackIdLedger stack_ledger_;
+    uint64_t stacks_recycled_ = 0;    // deleted from the kernel's stack map, nothing naming them
+    uint64_t stale_stacks_ = 0;       // named by a thread captured before their deletion: lost
+    uint64_t stack_losses_seen_ = 0;  // the kernel's count at the last keep_stack_room()
+    uint64_t next_stack_census_ = 0;
     Log2Histogram left_close_wait_;        // sockets that left CLOSE_WAIT: folded in, never kept
     std::unique_ptr<Report> last_report_;  // the final one, freed with the session (never: run())
 };

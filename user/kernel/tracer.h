@@ -13,6 +13,7 @@
 
 #include "cwtrace/abi.h"
 #include "kernel/counters.h"
+#include "kernel/stack_recycler.h"
 #include "util/result.h"
 
 struct bpf_link;
@@ -58,6 +59,9 @@ class Tracer {
     void finish();
 
     KernelCounters counters() const;
+
+    // The stack map and the maps naming its ids, for kernel/stack_recycler.
+    StackMaps stack_maps() const;
 
     // Instruction pointers of a captured stack, innermost first; empty if unknown.
     std::vector<uint64_t> stack(int32_t stack_id) const;
