@@ -362,6 +362,11 @@ KernelCounters Tracer::counters() const {
     return out;
 }
 
+StackMaps Tracer::stack_maps() const {
+    return {bpf_map__fd(skel_->maps.stacks), bpf_map__fd(skel_->maps.origins),
+            bpf_map__fd(skel_->maps.kernel_paths), bpf_map__max_entries(skel_->maps.stacks)};
+}
+
 std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {
     if (stack_id < 0) return {};
     uint64_t ips[CW_MAX_STACK_DEPTH] = {};

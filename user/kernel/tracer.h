@@ -14,6 +14,7 @@
 #include "cwtrace/abi.h"
 #include "kernel/counters.h"
 #include "kernel/program_plan.h"
+#include "kernel/stack_recycler.h"
 #include "util/result.h"
 
 struct bpf_link;
@@ -64,6 +65,9 @@ class Tracer {
 
     // The programs loaded, and what was left out for want of a kernel feature.
     const ProgramPlan& plan() const { return plan_; }
+
+    // The stack map and the maps naming its ids, for kernel/stack_recycler.
+    StackMaps stack_maps() const;
 
     // Instruction pointers of a captured stack, innermost first; empty if unknown.
     std::vector<uint64_t> stack(int32_t stack_id) const;

@@ -185,6 +185,12 @@ Origin StackResolver::resolve_thread(const cw_origin& o, std::optional<uint32_t>
     return origin;
 }
 
+void StackResolver::forget_stack_ids(const std::unordered_set<int32_t>& ids) {
+    std::erase_if(kernel_stacks_, [&](const auto& entry) { return ids.count(entry.first) > 0; });
+    std::erase_if(user_stacks_,
+                  [&](const auto& entry) { return ids.count(std::get<2>(entry.first)) > 0; });
+}
+
 size_t StackResolver::forget_exited(const std::set<ProcessKey>& keep) {
     std::set<ProcessKey> gone;
     auto exited = [&](const ProcessKey& key) {

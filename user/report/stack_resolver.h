@@ -13,6 +13,7 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -66,6 +67,10 @@ class StackResolver {
     size_t processes_known() const { return maps_.size(); }
     // What was cut or refused reading what processes name, for -v: "" when nothing was.
     std::string read_losses() const;
+
+    // The kernel deleted these stack ids (kernel/stack_recycler): a later stack may take one,
+    // so what was symbolized under them goes.
+    void forget_stack_ids(const std::unordered_set<int32_t>& ids);
 
     // A thread recorded by the kernel side (an opener, or a closer) with its pid, tid, comm
     // and symbolized stacks, whatever its kind; stacks are symbolized once and cached. With
