@@ -26,6 +26,18 @@
 #define PF_IO_WORKER 0x00000010
 #define PF_KTHREAD 0x00200000
 
+/* Three variants of each program, fixed by two constants (userspace picks one from what the
+ * kernel has, user/kernel/program_plan.h):
+ * - `direct`: how kernel objects handed over as bare addresses are read (below);
+ * - `recent`: the kernel has bpf_loop() (5.17+), and with it bpf_get_current_task_btf() (5.11)
+ *   and bpf_task_pt_regs() (5.15): the current task and its registers are typed pointers read by
+ *   plain loads, and the long walks run as bpf_loop() callbacks. Without (`_compat` programs),
+ *   every task field is read through bpf_probe_read_kernel(), the memo compare is a bounded loop
+ *   and Python frames are not read; such a program must not even name a callback: a kernel
+ *   before 5.13 refuses the object's function info then ("number of funcs in func_info doesn't
+ *   match number of subprogs").
+ * Direct programs are all recent; compat ones all probed. */
+
 /* Kernel objects the programs are handed as bare addresses (the raw tracepoint's socket, a file's
  * socket) are read in one of two ways, fixed per program variant by the constant `direct`:
  * - direct (kernel 6.2+): bpf_rdonly_cast() gives the address its kernel type, and each field is
@@ -43,3 +55,9 @@ extern void* bpf_rdonly_cast(const void* obj, __u32 btf_id) __ksym __weak;
     ((direct) ? ___arrow(src, __VA_ARGS__) : BPF_CORE_READ(src, __VA_ARGS__))
 #define KREAD_BITFIELD(direct, src, field) \
     ((direct) ? BPF_CORE_READ_BITFIELD(src, field) : BPF_CORE_READ_BITFIELD_PROBED(src, field))
+
+/* The current task: a typed pointer when `recent`, else an address its fields are read from
+ * through KREAD(recent, ...). */
+static __always_inline struct task_struct* current_task(const bool recent) {
+    return recent ? bpf_get_current_task_btf() : (struct task_struct*)bpf_get_current_task();
+}

@@ -82,9 +82,9 @@ static __always_inline void emit_enter(const struct sock* s, __u64 sk,
     bpf_ringbuf_submit(event, submit_flags());
 }
 
-static __always_inline __u32 close_kind(int new_state, bool task, bool reset) {
+static __always_inline __u32 close_kind(int new_state, bool task, bool reset, const bool recent) {
     if (task) {
-        unsigned int flags = bpf_get_current_task_btf()->flags;
+        unsigned int flags = KREAD(recent, current_task(recent), flags);
 
         if (flags & PF_KTHREAD) return CW_CLOSE_KERNEL;
         if (flags & PF_EXITING) return CW_CLOSE_EXIT;
@@ -99,7 +99,7 @@ static __always_inline __u32 close_kind(int new_state, bool task, bool reset) {
  * than --min-age is only counted (with --pid, by its closer's pid too): pid and tid, nothing
  * more, are filled in for it. */
 static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u32 kind, bool late,
-                                        __u64 now) {
+                                        __u64 now, const bool recent) {
     __u64 pid_tgid = bpf_get_current_pid_tgid();
 
     __builtin_memset(closer, 0, sizeof(*closer));
@@ -111,13 +111,13 @@ static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u
     if (!late) return;
     closer->opened_ns = now;
     bpf_get_current_comm(closer->comm, sizeof(closer->comm));
-    closer->task_start_ns = task_start_ns(bpf_get_current_task_btf());
+    closer->task_start_ns = task_start_ns(current_task(recent), recent);
     closer->kernel_stack_id = bpf_get_stackid(ctx, &stacks, 0);
     if (closer->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
     if (kind == CW_CLOSE_EXIT || kind == CW_CLOSE_KERNEL) return;
     closer->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
     if (closer->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
-    closer->leaf_caller = user_leaf_caller(user_regs(bpf_get_current_task_btf()));
+    closer->leaf_caller = user_leaf_caller(user_regs(current_task(recent), recent), recent);
     announce_process(closer->pid, closer->task_start_ns, now);
 }
 
@@ -136,7 +136,8 @@ static __always_inline void fill_leave_origin(struct cw_origin* origin, __u32* h
 /* A close younger than --min-age of a followed socket: one small record. */
 static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task, bool reset,
                                              __u64 age, __u64 now,
-                                             const struct cw_origin_entry* entry) {
+                                             const struct cw_origin_entry* entry,
+                                             const bool recent) {
     struct cw_event_leave_quick* event;
     __u64 pid_tgid;
 
@@ -145,7 +146,7 @@ static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task,
     pid_tgid = bpf_get_current_pid_tgid();
     fill_header(&event->hdr, CW_EV_LEAVE_QUICK, sizeof(*event), sk, now);
     event->new_state = new_state;
-    event->close_kind = close_kind(new_state, task, reset);
+    event->close_kind = close_kind(new_state, task, reset, recent);
     event->close_wait_ns = age;
     event->has_closer = task;
     event->closer_pid = task ? pid_tgid >> 32 : 0;
@@ -155,7 +156,7 @@ static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task,
 }
 
 static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk, int new_state,
-                                       const bool direct) {
+                                       const bool direct, const bool recent) {
     struct cw_origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
     struct cw_event_leave* event;
     __u64 *since, since_ns = 0, now, age;
@@ -179,7 +180,7 @@ static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk
     reset = reset_by_peer(s, new_state, direct);
     task = in_task(s, reset, direct);
     if (!late) {
-        emit_leave_quick(sk, new_state, task, reset, age ? age : 1, now, entry);
+        emit_leave_quick(sk, new_state, task, reset, age ? age : 1, now, entry, recent);
         return;
     }
     event = reserve_or_count(&events, sizeof(*event), CW_CNT_RINGBUF_FULL);
@@ -189,10 +190,10 @@ static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk
     event->new_state = new_state;
     event->pad = 0;
     event->close_wait_ns = age;
-    event->close_kind = close_kind(new_state, task, reset);
+    event->close_kind = close_kind(new_state, task, reset, recent);
     event->has_closer = task;
     if (task)
-        fill_closer(ctx, &event->closer, event->close_kind, late, now);
+        fill_closer(ctx, &event->closer, event->close_kind, late, now, recent);
     else
         __builtin_memset(&event->closer, 0, sizeof(event->closer));
     fill_leave_origin(&event->origin, &event->has_origin, entry);
@@ -204,7 +205,8 @@ static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk
  * are, where a classic one first has the kernel build a record of every change (addresses,
  * ports, family) for each of the many changes of a connection; the few it acts on read what they
  * need from the socket. */
-static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const bool direct) {
+static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const bool direct,
+                                     const bool recent) {
     const struct sock* s = KCAST(direct, struct sock, ctx->args[0]);
     __u64 sk = (__u64)s;
     int old_state = (int)ctx->args[1];
@@ -216,7 +218,8 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         struct user_state state = {};
 
         if (!pid_selected(bpf_get_current_pid_tgid() >> 32) || !tcp_protocol(s, direct)) return 0;
-        fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, s, bpf_ktime_get_ns(), &state, direct);
+        fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, s, bpf_ktime_get_ns(), &state, direct,
+                    recent);
         emit_user_stack(sk, &entry.origin, &state);
         remember_origin(sk, &entry);
         return 0;
@@ -243,19 +246,27 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         return 0;
     }
     if (old_state == CW_TCP_CLOSE_WAIT && tcp_protocol(s, direct))
-        emit_leave(ctx, s, sk, new_state, direct);
+        emit_leave(ctx, s, sk, new_state, direct, recent);
     /* The kernel reuses struct sock memory: forget the opener so it never outlives its socket
      * (only TCP sockets have one: no protocol check needed). */
     if (new_state == CW_TCP_CLOSE) bpf_map_delete_elem(&origins, &sk);
     return 0;
 }
 
+/* The three variants of each program (common.bpf.h): userspace loads one. */
 SEC("raw_tp/inet_sock_set_state")
-int on_inet_sock_set_state(struct bpf_raw_tracepoint_args* ctx) { return set_state(ctx, true); }
+int on_inet_sock_set_state(struct bpf_raw_tracepoint_args* ctx) {
+    return set_state(ctx, true, true);
+}
 
 SEC("raw_tp/inet_sock_set_state")
 int on_inet_sock_set_state_probed(struct bpf_raw_tracepoint_args* ctx) {
-    return set_state(ctx, false);
+    return set_state(ctx, false, true);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int on_inet_sock_set_state_compat(struct bpf_raw_tracepoint_args* ctx) {
+    return set_state(ctx, false, false);
 }
 
 /* A socket accept() returned already in CLOSE_WAIT: its entry notes it as set_state() notes a
@@ -274,7 +285,8 @@ static __always_inline __u64 note_accepted_in_close_wait(const struct sock* sk, 
 }
 
 /* An accepted socket's handshake completed in softirq; its owner is known only here. */
-static __always_inline int on_accept_return(void* ctx, long fd, const bool direct) {
+static __always_inline int on_accept_return(void* ctx, long fd, const bool direct,
+                                            const bool recent) {
     struct cw_origin_entry entry = {};
     struct user_state state = {};
     struct cw_event_origin* event;
@@ -283,14 +295,15 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
     __u64 key, since = 0;
 
     if (fd < 0 || !pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
-    sk = sock_of_fd(fd, direct);
+    sk = sock_of_fd(fd, direct, recent);
     if (!sk) {
         count(CW_CNT_ACCEPT_FD_UNRESOLVED);
         return 0;
     }
     if (!is_tcp(sk, direct)) return 0;
     key = (__u64)sk;
-    fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk, bpf_ktime_get_ns(), &state, direct);
+    fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk, bpf_ktime_get_ns(), &state, direct,
+                recent);
     emit_user_stack(key, &entry.origin, &state);
     in_close_wait = KREAD(direct, sk, __sk_common.skc_state) == CW_TCP_CLOSE_WAIT;
     if (in_close_wait) since = note_accepted_in_close_wait(sk, key, &entry, direct);
@@ -315,26 +328,38 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int on_accept4_exit(struct trace_event_raw_sys_exit* ctx) {
-    return on_accept_return(ctx, ctx->ret, true);
+    return on_accept_return(ctx, ctx->ret, true, true);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int on_accept_exit(struct trace_event_raw_sys_exit* ctx) {
-    return on_accept_return(ctx, ctx->ret, true);
+    return on_accept_return(ctx, ctx->ret, true, true);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int on_accept4_exit_probed(struct trace_event_raw_sys_exit* ctx) {
-    return on_accept_return(ctx, ctx->ret, false);
+    return on_accept_return(ctx, ctx->ret, false, true);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int on_accept_exit_probed(struct trace_event_raw_sys_exit* ctx) {
-    return on_accept_return(ctx, ctx->ret, false);
+    return on_accept_return(ctx, ctx->ret, false, true);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int on_accept4_exit_compat(struct trace_event_raw_sys_exit* ctx) {
+    return on_accept_return(ctx, ctx->ret, false, false);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int on_accept_exit_compat(struct trace_event_raw_sys_exit* ctx) {
+    return on_accept_return(ctx, ctx->ret, false, false);
 }
 
 /* A new program image: userspace looks whether it is a Python interpreter before it can
- * open a socket. Woken at once, as Python's own start-up is the whole head start it gets. */
+ * open a socket. Woken at once, as Python's own start-up is the whole head start it gets.
+ * One program for every kernel: an exec is rare, its reads through helper calls cost nothing
+ * that matters. */
 SEC("tracepoint/sched/sched_process_exec")
 int on_process_exec(void* ctx) {
     __u32 pid = bpf_get_current_pid_tgid() >> 32;
@@ -345,7 +370,7 @@ int on_process_exec(void* ctx) {
     event = reserve_or_count(&events, sizeof(*event), CW_CNT_RINGBUF_FULL);
     if (!event) return 0;
     fill_header(&event->hdr, CW_EV_EXEC, sizeof(*event), 0, bpf_ktime_get_ns());
-    event->task_start_ns = task_start_ns(bpf_get_current_task_btf());
+    event->task_start_ns = task_start_ns(current_task(false), false);
     event->pid = pid;
     event->pad = 0;
     bpf_ringbuf_submit(event, BPF_RB_FORCE_WAKEUP);

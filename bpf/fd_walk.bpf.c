@@ -28,6 +28,15 @@ const volatile __u32 wanted_states = 1u << CW_TCP_CLOSE_WAIT; /* bit (1 << tcp s
  * a constant budget counted down would make the verifier walk every iteration. */
 __u32 steps_per_run = 65536;
 
+/* The walk's check of itself, summed over a walk's runs (userspace zeroes them before): whether
+ * it read the table of the process that runs it (cwtrace), and how many sockets it found there.
+ * A walk that misses what userspace knows it holds is not trusted (owner_finder.cpp). */
+__u32 self_seen = 0;
+__u64 self_sockets = 0;
+
+/* Zero, but not known to the verifier (writable data): see walk_fds(). */
+__u32 opaque_zero = 0;
+
 /* Records for userspace, drained after each run. A full buffer ends the run early: nothing is
  * dropped (so nothing is counted, unlike cwtrace.bpf.c's records), the next run starts at the
  * descriptor that did not fit. Small: mapped twice for as long as cwtrace runs, it is resident
@@ -97,6 +106,7 @@ static __always_inline bool enter_process(struct walk_ctx* c, struct task_struct
     c->fd = c->w->pid == c->pid && c->w->start_ns == c->start_ns ? c->w->next_fd : 0;
     c->word = 0;
     c->in_process = 1;
+    if (c->pid == c->w->self_pid) self_seen = 1;
     return true;
 }
 
@@ -120,6 +130,7 @@ static __always_inline bool look_at(struct walk_ctx* c, __u32 fd) {
     if (bpf_probe_read_kernel(&file, sizeof(file), &c->fds[fd]) || !file) return true;
     inode = BPF_CORE_READ(file, f_inode);
     if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK) return true;
+    if (c->pid == c->w->self_pid) self_sockets++;
     sock = BPF_CORE_READ(file, private_data);
     sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
     if (!sk) return true;
@@ -209,6 +220,17 @@ int walk_fds(void* ctx) {
     c.head = head;
     c.task = head;
     c.budget = steps_per_run;
+    /* Every field step() branches on starts unknown to the verifier. An older verifier (6.1's)
+     * checks a bpf_loop() callback once, from the state of its first call: fields known to be 0
+     * there (in_process, word, max_fds) made reading a table and a descriptor dead code, removed
+     * at load, and the walk read no process. */
+    c.in_process = opaque_zero;
+    c.word = opaque_zero;
+    c.error = opaque_zero;
+    c.max_fds = opaque_zero;
+    c.fd = opaque_zero;
+    c.word_base = opaque_zero;
+    c.pid = opaque_zero;
     bpf_loop(1 << 23, step, &c, 0);
     if (c.in_process) {
         /* Stopped inside a process: the next run resumes there. */

@@ -44,17 +44,18 @@ static __always_inline void announce_process(__u32 pid, __u64 task_start_ns, __u
 static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct* task,
                                                   struct pt_regs* regs,
                                                   const struct cw_origin* origin,
-                                                  const struct sock* sk, const bool direct) {
+                                                  const struct sock* sk, const bool direct,
+                                                  const bool recent) {
     struct kernel_path_key key = {};
     __s32 *known, id;
 
     /* Kernel threads and io_uring workers reach connect() by other paths: always walk. */
     if ((origin->user_stack_id < 0 && !origin->unwound_id) ||
-        (task->flags & (PF_KTHREAD | PF_IO_WORKER)))
+        (KREAD(recent, task, flags) & (PF_KTHREAD | PF_IO_WORKER)))
         return bpf_get_stackid(ctx, &stacks, 0);
     key.user_stack_id = origin->unwound_id ? -1 : origin->user_stack_id;
     key.unwound_id = origin->unwound_id;
-    key.syscall_nr = syscall_nr(regs);
+    key.syscall_nr = syscall_nr(regs, recent);
     key.family = KREAD(direct, sk, __sk_common.skc_family);
     key.protocol = KREAD_BITFIELD(direct, sk, sk_protocol);
     key.kind = CW_ORIGIN_CONNECT;
@@ -68,9 +69,9 @@ static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct*
 /* `now`: the opening's time. Dwarf mode fills `state` for the stack copy. */
 static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u32 kind,
                                         const struct sock* sk, __u64 now, struct user_state* state,
-                                        const bool direct) {
-    struct task_struct* task = bpf_get_current_task_btf();
-    struct pt_regs* regs = user_regs(task);
+                                        const bool direct, const bool recent) {
+    struct task_struct* task = current_task(recent);
+    struct pt_regs* regs = user_regs(task, recent);
     __u64 pid_tgid = bpf_get_current_pid_tgid();
     bool memoized = false;
 
@@ -78,16 +79,19 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     origin->pid = pid_tgid >> 32;
     origin->tid = (__u32)pid_tgid;
     origin->kind = kind;
-    __builtin_memcpy(origin->comm, task->comm, sizeof(origin->comm)); /* no helper call */
-    origin->task_start_ns = task_start_ns(task);
+    if (recent)
+        __builtin_memcpy(origin->comm, task->comm, sizeof(origin->comm)); /* no helper call */
+    else
+        bpf_get_current_comm(origin->comm, sizeof(origin->comm));
+    origin->task_start_ns = task_start_ns(task, recent);
 #if defined(__TARGET_ARCH_x86)
     if (user_stack_mode == CW_USER_STACKS_DWARF) {
         state->key.pid = origin->pid;
-        state->key.ip = regs->ip;
-        state->key.sp = regs->sp;
-        state->key.bp = regs->bp;
-        state->mm = (__u64)task->mm;
-        memoized = memo_matches(state, origin);
+        state->key.ip = KREAD(recent, regs, ip);
+        state->key.sp = KREAD(recent, regs, sp);
+        state->key.bp = KREAD(recent, regs, bp);
+        state->mm = (__u64)KREAD(recent, task, mm);
+        memoized = memo_matches(state, origin, recent);
     }
 #endif
     if (memoized) {
@@ -97,15 +101,15 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     } else {
         origin->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
         if (origin->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
-        origin->leaf_caller = user_leaf_caller(regs);
+        origin->leaf_caller = user_leaf_caller(regs, recent);
     }
     if (kind == CW_ORIGIN_CONNECT) {
-        origin->kernel_stack_id = connect_kernel_stack(ctx, task, regs, origin, sk, direct);
+        origin->kernel_stack_id = connect_kernel_stack(ctx, task, regs, origin, sk, direct, recent);
         if (origin->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
     } else {
         /* At accept()'s syscall exit the kernel stack is only the exit path: not worth a walk. */
         origin->kernel_stack_id = CW_STACK_NOT_TAKEN;
     }
-    py_capture(origin);
+    py_capture(origin, recent);
     announce_process(origin->pid, origin->task_start_ns, now);
 }

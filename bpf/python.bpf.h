@@ -151,8 +151,10 @@ static __always_inline __u64 py_walk_frames(const struct cw_python_proc* py, __u
     return py_mix(w.hash, stack->depth);
 }
 
-/* Fills the origin's py_status and py_stack_id. Costs one map lookup for other processes. */
-static __always_inline void py_capture(struct cw_origin* origin) {
+/* Fills the origin's py_status and py_stack_id. Costs one map lookup for other processes.
+ * Without bpf_loop (not `recent`) none are read: the walks exist as bpf_loop() callbacks only
+ * (userspace says so once: program_plan.cpp). */
+static __always_inline void py_capture(struct cw_origin* origin, const bool recent) {
     struct cw_python_proc* py;
     struct cw_py_stack* stack;
     __u32 zero = 0;
@@ -161,7 +163,7 @@ static __always_inline void py_capture(struct cw_origin* origin) {
 
     origin->py_status = CW_PY_NONE;
     origin->py_stack_id = 0;
-    if (!python_procs_known) return;
+    if (!recent || !python_procs_known) return;
     py = bpf_map_lookup_elem(&python_procs, &origin->pid);
     if (!py) return;
     /* A stale entry of an exited process whose pid was reused. */

@@ -68,14 +68,15 @@ static __always_inline bool in_task(const struct sock* sk, bool reset, const boo
 }
 
 /* The struct sock behind file descriptor `fd` of the current task, or NULL. The file table
- * is read through the task's typed pointers; the descriptor array holds untyped pointers. */
-static __always_inline struct sock* sock_of_fd(long fd, const bool direct) {
-    struct fdtable* fdt = bpf_get_current_task_btf()->files->fdt;
+ * is read through the task's typed pointers (`recent`; helper calls before); the descriptor
+ * array holds untyped pointers. */
+static __always_inline struct sock* sock_of_fd(long fd, const bool direct, const bool recent) {
+    struct fdtable* fdt = KREAD(recent, current_task(recent), files, fdt);
     struct file **fds, *file = NULL;
     struct socket* sock;
 
-    if (!fdt || fd >= fdt->max_fds) return NULL;
-    fds = fdt->fd;
+    if (!fdt || fd >= KREAD(recent, fdt, max_fds)) return NULL;
+    fds = KREAD(recent, fdt, fd);
     if (direct) {
         /* The array's slot, given a type whose first member is a pointer (struct llist_node's
          * `next`), is read like a field. */

@@ -13,36 +13,44 @@
 #define CW_READ_USER(dst, size, addr) bpf_probe_read_user(dst, size, (const void*)(addr))
 #include "cwtrace/call_insn.h"
 
-/* The user registers of the current task (bpf_task_pt_regs(): 5.15+, as a typed pointer its
- * fields are read directly, no helper call each). */
-static __always_inline struct pt_regs* user_regs(struct task_struct* task) {
-    return (struct pt_regs*)bpf_task_pt_regs(task);
+/* The kernel stack's size (x86-64 and arm64 without KASAN, as distributions build them): the user
+ * registers sit at its top. */
+#define KERNEL_THREAD_SIZE 16384
+
+/* The user registers of task `task`: bpf_task_pt_regs() when `recent` (5.15+; as a typed
+ * pointer its fields are read directly, no helper call each); before, the address
+ * task_pt_regs() computes, its fields read through helper calls. */
+static __always_inline struct pt_regs* user_regs(struct task_struct* task, const bool recent) {
+    if (recent) return (struct pt_regs*)bpf_task_pt_regs(task);
+    return (struct pt_regs*)((__u64)BPF_CORE_READ(task, stack) + KERNEL_THREAD_SIZE) - 1;
 }
 
 /* The return address into the caller of the syscall wrapper the thread is in, 0 when none is
  * found (cw_leaf_caller()). Code already ran there, so the pages it reads are in memory.
  * Userspace checks the address again in the mapped file. */
-static __always_inline __u64 user_leaf_caller(struct pt_regs* regs) {
+static __always_inline __u64 user_leaf_caller(struct pt_regs* regs, const bool recent) {
 #if defined(bpf_target_x86)
-    return cw_leaf_caller(PT_REGS_SP(regs), PT_REGS_IP(regs));
+    if (recent) return cw_leaf_caller(PT_REGS_SP(regs), PT_REGS_IP(regs));
+    return cw_leaf_caller(PT_REGS_SP_CORE(regs), PT_REGS_IP_CORE(regs));
 #else
     (void)regs; /* the return address is in a register (lr), not on the stack */
+    (void)recent;
     return 0;
 #endif
 }
 
 /* The number of the syscall the current task is in (its user registers), 0 when unknown. */
-static __always_inline __u32 syscall_nr(struct pt_regs* regs) {
+static __always_inline __u32 syscall_nr(struct pt_regs* regs, const bool recent) {
 #if defined(bpf_target_x86)
-    return (__u32)regs->orig_ax;
+    return (__u32)KREAD(recent, regs, orig_ax);
 #elif defined(bpf_target_arm64)
-    return (__u32)regs->syscallno;
+    return (__u32)KREAD(recent, regs, syscallno);
 #else
     return 0;
 #endif
 }
 
 /* The thread group leader's start time since boot, as /proc/PID/stat shows it. */
-static __always_inline __u64 task_start_ns(struct task_struct* task) {
-    return task->group_leader->start_boottime;
+static __always_inline __u64 task_start_ns(struct task_struct* task, const bool recent) {
+    return KREAD(recent, task, group_leader, start_boottime);
 }

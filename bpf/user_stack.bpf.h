@@ -21,6 +21,16 @@ struct user_state {
 /* Words of a memo compared inline, before a bpf_loop() over the rest. */
 #define MEMO_INLINE_WORDS 8
 
+/* Whether word `i` of a memo holds in the stack read (`span` bytes from sp). */
+static __always_inline bool memo_word_holds(const struct cw_unwind_memo* memo,
+                                            const struct memo_scratch* scratch, __u32 span,
+                                            __u32 i) {
+    /* Userspace writes multiples of 8 below span; the mask keeps the verifier's bound. */
+    __u32 offset = memo->offsets[i] & (CW_MAX_USER_STACK_BYTES - 8);
+
+    return offset + 8 <= span && *(__u64*)(scratch->bytes + offset) == memo->values[i];
+}
+
 struct memo_compare {
     struct cw_unwind_memo* memo;
     struct memo_scratch* scratch; /* the stack from sp, span bytes */
@@ -31,57 +41,67 @@ struct memo_compare {
 /* One word of a memo against the stack read. */
 static long memo_compare_step(__u64 i, void* data) {
     struct memo_compare* c = data;
-    __u32 offset;
 
     i += MEMO_INLINE_WORDS; /* the first ones were compared inline */
     if (i >= CW_UNWIND_MEMO_WORDS) return 1;
-    /* Userspace writes multiples of 8 below span; the mask keeps the verifier's bound. */
-    offset = c->memo->offsets[i] & (CW_MAX_USER_STACK_BYTES - 8);
-    if (offset + 8 > c->span || *(__u64*)(c->scratch->bytes + offset) != c->memo->values[i]) {
+    if (!memo_word_holds(c->memo, c->scratch, c->span, i)) {
         c->differs = 1;
         return 1;
     }
     return 0;
 }
 
+/* Whether words from MEMO_INLINE_WORDS on hold: in a loop the verifier checks once with
+ * bpf_loop() (`recent`; a bounded loop is checked per iteration, which slows the load), as a
+ * bounded loop before (the verifier takes those since 5.3). */
+static __always_inline bool memo_rest_holds(struct cw_unwind_memo* memo,
+                                            struct memo_scratch* scratch, __u32 span,
+                                            const bool recent) {
+    struct memo_compare compare = {.memo = memo, .scratch = scratch, .span = span};
+
+    if (memo->words <= MEMO_INLINE_WORDS) return true;
+    if (recent) {
+        bpf_loop(memo->words - MEMO_INLINE_WORDS, memo_compare_step, &compare, 0);
+        return !compare.differs;
+    }
+    for (__u32 i = MEMO_INLINE_WORDS; i < CW_UNWIND_MEMO_WORDS; i++) {
+        if (i >= memo->words) break;
+        if (!memo_word_holds(memo, scratch, span, i)) return false;
+    }
+    return true;
+}
 #endif
 
 /* Dwarf mode: whether this opening unwinds as an earlier one did: the memo of the same process,
  * address space and registers, and the same values in every stack word that unwind read. Then
  * its origin names that unwind, and no copy of the stack is needed. */
-static __always_inline bool memo_matches(const struct user_state* state, struct cw_origin* origin) {
+static __always_inline bool memo_matches(const struct user_state* state, struct cw_origin* origin,
+                                         const bool recent) {
 #if defined(__TARGET_ARCH_x86)
     struct cw_unwind_memo* memo = bpf_map_lookup_elem(&unwind_memos, &state->key);
-    struct memo_compare compare;
     struct memo_scratch* scratch;
-    __u32 zero = 0, span;
+    __u32 zero = 0;
+    __u64 span; /* 64 bits: a 32-bit one is zero-extended into a copy, and the check on it */
 
-    if (!memo || memo->task_start_ns != origin->task_start_ns || memo->mm != state->mm)
+    if (!memo || memo->task_start_ns != origin->task_start_ns || memo->mm != state->mm ||
+        memo->words > CW_UNWIND_MEMO_WORDS)
         return false;
-    span = memo->span;
-    if (span > CW_MAX_USER_STACK_BYTES || memo->words > CW_UNWIND_MEMO_WORDS) return false;
     scratch = bpf_map_lookup_elem(&memo_scratch, &zero);
     if (!scratch) return false;
+    /* The bound is checked on the very register handed to the helper, after the lookup: 6.1's
+     * verifier loses a bound checked on another copy (one spilled across a call, or clang's
+     * pre-check copy of the value). barrier_var() keeps clang from dropping the check. */
+    span = memo->span;
+    barrier_var(span);
+    if (span > CW_MAX_USER_STACK_BYTES) return false;
     if (span && bpf_probe_read_user(scratch->bytes, span, (void*)state->key.sp)) return false;
-    /* The first words inline (an opening's stack is a few frames as a rule, and each step of
-     * bpf_loop() is an indirect call); the rest in a loop the verifier checks once (a bounded
-     * loop is checked per iteration, which slows every program's load). */
+    /* The first words inline: an opening's stack is a few frames as a rule, and each step of
+     * bpf_loop() is an indirect call. */
     for (__u32 i = 0; i < MEMO_INLINE_WORDS; i++) {
-        __u32 offset;
-
         if (i >= memo->words) break;
-        offset = memo->offsets[i] & (CW_MAX_USER_STACK_BYTES - 8);
-        if (offset + 8 > span || *(__u64*)(scratch->bytes + offset) != memo->values[i])
-            return false;
+        if (!memo_word_holds(memo, scratch, span, i)) return false;
     }
-    if (memo->words > MEMO_INLINE_WORDS) {
-        compare.memo = memo;
-        compare.scratch = scratch;
-        compare.span = span;
-        compare.differs = 0;
-        bpf_loop(memo->words - MEMO_INLINE_WORDS, memo_compare_step, &compare, 0);
-        if (compare.differs) return false;
-    }
+    if (!memo_rest_holds(memo, scratch, span, recent)) return false;
     origin->unwound_id = memo->unwound_id + 1;
     count(CW_CNT_UNWIND_MEMO_HITS);
     return true;

@@ -10,17 +10,9 @@
 #include <span>
 #include <variant>
 
+#include "fuzz_check.h"
 #include "kernel/decoder.h"
 #include "sockets/socket_table.h"
-
-// An invariant broken: named on stderr, then a crash libFuzzer reports with its input.
-#define check(ok)                                                                 \
-    do {                                                                          \
-        if (!(ok)) {                                                              \
-            std::fprintf(stderr, "%s:%d: broken: %s\n", __FILE__, __LINE__, #ok); \
-            std::abort();                                                         \
-        }                                                                         \
-    } while (0)
 
 namespace {
 

@@ -166,6 +166,19 @@ std::string env_or_empty(const char* name) {
     return v ? v : "";
 }
 
+// How long cwtrace may take to start and to stop: CWTRACE_TEST_TIME_SCALE (an integer, 1 to 20)
+// times `base`. In an emulated machine (scripts/test-kernels boots kernels in QEMU's TCG) the
+// same work takes several times longer.
+std::chrono::milliseconds patience(std::chrono::milliseconds base) {
+    const std::string said = env_or_empty("CWTRACE_TEST_TIME_SCALE");
+    const int scale = said.empty() ? 1 : std::atoi(said.c_str());
+    if (scale < 1 || scale > 20) {
+        ADD_FAILURE() << "CWTRACE_TEST_TIME_SCALE=" << said << ": an integer from 1 to 20";
+        return base;
+    }
+    return base * scale;
+}
+
 // What cwtrace -v says once its programs are loaded (user/kernel/tracer.cpp).
 constexpr const char* kDirectReads = "kernel fields read by plain loads (bpf_rdonly_cast)";
 constexpr const char* kProbedReads = "kernel fields read through bpf_probe_read_kernel()";
@@ -216,7 +229,7 @@ std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
         args.insert(args.begin(), "/usr/bin/env");
     }
     auto p = std::make_unique<Process>(args);
-    if (p->wait_stderr("tracing TCP", 20s)) {
+    if (p->wait_stderr("tracing TCP", patience(20s))) {
         if (!loaded_expected_variant(*p, env)) return nullptr;
         return p;
     }
@@ -228,7 +241,7 @@ std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
 
 std::optional<int> stop(Process& cwtrace, int sig) {
     cwtrace.signal(sig);
-    return cwtrace.wait(20s);
+    return cwtrace.wait(patience(20s));
 }
 
 json stop_with_report(Process& cwtrace, int sig) {

@@ -78,7 +78,8 @@ struct BpfProgram {
 const std::vector<std::string>& cwtrace_program_names();
 
 // The programs one cwtrace run attaches: the tracing programs of its variant, those reading
-// kernel fields by plain loads or their `_probed` twins (not walk_fds, run on demand).
+// kernel fields by plain loads or their `_probed` twins, or with CWTRACE_NO_BPF_LOOP the
+// `_compat` ones (not walk_fds, run on demand).
 std::vector<std::string> attached_program_names(bool probed_reads);
 
 // cwtrace's programs in the kernel now (by name), whoever loaded them.

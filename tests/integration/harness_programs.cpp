@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -113,11 +114,17 @@ std::vector<std::string> attached_program_names(bool probed_reads) {
     size_t size = 0;
     const void* elf = cwtrace_bpf__elf_bytes(&size);
     add_program_names(elf, size, names);
-    // Of a program and its twin, the variant's one.
+    // Of a program and its twins (_probed, _compat: bpf/common.bpf.h), the variant's one: the
+    // _compat ones (for kernels without bpf_loop) when the run says CWTRACE_NO_BPF_LOOP.
+    const std::string wanted = std::getenv("CWTRACE_NO_BPF_LOOP") ? "_compat"
+                               : probed_reads                     ? "_probed"
+                                                                  : "";
     const auto other_variant = [&](const std::string& name) {
-        const bool probed = name.ends_with("_probed");
-        const bool twin = probed || contains(names, name + "_probed");
-        return twin && probed != probed_reads;
+        const std::string suffix = name.ends_with("_probed")   ? "_probed"
+                                   : name.ends_with("_compat") ? "_compat"
+                                                               : "";
+        const bool twin = !suffix.empty() || contains(names, name + "_probed");
+        return twin && suffix != wanted;
     };
     std::erase_if(names, other_variant);
     return names;

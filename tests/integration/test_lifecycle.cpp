@@ -103,6 +103,11 @@ TEST_P(Exits, EveryProgramAttachedWhileTracingNothingLeftAfter) {
         EXPECT_NE(cwtrace->err().find("cwtrace: cannot write /dev/full: No space left on device"),
                   std::string::npos)
             << cwtrace->err();
+        // Never lost (issue 25: a full disk lost the whole report): it follows on stdout.
+        EXPECT_NE(cwtrace->err().find("the report follows on stdout"), std::string::npos)
+            << cwtrace->err();
+        const std::string last_line = out.substr(out.rfind('\n', out.size() - 2) + 1);
+        EXPECT_TRUE(json::parse(last_line, nullptr, false).contains("sockets")) << out;
     }
 }
 
@@ -111,7 +116,8 @@ const Ending kEndings[] = {
     {"SIGINT", SIGINT, {}, 0},
     {"SIGTERM", SIGTERM, {}, 0},
     {"SIGKILL", SIGKILL, {}, 128 + SIGKILL},
-    // Loaded and traced, then the final report cannot be written: exit 1 (ENOSPC).
+    // Loaded and traced, then the final report cannot be written: exit 1 (ENOSPC), the report
+    // on stdout.
     {"WriteFails", 0, {"-d", "1200ms", "-o", "/dev/full"}, 1},
 };
 

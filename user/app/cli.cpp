@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -79,11 +80,26 @@ void check_input_path(const std::string& path) {
         throw UsageError{"render: cannot read '" + path + "': " + std::strerror(errno)};
 }
 
+// What is at an output path already: nothing, a regular file or a character device (/dev/null),
+// which util/atomic_file writes; never a link followed (/dev/stdout included: it would be
+// replaced, not written through), nor a FIFO or socket (they would be replaced too).
+void check_existing_output(const std::string& flag, const std::string& path) {
+    struct stat st = {};
+    if (lstat(path.c_str(), &st) != 0) return;
+    if (S_ISLNK(st.st_mode))
+        throw UsageError{flag + ": '" + path +
+                         "' is a symbolic link (not followed: name its target, or omit " + flag +
+                         " for stdout)"};
+    if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISDIR(st.st_mode))
+        throw UsageError{flag + ": '" + path + "' is not a regular file"};
+}
+
 // Checked before tracing starts, so a long run is not lost at the end.
 void check_output_path(const std::string& path) {
     namespace fs = std::filesystem;
     std::error_code ec;
     fs::path p(path);
+    check_existing_output("--output", path);
     if (fs::is_directory(p, ec)) throw UsageError{"--output: '" + path + "' is a directory"};
     fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
     if (!fs::is_directory(dir, ec))
@@ -122,6 +138,7 @@ void check_textfile_path(const std::string& path) {
     namespace fs = std::filesystem;
     std::error_code ec;
     fs::path p(path);
+    check_existing_output("--metrics-textfile", path);
     if (fs::is_directory(p, ec))
         throw UsageError{"--metrics-textfile: '" + path + "' is a directory"};
     fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");

@@ -31,6 +31,7 @@ EnvConfig read_env_config(const std::function<const char*(const char*)>& lookup)
     config.ringbuf_bytes = size("CWTRACE_RINGBUF_BYTES");
     config.copy_ringbuf_bytes = size("CWTRACE_COPY_RINGBUF_BYTES");
     config.probed_reads = lookup("CWTRACE_PROBED_READS") != nullptr;
+    config.no_bpf_loop = lookup("CWTRACE_NO_BPF_LOOP") != nullptr;
     config.proc_owners = lookup("CWTRACE_PROC_OWNERS") != nullptr;
     if (const char* tracefs = lookup("CWTRACE_TRACEFS")) config.tracefs = tracefs;
     return config;

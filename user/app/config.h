@@ -19,6 +19,9 @@ struct EnvConfig {
     // CWTRACE_PROBED_READS: load the programs that read kernel fields through helper calls (what
     // kernels before 6.2 get) even where the direct ones load.
     bool probed_reads = false;
+    // CWTRACE_NO_BPF_LOOP: load the programs for kernels without bpf_loop (before 5.17) even
+    // where it exists: how they are tested on a newer kernel.
+    bool no_bpf_loop = false;
     // CWTRACE_PROC_OWNERS: find the holders of sockets by reading /proc, not by the BPF walk.
     bool proc_owners = false;
     // CWTRACE_TRACEFS: where tracefs is mounted, instead of looking for (or mounting) it.

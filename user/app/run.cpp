@@ -1,8 +1,8 @@
 #include "app/run.h"
 
 #include <signal.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,10 +11,13 @@
 #include <cstring>
 
 #include "app/config.h"
+#include "app/logging.h"
 #include "app/preflight.h"
 #include "app/session.h"
 #include "metrics/metrics_exporter.h"
+#include "util/atomic_file.h"
 #include "util/clock.h"
+#include "util/display.h"
 
 namespace cwtrace {
 namespace {
@@ -24,6 +27,8 @@ constexpr uint64_t kForgetNs = 60'000'000'000;  // how often caches of exited pr
 // How often the sockets the kernel noted in CLOSE_WAIT are read from its map between reports,
 // so that a report adds only the last ones.
 constexpr uint64_t kCollectNs = 10'000'000'000;
+// How often the kernel's stack losses are looked at, to make room in its stack map.
+constexpr uint64_t kStackRoomNs = 1'000'000'000;
 
 volatile sig_atomic_t g_stop = 0;
 
@@ -43,18 +48,14 @@ void install_signal_handlers() {
     signal(SIGPIPE, SIG_IGN);  // a closed pipe is a write error, handled where we write
 }
 
-void setup_logging(bool verbose) {
-    auto logger = spdlog::stderr_logger_mt("cwtrace");  // the start's walk logs from a thread
-    logger->set_pattern("cwtrace: %v");
-    logger->set_level(verbose ? spdlog::level::debug : spdlog::level::info);
-    spdlog::set_default_logger(logger);
-}
-
+// A message may carry a path or a name from another process: escaped as log lines are.
 int fail(const Error& error) {
+    const std::string message = display_safe(error.message);
     if (error.hint.empty())
-        std::fprintf(stderr, "cwtrace: %s\n", error.message.c_str());
+        std::fprintf(stderr, "cwtrace: %s\n", message.c_str());
     else
-        std::fprintf(stderr, "cwtrace: %s (hint: %s)\n", error.message.c_str(), error.hint.c_str());
+        std::fprintf(stderr, "cwtrace: %s (hint: %s)\n", message.c_str(),
+                     display_safe(error.hint).c_str());
     return 1;
 }
 
@@ -77,12 +78,17 @@ void poll_until_stopped(const Options& options, Session& session, MetricsExporte
     bool stdout_ok = true;
     uint64_t next_forget = start + kForgetNs;
     uint64_t next_collect = start + kCollectNs;
+    uint64_t next_stack_room = start + kStackRoomNs;
     while (!g_stop) {
         const uint64_t now = monotonic_ns();
         if (now >= deadline) break;
         if (now >= next_forget) {
             session.forget_exited();
             next_forget = now + kForgetNs;
+        }
+        if (now >= next_stack_room) {
+            session.keep_stack_room(now);
+            next_stack_room = now + kStackRoomNs;
         }
         if (now >= next_collect) {
             session.collect_close_wait();
@@ -104,13 +110,29 @@ void poll_until_stopped(const Options& options, Session& session, MetricsExporte
     }
 }
 
-bool write_final(const Options& options, Session& session) {
-    if (options.output.empty())
-        return session.write(monotonic_ns(), options.format, stdout, /*last=*/true);
-    FILE* out = std::fopen(options.output.c_str(), "w");
-    if (!out) return false;
-    bool ok = session.write(monotonic_ns(), options.format, out, /*last=*/true);
-    return std::fclose(out) == 0 && ok;
+// The final report: to -o through util/atomic_file, else to stdout. When -o cannot take it (a
+// full disk, /dev/full, the directory gone), it goes to stdout after one line saying why: a
+// trace is never lost. Returns the exit code.
+int write_final(const Options& options, Session& session) {
+    if (options.output.empty()) {
+        session.write(monotonic_ns(), options.format, stdout, /*last=*/true);
+        return 0;
+    }
+    auto file = AtomicFile::open(options.output);
+    Result<void> written = file ? Result<void>(Ok{}) : file.error();
+    if (file) {
+        session.write(
+            monotonic_ns(), options.format,
+            [&](std::string_view piece) { return file->write(piece); },
+            /*last=*/true);
+        written = file->commit();
+    }
+    if (written) return 0;
+    if (options.format == Format::Pprof && isatty(STDOUT_FILENO))
+        return fail({written.error().message, "binary pprof is not written to a terminal"});
+    fail({written.error().message, "the report follows on stdout"});
+    session.write(monotonic_ns(), options.format, stdout, /*last=*/true);
+    return 1;
 }
 
 }  // namespace
@@ -138,14 +160,11 @@ int run(const Options& options) {
     // peaks lower.
     session->finish_tracing();
     if (metrics) metrics->finish([&] { return session->metrics(monotonic_ns()); });
-    const bool written = write_final(options, *session);
-    const int saved_errno = errno;
+    const int exit_code = write_final(options, *session);
     // Detached now, whatever comes: the rest is left for the exit to free.
     session->stop();
     g_left_for_exit = session.release();
-    if (!written && !options.output.empty())
-        return fail({"cannot write " + options.output + ": " + std::strerror(saved_errno), ""});
-    return 0;
+    return exit_code;
 }
 
 }  // namespace cwtrace

@@ -22,6 +22,8 @@ namespace cwtrace {
 namespace {
 
 constexpr uint64_t kStartReuseNs = 10'000'000'000;  // how long the start's facts stand
+// How often the stack map's entries are counted when no stack is being lost.
+constexpr uint64_t kStackCensusNs = 10'000'000'000;
 
 }  // namespace
 
@@ -54,6 +56,7 @@ Result<void> Session::start(const std::string& tracefs) {
     config.ringbuf_bytes = env_.ringbuf_bytes;
     config.copies_ringbuf_bytes = env_.copy_ringbuf_bytes;
     config.probed_reads = env_.probed_reads;
+    config.no_bpf_loop = env_.no_bpf_loop;
     config.closer_min_age_ns = static_cast<uint64_t>(options_.min_age.count());
     config.user_stack_mode =
         options_.user_stacks == UserStacks::Dwarf ? CW_USER_STACKS_DWARF : CW_USER_STACKS_FP;
@@ -61,6 +64,7 @@ Result<void> Session::start(const std::string& tracefs) {
     auto tracer = Tracer::start(config, [this](std::span<const std::byte> r) { on_record(r); });
     if (!tracer) return tracer.error();
     tracer_ = std::move(*tracer);
+    if (!tracer_->plan().fd_walk) owners_.use_proc();  // the walk needs bpf_loop
     if (config.user_stack_mode == CW_USER_STACKS_DWARF)
         stacks_.set_memo_publisher(
             [this](const KernelUnwindMemo& m) { tracer_->set_unwind_memo(m.key, m.memo); },
@@ -124,15 +128,12 @@ void Session::backfill() {
 // With --pid the kernel follows only sockets the selected processes opened while tracing.
 // Their other sockets in CLOSE_WAIT (opened before, or handed over by another process) are
 // found here through sock_diag, and the ones found earlier that have closed are dropped.
-void Session::follow_untraced(uint64_t now_ns) {
-    std::unordered_set<cw_flow, FlowHash, FlowEqual> present;
+void Session::follow_untraced(uint64_t now_ns, const std::vector<DiagSocket>& dump,
+                              const FlowSet& present) {
     std::unordered_set<uint64_t> held;
     for (pid_t pid : options_.pids) held.merge(socket_inodes_of(pid));
-    for (const DiagSocket& d : close_wait_now()) {
-        const cw_flow flow = flow_of(d);
-        present.insert(flow);
-        if (d.inode && held.count(d.inode)) table_.add_untraced(flow, d.inode, now_ns);
-    }
+    for (const DiagSocket& d : dump)
+        if (d.inode && held.count(d.inode)) table_.add_untraced(flow_of(d), d.inode, now_ns);
     table_.drop_untraced_missing(present);
 }
 
@@ -144,15 +145,22 @@ bool Session::events_lost() const {
     return k.counter[CW_CNT_RINGBUF_FULL] || k.recursion_misses;
 }
 
-void Session::find_lost(uint64_t now_ns) {
-    for (const DiagSocket& d : close_wait_now()) table_.add_untraced(flow_of(d), d.inode, now_ns);
-}
-
 void Session::reconcile(uint64_t now_ns) {
+    const bool lost = events_lost() || map_unreadable_;
+    if (options_.pids.empty() && !lost) return;
+    const std::vector<DiagSocket> dump = close_wait_now();
+    FlowSet present;
+    for (const DiagSocket& d : dump) present.insert(flow_of(d));
     if (!options_.pids.empty())
-        follow_untraced(now_ns);
-    else if (events_lost() || map_unreadable_)
-        find_lost(now_ns);
+        follow_untraced(now_ns, dump, present);
+    else
+        for (const DiagSocket& d : dump) table_.add_untraced(flow_of(d), d.inode, now_ns);
+    // A lost record may have been a leave: its socket, closed, would stay for ever.
+    if (lost && !map_unreadable_) {
+        if (size_t n = table_.drop_missing(in_kernel_map_, present))
+            spdlog::debug("{} sockets no longer in CLOSE_WAIT (their leave records lost) dropped",
+                          n);
+    }
 }
 
 // The sockets the kernel noted in CLOSE_WAIT in its map instead of sending a record (their
@@ -161,12 +169,16 @@ void Session::collect_close_wait() {
     if (!tracer_) return;
     spdlog::stopwatch watch;
     size_t read = 0, added = 0;
+    in_kernel_map_.clear();
     const bool ok = tracer_->for_each_close_wait([&](uint64_t sk, const cw_origin_entry& entry) {
         ++read;
+        in_kernel_map_.insert(sk);
         const TrackedSocket* known = table_.find(sk);
         // Known as is, unless accept() named its opener in a record that was lost.
         if (known && known->close_wait_since_ns == entry.close_wait_since && known->origin) return;
-        apply(enter_of(sk, entry));
+        cw_origin_entry vetted = entry;
+        vet_stacks(vetted.origin, vetted.origin.opened_ns);
+        apply(enter_of(sk, vetted));
         ++added;
     });
     spdlog::debug("{} sockets in CLOSE_WAIT read from the kernel's map ({} new) in {:.3f} s", read,
@@ -210,6 +222,16 @@ void Session::drain(int timeout_ms) {
 }
 
 bool Session::write(uint64_t now_ns, Format format, FILE* out, bool last) {
+    const bool ok = write(
+        now_ns, format,
+        [out](std::string_view piece) {
+            return std::fwrite(piece.data(), 1, piece.size(), out) == piece.size();
+        },
+        last);
+    return ok && std::fflush(out) == 0;
+}
+
+bool Session::write(uint64_t now_ns, Format format, const Sink& sink, bool last) {
     if (spdlog::should_log(spdlog::level::debug)) {  // the kernel's counters: syscalls
         const UnwindStats& u = stacks_.unwind_stats();
         spdlog::debug(
@@ -227,11 +249,11 @@ bool Session::write(uint64_t now_ns, Format format, FILE* out, bool last) {
     size_t bytes = 0;
     const bool ok = cwtrace::render(report, format, context, [&](std::string_view piece) {
         bytes += piece.size();
-        return std::fwrite(piece.data(), 1, piece.size(), out) == piece.size();
+        return sink(piece);
     });
     spdlog::debug("report: {} bytes written as {} in {:.3f} s", bytes, to_string(format), watch);
     if (last) last_report_ = std::make_unique<Report>(std::move(report));
-    return ok && std::fflush(out) == 0;
+    return ok;
 }
 
 // Continuous mode: the same report, counted for Prometheus. Stacks are symbolized once and
@@ -269,7 +291,64 @@ void Session::on_record(std::span<const std::byte> record) {
         spdlog::debug("bad record: {}", to_string(*error));
         return;
     }
-    std::visit([this](const auto& event) { apply(event); }, std::get<Event>(decoded));
+    std::visit(
+        [this](auto& event) {
+            vet(event);
+            apply(event);
+        },
+        std::get<Event>(decoded));
+}
+
+void Session::vet_stacks(cw_origin& thread, uint64_t captured_ns) {
+    for (int32_t* id : {&thread.user_stack_id, &thread.kernel_stack_id}) {
+        if (!stack_ledger_.stale(*id, captured_ns)) continue;
+        *id = -ESTALE;
+        ++stale_stacks_;
+    }
+}
+
+void Session::vet(cw_event_enter& e) {
+    if (e.has_origin) vet_stacks(e.origin, e.origin.opened_ns);
+}
+
+void Session::vet(cw_event_leave& e) {
+    if (e.has_origin) vet_stacks(e.origin, e.origin.opened_ns);
+    if (e.has_closer) vet_stacks(e.closer, e.hdr.ts_ns);
+}
+
+void Session::vet(cw_event_origin& e) { vet_stacks(e.origin, e.origin.opened_ns); }
+
+void Session::keep_stack_room(uint64_t now_ns) {
+    if (!tracer_) return;
+    const KernelCounters k = tracer_->counters();
+    const uint64_t lost = k.counter[CW_CNT_USER_STACK_LOST] + k.counter[CW_CNT_KERNEL_STACK_LOST];
+    const bool losing = lost > stack_losses_seen_;
+    stack_losses_seen_ = lost;
+    if (!losing && now_ns < next_stack_census_) return;
+    next_stack_census_ = now_ns + kStackCensusNs;
+    const StackMaps maps = tracer_->stack_maps();
+    const std::vector<int32_t> present = stack_ids(maps.stacks);
+    if (!losing && present.size() < maps.capacity / 2) return;
+    // What names a stack: the records sent so far, the pending closes (symbolized by fold()),
+    // the tracked sockets, and the openers in the kernel's map.
+    tracer_->drain(0);
+    closes_.fold();
+    std::unordered_set<int32_t> referenced;
+    table_.for_each([&](const TrackedSocket& s) {
+        if (!s.origin) return;
+        referenced.insert(s.origin->user_stack_id);
+        referenced.insert(s.origin->kernel_stack_id);
+    });
+    add_origin_stack_ids(maps.origins, referenced);
+    const std::vector<int32_t> gone = unreferenced_ids(present, referenced);
+    if (gone.empty()) return;
+    const size_t deleted = delete_stacks(maps, gone);
+    const uint64_t deleted_at = monotonic_ns();  // after every deletion: see StackIdLedger
+    for (int32_t id : gone) stack_ledger_.deleted(id, deleted_at);
+    stacks_.forget_stack_ids({gone.begin(), gone.end()});
+    stacks_recycled_ += deleted;
+    spdlog::debug("stack map: {} of {} entries named by nothing deleted ({} in all so far)",
+                  deleted, present.size(), stacks_recycled_);
 }
 
 // An opener seen: its process's mappings and Python frames are read while it lives.
@@ -319,6 +398,11 @@ void Session::apply(const cw_event_process& e) {
 void Session::apply(const cw_event_exec& e) { watch_python(e.pid); }
 void Session::apply(const UserStackRecord& e) { stacks_.note_user_stack(e); }
 
-Stats Session::stats() const { return stats_of(tracer_->counters(), records_, decode_errors_); }
+Stats Session::stats() const {
+    Stats s = stats_of(tracer_->counters(), records_, decode_errors_);
+    s.stacks_lost += stale_stacks_;
+    s.lost_events += stale_stacks_;
+    return s;
+}
 
 }  // namespace cwtrace

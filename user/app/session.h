@@ -6,15 +6,20 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
 
 #include "app/cli.h"
 #include "app/config.h"
 #include "kernel/decoder.h"
+#include "kernel/stack_recycler.h"
 #include "kernel/tracer.h"
 #include "owners/owner_finder.h"
 #include "owners/start_snapshot.h"
@@ -22,6 +27,7 @@
 #include "report/report_builder.h"
 #include "report/stack_resolver.h"
 #include "sockets/late_closes.h"
+#include "sockets/sock_diag.h"
 #include "sockets/socket_table.h"
 #include "util/histogram.h"
 #include "util/result.h"
@@ -41,9 +47,15 @@ class Session {
     void collect_close_wait();
     // Drops what was cached to symbolize processes that have exited and that nothing names.
     void forget_exited();
+    // Deletes the stacks nothing refers to from the kernel's stack map when it is half full, or
+    // stacks were lost since the last call (kernel/stack_recycler).
+    void keep_stack_room(uint64_t now_ns);
 
-    // Writes the report of now to `out` in pieces (a million sockets are never one string);
+    // Writes the report of now to `sink` in pieces (a million sockets are never one string);
     // false when a write failed. `last`: the report is kept with the session.
+    using Sink = std::function<bool(std::string_view)>;
+    bool write(uint64_t now_ns, Format format, const Sink& sink, bool last = false);
+    // Likewise to a stream, flushed.
     bool write(uint64_t now_ns, Format format, FILE* out, bool last = false);
     // Continuous mode: the report of now as a Prometheus exposition.
     std::string metrics(uint64_t now_ns);
@@ -58,14 +70,22 @@ class Session {
     void watch_python(uint32_t pid);
     PythonTracker::StackRead python_stack_read();
     void backfill();
-    void follow_untraced(uint64_t now_ns);
+    using FlowSet = std::unordered_set<cw_flow, FlowHash, FlowEqual>;
+    void follow_untraced(uint64_t now_ns, const std::vector<DiagSocket>& dump,
+                         const FlowSet& present);
     bool events_lost() const;
-    void find_lost(uint64_t now_ns);
     void reconcile(uint64_t now_ns);
     Report build(uint64_t now_ns);
     Stats stats() const;
 
     void on_record(std::span<const std::byte> record);
+    // Stack ids deleted after the thread was captured: lost (counted), not another stack's.
+    void vet_stacks(cw_origin& thread, uint64_t captured_ns);
+    void vet(cw_event_enter& e);
+    void vet(cw_event_leave& e);
+    void vet(cw_event_origin& e);
+    template <typename Other>
+    void vet(Other&) {}
     void note_opener(const cw_origin& origin);
     void apply(const cw_event_enter& e);
     void apply(const cw_event_leave& e);
@@ -87,9 +107,15 @@ class Session {
     std::map<uint32_t, uint64_t> python_watched_;  // pid -> start time (clock ticks)
     std::optional<StartSnapshot> start_;           // for the first report, if soon enough
     bool map_unreadable_ = false;  // collect_close_wait() failed: sock_diag finds the sockets
+    std::unordered_set<uint64_t> in_kernel_map_;  // the sockets collect_close_wait() read last
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;
+    StackIdLedger stack_ledger_;
+    uint64_t stacks_recycled_ = 0;    // deleted from the kernel's stack map, nothing naming them
+    uint64_t stale_stacks_ = 0;       // named by a thread captured before their deletion: lost
+    uint64_t stack_losses_seen_ = 0;  // the kernel's count at the last keep_stack_room()
+    uint64_t next_stack_census_ = 0;
     Log2Histogram left_close_wait_;        // sockets that left CLOSE_WAIT: folded in, never kept
     std::unique_ptr<Report> last_report_;  // the final one, freed with the session (never: run())
 };

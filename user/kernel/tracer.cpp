@@ -19,20 +19,15 @@
 #include <utility>
 
 #include "cwtrace.skel.h"
+#include "kernel/features.h"
+#include "kernel/load_error.h"
 #include "util/clock.h"
 
 namespace cwtrace {
 namespace {
 
-// The map libbpf last failed to create, from its log ("map 'events': failed to create: ...").
-std::string failed_map;
-
-void note_failed_map(const std::string& text) {
-    const size_t at = text.find("map '");
-    const size_t end = text.find("': failed to create");
-    if (at == std::string::npos || end == std::string::npos || end < at) return;
-    failed_map = text.substr(at + 5, end - at - 5);
-}
+// What libbpf logged of the load under way (one load at a time: start() runs once).
+LoadLog load_log;
 
 int libbpf_to_spdlog(libbpf_print_level level, const char* format, va_list args) {
     va_list copy;
@@ -44,24 +39,15 @@ int libbpf_to_spdlog(libbpf_print_level level, const char* format, va_list args)
     std::vsnprintf(text.data(), text.size() + 1, format, args);
     while (!text.empty() && text.back() == '\n') text.pop_back();
     // libbpf's warnings are mostly the verifier log of a failed load: shown with --verbose.
-    if (level == LIBBPF_WARN) note_failed_map(text);
+    if (level == LIBBPF_WARN) note_libbpf_warning(text, load_log);
     spdlog::debug("libbpf{}: {}", level == LIBBPF_WARN ? " warning" : "", text);
     return n;
 }
 
+std::string release;  // uname -r, for the messages
+
 Error load_error(const char* step, int err) {
-    err = std::abs(err);
-    if (!failed_map.empty() && std::strcmp(step, "load") == 0) {
-        // Kernel memory for maps is charged to the memory cgroup (5.11+), to RLIMIT_MEMLOCK before.
-        return {"the kernel refused to create BPF map '" + failed_map + "': " + std::strerror(err),
-                "raise the memory limit of cwtrace's cgroup (kernels before 5.11: ulimit -l "
-                "unlimited), or make the map smaller (CWTRACE_RINGBUF_BYTES, "
-                "CWTRACE_ORIGIN_MAP_ENTRIES, CWTRACE_STACK_MAP_ENTRIES)"};
-    }
-    std::string message = std::string("BPF ") + step + " failed: " + std::strerror(err);
-    if (err == EPERM || err == EACCES)
-        return {message, "run as root, or grant CAP_BPF and CAP_PERFMON"};
-    return {message, "run with --verbose to see libbpf's log"};
+    return classify_load_failure(step, err, load_log, release);
 }
 
 struct TracepointSection {
@@ -109,15 +95,26 @@ void resize(bpf_map* map, uint32_t entries) {
     if (entries) bpf_map__set_max_entries(map, entries);
 }
 
-// Each program that reads kernel objects exists twice (see cwtrace.bpf.c): loads one of them.
-void choose_programs(bpf_object* obj, bool direct) {
+// A program's variant suffix ("_probed", "_compat"), or "" for a direct one.
+std::string_view suffix_of(std::string_view name) {
+    for (ProgramVariant v : {ProgramVariant::Probed, ProgramVariant::Compat})
+        if (name.ends_with(variant_suffix(v))) return variant_suffix(v);
+    return "";
+}
+
+// Each program that reads kernel objects exists in three variants (see bpf/common.bpf.h): loads
+// `variant`'s. The others are not loaded at all: a kernel refuses the object if one of them names
+// what it lacks (a bpf_loop callback before 5.13), even in a program never attached.
+void choose_programs(bpf_object* obj, ProgramVariant variant) {
+    const std::string_view wanted = variant_suffix(variant);
     bpf_program* prog;
     bpf_object__for_each_program(prog, obj) {
         const std::string_view name = bpf_program__name(prog);
-        const bool probed = name.ends_with("_probed");
-        const bool twin = probed || bpf_object__find_program_by_name(
-                                        obj, (std::string(name) + "_probed").c_str()) != nullptr;
-        if (twin) bpf_program__set_autoload(prog, probed != direct);
+        const std::string_view suffix = suffix_of(name);
+        const std::string base(name.substr(0, name.size() - suffix.size()));
+        const bool twin =
+            !suffix.empty() || bpf_object__find_program_by_name(obj, (base + "_probed").c_str());
+        if (twin) bpf_program__set_autoload(prog, suffix == wanted);
     }
 }
 
@@ -125,23 +122,31 @@ void choose_programs(bpf_object* obj, bool direct) {
 
 Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler) {
     libbpf_set_print(libbpf_to_spdlog);
-    // Fields read by plain loads need bpf_rdonly_cast() (6.2+) allowed in tracepoint programs;
-    // a kernel refusing those programs gets their twins reading through helper calls, as does
-    // CWTRACE_PROBED_READS=1 (for tests).
-    const bool direct = !config.probed_reads;
-    auto started = start(config, handler, direct);
-    if (started || !direct) return started;
-    spdlog::debug(
-        "loading the programs reading kernel fields directly failed ({}): reading "
-        "them through helper calls",
-        started.error().message);
-    return start(config, std::move(handler), false);
+    // What the kernel has decides the programs, asked before any load (features.h).
+    auto features = probe_kernel_features(config.btf_path);
+    if (!features) return features.error();
+    release = features->release;
+    auto plan = plan_programs(*features, {config.probed_reads, config.no_bpf_loop});
+    if (!plan) return plan.error();
+    for (const std::string& warning : plan->warnings) spdlog::warn("{}", warning);
+    auto started = start(config, handler, *plan);
+    const ProgramVariant fallback = fallback_of(plan->variant);
+    if (started || fallback == plan->variant || !is_verifier_refusal(started.error()))
+        return started;
+    // bpf_rdonly_cast() is in the kernel's BTF but refused here (a kernel that does not allow it
+    // in tracepoint programs): the same programs reading through helper calls.
+    spdlog::debug("{}: loading the {} programs instead", started.error().message,
+                  variant_suffix(fallback));
+    plan->variant = fallback;
+    return start(config, std::move(handler), *plan);
 }
 
 Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler,
-                                              bool direct_reads) {
+                                              const ProgramPlan& plan) {
     std::unique_ptr<Tracer> tracer(new Tracer());
     tracer->handler_ = std::move(handler);
+    tracer->plan_ = plan;
+    load_log = {};
 
     LIBBPF_OPTS(bpf_object_open_opts, open_opts);
     if (!config.btf_path.empty()) open_opts.btf_custom_path = config.btf_path.c_str();
@@ -149,7 +154,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     if (!tracer->skel_) return load_error("open", errno);
 
     auto* skel = tracer->skel_;
-    choose_programs(skel->obj, direct_reads);
+    choose_programs(skel->obj, plan.variant);
     const size_t n = std::min<size_t>(config.pids.size(), CW_MAX_PID_FILTER);
     for (size_t i = 0; i < n; ++i) skel->rodata->filter_pids[i] = config.pids[i];
     skel->rodata->filter_pid_count = static_cast<uint32_t>(n);
@@ -170,8 +175,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     skel->rodata->events_bytes = bpf_map__max_entries(skel->maps.events);
     skel->rodata->stack_copies_bytes = bpf_map__max_entries(skel->maps.stack_copies);
     if (int err = cwtrace_bpf__load(skel)) return load_error("load", err);
-    spdlog::debug("kernel fields read {}", direct_reads ? "by plain loads (bpf_rdonly_cast)"
-                                                        : "through bpf_probe_read_kernel()");
+    spdlog::debug("{}", describe(plan.variant));
     if (auto attached = tracer->attach(config.tracefs); !attached) return attached.error();
 
     tracer->events_ =
@@ -356,6 +360,11 @@ KernelCounters Tracer::counters() const {
             out.recursion_misses += info.recursion_misses;
     }
     return out;
+}
+
+StackMaps Tracer::stack_maps() const {
+    return {bpf_map__fd(skel_->maps.stacks), bpf_map__fd(skel_->maps.origins),
+            bpf_map__fd(skel_->maps.kernel_paths), bpf_map__max_entries(skel_->maps.stacks)};
 }
 
 std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {

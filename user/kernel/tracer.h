@@ -13,6 +13,8 @@
 
 #include "cwtrace/abi.h"
 #include "kernel/counters.h"
+#include "kernel/program_plan.h"
+#include "kernel/stack_recycler.h"
 #include "util/result.h"
 
 struct bpf_link;
@@ -37,6 +39,8 @@ struct TracerConfig {
     // Load only the programs reading kernel fields through helper calls (CWTRACE_PROBED_READS),
     // not first the ones reading them by plain loads.
     bool probed_reads = false;
+    // Load the programs for kernels without bpf_loop even where it exists (CWTRACE_NO_BPF_LOOP).
+    bool no_bpf_loop = false;
 };
 
 class Tracer {
@@ -58,6 +62,12 @@ class Tracer {
     void finish();
 
     KernelCounters counters() const;
+
+    // The programs loaded, and what was left out for want of a kernel feature.
+    const ProgramPlan& plan() const { return plan_; }
+
+    // The stack map and the maps naming its ids, for kernel/stack_recycler.
+    StackMaps stack_maps() const;
 
     // Instruction pointers of a captured stack, innermost first; empty if unknown.
     std::vector<uint64_t> stack(int32_t stack_id) const;
@@ -82,9 +92,9 @@ class Tracer {
 
   private:
     Tracer() = default;
-    // start(), with the programs reading kernel fields by plain loads or through helper calls.
+    // start(), with the programs of `plan`.
     static Result<std::unique_ptr<Tracer>> start(const TracerConfig& config, RecordHandler handler,
-                                                 bool direct_reads);
+                                                 const ProgramPlan& plan);
     static int on_event(void* self, void* data, size_t size);
     static int on_stack_copy(void* self, void* data, size_t size);
     // Hands on the stack copies sent up to `ts_ns` (kernel CLOCK_MONOTONIC), in order.
@@ -107,6 +117,7 @@ class Tracer {
     uint64_t copies_until_ns_ = 0;      // what deliver_copies_until() may hand on now
     std::vector<std::byte> held_copy_;  // read past that bound: handed on first, later
     RecordHandler handler_;
+    ProgramPlan plan_;
 };
 
 }  // namespace cwtrace

@@ -6,34 +6,10 @@
 #include <map>
 #include <utility>
 
+#include "util/display.h"
+
 namespace cwtrace {
 namespace {
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when the byte there does not start one.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    const unsigned char c = byte(i);
-    if (c < 0x80) return 1;
-    std::size_t n = 0;
-    unsigned char min_second = 0x80, max_second = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) min_second = 0xA0;  // overlong
-        if (c == 0xED) max_second = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) min_second = 0x90;  // overlong
-        if (c == 0xF4) max_second = 0x8F;  // beyond U+10FFFF
-    } else {
-        return 0;
-    }
-    if (i + n > s.size() || byte(i + 1) < min_second || byte(i + 1) > max_second) return 0;
-    for (std::size_t k = 2; k < n; ++k)
-        if ((byte(i + k) & 0xC0) != 0x80) return 0;
-    return n;
-}
 
 // Shortest text that reads back as the same double; Prometheus' spelling of infinities.
 std::string number(double value) {
@@ -82,26 +58,17 @@ void histogram(std::string& out, std::string_view name, const Log2Histogram& h) 
 
 }  // namespace
 
+// As the reports show it (util/display): controls, bidi overrides and invalid UTF-8 as \xNN,
+// so that a scrape is valid UTF-8 (Prometheus rejects a whole scrape otherwise), a terminal
+// showing it acts on nothing, and a label reads as the report's string; then the format's own
+// escapes (a newline cannot be left: display_safe wrote it as \x0a).
 std::string escape_label_value(std::string_view value) {
+    const std::string safe = display_safe(value);
     std::string out;
-    out.reserve(value.size());
-    for (std::size_t i = 0; i < value.size();) {
-        const std::size_t n = utf8_sequence(value, i);
-        if (n == 0) {  // Prometheus rejects a scrape with invalid UTF-8: say U+FFFD instead
-            out.append("\xEF\xBF\xBD");
-            ++i;
-            continue;
-        }
-        const char c = value[i];
-        if (c == '\\')
-            out.append("\\\\");
-        else if (c == '"')
-            out.append("\\\"");
-        else if (c == '\n')
-            out.append("\\n");
-        else
-            out.append(value.substr(i, n));
-        i += n;
+    out.reserve(safe.size());
+    for (const char c : safe) {
+        if (c == '\\' || c == '"') out.push_back('\\');
+        out.push_back(c);
     }
     return out;
 }

@@ -37,7 +37,8 @@ std::vector<CloseWaitSeries> top_series(const Report& report, std::size_t top_n)
 MetricsSnapshot make_snapshot(const Report& report, const Log2Histogram& left_close_wait,
                               std::size_t top_n, std::string version);
 
-// A label value as the text format wants it: backslash, double quote and newline escaped.
+// A label value as the text format wants it, and as safe as in the reports: what display_safe
+// escapes (controls, bidi overrides, invalid UTF-8) as \xNN, then backslash and double quote.
 std::string escape_label_value(std::string_view value);
 
 // The `le` bounds of the duration histogram, in seconds: every other log2 bucket edge of

@@ -1,5 +1,7 @@
 // `--metrics-addr`: Prometheus scrapes /metrics here. The server runs on threads of its own and
-// only ever reads the last published text; the tracing side stays single-threaded.
+// only ever reads the last published text; the tracing side stays single-threaded. Each request
+// must arrive whole within a deadline and connections are capped, so slow or many clients
+// cannot starve a scrape; still, it is meant for loopback or behind a proxy (README, Security).
 #pragma once
 
 #include <cstdint>

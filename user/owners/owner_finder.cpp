@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 #include <spdlog/stopwatch.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -28,14 +30,24 @@ std::optional<HeldSockets> OwnerFinder::walk(const InodeFilter& wanted) {
     }
     if (!holders_) return std::nullopt;
     spdlog::stopwatch watch;
+    // A socket of cwtrace's own that the walk must find, whatever else it holds now.
+    const int own = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     auto held = holders_->walk(wanted);
-    if (!held) {
-        spdlog::debug("BPF socket walk failed: owners are read from /proc");
+    if (own >= 0) close(own);
+    const WalkStats& w = holders_->last_walk();
+    const char* failed = !held                         ? "failed"
+                         : !w.self_seen                ? "did not find cwtrace's own process"
+                         : own >= 0 && !w.self_sockets ? "found none of cwtrace's own sockets"
+                                                       : nullptr;
+    if (failed) {
+        spdlog::debug(
+            "BPF socket walk {} ({} processes, {} descriptors read): owners are read "
+            "from /proc",
+            failed, w.processes, w.fds);
         holders_.reset();
         walk_failed_ = true;
         return std::nullopt;
     }
-    const WalkStats& w = holders_->last_walk();
     spdlog::debug(
         "owners: BPF walk of {} processes, {} descriptors in {} runs: {} held "
         "sockets in CLOSE_WAIT, {} of them wanted, in {:.3f} s",

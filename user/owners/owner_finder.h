@@ -26,12 +26,19 @@ class OwnerFinder {
 
     // The holders of the sockets `wanted` says yes to: the walk, or the /proc pass when it fails.
     HeldSockets find_holders(const InodeFilter& wanted);
-    // The BPF walk alone (loaded at first need); nullopt when it cannot be used, and from then on
-    // find_holders() reads /proc.
+    // The BPF walk alone (loaded at first need); nullopt when it cannot be used or fails its check
+    // of itself (it must find cwtrace's own process and sockets: a verifier that pruned half of
+    // it returns an empty walk, not an error), and from then on find_holders() reads /proc.
     std::optional<HeldSockets> walk(const InodeFilter& wanted);
 
     // Frees the walk's program and maps (a later walk loads them again).
     void unload() { holders_.reset(); }
+
+    // The /proc pass from now on (the kernel's programs leave the walk out: it needs bpf_loop).
+    void use_proc() {
+        holders_.reset();
+        walk_failed_ = true;
+    }
 
   private:
     std::unique_ptr<SocketHolders> holders_;

@@ -70,6 +70,8 @@ std::optional<HeldSockets> SocketHolders::walk(const InodeFilter& wanted) {
     wanted_ = &wanted;
     found_.clear();
     stats_ = {};
+    skel_->bss->self_seen = 0;
+    skel_->bss->self_sockets = 0;
     const int prog_fd = bpf_program__fd(skel_->progs.walk_fds);
     for (;;) {
         LIBBPF_OPTS(bpf_test_run_opts, run);
@@ -100,6 +102,8 @@ std::optional<HeldSockets> SocketHolders::walk(const InodeFilter& wanted) {
     stats_.processes = state.processes;
     stats_.fds = state.fds;
     stats_.found = state.found;
+    stats_.self_seen = skel_->bss->self_seen != 0;
+    stats_.self_sockets = skel_->bss->self_sockets;
     return std::move(found_);
 }
 

@@ -25,6 +25,9 @@ struct SocketHoldersConfig {
 
 struct WalkStats {
     uint64_t runs = 0, processes = 0, fds = 0, found = 0;
+    // The walk's check of itself: whether it read the caller's own table, and the sockets there.
+    bool self_seen = false;
+    uint64_t self_sockets = 0;
 };
 
 class SocketHolders {

@@ -1,6 +1,5 @@
 #include "python/python_process.h"
 
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <sys/uio.h>
@@ -56,10 +55,8 @@ std::optional<uint64_t> find_object(Elf* elf, std::string_view wanted) {
 }
 
 // _PyRuntime's address in the file and the file's loadable segments.
-std::optional<RuntimeSymbol> runtime_symbol(const std::string& path) {
+std::optional<RuntimeSymbol> runtime_symbol(int fd) {
     if (elf_version(EV_CURRENT) == EV_NONE) return std::nullopt;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
     std::unique_ptr<Elf, ElfDeleter> elf(elf_begin(fd, ELF_C_READ_MMAP, nullptr));
     std::optional<RuntimeSymbol> out;
     size_t phnum = 0;
@@ -74,8 +71,6 @@ std::optional<RuntimeSymbol> runtime_symbol(const std::string& path) {
             }
         }
     }
-    elf.reset();
-    ::close(fd);
     return out;
 }
 
@@ -116,24 +111,28 @@ void append_utf8(std::string& out, uint32_t c) {
 
 }  // namespace
 
-const PythonFiles::Layout* PythonFiles::get(const std::string& path) {
-    auto [it, fresh] = cache_.try_emplace(path);
-    if (fresh)
-        if (auto layout = runtime_symbol(path))
-            it->second = std::make_shared<const Layout>(std::move(*layout));
-    return it->second.get();
+const PythonFiles::Layout* PythonFiles::get(const ProcessMaps& maps, const Mapping& m) {
+    const std::string key = ProcessMaps::file_key(m);
+    if (auto* known = cache_.find(key)) return known->get();
+    std::shared_ptr<const Layout> layout;
+    // A container's python, a deleted one: the mapped file itself, checked (untrusted_file.h).
+    OpenedFile opened = maps.open_file(m, kMaxElfFileBytes);
+    if (opened)
+        if (auto symbol = runtime_symbol(opened.file->fd()))
+            layout = std::make_shared<const Layout>(std::move(*symbol));
+    return cache_.insert(key, std::move(layout)).get();
 }
 
 std::optional<PythonInterpreter> find_python(const ProcessMaps& maps, PythonFiles& files) {
     for (const Mapping& m : maps.mappings()) {
         auto version = python_version_of_file(basename(m.path));
         if (!version) continue;
-        // A container's python is opened through its root, named as the process names it.
-        const PythonFiles::Layout* symbol = files.get(maps.open_path(m));
+        const PythonFiles::Layout* symbol = files.get(maps, m);
         if (!symbol) continue;
         auto bias = load_bias(m, symbol->loads);
         if (!bias) continue;
-        return PythonInterpreter{*version, m.path, symbol->vaddr + *bias, python_offsets(*version)};
+        return PythonInterpreter{*version, std::string(m.path), symbol->vaddr + *bias,
+                                 python_offsets(*version)};
     }
     return std::nullopt;
 }

@@ -13,6 +13,7 @@
 
 #include "python/python_offsets.h"
 #include "symbols/usyms.h"
+#include "util/lru_cache.h"
 
 namespace cwtrace {
 
@@ -28,10 +29,12 @@ struct PythonInterpreter {
 class PythonFiles {
   public:
     struct Layout;
-    const Layout* get(const std::string& path);  // nullptr: no _PyRuntime there
+    explicit PythonFiles(size_t max_files = 64) : cache_(max_files) {}
+    // The layout of the file `m` maps; nullptr: no _PyRuntime there.
+    const Layout* get(const ProcessMaps& maps, const Mapping& m);
 
   private:
-    std::map<std::string, std::shared_ptr<const Layout>> cache_;
+    LruCache<std::string, std::shared_ptr<const Layout>> cache_;  // by ProcessMaps::file_key
 };
 
 // The CPython interpreter among the executable mappings of a process, or nullopt when it has

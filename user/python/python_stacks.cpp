@@ -12,6 +12,8 @@
 namespace cwtrace {
 namespace {
 
+constexpr size_t kMaxCodeObjects = 65536;
+
 uint64_t ns_per_tick() {
     const long hz = sysconf(_SC_CLK_TCK);
     return hz > 0 ? 1'000'000'000ULL / static_cast<uint64_t>(hz) : 10'000'000ULL;
@@ -59,6 +61,8 @@ PythonTracker::ProcessKey PythonTracker::key_of(const cw_origin& origin) const {
 
 Frame PythonTracker::frame(const ProcessKey& key, const PythonOffsets& offsets,
                            const cw_py_frame& f) {
+    // Any process makes as many code objects as it likes: the cache starts over at its bound.
+    if (code_.size() >= kMaxCodeObjects) code_.clear();
     auto [it, fresh] = code_.try_emplace({key.first, key.second, f.code});
     if (fresh) {
         const auto pid = static_cast<pid_t>(key.first);

@@ -82,8 +82,8 @@ std::vector<FlameFrame> frames_of(const SocketEntry& s) {
 
 uint64_t flame_weight_of(const SocketEntry& s, FlameWeight weight) {
     if (weight == FlameWeight::Sockets) return 1;
-    const double age = s.age_estimate_seconds.value_or(s.close_wait_seconds);
-    if (!(age >= 1.5)) return 1;  // also NaN
+    const double age = best_age_seconds(s);  // 0 when unknown, NaN or infinite
+    if (age < 1.5) return 1;
     return age >= 1e15 ? static_cast<uint64_t>(1e15) : static_cast<uint64_t>(std::llround(age));
 }
 

@@ -160,6 +160,9 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
         report.sockets.push_back(std::move(entry));
     }
     spdlog::debug("report: {} sockets built at {:.3f} s", report.sockets.size(), watch);
+    // Names lost to files a process names being refused, or to bounds on what it can grow.
+    if (const std::string losses = stacks_.read_losses(); !losses.empty())
+        spdlog::debug("symbolization: {}", losses);
     return report;
 }
 

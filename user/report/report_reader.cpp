@@ -3,9 +3,12 @@
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "util/display.h"
@@ -154,7 +157,28 @@ OwnerDetails owner_details(const Field& f) {
 }
 
 // Additions to the contract (sock_diag and /proc details): optional, null when unknown.
-void read_additions(const Field& f, SocketEntry& s) {
+// Sockets of one path share one Origin in cwtrace's model, and those of one process one owner;
+// the JSON repeats them for each socket. Each distinct one is read once, so that a report of a
+// million sockets from a few paths holds a few (not a million copies of their frames).
+class Interned {
+  public:
+    SharedOrigin origin_of(const Field& f) {
+        auto [it, added] = origins_.try_emplace(f.object().dump());
+        if (added) it->second = origin(f);
+        return it->second;
+    }
+    std::shared_ptr<const OwnerDetails> owner_of(const Field& f) {
+        auto [it, added] = owners_.try_emplace(f.object().dump());
+        if (added) it->second = std::make_shared<const OwnerDetails>(owner_details(f));
+        return it->second;
+    }
+
+  private:
+    std::unordered_map<std::string, SharedOrigin> origins_;
+    std::unordered_map<std::string, std::shared_ptr<const OwnerDetails>> owners_;
+};
+
+void read_additions(const Field& f, SocketEntry& s, Interned& interned) {
     const auto given = [&](const char* key) { return f.has(key) && !f[key].is_null(); };
     if (given("age_estimate_seconds")) s.age_estimate_seconds = f["age_estimate_seconds"].seconds();
     if (given("recv_q")) s.recv_q = nullable_u32(f["recv_q"]);
@@ -162,11 +186,11 @@ void read_additions(const Field& f, SocketEntry& s) {
     if (given("diagnosis"))
         s.diagnosis = named(f["diagnosis"], {Diagnosis::UnreadData, Diagnosis::EofNotRead,
                                              Diagnosis::EofReadNotClosed, Diagnosis::Unknown});
-    if (given("owner")) s.owner = std::make_shared<const OwnerDetails>(owner_details(f["owner"]));
+    if (given("owner")) s.owner = interned.owner_of(f["owner"]);
     if (given("accepted")) s.accepted = f["accepted"].boolean();
 }
 
-SocketEntry socket(const Field& f) {
+SocketEntry socket(const Field& f, Interned& interned) {
     SocketEntry s;
     s.pid = nullable_u32(f["pid"]);
     s.comm = nullable_string(f["comm"]);
@@ -178,8 +202,8 @@ SocketEntry socket(const Field& f) {
     s.remote = endpoint(f["remote"]);
     s.close_wait_seconds = f["close_wait_seconds"].seconds();
     s.before_start = f["before_start"].boolean();
-    s.origin = origin(f["origin"]);
-    read_additions(f, s);
+    s.origin = interned.origin_of(f["origin"]);
+    read_additions(f, s, interned);
     return s;
 }
 
@@ -264,7 +288,8 @@ Stats stats(const Field& f) {
     return st;
 }
 
-SavedReport saved_report(const Json& j) {
+// `sockets`: the document's "sockets", read while it was parsed (see StreamingParse).
+SavedReport saved_report(const Json& j, std::vector<SocketEntry> sockets) {
     const Field doc(j, "");
     doc.object();
     const Field schema = doc["schema"];
@@ -275,7 +300,11 @@ SavedReport saved_report(const Json& j) {
     Report& r = saved.report;
     r.min_age_seconds = doc["min_age_seconds"].seconds();
     r.tracing_seconds = doc["tracing_seconds"].seconds();
-    for (const auto& s : doc["sockets"].array()) r.sockets.push_back(socket(s));
+    Interned interned;
+    for (const auto& s : doc["sockets"].array())  // none left
+        r.sockets.push_back(socket(s, interned));
+    r.sockets.insert(r.sockets.begin(), std::make_move_iterator(sockets.begin()),
+                     std::make_move_iterator(sockets.end()));
     r.stats = stats(doc["stats"]);
     if (doc.has("host")) saved.context.host = doc["host"].string();
     // Additions: optional, absent from reports of earlier versions.
@@ -296,36 +325,76 @@ std::string parse_problem(const std::exception& e) {
     return "not valid JSON: " + what;
 }
 
+// One document parsed with each element of its "sockets" array read into a SocketEntry as soon
+// as it is complete, its JSON dropped: the whole document as nlohmann's tree took ~9 times the
+// file (issue 25: 1.8 GB for 200 MB), and the sockets are nearly all of a large report.
+struct Parsed {
+    Json doc;  // without the sockets
+    std::vector<SocketEntry> sockets;
+};
+
+// Throws Json::exception (not JSON) or BadField (a socket that is not one).
+Parsed parse_streaming(std::string_view text) {
+    using Event = Json::parse_event_t;
+    Parsed parsed;
+    std::string key;  // the top-level key being read
+    bool in_sockets = false;
+    Interned interned;
+    auto read_socket = [&](int depth, Event event, Json& value) {
+        if (depth == 1 && event == Event::key) key = value.get<std::string>();
+        if (depth == 1 && (event == Event::array_start || event == Event::array_end))
+            in_sockets = event == Event::array_start && key == "sockets";
+        if (!in_sockets || depth != 2 || event == Event::object_start ||
+            event == Event::array_start)
+            return true;
+        const Field at(value, "sockets[" + std::to_string(parsed.sockets.size()) + "]");
+        if (event != Event::object_end) at.fail("expected an object");
+        parsed.sockets.push_back(socket(at, interned));
+        return false;  // dropped from the tree
+    };
+    parsed.doc = Json::parse(text, read_socket);
+    return parsed;
+}
+
 // JSON Lines: every non-blank line a document; nullopt if any line is not one.
-std::optional<Json> last_of_json_lines(std::string_view text) {
-    std::optional<Json> last;
+std::optional<Parsed> last_of_json_lines(std::string_view text) {
+    std::optional<Parsed> last;
+    std::optional<BadField> last_bad;  // only the last line's matters
     size_t lines = 0;
     for (size_t i = 0; i < text.size();) {
         const size_t end = std::min(text.find('\n', i), text.size());
         const std::string_view line = text.substr(i, end - i);
         i = end + 1;
         if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-        Json j = Json::parse(line, nullptr, false);
-        if (j.is_discarded()) return std::nullopt;
-        last = std::move(j);
+        last.reset();  // one line's sockets at a time
+        last_bad.reset();
+        try {
+            last = parse_streaming(line);
+        } catch (const Json::exception&) {
+            return std::nullopt;
+        } catch (const BadField& bad) {
+            last_bad = bad;
+        }
         ++lines;
     }
-    return lines > 1 ? last : std::nullopt;
+    if (lines <= 1) return std::nullopt;
+    if (last_bad) throw *last_bad;
+    return last;
 }
 
 }  // namespace
 
 Result<SavedReport> read_report(std::string_view text) {
-    Json j;
     try {
-        j = Json::parse(text);
-    } catch (const Json::exception& e) {  // parse_error; out_of_range for 1e999
-        auto last = last_of_json_lines(text);
-        if (!last) return Error{display_safe(parse_problem(e)), ""};
-        j = std::move(*last);
-    }
-    try {
-        return saved_report(j);
+        std::optional<Parsed> parsed;
+        try {
+            parsed = parse_streaming(text);
+        } catch (const Json::exception& e) {  // parse_error; out_of_range for 1e999
+            parsed.reset();
+            parsed = last_of_json_lines(text);
+            if (!parsed) return Error{display_safe(parse_problem(e)), ""};
+        }
+        return saved_report(parsed->doc, std::move(parsed->sockets));
     } catch (const BadField& bad) {
         return Error{display_safe(bad.message), ""};
     }

@@ -41,7 +41,7 @@ void StackResolver::note_process(uint32_t pid, uint64_t task_start_ns) {
     const auto p = static_cast<pid_t>(pid);
     // Read the maps between two identity checks, so they cannot belong to a reused pid.
     if (same_process(p, task_start_ns)) {
-        auto maps = ProcessMaps::read(p);
+        auto maps = maps_reader_.read(p);
         if (maps && same_process(p, task_start_ns)) it->second = std::move(maps);
     }
 }
@@ -91,7 +91,9 @@ std::vector<Frame> StackResolver::native_frames(const cw_origin& origin) {
     // at the stack pointer restores it when it really is a return address.
     if (ips.size() >= 1 && origin.leaf_caller && (ips.size() < 2 || ips[1] != origin.leaf_caller)) {
         const Mapping* m = maps.find(origin.leaf_caller);
-        if (m && follows_call(maps.open_path(*m), origin.leaf_caller - m->start + m->file_offset))
+        // The mapped file itself (deleted, replaced, a container's), as untrusted_file.h says.
+        OpenedFile code = m ? maps.open_file(*m, kMaxElfFileBytes) : OpenedFile{};
+        if (code && follows_call(code.file->fd(), origin.leaf_caller - m->start + m->file_offset))
             ips.insert(ips.begin() + 1, origin.leaf_caller);
     }
     std::vector<Frame> frames;
@@ -106,8 +108,14 @@ Frame StackResolver::user_frame(const cw_origin& origin, const ProcessMaps& maps
     Frame frame = user_symbolizer_.symbolize(maps, addr);
     if (!frame.module.empty()) return frame;
     auto [it, fresh] = perf_maps_.try_emplace({origin.pid, origin.task_start_ns});
-    const std::string path = PerfMap::path_for(static_cast<pid_t>(origin.pid));
-    if (fresh) it->second = PerfMap::load(path);
+    const auto pid = static_cast<pid_t>(origin.pid);
+    const std::string path = PerfMap::path_for(pid);
+    if (fresh) {
+        // Read between two identity checks: a reused pid's /proc/PID/root is another's.
+        const bool alive = same_process(pid, origin.task_start_ns);
+        it->second = PerfMap::load(maps, alive);
+        if (alive && !same_process(pid, origin.task_start_ns)) it->second.reset();
+    }
     if (it->second) {
         if (auto name = it->second->lookup(addr)) {
             frame.function = *name;
@@ -177,6 +185,12 @@ Origin StackResolver::resolve_thread(const cw_origin& o, std::optional<uint32_t>
     return origin;
 }
 
+void StackResolver::forget_stack_ids(const std::unordered_set<int32_t>& ids) {
+    std::erase_if(kernel_stacks_, [&](const auto& entry) { return ids.count(entry.first) > 0; });
+    std::erase_if(user_stacks_,
+                  [&](const auto& entry) { return ids.count(std::get<2>(entry.first)) > 0; });
+}
+
 size_t StackResolver::forget_exited(const std::set<ProcessKey>& keep) {
     std::set<ProcessKey> gone;
     auto exited = [&](const ProcessKey& key) {
@@ -192,6 +206,18 @@ size_t StackResolver::forget_exited(const std::set<ProcessKey>& keep) {
         return exited({std::get<0>(entry.first), std::get<1>(entry.first)});
     });
     return gone.size();
+}
+
+std::string StackResolver::read_losses() const {
+    std::string out;
+    auto add = [&out](uint64_t n, const std::string& what) {
+        if (n) out += (out.empty() ? "" : "; ") + std::to_string(n) + " " + what;
+    };
+    const std::string refused = untrusted_file_stats().summary();
+    if (!refused.empty()) out = "files refused: " + refused;
+    add(maps_reader_.truncated(), "process maps cut at their bound");
+    add(user_symbolizer_.files_evicted(), "symbol tables dropped from the cache");
+    return out;
 }
 
 }  // namespace cwtrace

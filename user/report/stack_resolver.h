@@ -13,6 +13,7 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -64,6 +65,12 @@ class StackResolver {
     // were forgotten.
     size_t forget_exited(const std::set<ProcessKey>& keep);
     size_t processes_known() const { return maps_.size(); }
+    // What was cut or refused reading what processes name, for -v: "" when nothing was.
+    std::string read_losses() const;
+
+    // The kernel deleted these stack ids (kernel/stack_recycler): a later stack may take one,
+    // so what was symbolized under them goes.
+    void forget_stack_ids(const std::unordered_set<int32_t>& ids);
 
     // A thread recorded by the kernel side (an opener, or a closer) with its pid, tid, comm
     // and symbolized stacks, whatever its kind; stacks are symbolized once and cached. With
@@ -102,6 +109,7 @@ class StackResolver {
     PythonFrames python_;
     std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
     UserSymbolizer user_symbolizer_;
+    ProcessMapsReader maps_reader_;  // forks with the same mappings share one table
     std::map<ProcessKey, std::optional<ProcessMaps>> maps_;  // nullopt: gone before we looked
     std::unordered_map<int32_t, std::vector<Frame>> kernel_stacks_;
     // pid, start time, stack id, leaf caller, Python status and stack, unwound stack id (-1:

@@ -6,29 +6,33 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "symbols/debug_files.h"
 #include "symbols/demangle.h"
 
 namespace cwtrace {
 namespace {
 
 constexpr const char* kUnknown = "[unknown]";
+constexpr size_t kMaxAnswersPerFile = 65536;
 
-std::string to_hex(const unsigned char* bytes, size_t n) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (size_t i = 0; i < n; ++i) {
-        out += kDigits[bytes[i] >> 4];
-        out += kDigits[bytes[i] & 15];
-    }
-    return out;
+// See debug_files.h: libdw must not be handed a file whose altlink it would open itself.
+bool altlink_safe(int fd) {
+    Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
+    if (!elf) return false;
+    const bool safe = elf_kind(elf) == ELF_K_ELF && altlink_is_safe(elf);
+    elf_end(elf);
+    return safe;
 }
 
 }  // namespace
 
 std::optional<std::string> read_build_id(const std::string& path) {
+    OpenedFile opened = UntrustedFile::open(path, capped_at(kMaxElfFileBytes));
+    return opened ? read_build_id(opened.file->fd()) : std::nullopt;
+}
+
+std::optional<std::string> read_build_id(int fd) {
     if (elf_version(EV_CURRENT) == EV_NONE) return std::nullopt;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
     std::optional<std::string> id;
     if (Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr)) {
         const void* bytes = nullptr;
@@ -36,7 +40,6 @@ std::optional<std::string> read_build_id(const std::string& path) {
         if (n > 0) id = to_hex(static_cast<const unsigned char*>(bytes), static_cast<size_t>(n));
         elf_end(elf);
     }
-    ::close(fd);
     return id;
 }
 
@@ -57,19 +60,32 @@ DebugInfo::DebugInfo(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DebugInfo::~DebugInfo() = default;
 
 std::unique_ptr<DebugInfo> DebugInfo::load(const std::string& path, const std::string& debug_root) {
+    OpenedFile opened = UntrustedFile::open(path, capped_at(kMaxElfFileBytes));
+    if (!opened) return nullptr;
+    return load(std::move(*opened.file), path, debug_root);
+}
+
+std::unique_ptr<DebugInfo> DebugInfo::load(UntrustedFile file, const std::string& name,
+                                           const std::string& debug_root) {
+    if (elf_version(EV_CURRENT) == EV_NONE || !altlink_safe(file.fd())) return nullptr;
     auto impl = std::make_unique<Impl>();
     impl->debug_root = debug_root;
     impl->debuginfo_path = impl->debug_root.data();
     impl->callbacks.find_elf = dwfl_build_id_find_elf;
-    impl->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+    impl->callbacks.find_debuginfo = find_debug_file;
     impl->callbacks.section_address = dwfl_offline_section_address;
     impl->callbacks.debuginfo_path = &impl->debuginfo_path;
     impl->dwfl = dwfl_begin(&impl->callbacks);
     if (!impl->dwfl) return nullptr;
     dwfl_report_begin(impl->dwfl);
-    impl->module = dwfl_report_offline(impl->dwfl, path.c_str(), path.c_str(), -1);
+    // libdwfl takes the descriptor over when it reports the module, and only then.
+    const int fd = file.release();
+    impl->module = dwfl_report_offline(impl->dwfl, name.c_str(), name.c_str(), fd);
+    if (!impl->module) ::close(fd);
     dwfl_report_end(impl->dwfl, nullptr, nullptr);
-    if (!impl->module || !dwfl_module_getelf(impl->module, &impl->bias)) return nullptr;
+    if (!impl->module) return nullptr;
+    use_debug_root(impl->module, &impl->debug_root);
+    if (!dwfl_module_getelf(impl->module, &impl->bias)) return nullptr;
     return std::unique_ptr<DebugInfo>(new DebugInfo(std::move(impl)));
 }
 
@@ -91,31 +107,42 @@ std::optional<std::string> DebugInfo::function(uint64_t vaddr) const {
     return demangle(name);
 }
 
-const DebugInfo* DebugInfoCache::info_for(const std::string& path, std::string& identity) {
-    auto id = identity_.find(path);
-    if (id == identity_.end())
-        id = identity_.emplace(path, read_build_id(path).value_or("path:" + path)).first;
-    identity = id->second;
-    auto it = infos_.find(identity);
-    if (it == infos_.end()) it = infos_.emplace(identity, DebugInfo::load(path, debug_root_)).first;
-    return it->second.get();
+std::string DebugInfoCache::identify(const UntrustedFile& file, const std::string& name,
+                                     const std::string& fallback_key) {
+    std::string key = read_build_id(file.fd()).value_or("file:" + fallback_key);
+    if (!infos_.find(key)) {
+        Entry entry;
+        const int copy = ::dup(file.fd());
+        if (copy >= 0)
+            entry.info =
+                DebugInfo::load(UntrustedFile::adopt(copy, file.size()), name, debug_root_);
+        infos_.insert(key, std::move(entry));
+    }
+    return key;
 }
 
-void DebugInfoCache::annotate(const std::string& path, uint64_t vaddr, Frame& frame) {
-    std::string identity;
-    const DebugInfo* info = info_for(path, identity);
-    if (!info) return;
-    auto [it, fresh] = answers_[identity].try_emplace(vaddr);
+void DebugInfoCache::annotate_identified(const std::string& key, uint64_t vaddr, Frame& frame) {
+    Entry* entry = infos_.find(key);
+    if (!entry || !entry->info) return;
+    // A process decides how many addresses it has: answers start over past the bound.
+    if (entry->answers.size() >= kMaxAnswersPerFile) entry->answers.clear();
+    auto [it, fresh] = entry->answers.try_emplace(vaddr);
     Answer& answer = it->second;
     if (fresh) {
-        answer.source = info->source(vaddr);
-        if (frame.function == kUnknown) answer.function = info->function(vaddr);
+        answer.source = entry->info->source(vaddr);
+        if (frame.function == kUnknown) answer.function = entry->info->function(vaddr);
     }
     if (answer.source) {
         frame.file = answer.source->file;
         frame.line = static_cast<int>(answer.source->line);
     }
     if (frame.function == kUnknown && answer.function) frame.function = *answer.function;
+}
+
+void DebugInfoCache::annotate(const std::string& path, uint64_t vaddr, Frame& frame) {
+    OpenedFile opened = UntrustedFile::open(path, capped_at(kMaxElfFileBytes));
+    if (!opened) return;
+    annotate_identified(identify(*opened.file, path, path), vaddr, frame);
 }
 
 }  // namespace cwtrace

@@ -2,6 +2,7 @@
 // file itself or from its separate debug file found by build-id (/usr/lib/debug/.build-id/xx/
 // yyyy.debug, as installed by Debian's -dbgsym packages) or .gnu_debuglink. Loaded once per
 // build-id: copies of a library under several paths, or in several containers, share it.
+// Separate debug files are looked for under the debug root only (debug_files.h).
 #pragma once
 
 #include <cstdint>
@@ -11,11 +12,17 @@
 #include <unordered_map>
 
 #include "model/report.h"
+#include "util/lru_cache.h"
+#include "util/untrusted_file.h"
 
 namespace cwtrace {
 
+// The most an ELF file mapped by a process may weigh to be read (libxul.so: 150 MB).
+inline constexpr uint64_t kMaxElfFileBytes = uint64_t{1} << 30;
+
 // The GNU build-id of an ELF file, in hex; nullopt when it has none or is not ELF.
 std::optional<std::string> read_build_id(const std::string& path);
+std::optional<std::string> read_build_id(int fd);
 
 struct SourceLocation {
     std::string file;
@@ -28,6 +35,9 @@ class DebugInfo {
     // `debug_root` is where separate debug files are searched (build-id, debuglink). Null when
     // the file cannot be read as ELF.
     static std::unique_ptr<DebugInfo> load(const std::string& path, const std::string& debug_root);
+    // The file open at `file` (taken over), named `name` as its process names it.
+    static std::unique_ptr<DebugInfo> load(UntrustedFile file, const std::string& name,
+                                           const std::string& debug_root);
     ~DebugInfo();
     DebugInfo(const DebugInfo&) = delete;
     DebugInfo& operator=(const DebugInfo&) = delete;
@@ -43,14 +53,21 @@ class DebugInfo {
     std::unique_ptr<Impl> impl_;
 };
 
-// DebugInfo per build-id (per path for files without one), and what it said per address.
+// DebugInfo per build-id (per file for files without one), and what it said per address; the
+// least recently used are dropped past `max_files`.
 class DebugInfoCache {
   public:
-    explicit DebugInfoCache(std::string debug_root = "/usr/lib/debug")
-        : debug_root_(std::move(debug_root)) {}
+    explicit DebugInfoCache(std::string debug_root = "/usr/lib/debug", size_t max_files = 128)
+        : debug_root_(std::move(debug_root)), infos_(max_files) {}
 
-    // Adds file and line to `frame` for `vaddr` in `path`, and the function when `frame` has
-    // none ("[unknown]").
+    // The key of the file open at `file` (its build-id, else `fallback_key`), its DWARF loaded
+    // on first sight; `name` is the path its process names it by.
+    std::string identify(const UntrustedFile& file, const std::string& name,
+                         const std::string& fallback_key);
+    // Adds file and line to `frame` for `vaddr` in the file identified as `key`, and the
+    // function when `frame` has none ("[unknown]").
+    void annotate_identified(const std::string& key, uint64_t vaddr, Frame& frame);
+    // Both, for a file at `path` (opened as untrusted_file.h says).
     void annotate(const std::string& path, uint64_t vaddr, Frame& frame);
 
   private:
@@ -58,12 +75,13 @@ class DebugInfoCache {
         std::optional<std::string> function;
         std::optional<SourceLocation> source;
     };
-    const DebugInfo* info_for(const std::string& path, std::string& identity);
+    struct Entry {
+        std::unique_ptr<DebugInfo> info;  // null: no DWARF
+        std::unordered_map<uint64_t, Answer> answers;
+    };
 
     std::string debug_root_;
-    std::unordered_map<std::string, std::string> identity_;  // path -> build-id (or path)
-    std::unordered_map<std::string, std::unique_ptr<DebugInfo>> infos_;  // null: no DWARF
-    std::unordered_map<std::string, std::unordered_map<uint64_t, Answer>> answers_;
+    LruCache<std::string, Entry> infos_;
 };
 
 }  // namespace cwtrace

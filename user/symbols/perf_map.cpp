@@ -1,9 +1,12 @@
+// Perf maps parsed with bounds, read as perf reads them; see perf_map.h.
 #include "symbols/perf_map.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
-#include <sstream>
 
 namespace cwtrace {
 namespace {
@@ -24,9 +27,24 @@ std::optional<uint64_t> hex_field(std::string_view& rest) {
     return value;
 }
 
+std::optional<PerfMap> read_map(const OpenedFile& opened, const PerfMapLimits& limits) {
+    if (!opened) {
+        if (opened.refusal != Refusal::Missing) spdlog::debug("perf map: {}", opened.reason);
+        return std::nullopt;
+    }
+    auto text = opened.file->read_all();
+    if (!text) return std::nullopt;
+    auto map = PerfMap::parse(*text, limits);
+    if (!map) {
+        untrusted_file_stats().refused[static_cast<size_t>(Refusal::TooLarge)].fetch_add(1);
+        spdlog::debug("perf map: over {} entries, not read", limits.max_entries);
+    }
+    return map;
+}
+
 }  // namespace
 
-PerfMap PerfMap::parse(std::string_view text) {
+std::optional<PerfMap> PerfMap::parse(std::string_view text, const PerfMapLimits& limits) {
     PerfMap map;
     size_t line_no = 0;
     while (!text.empty()) {
@@ -39,7 +57,9 @@ PerfMap PerfMap::parse(std::string_view text) {
         auto size = hex_field(line);
         size_t name_begin = line.find_first_not_of(" \t");
         if (!start || !size || *size == 0 || name_begin == std::string_view::npos) continue;
-        map.entries_.push_back({*start, *size, line_no, std::string(line.substr(name_begin))});
+        if (map.entries_.size() >= limits.max_entries) return std::nullopt;
+        std::string_view name = line.substr(name_begin).substr(0, limits.max_name_bytes);
+        map.entries_.push_back({*start, *size, line_no, std::string(name)});
     }
     std::sort(map.entries_.begin(), map.entries_.end(), [](const Entry& a, const Entry& b) {
         return a.start != b.start ? a.start < b.start : a.line < b.line;
@@ -47,12 +67,30 @@ PerfMap PerfMap::parse(std::string_view text) {
     return map;
 }
 
-std::optional<PerfMap> PerfMap::load(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) return std::nullopt;
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parse(text.view());
+std::optional<PerfMap> PerfMap::load(const std::string& path, FileRules rules,
+                                     const PerfMapLimits& limits) {
+    rules.max_bytes = limits.max_bytes;
+    OpenedFile opened = UntrustedFile::open(path, rules);
+    return read_map(opened, limits);
+}
+
+std::optional<PerfMap> PerfMap::load(const ProcessMaps& maps, bool alive,
+                                     const PerfMapLimits& limits) {
+    FileRules rules = capped_at(limits.max_bytes);
+    rules.owners = maps.uids();
+    // No uid known: no owner to accept but root.
+    if (rules.owners.empty()) rules.owners.push_back(0);
+    const std::string own_tmp = "/tmp/perf-" + std::to_string(maps.namespace_pid()) + ".map";
+    const std::string root = "/proc/" + std::to_string(maps.pid()) + "/root";
+    const int root_fd = alive ? ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (root_fd >= 0) {
+        OpenedFile opened = UntrustedFile::open(own_tmp, rules, root_fd, true);
+        ::close(root_fd);
+        return read_map(opened, limits);
+    }
+    // Gone: its file is still ours to read when it saw our /tmp (NSpid is then its pid).
+    if (!maps.root().empty() || maps.namespace_pid() != maps.pid()) return std::nullopt;
+    return read_map(UntrustedFile::open(own_tmp, rules), limits);
 }
 
 std::string PerfMap::path_for(pid_t pid) { return "/tmp/perf-" + std::to_string(pid) + ".map"; }

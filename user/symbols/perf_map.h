@@ -11,15 +11,35 @@
 #include <string_view>
 #include <vector>
 
+#include "symbols/usyms.h"
+#include "util/untrusted_file.h"
+
 namespace cwtrace {
+
+// What a perf map may weigh: Node's --perf-basic-prof map of a long-running server reaches tens
+// of MB; past these the whole map is refused (a part would hold stale names), and counted.
+struct PerfMapLimits {
+    uint64_t max_bytes = 64 << 20;
+    size_t max_entries = 1 << 20;
+    size_t max_name_bytes = 1024;  // longer names are cut
+};
 
 class PerfMap {
   public:
     // Malformed lines are skipped. When entries overlap (a JIT reused freed code memory), the
-    // later line wins: it describes the code there now.
-    static PerfMap parse(std::string_view text);
-    // nullopt when the file is absent or unreadable.
-    static std::optional<PerfMap> load(const std::string& path);
+    // later line wins: it describes the code there now. nullopt past limits.max_entries.
+    static std::optional<PerfMap> parse(std::string_view text, const PerfMapLimits& limits = {});
+    // The map at `path`, read as untrusted_file.h says with `rules` (max_bytes from `limits`);
+    // nullopt when absent, refused or unreadable.
+    static std::optional<PerfMap> load(const std::string& path, FileRules rules = {},
+                                       const PerfMapLimits& limits = {});
+    // The map of the process `maps` describes, by perf's rule: a regular file owned by root or
+    // the process's user (another user's planted /tmp/perf-PID.map is not its), never through a
+    // symlink, found in the process's own /tmp (/proc/PID/root/tmp/perf-NSPID.map: a container
+    // names itself by its namespace's pid) while it lives, else in ours if it shared our mount
+    // namespace. `alive`: the caller checked that the pid is still that process's.
+    static std::optional<PerfMap> load(const ProcessMaps& maps, bool alive,
+                                       const PerfMapLimits& limits = {});
     static std::string path_for(pid_t pid);  // "/tmp/perf-PID.map"
 
     std::optional<std::string> lookup(uint64_t addr) const;

@@ -4,14 +4,17 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cinttypes>
+#include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "symbols/demangle.h"
 #include "util/fields.h"
@@ -24,15 +27,34 @@ constexpr const char* kUnknown = "[unknown]";
 // How many earlier symbols to inspect for one that encloses a nested symbol's gap.
 constexpr int kMaxEnclosingScan = 16;
 
+// "MAJOR:MINOR" in hex, as maps prints a device.
+std::optional<uint64_t> parse_device(std::string_view field) {
+    const size_t colon = field.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    auto major = parse_hex(field.substr(0, colon));
+    auto minor = parse_hex(field.substr(colon + 1));
+    if (!major || !minor || *major > UINT32_MAX || *minor > UINT32_MAX) return std::nullopt;
+    return makedev(static_cast<unsigned>(*major), static_cast<unsigned>(*minor));
+}
+
+std::optional<uint64_t> parse_decimal(std::string_view field) {
+    uint64_t value = 0;
+    auto [ptr, ec] = std::from_chars(field.data(), field.data() + field.size(), value);
+    if (ec != std::errc{} || ptr != field.data() + field.size()) return std::nullopt;
+    return value;
+}
+
 // "start-end perms offset dev inode   path"; nullopt for lines that are not an executable file.
-std::optional<Mapping> parse_maps_line(std::string_view line) {
+// The path is returned apart, to be interned.
+std::optional<Mapping> parse_maps_line(std::string_view line, std::string_view& path) {
     std::string_view range = next_field(line);
     std::string_view perms = next_field(line);
     auto offset = parse_hex(next_field(line));
-    next_field(line);  // device
-    next_field(line);  // inode
+    auto dev = parse_device(next_field(line));
+    auto inode = parse_decimal(next_field(line));
     size_t dash = range.find('-');
-    if (dash == std::string_view::npos || perms.size() < 3 || perms[2] != 'x' || !offset) {
+    if (dash == std::string_view::npos || perms.size() < 3 || perms[2] != 'x' || !offset || !dev ||
+        !inode) {
         return std::nullopt;
     }
     auto start = parse_hex(range.substr(0, dash));
@@ -42,25 +64,70 @@ std::optional<Mapping> parse_maps_line(std::string_view line) {
     // The path is the rest of the line and may itself contain blanks.
     size_t path_begin = line.find_first_not_of(kFieldBlanks);
     if (path_begin == std::string_view::npos || line[path_begin] != '/') return std::nullopt;
-    std::string_view path = line.substr(path_begin);
+    path = line.substr(path_begin);
     while (!path.empty() && path.back() == '\r') path.remove_suffix(1);
-    if (path.ends_with(kDeleted)) path.remove_suffix(kDeleted.size());
-    return Mapping{*start, *end, *offset, std::string(path)};
+    Mapping m{*start, *end, *offset, {}, FileIdentity{*dev, *inode}, false};
+    // Kept for the report's module name, never opened: another file may sit at the path now.
+    if (path.ends_with(kDeleted)) {
+        path.remove_suffix(kDeleted.size());
+        m.deleted = true;
+    }
+    return m;
 }
 
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
+// At most `max_bytes` of a procfs file, cut after its last whole line; `cut` tells whether there
+// was more. procfs reports st_size 0, so the file is read to its end or the bound.
+std::optional<std::string> read_bounded(const std::string& path, size_t max_bytes, bool& cut) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::string text(max_bytes + 1, '\0');
+    size_t done = 0;
+    bool failed = false;
+    while (done < text.size()) {
+        const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            failed = n < 0;
+            break;
+        }
+        done += static_cast<size_t>(n);
     }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
+    ::close(fd);
+    if (failed) return std::nullopt;
+    cut = done > max_bytes;
+    text.resize(cut ? text.rfind('\n', max_bytes) + 1 : done);
+    return text;
+}
 
-  private:
-    int fd_;
-};
+// "Uid:" and "NSpid:" of /proc/PID/status.
+void read_identity(const std::string& dir, std::vector<uid_t>& uids, pid_t& nspid) {
+    bool cut = false;
+    auto status = read_bounded(dir + "/status", 64 << 10, cut);
+    if (!status) return;
+    std::string_view text = *status;
+    while (!text.empty()) {
+        std::string_view line = next_line(text);
+        std::string_view key = next_field(line);
+        if (key == "Uid:") {
+            for (std::string_view f = next_field(line); !f.empty(); f = next_field(line))
+                if (auto uid = parse_decimal(f)) uids.push_back(static_cast<uid_t>(*uid));
+        } else if (key == "NSpid:") {
+            for (std::string_view f = next_field(line); !f.empty(); f = next_field(line))
+                if (auto pid = parse_decimal(f)) nspid = static_cast<pid_t>(*pid);
+        }
+    }
+}
+
+uint64_t content_hash(const MappingTable& t) {
+    uint64_t h = t.maps.size();
+    auto mix = [&h](uint64_t v) { h = (h ^ v) * 0x100000001b3ULL; };
+    for (const Mapping& m : t.maps) {
+        mix(m.start);
+        mix(m.file.inode);
+        mix(std::hash<std::string_view>{}(m.path));
+    }
+    return h;
+}
 
 struct ElfCloser {
     void operator()(Elf* elf) const { elf_end(elf); }
@@ -139,58 +206,119 @@ bool same_mount_namespace(const std::string& dir) {
     return ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev;
 }
 
-using ElfCache = std::unordered_map<std::string, std::shared_ptr<const ElfSymbols>>;
-
-// Failures are cached too, so a missing file is not reopened for every frame.
-const ElfSymbols* cached_symbols(ElfCache& cache, const std::string& path) {
-    auto it = cache.find(path);
-    if (it == cache.end()) {
-        std::shared_ptr<const ElfSymbols> loaded;
-        if (auto syms = ElfSymbols::load(path)) {
-            loaded = std::make_shared<const ElfSymbols>(std::move(*syms));
-        }
-        it = cache.emplace(path, std::move(loaded)).first;
-    }
-    return it->second.get();
-}
-
 }  // namespace
 
-ProcessMaps ProcessMaps::parse(std::string_view maps_text) {
-    ProcessMaps maps;
+bool MappingTable::same_as(const MappingTable& other) const {
+    return std::equal(maps.begin(), maps.end(), other.maps.begin(), other.maps.end(),
+                      [](const Mapping& a, const Mapping& b) {
+                          return a.start == b.start && a.end == b.end &&
+                                 a.file_offset == b.file_offset && a.file == b.file &&
+                                 a.deleted == b.deleted && a.path == b.path;
+                      });
+}
+
+ProcessMaps ProcessMaps::parse(std::string_view maps_text, const MapsLimits& limits) {
+    return parse(maps_text, limits, false);
+}
+
+ProcessMaps ProcessMaps::parse(std::string_view maps_text, const MapsLimits& limits,
+                               bool text_cut) {
+    auto table = std::make_shared<MappingTable>();
+    table->truncated = text_cut;
     while (!maps_text.empty()) {
-        if (auto m = parse_maps_line(next_line(maps_text))) maps.maps_.push_back(std::move(*m));
+        std::string_view path;
+        auto m = parse_maps_line(next_line(maps_text), path);
+        if (!m) continue;
+        if (table->maps.size() >= limits.max_mappings) {
+            table->truncated = true;
+            break;
+        }
+        // 65,000 mappings of one file share its path.
+        m->path = *table->paths.emplace(path).first;
+        table->maps.push_back(*m);
     }
-    std::sort(maps.maps_.begin(), maps.maps_.end(),
+    std::sort(table->maps.begin(), table->maps.end(),
               [](const Mapping& a, const Mapping& b) { return a.start < b.start; });
+    ProcessMaps maps;
+    maps.table_ = std::move(table);
     return maps;
 }
 
-std::optional<ProcessMaps> ProcessMaps::read(pid_t pid) {
+std::optional<ProcessMaps> ProcessMaps::read(pid_t pid, const MapsLimits& limits) {
     const std::string dir = "/proc/" + std::to_string(pid);
-    std::ifstream in(dir + "/maps");
-    if (!in) return std::nullopt;
-    // procfs reports st_size 0, so read the stream to its end instead of sizing a buffer.
-    std::ostringstream text;
-    text << in.rdbuf();
-    ProcessMaps maps = parse(text.view());
+    bool cut = false;
+    auto text = read_bounded(dir + "/maps", limits.max_bytes, cut);
+    if (!text) return std::nullopt;
+    ProcessMaps maps = parse(*text, limits, cut);
+    maps.pid_ = pid;
+    maps.nspid_ = pid;
+    read_identity(dir, maps.uids_, maps.nspid_);
     if (!same_mount_namespace(dir)) maps.root_ = dir + "/root";
     return maps;
 }
 
+OpenedFile ProcessMaps::open_file(const Mapping& m, uint64_t max_bytes) const {
+    FileRules rules = capped_at(max_bytes);
+    rules.identity = m.file;
+    // map_files wants CAP_SYS_ADMIN (cwtrace's, not an unprivileged test's).
+    static const bool map_files_usable = geteuid() == 0;
+    if (pid_ > 0 && map_files_usable) {
+        // The kernel's link to the mapped file itself: following it is the point. A reused pid
+        // with a mapping at the same place shows in the dev:inode check.
+        char name[96];
+        std::snprintf(name, sizeof name, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid_, m.start,
+                      m.end);
+        FileRules follow = rules;
+        follow.follow_symlinks = true;
+        OpenedFile through_proc = UntrustedFile::open(name, follow);
+        if (through_proc || through_proc.refusal != Refusal::Missing) return through_proc;
+    }
+    if (m.deleted)
+        return OpenedFile{std::nullopt, Refusal::Missing, std::string(m.path) + ": deleted"};
+    return UntrustedFile::open(open_path(m), rules);
+}
+
+std::string ProcessMaps::file_key(const Mapping& m) {
+    return std::to_string(m.file.dev) + ":" + std::to_string(m.file.inode) + ":" +
+           std::string(m.path);
+}
+
+std::optional<ProcessMaps> ProcessMapsReader::read(pid_t pid) {
+    auto maps = ProcessMaps::read(pid, limits_);
+    if (!maps) return maps;
+    if (maps->table().truncated) ++truncated_;
+    const uint64_t hash = content_hash(maps->table());
+    auto [first, last] = tables_.equal_range(hash);
+    for (auto it = first; it != last; ++it) {
+        if (auto table = it->second.lock(); table && table->same_as(maps->table())) {
+            maps->share_table(std::move(table));
+            ++shared_;
+            return maps;
+        }
+    }
+    // Tables no snapshot holds any more leave the index as new ones come.
+    std::erase_if(tables_, [](const auto& entry) { return entry.second.expired(); });
+    tables_.emplace(hash, maps->shared_table());
+    return maps;
+}
+
 const Mapping* ProcessMaps::find(uint64_t addr) const {
-    auto it = std::upper_bound(maps_.begin(), maps_.end(), addr,
+    const std::vector<Mapping>& maps = table_->maps;
+    auto it = std::upper_bound(maps.begin(), maps.end(), addr,
                                [](uint64_t a, const Mapping& m) { return a < m.start; });
-    if (it == maps_.begin()) return nullptr;
+    if (it == maps.begin()) return nullptr;
     const Mapping& m = *std::prev(it);
     return addr < m.end ? &m : nullptr;
 }
 
 std::optional<ElfSymbols> ElfSymbols::load(const std::string& path) {
+    OpenedFile opened = UntrustedFile::open(path, capped_at(kMaxElfFileBytes));
+    return opened ? load(opened.file->fd()) : std::nullopt;
+}
+
+std::optional<ElfSymbols> ElfSymbols::load(int fd) {
     if (elf_version(EV_CURRENT) == EV_NONE) return std::nullopt;
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) return std::nullopt;
-    ElfPtr elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr));
+    ElfPtr elf(elf_begin(fd, ELF_C_READ_MMAP, nullptr));
     GElf_Ehdr ehdr;
     if (!elf || elf_kind(elf.get()) != ELF_K_ELF || !gelf_getehdr(elf.get(), &ehdr)) {
         return std::nullopt;
@@ -244,16 +372,33 @@ std::optional<std::string> ElfSymbols::lookup(uint64_t vaddr) const {
     return std::nullopt;
 }
 
+// Failures are cached too, so a missing file is not reopened for every frame.
+const UserSymbolizer::File& UserSymbolizer::file(const ProcessMaps& maps, const Mapping& m) {
+    const std::string key = ProcessMaps::file_key(m);
+    if (const File* known = files_.find(key)) return *known;
+    File entry;
+    OpenedFile opened = maps.open_file(m, kMaxElfFileBytes);
+    if (opened) {
+        if (auto syms = ElfSymbols::load(opened.file->fd())) {
+            entry.symbols = std::make_shared<const ElfSymbols>(std::move(*syms));
+            entry.debug_key = debug_info_.identify(*opened.file, std::string(m.path), key);
+        }
+    } else if (opened.refusal != Refusal::Missing) {
+        spdlog::debug("symbols: {}", opened.reason);
+    }
+    return files_.insert(key, std::move(entry));
+}
+
 Frame UserSymbolizer::symbolize(const ProcessMaps& maps, uint64_t addr) {
     const Mapping* m = maps.find(addr);
     if (m == nullptr) return Frame{kUnknown, ""};
-    Frame frame{kUnknown, m->path};
-    const ElfSymbols* syms = cached_symbols(cache_, maps.open_path(*m));
-    if (syms == nullptr) return frame;
-    auto vaddr = syms->offset_to_vaddr(addr - m->start + m->file_offset);
+    Frame frame{kUnknown, std::string(m->path)};
+    const File& f = file(maps, *m);
+    if (!f.symbols) return frame;
+    auto vaddr = f.symbols->offset_to_vaddr(addr - m->start + m->file_offset);
     if (!vaddr) return frame;
-    if (auto name = syms->lookup(*vaddr)) frame.function = demangle(*name);
-    debug_info_.annotate(maps.open_path(*m), *vaddr, frame);
+    if (auto name = f.symbols->lookup(*vaddr)) frame.function = demangle(*name);
+    debug_info_.annotate_identified(f.debug_key, *vaddr, frame);
     return frame;
 }
 

@@ -1,4 +1,4 @@
-// Unwinding copied user stacks with libdwfl; see cwtrace/unwind.h.
+// Unwinding copied user stacks with libdwfl; see unwind/unwind_dwarf.h.
 #include "unwind/unwind_dwarf.h"
 
 #include <elfutils/libdwfl.h>
@@ -13,6 +13,9 @@
 #include <set>
 #include <tuple>
 
+#include "symbols/debug_files.h"
+#include "util/display.h"
+
 namespace cwtrace {
 namespace {
 
@@ -22,12 +25,11 @@ constexpr int kDwarfRsp = 7;
 // Memoized unwinds kept per process before the memo starts over, and per (ip, bp - sp).
 constexpr size_t kMaxMemoEntries = 4096;
 constexpr size_t kMaxMemoPerKey = 8;
+constexpr size_t kMaxModules = 512;
 
 // The load bias of the file mapped executable at [start, ...) from `file_offset`: what its ELF
 // virtual addresses are shifted by in the process.
-std::optional<uint64_t> load_bias(const Mapping& m, const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
+std::optional<uint64_t> load_bias(const Mapping& m, int fd) {
     std::optional<uint64_t> bias;
     if (Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr)) {
         size_t phnum = 0;
@@ -40,9 +42,10 @@ std::optional<uint64_t> load_bias(const Mapping& m, const std::string& path) {
                 bias = m.start - (ph.p_vaddr + (m.file_offset - ph.p_offset));
             }
         }
+        // libdw would open the file's altlink itself, wherever it points (debug_files.h).
+        if (!altlink_is_safe(elf)) bias.reset();
         elf_end(elf);
     }
-    ::close(fd);
     return bias;
 }
 
@@ -78,6 +81,7 @@ bool matches(const Memo& memo, const StackSample& s) {
 
 struct ProcessUnwinder::Impl {
     Dwfl* dwfl = nullptr;
+    std::string debug_root = "/usr/lib/debug";
     char* debuginfo_path = nullptr;
     Dwfl_Callbacks callbacks = {};
     // The sample being unwound, and what the unwinder read of it.
@@ -202,7 +206,8 @@ std::unique_ptr<ProcessUnwinder> ProcessUnwinder::create(pid_t pid, const Proces
     if (elf_version(EV_CURRENT) == EV_NONE) return nullptr;
     auto impl = std::make_unique<Impl>();
     impl->callbacks.find_elf = dwfl_linux_proc_find_elf;
-    impl->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+    impl->callbacks.find_debuginfo = find_debug_file;
+    impl->debuginfo_path = impl->debug_root.data();
     impl->callbacks.debuginfo_path = &impl->debuginfo_path;
     impl->dwfl = dwfl_begin(&impl->callbacks);
     if (!impl->dwfl) return nullptr;
@@ -210,15 +215,34 @@ std::unique_ptr<ProcessUnwinder> ProcessUnwinder::create(pid_t pid, const Proces
     std::set<std::string> reported;
     size_t modules = 0;
     for (const Mapping& m : maps.mappings()) {
-        if (!reported.insert(m.path).second) continue;
-        // A container's files are opened through /proc/PID/root.
-        const std::string path = maps.open_path(m);
-        auto bias = load_bias(m, path);
+        const std::string name(m.path);
+        if (reported.count(name)) continue;
+        // Each file costs an ELF parse on the loop draining the ring buffer: a process mapping
+        // thousands of distinct files gets its first ones unwound through, not all.
+        if (reported.size() >= kMaxModules) {
+            spdlog::debug("unwind: pid {} maps over {} files; the rest are not read", pid,
+                          kMaxModules);
+            break;
+        }
+        reported.insert(name);
+        // The mapped file itself (a container's, a deleted one), checked as untrusted_file.h says.
+        OpenedFile opened = maps.open_file(m, kMaxElfFileBytes);
+        if (!opened) {
+            if (opened.refusal != Refusal::Missing) spdlog::debug("unwind: {}", opened.reason);
+            continue;
+        }
+        auto bias = load_bias(m, opened.file->fd());
         if (!bias) continue;
-        if (dwfl_report_elf(impl->dwfl, m.path.c_str(), path.c_str(), -1, *bias, true))
+        // libdwfl takes the descriptor over when it reports the module, and only then.
+        const int fd = opened.file->release();
+        if (Dwfl_Module* mod =
+                dwfl_report_elf(impl->dwfl, name.c_str(), name.c_str(), fd, *bias, true)) {
+            use_debug_root(mod, &impl->debug_root);
             ++modules;
-        else
-            spdlog::debug("unwind: {}: {}", m.path, dwfl_errmsg(-1));
+        } else {
+            ::close(fd);
+            spdlog::debug("unwind: {}: {}", display_safe(name), dwfl_errmsg(-1));
+        }
     }
     dwfl_report_end(impl->dwfl, nullptr, nullptr);
     if (modules == 0) return nullptr;

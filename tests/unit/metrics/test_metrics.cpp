@@ -100,15 +100,20 @@ TEST(Metrics, LabelValuesAreEscaped) {
     EXPECT_EQ(escape_label_value("plain"), "plain");
     EXPECT_EQ(escape_label_value("a\"b"), "a\\\"b");
     EXPECT_EQ(escape_label_value("a\\b"), "a\\\\b");
-    EXPECT_EQ(escape_label_value("a\nb"), "a\\nb");
-    EXPECT_EQ(escape_label_value("tab\there"), "tab\there");  // allowed as is
     EXPECT_EQ(escape_label_value("caf\xC3\xA9"), "caf\xC3\xA9");
-    // Prometheus rejects a whole scrape for invalid UTF-8: each bad byte becomes U+FFFD.
-    EXPECT_EQ(escape_label_value("x\xFFy"), "x\xEF\xBF\xBDy");
-    EXPECT_EQ(escape_label_value("\xC3"), "\xEF\xBF\xBD");                  // truncated sequence
-    EXPECT_EQ(escape_label_value("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
-    EXPECT_EQ(escape_label_value("\xED\xA0\x80"),
-              "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // a surrogate
+    // Issue 25: only \, " and newline were escaped; a comm with ESC or BEL reached whoever
+    // looked at the scrape in a terminal. Every byte the reports escape is escaped as they do
+    // (\xNN, its backslash escaped for the format): the label reads as the report's string.
+    EXPECT_EQ(escape_label_value("a\nb"), "a\\\\x0ab");
+    EXPECT_EQ(escape_label_value("\x1b]0;owned\x07"), "\\\\x1b]0;owned\\\\x07");
+    EXPECT_EQ(escape_label_value("tab\there\r"), "tab\\\\x09here\\\\x0d");
+    EXPECT_EQ(escape_label_value("c1\xC2\x9B"), "c1\\\\xc2\\\\x9b");  // CSI, as UTF-8
+    EXPECT_EQ(escape_label_value("\xE2\x80\xAEgpj.exe"), "\\\\xe2\\\\x80\\\\xaegpj.exe");  // RLO
+    // Prometheus rejects a whole scrape for invalid UTF-8: each bad byte is written out.
+    EXPECT_EQ(escape_label_value("x\xFFy"), "x\\\\xffy");
+    EXPECT_EQ(escape_label_value("\xC3"), "\\\\xc3");                        // truncated sequence
+    EXPECT_EQ(escape_label_value("\xC0\xAF"), "\\\\xc0\\\\xaf");             // overlong '/'
+    EXPECT_EQ(escape_label_value("\xED\xA0\x80"), "\\\\xed\\\\xa0\\\\x80");  // a surrogate
 }
 
 TEST(Metrics, TopSeriesKeepsTheLargestAndSumsTheRestAsOther) {
@@ -207,17 +212,17 @@ TEST(MetricsTextfile, ReplacesTheFileAtomicallyAndLeavesNoTemporary) {
     EXPECT_EQ(after.st_mode & 0777, 0644u) << "the collector (another user) must read it";
 }
 
-TEST(MetricsTextfile, FailureIsAnErrorAndKeepsThePreviousFile) {
+// What makes a write fail keeps the previous file is util/atomic_file's (test_atomic_file.cpp):
+// here, the error names the flag and the path.
+TEST(MetricsTextfile, FailureIsAnErrorNamingThePath) {
     TempDir dir;
     const std::string path = dir.path("cwtrace.prom");
-    ASSERT_TRUE(write_textfile_atomically(path, "kept 1\n"));
-    // The temporary cannot be created where a directory of that name is.
-    std::filesystem::create_directory(path + ".tmp");
+    std::filesystem::create_directory(path);  // nothing can replace it
     auto written = write_textfile_atomically(path, "lost 2\n");
     ASSERT_FALSE(written);
-    EXPECT_NE(written.error().message.find(path + ".tmp"), std::string::npos)
-        << written.error().message;
-    EXPECT_EQ(slurp(path), "kept 1\n");
+    EXPECT_EQ(written.error().message,
+              "--metrics-textfile: cannot write " + path + ": Is a directory");
+    EXPECT_TRUE(std::filesystem::is_directory(path));
     EXPECT_FALSE(write_textfile_atomically(dir.path("no/such/dir.prom"), "x\n"));
 }
 

@@ -1,6 +1,9 @@
 // The stack resolver's caches of processes: bounded on a host of short-lived processes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <string>
 
 #include "owners/owners.h"
 #include "report/stack_resolver.h"
@@ -25,4 +28,18 @@ TEST(StackResolverCaches, ExitedProcessesForgottenUnlessKept) {
     EXPECT_EQ(resolver.processes_known(), 2u);
     EXPECT_EQ(resolver.forget_exited({}), 1u) << "the exited one, once no socket names it";
     EXPECT_EQ(resolver.processes_known(), 1u) << "a live process stays";
+}
+
+// What reading processes' files lost is said in one line (-v, at each report).
+TEST(StackResolverCaches, ReadLossesNameRefusedFiles) {
+    StackResolver resolver([](int32_t) { return std::vector<uint64_t>{}; });
+    const std::string fifo = "/tmp/cwtrace-losses-" + std::to_string(getpid());
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    const uint64_t before = untrusted_file_stats().refused[1].load();
+    EXPECT_FALSE(UntrustedFile::open(fifo, capped_at(1024)));
+    unlink(fifo.c_str());
+    const std::string losses = resolver.read_losses();
+    EXPECT_NE(losses.find("files refused: " + std::to_string(before + 1) + " not a regular file"),
+              std::string::npos)
+        << losses;
 }

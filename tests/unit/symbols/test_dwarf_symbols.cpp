@@ -45,7 +45,7 @@ TEST(DemangleTest, OtherNamesUnchanged) {
 // ---------------------------------------------------------------- perf maps
 
 TEST(PerfMapTest, ParsesLinesAndLooksUpWithinEachRange) {
-    PerfMap map = PerfMap::parse(
+    PerfMap map = *PerfMap::parse(
         "7f0000001000 40 LazyCompile:*fetchPage /srv/app/crawler.js:12\n"
         "7f0000002000 0x100 py::fetch_page:/srv/crawler.py\n"
         "0x7f0000003000 10 stub\n");
@@ -59,7 +59,7 @@ TEST(PerfMapTest, ParsesLinesAndLooksUpWithinEachRange) {
 }
 
 TEST(PerfMapTest, LaterEntryWinsWhereCodeMemoryWasReused) {
-    PerfMap map = PerfMap::parse(
+    PerfMap map = *PerfMap::parse(
         "1000 100 old_function\n"
         "1080 10 new_function\n");
     EXPECT_EQ(map.lookup(0x1000), "old_function");
@@ -68,7 +68,7 @@ TEST(PerfMapTest, LaterEntryWinsWhereCodeMemoryWasReused) {
 }
 
 TEST(PerfMapTest, SkipsMalformedLines) {
-    PerfMap map = PerfMap::parse(
+    PerfMap map = *PerfMap::parse(
         "\n"
         "zzzz 10 bad_start\n"
         "1000 bad_size\n"

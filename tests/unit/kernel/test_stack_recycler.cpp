@@ -1,0 +1,33 @@
+// kernel/stack_recycler: which stacks may go, and which recorded threads a deletion makes lost.
+#include <gtest/gtest.h>
+
+#include "kernel/stack_recycler.h"
+
+namespace cwtrace {
+namespace {
+
+TEST(StackRecycler, OnlyStacksNothingNamesGo) {
+    const std::vector<int32_t> present = {0, 3, 7, 12, 40};
+    const std::unordered_set<int32_t> referenced = {3, 40, -14, 99};  // -errno, gone: harmless
+    EXPECT_EQ(unreferenced_ids(present, referenced), (std::vector<int32_t>{0, 7, 12}));
+    EXPECT_TRUE(unreferenced_ids(present, {0, 3, 7, 12, 40}).empty());
+}
+
+// A deleted id may be given to another stack: a thread captured up to its deletion that names
+// it is lost; one captured after names the new stack.
+TEST(StackRecycler, AThreadCapturedBeforeItsStackWasDeletedIsStale) {
+    StackIdLedger ledger;
+    EXPECT_FALSE(ledger.stale(7, 100));  // never deleted
+    ledger.deleted(7, 1'000);
+    EXPECT_TRUE(ledger.stale(7, 100));
+    EXPECT_TRUE(ledger.stale(7, 1'000));
+    EXPECT_FALSE(ledger.stale(7, 1'001));
+    EXPECT_FALSE(ledger.stale(8, 100));
+    EXPECT_FALSE(ledger.stale(-14, 100));  // no id: nothing to judge
+    ledger.deleted(7, 5'000);              // taken and deleted again
+    EXPECT_TRUE(ledger.stale(7, 2'000));
+    EXPECT_FALSE(ledger.stale(7, 6'000));
+}
+
+}  // namespace
+}  // namespace cwtrace
