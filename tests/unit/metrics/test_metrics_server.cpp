@@ -62,10 +62,10 @@ TEST(MetricsServerClients, TwoSlowClientsDoNotStarveAScrape) {
     Served s = serve();
     std::vector<int> slow = {connect_to(s.port), connect_to(s.port)};
     for (int fd : slow) ASSERT_GE(fd, 0);
-    std::atomic<bool> stop = false;
-    std::thread dribble([&] {
+    // Stopped and joined however the test ends (a failed ASSERT returns early).
+    std::jthread dribble([&](std::stop_token stop) {
         const char request[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ";
-        for (size_t i = 0; !stop; i = std::min(i + 1, sizeof request - 2)) {
+        for (size_t i = 0; !stop.stop_requested(); i = std::min(i + 1, sizeof request - 2)) {
             for (int fd : slow) ::send(fd, request + i, 1, MSG_NOSIGNAL);
             std::this_thread::sleep_for(500ms);
         }
@@ -84,7 +84,7 @@ TEST(MetricsServerClients, TwoSlowClientsDoNotStarveAScrape) {
 
     // And the slow ones are cut at their deadline (2 s), however steadily they dribble.
     for (int fd : slow) EXPECT_TRUE(closed_within(fd, 3s)) << "a slow client still held";
-    stop = true;
+    dribble.request_stop();
     dribble.join();
     for (int fd : slow) ::close(fd);
 }
