@@ -201,11 +201,12 @@ TEST_F(Prometheus, QueryApiReturnsTheFixturesLeakCount) {
         20s);
     EXPECT_EQ(check.exit_code, 0) << check.out << check.err << "\n" << *text;
     // The client's two healthy connections, and no other process's, left CLOSE_WAIT, at once:
-    // sub-millisecond buckets.
+    // both in a bucket under the min-age of 1 s (how far under depends on the machine's load:
+    // 1-4 ms was seen in the sanitizer build on a busy CI VM).
     EXPECT_EQ(sample_value(*text, "cwtrace_close_wait_duration_seconds_count"),
               std::optional<double>(2))
         << *text;
-    EXPECT_EQ(sample_value(*text, "cwtrace_close_wait_duration_seconds_bucket{le=\"0.001024\"}"),
+    EXPECT_EQ(sample_value(*text, "cwtrace_close_wait_duration_seconds_bucket{le=\"0.262144\"}"),
               std::optional<double>(2))
         << *text;
 
