@@ -139,8 +139,10 @@ struct {
 } unwind_memos SEC(".maps");
 
 /* Where an opening's stack words are read to be compared with a memo: per CPU, reused. */
+/* Twice the largest read: the read's size is masked to the array at the call (memo_matches()),
+ * a bound no verifier loses, whatever copy of the size clang hands the helper. */
 struct memo_scratch {
-    unsigned char bytes[CW_MAX_USER_STACK_BYTES];
+    unsigned char bytes[2 * CW_MAX_USER_STACK_BYTES];
 };
 
 struct {

@@ -88,13 +88,16 @@ static __always_inline bool memo_matches(const struct user_state* state, struct 
         return false;
     scratch = bpf_map_lookup_elem(&memo_scratch, &zero);
     if (!scratch) return false;
-    /* The bound is checked on the very register handed to the helper, after the lookup: 6.1's
-     * verifier loses a bound checked on another copy (one spilled across a call, or clang's
-     * pre-check copy of the value). barrier_var() keeps clang from dropping the check. */
+    /* 6.1's verifier loses a bound checked on another copy of the size than the one handed to
+     * the helper (clang spills and reloads it as it likes), so the size is also masked to the
+     * scratch array at the call; barrier_var() keeps clang from dropping the mask as redundant
+     * after the check (it changes no value: span <= CW_MAX_USER_STACK_BYTES). */
     span = memo->span;
-    barrier_var(span);
     if (span > CW_MAX_USER_STACK_BYTES) return false;
-    if (span && bpf_probe_read_user(scratch->bytes, span, (void*)state->key.sp)) return false;
+    barrier_var(span);
+    if (span && bpf_probe_read_user(scratch->bytes, span & (sizeof(scratch->bytes) - 1),
+                                    (void*)state->key.sp))
+        return false;
     /* The first words inline: an opening's stack is a few frames as a rule, and each step of
      * bpf_loop() is an indirect call. */
     for (__u32 i = 0; i < MEMO_INLINE_WORDS; i++) {
