@@ -269,30 +269,31 @@ int on_inet_sock_set_state_compat(struct bpf_raw_tracepoint_args* ctx) {
     return set_state(ctx, false, false);
 }
 
-/* A socket accept() returned already in CLOSE_WAIT: its entry notes it as set_state() notes a
- * socket with an opener, so that the map read finds it even if its CLOSE_WAIT record never came
- * (a program run the kernel skipped). Since when: as that record said, or (none, or --pid: the
- * FIN came unfollowed) from now, never more than the truth. Returns that time. */
+/* A socket accept() returned already in CLOSE_WAIT: its entry in the map (`stored`) notes it as
+ * set_state() notes a socket with an opener, so that the map read finds it even if its
+ * CLOSE_WAIT record never came (a program run the kernel skipped). Since when: as that record
+ * said, or (none, or --pid: the FIN came unfollowed) from the accept, never more than the truth.
+ * Returns that time. */
 static __always_inline __u64 note_accepted_in_close_wait(const struct sock* sk, __u64 key,
-                                                         struct cw_origin_entry* entry,
+                                                         struct cw_origin_entry* stored,
                                                          const bool direct) {
     __u64* since = bpf_map_lookup_elem(&close_wait_since, &key);
 
-    note_close_wait(sk, entry, since ? *since : entry->origin.opened_ns, direct);
+    note_close_wait(sk, stored, since ? *since : stored->origin.opened_ns, direct);
     /* The leave reads the entry's time first: the other one would only wait for the LRU. */
     if (since) bpf_map_delete_elem(&close_wait_since, &key);
-    return entry->close_wait_since;
+    return stored->close_wait_since;
 }
 
 /* An accepted socket's handshake completed in softirq; its owner is known only here. */
 static __always_inline int on_accept_return(void* ctx, long fd, const bool direct,
                                             const bool recent) {
     struct cw_origin_entry entry = {};
+    struct cw_origin_entry* stored;
     struct user_state state = {};
     struct cw_event_origin* event;
-    bool in_close_wait;
     struct sock* sk;
-    __u64 key, since = 0;
+    __u64 key, since;
 
     if (fd < 0 || !pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
     sk = sock_of_fd(fd, direct, recent);
@@ -305,14 +306,20 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
     fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk, bpf_ktime_get_ns(), &state, direct,
                 recent);
     emit_user_stack(key, &entry.origin, &state);
-    in_close_wait = KREAD(direct, sk, __sk_common.skc_state) == CW_TCP_CLOSE_WAIT;
-    if (in_close_wait) since = note_accepted_in_close_wait(sk, key, &entry, direct);
+    /* In the map before the state is read: a FIN handled from here on (softirq, another CPU)
+     * finds the opener and notes CLOSE_WAIT in its entry. Read first, a FIN between the read and
+     * the insert went out with no opener, and none was ever sent. */
     remember_origin(key, &entry);
+    if (KREAD(direct, sk, __sk_common.skc_state) != CW_TCP_CLOSE_WAIT) return 0;
+    /* tcp_set_state() runs the tracepoint before it stores the state: a FIN whose run found
+     * the entry has noted it there already, and sent nothing. */
+    stored = bpf_map_lookup_elem(&origins, &key);
+    if (!stored || stored->close_wait_since) return 0;
+    since = note_accepted_in_close_wait(sk, key, stored, direct);
 
     /* The peer closed before accept(): the CLOSE_WAIT record went out without an origin, which
      * this record adds (or, with --pid, did not go out: it is sent now, since this is the moment
      * the socket is followed). */
-    if (!in_close_wait) return 0;
     if (filter_pid_count) {
         emit_enter(sk, key, &entry.origin, since, direct);
         return 0;
@@ -320,7 +327,7 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
     event = reserve_or_count(&events, sizeof(*event), CW_CNT_RINGBUF_FULL);
     if (!event) return 0;
     fill_header(&event->hdr, CW_EV_ORIGIN, sizeof(*event), key, entry.origin.opened_ns);
-    event->ino = entry.ino;
+    event->ino = stored->ino;
     event->origin = entry.origin;
     bpf_ringbuf_submit(event, submit_flags());
     return 0;
