@@ -194,11 +194,14 @@ TEST_F(Integration, ClosedAndYoungSocketsAreAbsent) {
 TEST_F(Integration, PidFilterKeepsOnlyThatProcess) {
     Process peer({FX_PEER, "-l"});
     const int port = announced_port(peer);
-    // `wanted` exists before cwtrace starts (so --pid can name it) and leaks a second later.
-    Process wanted({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-w", "1"});
+    // `wanted` exists before cwtrace starts (so --pid can name it) and leaks once it is told
+    // that cwtrace is attached.
+    Process wanted({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-w", "20"});
+    ASSERT_TRUE(wanted.wait_line("waiting", 5s));
     auto cwtrace =
         start_cwtrace({"--min-age", "1s", "-f", "json", "--pid", std::to_string(wanted.pid())});
     if (!cwtrace) return;
+    wanted.signal(SIGUSR1);
     Process other({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3"});
     ASSERT_TRUE(other.wait_line("ready", 5s));
     ASSERT_TRUE(wanted.wait_line("ready", 5s));
@@ -345,13 +348,15 @@ TEST_F(Integration, FullMapsAreCountedAsLostNeverHidden) {
     Process peer({FX_PEER, "-l"});
     const int port = announced_port(peer);
     // The client exists first, so --pid keeps other processes' sockets out of the text.
-    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "1"});
+    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "20"});
+    ASSERT_TRUE(client.wait_line("waiting", 5s));
     setenv("CWTRACE_ORIGIN_MAP_ENTRIES", "1", 1);
     setenv("CWTRACE_STACK_MAP_ENTRIES", "1", 1);
     auto cwtrace = start_cwtrace({"--min-age", "1s", "--pid", std::to_string(client.pid())});
     unsetenv("CWTRACE_ORIGIN_MAP_ENTRIES");
     unsetenv("CWTRACE_STACK_MAP_ENTRIES");
     if (!cwtrace) return;
+    client.signal(SIGUSR1);  // attached: now the leaks
     ASSERT_TRUE(client.wait_line("ready", 5s));
     std::this_thread::sleep_for(1500ms);
     ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
