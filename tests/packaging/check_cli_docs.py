@@ -7,7 +7,8 @@ The definitions come from the code through cli_probe (tests/packaging/cli_probe.
 and their arity from parse_cli's help text, the fixed value sets from the message parse_cli gives
 for a bad value ("supported: text, json, ..."), what `render` accepts by asking it, the CWTRACE_*
 variables from read_env_config(). Every option must appear in each file and nothing else may.
-The bash completion is run, not read; the zsh one is read (one spec a line) and parsed by zsh.
+Both completions are run as a user's TAB runs them (bash: its completion function; zsh:
+compinit in an interactive zsh on a pseudo-terminal); the zsh specs are also read for arity.
 """
 import os
 import re
@@ -180,6 +181,17 @@ def bash_complete(cases, cwd):
     return int(lines[0]), results
 
 
+def zsh_complete(lines, cwd):
+    """The matches zsh offers at the end of each line (tests/packaging/zsh_complete.zsh)."""
+    out = os.path.join(cwd, ".matches")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zsh_complete.zsh")
+    done = subprocess.run(["zsh", "-f", script, os.path.dirname(ZSH), out, *lines],
+                          capture_output=True, text=True, cwd=cwd, timeout=50)
+    assert done.returncode == 0, f"zsh_complete: status {done.returncode}: {done.stderr}"
+    blocks = open(out).read().split("@@END@@\n")
+    return [set(b.split()) for b in blocks[1:1 + len(lines)]]  # blocks[0]: the shell's start
+
+
 def check_bash(cli, metavars):
     with tempfile.TemporaryDirectory() as cwd:
         files = {"report.json", "cwtrace.prom"}
@@ -263,6 +275,35 @@ def check_zsh(cli, metavars):
                 check("_files" in action, f"zsh {name}: does not complete files")
             if metavars.get(name) == "PID":
                 check("_pids" in action, f"zsh {name}: does not complete pids")
+    with tempfile.TemporaryDirectory() as cwd:
+        files = {"report.json", "cwtrace.prom"}
+        for f in files:
+            open(os.path.join(cwd, f), "w").close()
+        value_options = sorted(cli.takes_value)
+        lines = ["cwtrace -", "cwtrace render r.json -", "cwtrace ", "cwtrace --fo",
+                 "cwtrace --format=", "cwtrace --output render "]
+        lines += [f"cwtrace {option} " for option in value_options]
+        got = zsh_complete(lines, cwd)
+    check(got[0] == cli.names, f"zsh `cwtrace -`: missing {sorted(cli.names - got[0])}, "
+                               f"not options {sorted(got[0] - cli.names)}")
+    check(got[1] == cli.render, f"zsh `cwtrace render R -`: missing {sorted(cli.render - got[1])},"
+                                f" not render's {sorted(got[1] - cli.render)}")
+    check(got[2] == cli.commands, f"zsh `cwtrace `: {sorted(got[2])}, commands {sorted(cli.commands)}")
+    check(got[3] == {"--format"}, f"zsh `cwtrace --fo`: {sorted(got[3])}")
+    check(got[4] == cli.fixed["--format"], f"zsh `cwtrace --format=`: {sorted(got[4])}")
+    check(got[5] == cli.commands, f"zsh `cwtrace --output render `: {sorted(got[5])}")
+    for option, reply in zip(value_options, got[6:]):
+        kind = metavars.get(option)
+        if option in cli.fixed:
+            check(reply == cli.fixed[option],
+                  f"zsh {option}: {sorted(reply)}, the CLI's {sorted(cli.fixed[option])}")
+        elif kind == "PATH":
+            check(reply and reply <= files, f"zsh {option}: {sorted(reply)}, files {sorted(files)}")
+        elif kind == "PID":
+            check(reply and all(p.isdigit() for p in reply), f"zsh {option}: pids {sorted(reply)}")
+        else:
+            for value in reply:
+                check(cli.accepts(option, value), f"zsh {option}: offers {value}, refused")
     # The loop that finds `render` skips option values: exactly the options that take one.
     skipped = re.search(r"^\s*(-f\|[^)]*)\)", text, re.M)
     skip = set(re.findall(r"--?[\w-]+", skipped.group(1))) if skipped else set()
