@@ -106,7 +106,8 @@ def tagged_items(lines):
         if lines[i] == ".TP" and i + 1 < len(lines):
             body = []
             j = i + 2
-            while j < len(lines) and lines[j] not in (".TP", ".PP") and not lines[j].startswith(".S"):
+            ends = (".TP", ".PP")
+            while j < len(lines) and lines[j] not in ends and not lines[j].startswith(".S"):
                 body.append(lines[j])
                 j += 1
             items.append((lines[i + 1], "\n".join(body)))
@@ -150,7 +151,8 @@ def check_man(cli):
         check("-" + short in cli.names, f"man: names -{short}, not an option")
     check(all(c in text for c in cli.commands), "man: a subcommand is not documented")
 
-    env_items = {roff_text(tag.split()[-1]) for tag, _ in tagged_items(sections.get("ENVIRONMENT", []))}
+    env_tags = tagged_items(sections.get("ENVIRONMENT", []))
+    env_items = {roff_text(tag.split()[-1]) for tag, _ in env_tags}
     check(env_items == cli.env,
           f"man ENVIRONMENT: missing {sorted(cli.env - env_items)}, "
           f"not read by cwtrace {sorted(env_items - cli.env)}")
@@ -166,10 +168,12 @@ def check_man(cli):
     return metavars
 
 
-def bash_complete(cases, cwd):
-    """COMPREPLY for each list of words (the last one is completed), and bash's own pid."""
+def bash_complete(lines, cwd):
+    """COMPREPLY at the end of each line, and bash's own pid."""
     script = [f"source {BASH}", "complete -p cwtrace >/dev/null || exit 3", "echo $$"]
-    for words in cases:
+    for line in lines:
+        # As bash splits it: words at blanks, and '=' a word of its own (COMP_WORDBREAKS).
+        words = line.replace("=", " = ").split(" ")
         quoted = " ".join("'" + w.replace("'", "'\\''") + "'" for w in words)
         script.append(f"COMP_WORDS=({quoted}); COMP_CWORD={len(words) - 1}; COMPREPLY=(); _cwtrace;"
                       ' printf "%s\\x1f" "${COMPREPLY[@]}"; echo')
@@ -177,8 +181,8 @@ def bash_complete(cases, cwd):
                           capture_output=True, text=True, cwd=cwd)
     assert done.returncode == 0, f"bash: status {done.returncode}: {done.stderr}"
     lines = done.stdout.split("\n")
-    results = [set(filter(None, line.split("\x1f"))) for line in lines[1:1 + len(cases)]]
-    return int(lines[0]), results
+    replies = done.stdout.split("\n")
+    return int(replies[0]), [set(filter(None, r.split("\x1f"))) for r in replies[1:1 + len(lines)]]
 
 
 def zsh_complete(lines, cwd):
@@ -189,43 +193,51 @@ def zsh_complete(lines, cwd):
                           capture_output=True, text=True, cwd=cwd, timeout=50)
     assert done.returncode == 0, f"zsh_complete: status {done.returncode}: {done.stderr}"
     blocks = open(out).read().split("@@END@@\n")
-    return [set(b.split()) for b in blocks[1:1 + len(lines)]]  # blocks[0]: the shell's start
+    return None, [set(b.split()) for b in blocks[1:1 + len(lines)]]  # blocks[0]: its start
 
 
-def check_bash(cli, metavars):
+# What TAB must offer at the end of each line, for both shells; then each option's value.
+LINES = ["cwtrace -", "cwtrace render r.json -", "cwtrace ", "cwtrace --fo", "cwtrace --format=",
+         "cwtrace --output render ", "cwtrace -v ", "cwtrace render "]
+FILES = {"report.json", "cwtrace.prom"}  # the directory the shells complete in holds these
+
+
+def check_completions(shell, complete, cli, metavars):
+    """Runs `complete(lines, cwd)` -> (the shell's pid or None, the matches at each line's end)."""
+    value_options = sorted(cli.takes_value)
     with tempfile.TemporaryDirectory() as cwd:
-        files = {"report.json", "cwtrace.prom"}
-        for f in files:
+        for f in FILES:
             open(os.path.join(cwd, f), "w").close()
-        value_options = sorted(cli.takes_value)
-        cases = [["cwtrace", "-"], ["cwtrace", "render", "r.json", "-"], ["cwtrace", ""],
-                 ["cwtrace", "--fo"], ["cwtrace", "--format", "=", ""], ["cwtrace", "-v", ""],
-                 ["cwtrace", "--output", "render", ""], ["cwtrace", "render", ""]]
-        cases += [["cwtrace", option, ""] for option in value_options]
-        pid, got = bash_complete(cases, cwd)
-    check(got[0] == cli.names, f"bash `cwtrace -`: missing {sorted(cli.names - got[0])}, "
+        pid, got = complete(LINES + [f"cwtrace {option} " for option in value_options], cwd)
+    # bash offers every file; zsh those its patterns select (render: *.json), and directories.
+    def files_ok(reply):
+        return reply == FILES if shell == "bash" else bool(reply) and reply <= FILES
+
+    check(got[0] == cli.names, f"{shell} `cwtrace -`: missing {sorted(cli.names - got[0])}, "
                                f"not options {sorted(got[0] - cli.names)}")
-    check(got[1] == cli.render, f"bash `cwtrace render R -`: missing {sorted(cli.render - got[1])},"
-                                f" not render's {sorted(got[1] - cli.render)}")
-    check(got[2] == cli.commands, f"bash `cwtrace `: {sorted(got[2])}, commands {sorted(cli.commands)}")
-    check(got[3] == {"--format"}, f"bash `cwtrace --fo`: {sorted(got[3])}")
-    check(got[4] == cli.fixed["--format"], f"bash `cwtrace --format=`: {sorted(got[4])}")
-    check(got[5] == cli.commands, f"bash `cwtrace -v `: {sorted(got[5])} (-v takes no value)")
-    check(got[6] == cli.commands, f"bash `cwtrace --output render `: {sorted(got[6])}")
-    check(got[7] == files, f"bash `cwtrace render `: {sorted(got[7])}, files {sorted(files)}")
-    for option, reply in zip(value_options, got[8:]):
+    check(got[1] == cli.render, f"{shell} `cwtrace render R -`: missing "
+                                f"{sorted(cli.render - got[1])}, "
+                                f"not render's {sorted(got[1] - cli.render)}")
+    check(got[2] == cli.commands,
+          f"{shell} `cwtrace `: {sorted(got[2])}, commands {sorted(cli.commands)}")
+    check(got[3] == {"--format"}, f"{shell} `cwtrace --fo`: {sorted(got[3])}")
+    check(got[4] == cli.fixed["--format"], f"{shell} `cwtrace --format=`: {sorted(got[4])}")
+    check(got[5] == cli.commands, f"{shell} `cwtrace --output render `: {sorted(got[5])}")
+    check(got[6] == cli.commands, f"{shell} `cwtrace -v `: {sorted(got[6])} (-v takes no value)")
+    check(files_ok(got[7]), f"{shell} `cwtrace render `: {sorted(got[7])}, files {sorted(FILES)}")
+    for option, reply in zip(value_options, got[len(LINES):]):
         kind = metavars.get(option)
         if option in cli.fixed:
             check(reply == cli.fixed[option],
-                  f"bash {option}: {sorted(reply)}, the CLI's {sorted(cli.fixed[option])}")
+                  f"{shell} {option}: {sorted(reply)}, the CLI's {sorted(cli.fixed[option])}")
         elif kind == "PATH":
-            check(reply == files, f"bash {option}: {sorted(reply)}, files {sorted(files)}")
+            check(files_ok(reply), f"{shell} {option}: {sorted(reply)}, files {sorted(FILES)}")
         elif kind == "PID":
-            check(str(pid) in reply and all(p.isdigit() for p in reply),
-                  f"bash {option}: pids {sorted(reply)[:5]}... lack {pid}")
+            check(reply and all(p.isdigit() for p in reply) and (pid is None or str(pid) in reply),
+                  f"{shell} {option}: pids {sorted(reply)[:5]}... (its own: {pid})")
         else:
             for value in reply:
-                check(cli.accepts(option, value), f"bash {option}: offers {value}, refused")
+                check(cli.accepts(option, value), f"{shell} {option}: offers {value}, refused")
 
 
 def zsh_specs():
@@ -275,35 +287,7 @@ def check_zsh(cli, metavars):
                 check("_files" in action, f"zsh {name}: does not complete files")
             if metavars.get(name) == "PID":
                 check("_pids" in action, f"zsh {name}: does not complete pids")
-    with tempfile.TemporaryDirectory() as cwd:
-        files = {"report.json", "cwtrace.prom"}
-        for f in files:
-            open(os.path.join(cwd, f), "w").close()
-        value_options = sorted(cli.takes_value)
-        lines = ["cwtrace -", "cwtrace render r.json -", "cwtrace ", "cwtrace --fo",
-                 "cwtrace --format=", "cwtrace --output render "]
-        lines += [f"cwtrace {option} " for option in value_options]
-        got = zsh_complete(lines, cwd)
-    check(got[0] == cli.names, f"zsh `cwtrace -`: missing {sorted(cli.names - got[0])}, "
-                               f"not options {sorted(got[0] - cli.names)}")
-    check(got[1] == cli.render, f"zsh `cwtrace render R -`: missing {sorted(cli.render - got[1])},"
-                                f" not render's {sorted(got[1] - cli.render)}")
-    check(got[2] == cli.commands, f"zsh `cwtrace `: {sorted(got[2])}, commands {sorted(cli.commands)}")
-    check(got[3] == {"--format"}, f"zsh `cwtrace --fo`: {sorted(got[3])}")
-    check(got[4] == cli.fixed["--format"], f"zsh `cwtrace --format=`: {sorted(got[4])}")
-    check(got[5] == cli.commands, f"zsh `cwtrace --output render `: {sorted(got[5])}")
-    for option, reply in zip(value_options, got[6:]):
-        kind = metavars.get(option)
-        if option in cli.fixed:
-            check(reply == cli.fixed[option],
-                  f"zsh {option}: {sorted(reply)}, the CLI's {sorted(cli.fixed[option])}")
-        elif kind == "PATH":
-            check(reply and reply <= files, f"zsh {option}: {sorted(reply)}, files {sorted(files)}")
-        elif kind == "PID":
-            check(reply and all(p.isdigit() for p in reply), f"zsh {option}: pids {sorted(reply)}")
-        else:
-            for value in reply:
-                check(cli.accepts(option, value), f"zsh {option}: offers {value}, refused")
+    check_completions("zsh", zsh_complete, cli, metavars)
     # The loop that finds `render` skips option values: exactly the options that take one.
     skipped = re.search(r"^\s*(-f\|[^)]*)\)", text, re.M)
     skip = set(re.findall(r"--?[\w-]+", skipped.group(1))) if skipped else set()
@@ -316,7 +300,7 @@ def main():
     part = sys.argv[3]
     metavars = check_man(cli) if part == "man" else check_man_quietly(cli)
     if part == "bash":
-        check_bash(cli, metavars)
+        check_completions("bash", bash_complete, cli, metavars)
     elif part == "zsh":
         check_zsh(cli, metavars)
     for f in failures:

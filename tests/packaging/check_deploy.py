@@ -101,7 +101,8 @@ def check_manifest():
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     check(ports.get("metrics") == port, f"container port 'metrics' {ports} is not {port}")
     notes = template["metadata"].get("annotations", {})
-    check(notes.get("prometheus.io/scrape") == "true" and notes.get("prometheus.io/port") == str(port),
+    check(notes.get("prometheus.io/scrape") == "true" and
+          notes.get("prometheus.io/port") == str(port),
           f"pod: scrape annotations {notes}")
     limits = container["resources"].get("limits", {})
     check("memory" in limits, "container: no memory limit")
@@ -118,7 +119,8 @@ def check_manifest():
 def exposed():
     """name -> (type, label names) of each family in the golden exposition."""
     text = open(os.path.join(SOURCE, "tests/golden/metrics.prom")).read()
-    families = {name: (kind, set()) for name, kind in re.findall(r"^# TYPE (\w+) (\w+)$", text, re.M)}
+    types = re.findall(r"^# TYPE (\w+) (\w+)$", text, re.M)
+    families = {name: (kind, set()) for name, kind in types}
     for name, labels in re.findall(r"^(\w+)\{([^}]*)\}", text, re.M):
         family = re.sub(r"_(bucket|sum|count)$", "", name) if name not in families else name
         families[family][1].update(re.findall(r'(\w+)="', labels))
@@ -148,7 +150,8 @@ def check_query(expr, where, families):
 def check_metrics():
     families = exposed()
     dashboard = json.load(open(os.path.join(DEPLOY, "grafana-dashboard.json")))
-    exprs = [(t["expr"], f"panel '{p['title']}'") for p in dashboard["panels"] for t in p["targets"]]
+    exprs = [(t["expr"], f"panel '{p['title']}'")
+             for p in dashboard["panels"] for t in p["targets"]]
     for var in dashboard["templating"]["list"]:
         if var["type"] == "query":
             exprs.append((var["definition"], f"variable {var['name']}"))
@@ -164,7 +167,8 @@ def check_metrics():
     with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
         yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}, f)
         f.flush()
-        done = subprocess.run(["promtool", "check", "rules", f.name], capture_output=True, text=True)
+        done = subprocess.run(["promtool", "check", "rules", f.name],
+                              capture_output=True, text=True)
         check(done.returncode == 0, f"dashboard queries: {done.stdout}{done.stderr}")
     shown = {re.sub(r"_(bucket|sum|count)$", "", n) if n not in families else n for n in used}
     check(shown == set(families), f"dashboard: shows nothing of {sorted(set(families) - shown)}")
@@ -176,7 +180,7 @@ def check_metrics():
             names = check_query(rule["expr"], f"alert {rule['alert']}", families)
             check(names, f"alert {rule['alert']}: queries no cwtrace metric")
             for label in re.findall(r"\$labels\.(\w+)", text):
-                kept = TARGET_LABELS | set().union(*(families[n][1] for n in names if n in families))
+                kept = TARGET_LABELS.union(*(families[n][1] for n in names if n in families))
                 for dropped in re.findall(r"without\s*\(([^)]*)\)", rule["expr"]):
                     kept -= {label.strip() for label in dropped.split(",")}
                 check(label in kept, f"alert {rule['alert']}: $labels.{label} is not in its result")
@@ -203,7 +207,9 @@ def check_image():
         dynamic = subprocess.run(["readelf", "-dW", binary], capture_output=True, text=True).stdout
         check("INTERP" not in headers and "(NEEDED)" not in dynamic,
               f"{binary}: dynamic (an interpreter or shared libraries): not for FROM scratch")
-    return f"{len(built)} binaries in dist/" if built else "no binary in dist/ yet (scripts/package)"
+    if not built:
+        return "no binary in dist/ yet (scripts/package)"
+    return f"{len(built)} binaries in dist/"
 
 
 def main():
