@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "report/own_frame.h"
 #include "util/histogram.h"
 
 #ifndef CWTRACE_GOLDEN_DIR
@@ -30,6 +31,11 @@ std::vector<Frame> connect_kernel_stack() {
             kf("entry_SYSCALL_64_after_hwframe")};
 }
 
+// The user's own frame, as the stack resolver marks it.
+void mark_own(Origin& o) {
+    if (auto own = OwnCode{}.first_own(o.user_stack)) o.own_frame = static_cast<uint32_t>(*own);
+}
+
 Origin connect_origin(uint32_t pid, std::string comm, std::vector<Frame> user) {
     Origin o;
     o.kind = OriginKind::Connect;
@@ -38,6 +44,7 @@ Origin connect_origin(uint32_t pid, std::string comm, std::vector<Frame> user) {
     o.comm = std::move(comm);
     o.user_stack = std::move(user);
     o.kernel_stack = connect_kernel_stack();
+    mark_own(o);
     return o;
 }
 
@@ -105,6 +112,7 @@ Report accept_ipv6_report() {
                       kf("__x64_sys_accept4"),
                       kf("do_syscall_64"),
                       kf("entry_SYSCALL_64_after_hwframe")};
+    mark_own(o);
     Report r = base_report(98765);
     r.tracing_seconds = 7322.9;
     r.sockets = {
@@ -216,10 +224,14 @@ Report python_no_kernel_stack_report() {
     o.pid = 6001;
     o.tid = 6001;
     o.comm = "python3";
-    o.user_stack = {uf("connect", kLibc),     uf("sock_connect_impl", python),
-                    uf("fetch_page", script), uf("_PyEval_EvalFrameDefault", python),
+    Frame fetch_page = uf("fetch_page", script);
+    fetch_page.file = script;
+    fetch_page.line = 12;
+    o.user_stack = {uf("connect", kLibc), uf("sock_connect_impl", python),
+                    fetch_page,           uf("_PyEval_EvalFrameDefault", python),
                     uf("", python),  // no symbol covers the address
                     uf("main", python)};
+    mark_own(o);
     Report r = base_report(77);
     r.sockets = {sock4("127.0.0.1", 41000, "127.0.0.1", 80, 95.0, 6001, "python3", o),
                  sock4("127.0.0.1", 41001, "127.0.0.1", 80, 65.0, 6001, "python3", o),

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "cwtrace/abi.h"
+#include "report/own_frame.h"
 #include "util/display.h"
 
 namespace cwtrace {
@@ -152,7 +153,7 @@ void check_textfile_path(const std::string& path) {
 struct RawArgs {
     std::string min_age = "30s", duration, interval, format, output, btf, input, weight;
     std::string metrics_addr, metrics_textfile, metrics_top;
-    std::vector<std::string> pids;
+    std::vector<std::string> pids, own;
     bool verbose = false;
     std::string user_stacks = "dwarf", user_stack_bytes = "8192";
 };
@@ -199,6 +200,8 @@ Options trace_options(const RawArgs& a) {
     if (!a.metrics_top.empty()) o.metrics_top = metrics_top_arg(a.metrics_top);
     o.user_stacks = user_stacks_arg(a.user_stacks);
     o.user_stack_bytes = user_stack_bytes_arg(a.user_stack_bytes);
+    if (auto own = OwnCode::with_patterns(a.own); !own) throw UsageError{own.error().message};
+    o.own_patterns = a.own;
     return o;
 }
 
@@ -206,7 +209,7 @@ Options trace_options(const RawArgs& a) {
 Options render_options(const CLI::App& app, const RawArgs& a) {
     for (const char* flag :
          {"--min-age", "--pid", "--duration", "--interval", "--btf", "--metrics-addr",
-          "--metrics-textfile", "--metrics-top", "--user-stacks", "--user-stack-bytes"})
+          "--metrics-textfile", "--metrics-top", "--user-stacks", "--user-stack-bytes", "--own"})
         if (app.count(flag) > 0)
             throw UsageError{std::string("render: ") + flag + " applies to tracing, not render"};
     Options o;
@@ -292,6 +295,10 @@ CliResult parse_cli(int argc, const char* const* argv) {
     app.add_option("--user-stack-bytes", a.user_stack_bytes,
                    "dwarf mode: bytes of user stack copied per connect/accept (default 8192, a "
                    "multiple of 512, at most 16384)");
+    app.add_option("--own", a.own,
+                   "a regular expression: frames whose function, module or file it matches are "
+                   "the user's own code, where reports lead (beside the program's own frames "
+                   "outside libraries and runtimes); repeatable");
     app.add_flag("-v,--verbose", a.verbose, "print libbpf's and cwtrace's debug messages");
     app.add_option("--metrics-addr", a.metrics_addr,
                    "serve Prometheus metrics on http://HOST:PORT/metrics (e.g. 127.0.0.1:9464, "

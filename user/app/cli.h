@@ -41,6 +41,8 @@ struct Options {
     std::size_t metrics_top = 20;  // label series of the CLOSE_WAIT gauge; the rest is "other"
     UserStacks user_stacks = UserStacks::Dwarf;
     uint32_t user_stack_bytes = 8192;  // dwarf mode: bytes of stack copied per opening
+    // --own: patterns of functions, modules or files that count as the user's own code.
+    std::vector<std::string> own_patterns;
 };
 
 // Either options to run with, or an exit: status 0 (help, version) or 2 (usage error), with

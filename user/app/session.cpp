@@ -36,6 +36,8 @@ Session::Session(const Options& options, const EnvConfig& env)
       builder_(stacks_, owners_),
       closes_(static_cast<uint64_t>(options.min_age.count()), options.pids,
               [this](const cw_origin& thread) { return stacks_.resolve_thread(thread); }) {
+    // Checked when the command line was parsed.
+    if (auto own = OwnCode::with_patterns(options.own_patterns)) stacks_.set_own_code(*own);
     stacks_.set_python_frames(
         [this](const cw_origin& o) { return python_.frames(o, python_stack_read()); });
     closes_.set_unwound_openers(

@@ -55,6 +55,10 @@ struct Thread {
 // Who opened a socket, and how.
 struct Origin : Thread {
     OriginKind kind = OriginKind::Unknown;
+    // Index into user_stack of the innermost frame that is the user's own code, not a library's
+    // or the runtime's (report/own_frame); nullopt when none is.
+    std::optional<uint32_t> own_frame;
+    const Frame* own() const { return own_frame ? &user_stack[*own_frame] : nullptr; }
 };
 
 // A socket's opening path, shared and read-only: most sockets of a pile found at start have none

@@ -38,18 +38,20 @@ Json endpoint(const Endpoint& e) {
     return j;
 }
 
+Json frame(const Frame& f, bool with_module) {
+    Json j = Json::object();
+    j["function"] = f.function;
+    if (with_module) j["module"] = f.module;
+    // Additions to the contract: the source position where known (interpreted code, native
+    // code with debug info).
+    if (!f.file.empty()) j["file"] = f.file;
+    if (f.line) j["line"] = *f.line;
+    return j;
+}
+
 Json frames(const std::vector<Frame>& stack, bool with_module) {
     Json out = Json::array();
-    for (const auto& f : stack) {
-        Json j = Json::object();
-        j["function"] = f.function;
-        if (with_module) j["module"] = f.module;
-        // Additions to the contract: the source position where known (interpreted code, native
-        // code with debug info).
-        if (!f.file.empty()) j["file"] = f.file;
-        if (f.line) j["line"] = *f.line;
-        out.push_back(std::move(j));
-    }
+    for (const auto& f : stack) out.push_back(frame(f, with_module));
     return out;
 }
 
@@ -66,7 +68,14 @@ Json thread_with_stacks(const Thread& t) {
     return j;
 }
 
-Json origin(const Origin& o) { return thread_with_stacks(o); }
+// An addition to the contract: the user's own frame, as an index into user_stack and repeated
+// whole for consumers that read only the summary.
+Json origin(const Origin& o) {
+    Json j = thread_with_stacks(o);
+    j["own_frame"] = nullable(o.own_frame);
+    j["own"] = o.own() ? frame(*o.own(), true) : Json(nullptr);
+    return j;
+}
 
 // The per-socket part, written straight as text: a million sockets through a JSON tree cost
 // ~10 us each. The same bytes as the tree's dump (the golden files hold both to it).
@@ -177,25 +186,28 @@ class SocketWriter {
         number(e.port);
         out_ += '}';
     }
+    void frame(const Frame& f, bool with_module) {
+        raw("{\"function\":");
+        string(f.function);
+        if (with_module) {
+            raw(",\"module\":");
+            string(f.module);
+        }
+        if (!f.file.empty()) {
+            raw(",\"file\":");
+            string(f.file);
+        }
+        if (f.line) {
+            raw(",\"line\":");
+            number(*f.line);
+        }
+        out_ += '}';
+    }
     void frames(const std::vector<Frame>& stack, bool with_module) {
         out_ += '[';
         for (size_t i = 0; i < stack.size(); ++i) {
-            const Frame& f = stack[i];
-            raw(i ? ",{\"function\":" : "{\"function\":");
-            string(f.function);
-            if (with_module) {
-                raw(",\"module\":");
-                string(f.module);
-            }
-            if (!f.file.empty()) {
-                raw(",\"file\":");
-                string(f.file);
-            }
-            if (f.line) {
-                raw(",\"line\":");
-                number(*f.line);
-            }
-            out_ += '}';
+            if (i) out_ += ',';
+            frame(stack[i], with_module);
         }
         out_ += ']';
     }
@@ -212,6 +224,13 @@ class SocketWriter {
         frames(o.user_stack, true);
         raw(",\"kernel_stack\":");
         frames(o.kernel_stack, false);
+        raw(",\"own_frame\":");
+        number(o.own_frame);
+        raw(",\"own\":");
+        if (o.own())
+            frame(*o.own(), true);
+        else
+            null();
         out_ += '}';
     }
     // Shared by the sockets of a process (a million sockets, a few owners): written once.

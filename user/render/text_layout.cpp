@@ -74,6 +74,16 @@ std::string how_opened(const Origin& origin) {
     return std::string("opened by ") + to_string(origin.kind) + "()";
 }
 
+std::string own_frame_text(const Frame& own) {
+    constexpr size_t kMaxFunction = 48;
+    const std::string& path = own.file.empty() ? own.module : own.file;
+    const size_t slash = path.rfind('/');
+    std::string where = display_safe(slash == std::string::npos ? path : path.substr(slash + 1));
+    if (!own.file.empty() && own.line) where += ":" + std::to_string(*own.line);
+    std::string text = shorten(display_safe(own.function), kMaxFunction);
+    return where.empty() ? text : text + " (" + shorten(where, kMaxFunction) + ")";
+}
+
 std::string frame_line(const Frame& f, bool kernel) {
     const size_t avail = kWidth - kFrameIndent.size();
     std::string fn = display_safe(f.function.empty() ? "[unknown]" : f.function);

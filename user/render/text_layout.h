@@ -43,6 +43,9 @@ std::string plural(uint64_t n, const char* one, const char* many);
 
 // "opened by connect()", "opened by accept()", "origin unknown".
 std::string how_opened(const Origin& origin);
+// The user's own frame as a headline names it: "session_per_call (crawler.py:69)", the file's
+// name and line where known, else the module's name: "open_connection (leaky_client)".
+std::string own_frame_text(const Frame& own);
 
 // One frame of a stack, indented under its label: "function (module)", or "function [kernel]",
 // with the source position where known ("fetch_page (crawler.py:12)", "open_leaky

@@ -144,6 +144,12 @@ Origin origin(const Field& f) {
     Origin o;
     o.kind = named(f["kind"], {OriginKind::Connect, OriginKind::Accept, OriginKind::Unknown});
     read_thread(f, o);
+    // An addition: an index that must name a frame of user_stack ("own" repeats that frame).
+    if (f.has("own_frame") && !f["own_frame"].is_null()) {
+        const Field own = f["own_frame"];
+        if (o.user_stack.empty()) own.fail("no user_stack frame to name");
+        o.own_frame = static_cast<uint32_t>(own.unsigned_int(o.user_stack.size() - 1));
+    }
     return o;
 }
 

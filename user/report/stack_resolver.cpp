@@ -182,6 +182,8 @@ Origin StackResolver::resolve_thread(const cw_origin& o, std::optional<uint32_t>
     origin.comm = comm_of(o);
     if (o.kernel_stack_id >= 0) origin.kernel_stack = kernel_frames(o.kernel_stack_id);
     if (o.user_stack_id >= 0 || python_ || unwound) origin.user_stack = user_frames(o, unwound);
+    if (origin.kind != OriginKind::Unknown)  // a closer's stack leads nowhere
+        if (auto own = own_.first_own(origin.user_stack)) origin.own_frame = uint32_t(*own);
     return origin;
 }
 

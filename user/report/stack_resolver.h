@@ -20,6 +20,7 @@
 #include "cwtrace/abi.h"
 #include "kernel/decoder.h"
 #include "model/report.h"
+#include "report/own_frame.h"
 #include "symbols/ksyms.h"
 #include "symbols/perf_map.h"
 #include "symbols/usyms.h"
@@ -39,6 +40,8 @@ class StackResolver {
     // when it has none.
     using PythonFrames = std::function<std::optional<std::vector<Frame>>(const cw_origin&)>;
     void set_python_frames(PythonFrames python) { python_ = std::move(python); }
+    // What counts as the user's own code in an opening path (--own patterns besides the rules).
+    void set_own_code(OwnCode own) { own_ = std::move(own); }
 
     // Snapshots a process's mappings while it lives, so its frames resolve after it exits.
     // `task_start_ns` (start_boottime) tells a process from a later one reusing its pid.
@@ -107,6 +110,7 @@ class StackResolver {
 
     StackLookup stacks_;
     PythonFrames python_;
+    OwnCode own_;
     std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
     UserSymbolizer user_symbolizer_;
     ProcessMapsReader maps_reader_;  // forks with the same mappings share one table

@@ -127,20 +127,41 @@ TEST(RenderText, LostEventsLineNamesTheNonZeroCauses) {
 
 TEST(RenderText, LargestGroupFirstThenSummarized) {
     const std::string text = render_text(big_and_tiny_report());
-    const size_t first =
-        text.find("\n#1  120 sockets, oldest 1d00h, median 12h07m, opened by connect()");
+    const size_t first = text.find(
+        "\n#1  120 sockets opened in db::Pool::open_connection() (api-server) by connect(),\n"
+        "    oldest 1d00h, median 12h07m\n");
     ASSERT_NE(first, std::string::npos) << text;
     EXPECT_NE(text.find("... and 115 more sockets,"), std::string::npos);
     EXPECT_NE(text.find("and 3 more"), std::string::npos);  // 8 owners, 5 named
     EXPECT_NE(text.find("\n#31 "), std::string::npos);
 }
 
+// The headline leads with the user's own frame (report/own_frame): the Python script's line,
+// not the interpreter's or libc's; without one, with how the sockets were opened.
+TEST(RenderText, HeadlineNamesTheUsersOwnFrame) {
+    EXPECT_NE(render_text(python_no_kernel_stack_report())
+                  .find("\n#1  4 sockets opened in fetch_page (crawler.py:12) by connect(), "),
+              std::string::npos)
+        << render_text(python_no_kernel_stack_report());
+    Report r = python_no_kernel_stack_report();
+    for (SocketEntry& s : r.sockets) {
+        Origin o = *s.origin;
+        o.own_frame.reset();
+        s.origin = o;
+    }
+    EXPECT_NE(
+        render_text(r).find("\n#1  4 sockets, oldest 1m35s, median 52.5s, opened by connect()\n"),
+        std::string::npos)
+        << render_text(r);
+}
+
 TEST(RenderText, MedianAgeNextToTheOldest) {
     // Odd count: the middle socket; even count: halfway between the two middle ones.
-    EXPECT_NE(render_text(connect_ipv4_report()).find("oldest 58.3s, median 45.0s,"),
+    EXPECT_NE(render_text(connect_ipv4_report()).find("oldest 58.3s,\n    median 45.0s\n"),
               std::string::npos);
-    EXPECT_NE(render_text(python_no_kernel_stack_report()).find("oldest 1m35s, median 52.5s,"),
-              std::string::npos);
+    EXPECT_NE(
+        render_text(python_no_kernel_stack_report()).find("oldest 1m35s,\n    median 52.5s\n"),
+        std::string::npos);
     // A median resting on an age that is a lower bound is marked like one, an estimate too.
     Report r = unknown_origin_report();
     r.sockets[1].before_start = true;
