@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "app/notify.h"
 
@@ -46,25 +47,25 @@ class NotifyListener {
     std::string path_;
 };
 
-TEST(Notify, SendsTheStateToASocketPath) {
-    const std::string path = "/tmp/cwtrace-notify-" + std::to_string(getpid());
-    NotifyListener listener(path);
-    ASSERT_TRUE(listener.bound()) << std::strerror(errno);
-    ASSERT_TRUE(notify_service_manager(path.c_str(), "READY=1"));
-    EXPECT_EQ(listener.received(), "READY=1");
-    ASSERT_TRUE(notify_service_manager(path.c_str(), "STOPPING=1"));
-    EXPECT_EQ(listener.received(), "STOPPING=1");
+// Each of `states` sent to `name` arrives whole, alone, in order.
+void expect_delivered(const std::string& name, const std::vector<std::string>& states) {
+    NotifyListener listener(name);
+    ASSERT_TRUE(listener.bound()) << name << ": " << std::strerror(errno);
+    for (const std::string& state : states) {
+        ASSERT_TRUE(notify_service_manager(name.c_str(), state));
+        EXPECT_EQ(listener.received(), state);
+    }
     EXPECT_EQ(listener.received(), "");
+}
+
+TEST(Notify, SendsTheStateToASocketPath) {
+    expect_delivered("/tmp/cwtrace-notify-" + std::to_string(getpid()), {"READY=1", "STOPPING=1"});
 }
 
 // systemd's own socket is /run/systemd/notify, but a manager may hand out an abstract name:
 // its '@' is a NUL byte in the address, and the address ends with the name (no NUL after).
 TEST(Notify, SendsTheStateToAnAbstractName) {
-    const std::string name = "@cwtrace-notify-" + std::to_string(getpid());
-    NotifyListener listener(name);
-    ASSERT_TRUE(listener.bound()) << std::strerror(errno);
-    ASSERT_TRUE(notify_service_manager(name.c_str(), "READY=1"));
-    EXPECT_EQ(listener.received(), "READY=1");
+    expect_delivered("@cwtrace-notify-" + std::to_string(getpid()), {"READY=1", "STOPPING=1"});
 }
 
 TEST(Notify, NoSocketNoDatagramNoError) {
