@@ -215,6 +215,12 @@ bool loaded_expected_variant(const Process& cwtrace, const std::vector<std::stri
 
 std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
                                        std::vector<std::string> env) {
+    return start_cwtrace_as({CWTRACE_BIN}, std::move(args), std::move(env));
+}
+
+std::unique_ptr<Process> start_cwtrace_as(std::vector<std::string> command,
+                                          std::vector<std::string> args,
+                                          std::vector<std::string> env) {
     if (env_or_empty("CWTRACE_TEST_USER_STACKS") == "fp") {
         if (contains(args, "--user-stacks")) {
             [] { GTEST_SKIP() << "chooses its own --user-stacks: runs in the default variant"; }();
@@ -223,7 +229,7 @@ std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
         args.insert(args.end(), {"--user-stacks", "fp"});
     }
     if (!contains(args, "-v") && !contains(args, "--verbose")) args.push_back("-v");
-    args.insert(args.begin(), CWTRACE_BIN);
+    args.insert(args.begin(), command.begin(), command.end());
     if (!env.empty()) {
         args.insert(args.begin(), env.begin(), env.end());
         args.insert(args.begin(), "/usr/bin/env");

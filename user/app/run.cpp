@@ -12,6 +12,7 @@
 
 #include "app/config.h"
 #include "app/logging.h"
+#include "app/notify.h"
 #include "app/preflight.h"
 #include "app/session.h"
 #include "metrics/metrics_exporter.h"
@@ -57,14 +58,6 @@ int fail(const Error& error) {
         std::fprintf(stderr, "cwtrace: %s (hint: %s)\n", message.c_str(),
                      display_safe(error.hint).c_str());
     return 1;
-}
-
-// Privileges, BTF, tracefs: each failing with one line and a hint before anything is loaded.
-// Returns where tracefs is.
-Result<std::string> preflight(const Options& options, const EnvConfig& env) {
-    if (auto privileges = check_privileges(); !privileges) return privileges.error();
-    if (auto btf = check_btf(options.btf_path); !btf) return btf.error();
-    return tracefs_root(env.tracefs);
 }
 
 // Drains the kernel's records until the duration ends or a signal stops tracing, with the
@@ -153,8 +146,10 @@ int run(const Options& options) {
     if (auto started = session->start(*tracefs); !started) return fail(started.error());
     spdlog::info("tracing TCP sockets entering CLOSE_WAIT (min-age {}); Ctrl-C to stop",
                  format_duration(options.min_age));
+    tell_service_manager("READY=1");  // attached, and the sockets already stuck are in
 
     poll_until_stopped(options, *session, metrics);
+    tell_service_manager("STOPPING=1");
 
     // The final report is of the sockets as tracing ends; built without the rings mapped, it
     // peaks lower.

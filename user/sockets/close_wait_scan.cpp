@@ -52,9 +52,11 @@ void dump_close_wait(const DiagVisitor& visit) {
     auto visited = for_each_tcp_socket_everywhere(1u << CW_TCP_CLOSE_WAIT, visit);
     if (!visited)
         spdlog::warn("cannot list the sockets in CLOSE_WAIT: {}", visited.error().message);
-    else if (visited->failed)
-        spdlog::debug("sock_diag: {} network namespaces could not be listed (gone?)",
-                      visited->failed);
+    else if (visited->failed || visited->not_entered)
+        spdlog::debug(
+            "sock_diag: {} network namespaces could not be listed (gone?), {} not entered (no "
+            "CAP_SYS_ADMIN)",
+            visited->failed, visited->not_entered);
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <memory>
 #include <string_view>
 
+#include "util/capabilities.h"
+
 namespace cwtrace {
 namespace {
 
@@ -56,7 +58,13 @@ Result<EveryNamespaceDump> for_each_tcp_socket_everywhere(uint32_t state_mask,
     EveryNamespaceDump result;
     if (auto ours = for_each_tcp_socket(state_mask, visit); !ours) return ours.error();
     result.namespaces = 1;
-    for (const NetNamespace& ns : other_network_namespaces(own_network_namespace())) {
+    const std::vector<NetNamespace> others = other_network_namespaces(own_network_namespace());
+    // Said once at start (app/capabilities), not tried: a thread refused per namespace and dump.
+    if (!has_capability(effective_capabilities(), kCapSysAdmin)) {
+        result.not_entered = others.size();
+        return result;
+    }
+    for (const NetNamespace& ns : others) {
         const std::string path = "/proc/" + std::to_string(ns.pid) + "/ns/net";
         const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
         // The process may be gone, or another one may have its pid now: check it is still the

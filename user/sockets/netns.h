@@ -28,12 +28,14 @@ std::vector<NetNamespace> other_network_namespaces(uint64_t own_inode,
 uint64_t own_network_namespace();
 
 struct EveryNamespaceDump {
-    size_t namespaces = 0;  // dumped, ours included
-    size_t failed = 0;      // other namespaces that could not be entered or dumped (gone since)
+    size_t namespaces = 0;   // dumped, ours included
+    size_t failed = 0;       // other namespaces that could not be entered or dumped (gone since)
+    size_t not_entered = 0;  // other namespaces left out: no CAP_SYS_ADMIN to enter them
 };
 
 // for_each_tcp_socket in our network namespace, then in every other one a process is in. Only a
-// failure in ours is an error: a namespace whose last process exited meanwhile is counted.
+// failure in ours is an error: a namespace whose last process exited meanwhile is counted, and
+// so are the namespaces left out without CAP_SYS_ADMIN (setns() would refuse each).
 Result<EveryNamespaceDump> for_each_tcp_socket_everywhere(uint32_t state_mask,
                                                           const DiagVisitor& visit);
 

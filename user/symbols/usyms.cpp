@@ -17,6 +17,7 @@
 #include <cstdlib>
 
 #include "symbols/demangle.h"
+#include "util/capabilities.h"
 #include "util/fields.h"
 
 namespace cwtrace {
@@ -260,8 +261,11 @@ std::optional<ProcessMaps> ProcessMaps::read(pid_t pid, const MapsLimits& limits
 OpenedFile ProcessMaps::open_file(const Mapping& m, uint64_t max_bytes) const {
     FileRules rules = capped_at(max_bytes);
     rules.identity = m.file;
-    // map_files wants CAP_SYS_ADMIN (cwtrace's, not an unprivileged test's).
-    static const bool map_files_usable = geteuid() == 0;
+    // map_files wants CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, whatever the uid: root without
+    // them is refused there (EPERM), and would then never open the file by its path.
+    static const bool map_files_usable =
+        has_capability(effective_capabilities(), kCapSysAdmin) ||
+        has_capability(effective_capabilities(), kCapCheckpointRestore);
     if (pid_ > 0 && map_files_usable) {
         // The kernel's link to the mapped file itself: following it is the point. A reused pid
         // with a mapping at the same place shows in the dev:inode check.
