@@ -24,7 +24,7 @@ _cwtrace_value_kind() {
         --user-stack-bytes) REPLY='words:512 1024 2048 4096 8192 16384' ;;
         -p | --pid) REPLY=pid ;;
         -o | --output | --metrics-textfile | --btf) REPLY=file ;;
-        --min-age | -d | --duration | -i | --interval | --metrics-addr | --metrics-top) REPLY=free ;;
+        --min-age | -d | --duration | -i | --interval | --metrics-addr | --metrics-top | --own) REPLY=free ;;
         *) return 1 ;;
     esac
 }
@@ -78,7 +78,7 @@ _cwtrace() {
     fi
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--min-age -p --pid -d --duration -i --interval -f --format
-            -o --output --weight --btf --user-stacks --user-stack-bytes -v --verbose
+            -o --output --weight --btf --user-stacks --user-stack-bytes --own -v --verbose
             --metrics-addr --metrics-textfile --metrics-top --version -h --help' -- "$cur"))
     else
         COMPREPLY=($(compgen -W 'render' -- "$cur"))

@@ -129,6 +129,12 @@ TEST_F(PythonStacks, RequestsLeakShowsTheScriptsAndRequestsFrames) {
                 EXPECT_EQ(f.value("line", 0), outermost[i].line) << seen;
             }
         }
+        // The crawler's own line leads, not requests', urllib3's or the interpreter's.
+        const json& origin = s.at("origin");
+        ASSERT_TRUE(origin.at("own_frame").is_number()) << origin.dump();
+        EXPECT_EQ(stack.at(origin.at("own_frame").get<size_t>()), origin.at("own")) << seen;
+        EXPECT_EQ(origin.at("own").at("function"), "fetch_page") << seen;
+        EXPECT_EQ(origin.at("own").value("line", 0), fixture_line("/page\"")) << seen;
         // Every Python frame has a line.
         for (const auto& f : stack)
             if (f.contains("file")) {

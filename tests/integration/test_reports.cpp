@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "claims_support.h"
 #include "harness.h"
 #include "leak_checks.h"
 #include "profile.pb.h"
@@ -72,10 +73,12 @@ TEST_F(Reports, TextReportShowsOwnerAndOpeningPath) {
 
     const auto group = text_group_with_line(text, "    remote: " + remote);
     ASSERT_FALSE(group.empty()) << text;
-    // Headed by the fixture's own function, the first frame past libc's connect.
-    EXPECT_NE(group[0].find(" 4 sockets opened in open_connection (leaky_client) by"),
-              std::string::npos)
-        << group[0];
+    // Headed by the fixture's own function, the first frame past libc's connect, at the line
+    // of its connect() call (the fixture has debug info).
+    const std::string own = "open_connection (leaky_client.c:" +
+                            std::to_string(line_of(FX_DEBUG_CLIENT_SOURCE, "if (connect(fd,")) +
+                            ")";
+    EXPECT_NE(group[0].find(" 4 sockets opened in " + own + " by"), std::string::npos) << group[0];
     EXPECT_TRUE(contains(group, "    owner: " + owner)) << text;
     EXPECT_TRUE(starts_with_chain(text_section_functions(group, "    user stack:"),
                                   {"connect", "open_connection", "fetch_page", "crawl", "main"}))
