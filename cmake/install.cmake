@@ -46,10 +46,12 @@ if(IS_DIRECTORY ${PROJECT_SOURCE_DIR}/deploy)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/deploy/ DESTINATION ${CMAKE_INSTALL_DATADIR}/cwtrace/deploy)
 endif()
 
-# share/doc/cwtrace: the README, the copyright file Debian requires, and a changelog.
+# share/doc/cwtrace: the README, the copyright file Debian requires, and a changelog; lintian's
+# overrides for what a static binary is (cmake/lintian-overrides says why).
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/cmake/copyright
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
-set(changelog ${CMAKE_CURRENT_BINARY_DIR}/changelog.Debian)
+# changelog.gz: the name a native package's changelog has (lintian).
+set(changelog ${CMAKE_CURRENT_BINARY_DIR}/changelog)
 set(changelog_gz ${changelog}.gz)
 # Its date is the last commit's, so that the same sources give the same package.
 execute_process(COMMAND git -C ${PROJECT_SOURCE_DIR} log -1 --format=%cD
@@ -69,8 +71,11 @@ file(CONFIGURE OUTPUT ${changelog} @ONLY CONTENT
 add_custom_command(OUTPUT ${changelog_gz}
   COMMAND gzip -9nc ${changelog} > ${changelog_gz}
   DEPENDS ${changelog}
-  COMMENT "gzip changelog.Debian")
+  COMMENT "gzip changelog")
 add_custom_target(cwtrace_changelog ALL DEPENDS ${changelog_gz})
 install(FILES ${changelog_gz} DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+install(FILES ${PROJECT_SOURCE_DIR}/cmake/lintian-overrides
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME cwtrace)
 
 include(cmake/package.cmake)

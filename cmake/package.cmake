@@ -17,15 +17,17 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "${CWTRACE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "report TCP sockets stuck in CLOSE_WAIT, their owner and opening code")
-set(CPACK_PACKAGE_DESCRIPTION
-    "cwtrace traces TCP sockets with BPF and reports those left in CLOSE_WAIT: the peer closed\n"
-    "the connection and the local process never did. For each it shows the process and thread\n"
-    "that hold it, how long it has been stuck, and the code path (kernel, native and Python\n"
-    "frames) that opened it, as text, JSON, flame graphs or pprof, once or continuously as\n"
-    "Prometheus metrics.\n"
-    "\n"
-    "The binary is statically linked and runs on any x86-64 kernel with BTF and a BPF ring\n"
-    "buffer (Linux 5.8 or newer).")
+# One string (several would make a CMake list); lines under 80 columns (lintian).
+string(CONCAT CPACK_PACKAGE_DESCRIPTION
+  "cwtrace traces TCP sockets with BPF and reports those left in CLOSE_WAIT:\n"
+  "the peer closed the connection and the local process never did. For each\n"
+  "it shows the process and thread that hold it, how long it has been stuck,\n"
+  "and the code path (kernel, native and Python frames) that opened it, as\n"
+  "text, JSON, flame graphs or pprof, once or continuously as Prometheus\n"
+  "metrics.\n"
+  "\n"
+  "The binary is statically linked and runs on any x86-64 kernel with BTF and\n"
+  "a BPF ring buffer (Linux 5.8 or newer).")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE amd64)
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)

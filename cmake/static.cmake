@@ -77,7 +77,8 @@ function(cwtrace_static_executable target)
 
   set(debug_name ${target}-${PROJECT_VERSION}-${CMAKE_SYSTEM_PROCESSOR}.debug)
   add_custom_command(TARGET ${target} POST_BUILD
-    COMMAND ${CMAKE_OBJCOPY} --only-keep-debug $<TARGET_FILE_NAME:${target}> ${debug_name}
+    COMMAND ${CMAKE_OBJCOPY} --only-keep-debug --compress-debug-sections=zlib
+            $<TARGET_FILE_NAME:${target}> ${debug_name}
     COMMAND ${CMAKE_OBJCOPY} --strip-unneeded --remove-section=.comment
             --add-gnu-debuglink=${debug_name} $<TARGET_FILE_NAME:${target}>
     WORKING_DIRECTORY $<TARGET_FILE_DIR:${target}>
