@@ -260,6 +260,7 @@ std::optional<ProcessMaps> ProcessMaps::read(pid_t pid, const MapsLimits& limits
 OpenedFile ProcessMaps::open_file(const Mapping& m, uint64_t max_bytes) const {
     FileRules rules = capped_at(max_bytes);
     rules.identity = m.file;
+    rules.mounts_of = pid_;
     // map_files wants CAP_SYS_ADMIN (cwtrace's, not an unprivileged test's).
     static const bool map_files_usable = geteuid() == 0;
     if (pid_ > 0 && map_files_usable) {
