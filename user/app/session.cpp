@@ -402,6 +402,9 @@ Stats Session::stats() const {
     Stats s = stats_of(tracer_->counters(), records_, decode_errors_);
     s.stacks_lost += stale_stacks_;
     s.lost_events += stale_stacks_;
+    s.files_refused = untrusted_file_stats().by_cause();
+    s.stacks_recycled = stacks_recycled_;
+    s.stale_stacks = stale_stacks_;
     return s;
 }
 
