@@ -168,12 +168,14 @@ bool ProcessMemory::read(uint64_t addr, void* out, size_t size) const {
         if (hung_) return false;
         const size_t piece = std::min(size - done, kMaxReaderReply);
         std::string why;
+        bool slow = false;
         auto reply = hang_guard().call(
             {std::nullopt, pid_}, kReadMemory,
-            Bytes().put(static_cast<uint64_t>(pid_)).put(addr + done).put(piece).take(), -1, why);
+            Bytes().put(static_cast<uint64_t>(pid_)).put(addr + done).put(piece).take(), -1, why,
+            &slow);
         if (!reply) {
-            hung_ = true;
-            untrusted_file_stats().count(Refusal::Slow);
+            hung_ = slow;
+            untrusted_file_stats().count(slow ? Refusal::Slow : Refusal::Unreadable);
             return false;
         }
         if (reply->fd >= 0) ::close(reply->fd);

@@ -24,7 +24,9 @@ HangGuard::HangGuard(ReaderProcess::Limits limits, SlowFilesystems::ProcReader r
     : reader_(limits), filesystems_(std::move(read)) {}
 
 std::optional<ReaderReply> HangGuard::call(const Target& target, uint32_t operation,
-                                           std::string_view args, int lend_fd, std::string& why) {
+                                           std::string_view args, int lend_fd, std::string& why,
+                                           bool* slow) {
+    if (slow) *slow = true;
     if (target.dev && filesystems_.slow(*target.dev)) {
         why = "on a filesystem that did not answer before";
         return std::nullopt;
@@ -36,8 +38,14 @@ std::optional<ReaderReply> HangGuard::call(const Target& target, uint32_t operat
         return std::nullopt;
     }
     uint64_t reached = kNoDevice;
-    auto reply = reader_.call(operation, args, lend_fd, reached);
+    bool late = false;
+    auto reply = reader_.call(operation, args, lend_fd, reached, late);
     if (reply) return reply;
+    if (!late) {
+        if (slow) *slow = false;
+        why = "the reader process failed";
+        return std::nullopt;
+    }
     const uint64_t dev = target.dev ? *target.dev : reached;
     if (dev != kNoDevice) filesystems_.mark_slow(dev);
     why = "no answer within " + std::to_string(reader_.limits().deadline.count()) + " ms";

@@ -33,9 +33,10 @@ class HangGuard {
     // The reply of `operation` (registered with register_reader_operation), run in the reader
     // under the budget; nullopt with `why` set when it was refused (its filesystem did not
     // answer before; too many readers are stuck and it may be served by a process) or did not
-    // reply in time (the filesystem it was on, or reached, is then remembered).
+    // reply in time (the filesystem it was on, or reached, is then remembered); `slow` (when
+    // given) tells those from a reader that failed.
     std::optional<ReaderReply> call(const Target& target, uint32_t operation, std::string_view args,
-                                    int lend_fd, std::string& why);
+                                    int lend_fd, std::string& why, bool* slow = nullptr);
 
     // Whether reads on `dev` may wait on a process (slow_filesystems.h).
     bool served(uint64_t dev, pid_t pid) const { return filesystems_.served(dev, pid); }

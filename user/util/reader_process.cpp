@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 
 namespace cwtrace {
 namespace {
@@ -89,8 +89,9 @@ void drop_what_is_cwtraces(int keep) {
 
 [[noreturn]] void serve(int socket) {
     drop_what_is_cwtraces(socket);
+    // An idle reader goes with cwtrace: its socket's other end closes. (Not PR_SET_PDEATHSIG:
+    // that follows the thread that forked it, and start-up work runs in threads that end.)
     for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(sig, SIG_DFL);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // an idle reader goes with cwtrace
     for (;;) {
         int lent = -1;
         auto request = receive_message(socket, lent);
@@ -150,18 +151,30 @@ ReaderProcess::~ReaderProcess() {
 }
 
 size_t ReaderProcess::abandoned() {
+    std::lock_guard lock(mutex_);
     std::erase_if(abandoned_, [](pid_t pid) { return ::waitpid(pid, nullptr, WNOHANG) != 0; });
     return abandoned_.size();
 }
 
 std::optional<ReaderReply> ReaderProcess::call(uint32_t operation, std::string_view args,
-                                               int lend_fd, uint64_t& reached) {
-    if (pid_ < 0 && !start()) return std::nullopt;
-    const auto deadline = std::chrono::steady_clock::now() + limits_.deadline;
-    if (!send_message(socket_, Bytes().put(operation).put(args).take(), lend_fd)) {
-        abandon();
-        return std::nullopt;
+                                               int lend_fd, uint64_t& reached, bool& late) {
+    std::lock_guard one_at_a_time(mutex_);
+    late = false;
+    // A reader that died idle (killed by someone, out of memory) is replaced once: that is no
+    // slow filesystem.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (pid_ < 0 && !start()) return std::nullopt;
+        if (!send_message(socket_, Bytes().put(operation).put(args).take(), lend_fd)) {
+            abandon();
+            continue;
+        }
+        return await_reply(reached, late);
     }
+    return std::nullopt;
+}
+
+std::optional<ReaderReply> ReaderProcess::await_reply(uint64_t& reached, bool& late) {
+    const auto deadline = std::chrono::steady_clock::now() + limits_.deadline;
     for (;;) {
         // Rounded up: the whole budget is waited, never a fraction of a millisecond less.
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(
@@ -169,6 +182,7 @@ std::optional<ReaderReply> ReaderProcess::call(uint32_t operation, std::string_v
         pollfd p{socket_, POLLIN, 0};
         const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
         if (ready < 0 && errno == EINTR) continue;
+        late = ready == 0;
         int fd = -1;
         auto message = ready > 0 ? receive_message(socket_, fd) : std::nullopt;
         if (!message) {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,11 +55,12 @@ class ReaderProcess {
     ReaderProcess(const ReaderProcess&) = delete;
     ReaderProcess& operator=(const ReaderProcess&) = delete;
 
-    // The reply of `operation` in a reader, or nullopt when none came within the deadline (the
-    // reader is then abandoned) or no reader could be started. `reached`: the device the
-    // operation said it reached, kept when it was late.
+    // The reply of `operation` in a reader, or nullopt: `late` when none came within the
+    // deadline (the reader is then abandoned), else no reader could be started or it failed.
+    // `reached`: the device the operation said it reached. One call at a time (start-up work
+    // runs in threads).
     std::optional<ReaderReply> call(uint32_t operation, std::string_view args, int lend_fd,
-                                    uint64_t& reached);
+                                    uint64_t& reached, bool& late);
 
     // Readers abandoned and not yet gone (reaped here).
     size_t abandoned();
@@ -68,11 +70,13 @@ class ReaderProcess {
   private:
     bool start();
     void abandon();
+    std::optional<ReaderReply> await_reply(uint64_t& reached, bool& late);
 
     Limits limits_;
     pid_t pid_ = -1;   // the idle reader
     int socket_ = -1;  // to it
     std::vector<pid_t> abandoned_;
+    std::mutex mutex_;
 };
 
 // Serializing a call's arguments and reply: fixed-width numbers and length-prefixed strings.

@@ -242,10 +242,12 @@ OpenedFile UntrustedFile::open(const std::string& path, const FileRules& rules, 
     if (rules.identity) target.dev = rules.identity->dev;
     target.pid = rules.mounts_of;
     std::string why;
-    auto reply =
-        hang_guard().call(target, kOpenOperation, open_args(path, rules, in_root), dir_fd, why);
-    OpenedFile opened =
-        reply ? opened_from(path, std::move(*reply)) : refuse(Refusal::Slow, path, why);
+    bool slow = false;
+    auto reply = hang_guard().call(target, kOpenOperation, open_args(path, rules, in_root), dir_fd,
+                                   why, &slow);
+    OpenedFile opened = reply  ? opened_from(path, std::move(*reply))
+                        : slow ? refuse(Refusal::Slow, path, why)
+                               : refuse(Refusal::Unreadable, path, why);
     untrusted_file_stats().count(opened.refusal);
     return opened;
 }

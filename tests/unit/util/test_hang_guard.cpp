@@ -71,8 +71,9 @@ constexpr ReaderProcess::Limits kUnkillable{kDeadline, 2, 0};
 TEST(ReaderProcess, FastCallReturnsItsReply) {
     ReaderProcess reader(kUnkillable);
     uint64_t reached = 0;
+    bool late = false;
     for (int i = 0; i < 100; ++i) {
-        auto reply = reader.call(kEcho, "call " + std::to_string(i), -1, reached);
+        auto reply = reader.call(kEcho, "call " + std::to_string(i), -1, reached, late);
         ASSERT_TRUE(reply);
         EXPECT_EQ(reply->bytes, "call " + std::to_string(i));
         EXPECT_EQ(reply->fd, -1);
@@ -84,14 +85,16 @@ TEST(ReaderProcess, LateCallReturnsNothingWithinTheDeadline) {
     Hold hold;
     ReaderProcess reader(kUnkillable);
     uint64_t reached = 0;
+    bool late = false;
     const auto start = Clock::now();
-    EXPECT_FALSE(reader.call(kBlock, "", hold.lent(), reached));
+    EXPECT_FALSE(reader.call(kBlock, "", hold.lent(), reached, late));
     const auto waited = Clock::now() - start;
     EXPECT_GE(waited, kDeadline);
     EXPECT_LT(waited, kDeadline + kSlack);
+    EXPECT_TRUE(late);
     EXPECT_EQ(reader.abandoned(), 1u);
     // The next call gets a reader of its own while the first is stuck.
-    auto reply = reader.call(kEcho, "next", -1, reached);
+    auto reply = reader.call(kEcho, "next", -1, reached, late);
     ASSERT_TRUE(reply);
     EXPECT_EQ(reply->bytes, "next");
     // The stuck one goes once its call returns.
@@ -103,15 +106,45 @@ TEST(ReaderProcess, LateReaderIsKilled) {
     Hold hold;  // never released while the reader could still read it
     ReaderProcess reader({kDeadline, 2, SIGKILL});
     uint64_t reached = 0;
-    EXPECT_FALSE(reader.call(kBlock, "", hold.lent(), reached));
+    bool late = false;
+    EXPECT_FALSE(reader.call(kBlock, "", hold.lent(), reached, late));
     EXPECT_TRUE(eventually([&] { return reader.abandoned() == 0; }));
+}
+
+// Its own end (exit, SIGKILL by anyone) is no slowness: a new reader takes the call.
+ReaderReply exit_now(std::string_view, int, const ReachedDevice&) { ::_exit(0); }
+const uint32_t kExit = register_reader_operation(exit_now);
+
+TEST(ReaderProcess, ReaderThatDiesIsNotLateAndIsReplaced) {
+    ReaderProcess reader(kUnkillable);
+    uint64_t reached = 0;
+    bool late = true;
+    EXPECT_FALSE(reader.call(kExit, "", -1, reached, late));
+    EXPECT_FALSE(late);
+    auto reply = reader.call(kEcho, "after", -1, reached, late);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->bytes, "after");
+}
+
+// cwtrace's start-up work runs in threads: the reader one of them forked outlives it.
+TEST(ReaderProcess, ReaderForkedByAThreadThatEndedStillServes) {
+    ReaderProcess reader(kUnkillable);
+    uint64_t reached = 0;
+    bool late = false;
+    std::thread([&] { EXPECT_TRUE(reader.call(kEcho, "first", -1, reached, late)); }).join();
+    auto reply = reader.call(kEcho, "second", -1, reached, late);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->bytes, "second");
+    EXPECT_EQ(reader.abandoned(), 0u);
 }
 
 TEST(ReaderProcess, DeviceReachedBeforeTheHangIsReported) {
     Hold hold;
     ReaderProcess reader(kUnkillable);
     uint64_t reached = 0;
-    EXPECT_FALSE(reader.call(kBlock, Bytes().put(makedev(0, 36)).take(), hold.lent(), reached));
+    bool late = false;
+    EXPECT_FALSE(
+        reader.call(kBlock, Bytes().put(makedev(0, 36)).take(), hold.lent(), reached, late));
     EXPECT_EQ(reached, makedev(0, 36));
 }
 
