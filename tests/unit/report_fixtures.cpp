@@ -211,6 +211,11 @@ Report lost_events_report() {
     r.stats.ringbuf_full = 10;
     r.stats.stacks_lost = 2;
     r.stats.accept_unresolved = 5;
+    // Names lost too: a FUSE file that did not answer in time, a FIFO, the stack map recycled.
+    r.stats.files_refused = {{"not_regular", 1}, {"too_large", 0},  {"wrong_owner", 0},
+                             {"replaced", 0},    {"unreadable", 0}, {"slow", 3}};
+    r.stats.stacks_recycled = 40;
+    r.stats.stale_stacks = 2;
     r.sockets = {sock4("192.0.2.1", 55555, "203.0.113.9", 443, 33.3, 5150, "curl", o)};
     return r;
 }

@@ -17,6 +17,7 @@
 #include "render/render.h"
 #include "sockets/close_wait_scan.h"
 #include "util/clock.h"
+#include "util/untrusted_file.h"
 
 namespace cwtrace {
 namespace {
@@ -210,7 +211,10 @@ Report Session::build(uint64_t now_ns) {
     input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
     input.pid_filter = options_.pids;
     input.stats = stats();
-    return builder_.build(table_, input, reuse ? &*start : nullptr);
+    Report report = builder_.build(table_, input, reuse ? &*start : nullptr);
+    // The build symbolizes: the files it was refused count in this report.
+    report.stats.files_refused = untrusted_file_stats().by_cause();
+    return report;
 }
 
 void Session::stop() {
@@ -404,6 +408,9 @@ Stats Session::stats() const {
     Stats s = stats_of(tracer_->counters(), records_, decode_errors_);
     s.stacks_lost += stale_stacks_;
     s.lost_events += stale_stacks_;
+    s.files_refused = untrusted_file_stats().by_cause();
+    s.stacks_recycled = stacks_recycled_;
+    s.stale_stacks = stale_stacks_;
     return s;
 }
 

@@ -162,6 +162,20 @@ std::string render_metrics(const MetricsSnapshot& m) {
     for (const auto& [cause, n] : causes)
         sample(out, "cwtrace_lost_events_total", label("cause", cause), static_cast<double>(n));
 
+    family(out, "cwtrace_files_refused_total", "counter",
+           "Files or memory another process named, not read, by cause (slow: no answer in time); "
+           "each costs names in stacks, not events.");
+    for (const auto& [cause, n] : m.stats.files_refused)
+        sample(out, "cwtrace_files_refused_total", label("cause", cause), static_cast<double>(n));
+
+    family(out, "cwtrace_stack_map_recycled_total", "counter",
+           "The kernel's stack map kept from filling: stacks deleted with nothing naming them "
+           "(deleted), and stacks named after their deletion, lost (stale).");
+    sample(out, "cwtrace_stack_map_recycled_total", label("cause", "deleted"),
+           static_cast<double>(m.stats.stacks_recycled));
+    sample(out, "cwtrace_stack_map_recycled_total", label("cause", "stale"),
+           static_cast<double>(m.stats.stale_stacks));
+
     family(out, "cwtrace_build_info", "gauge", "cwtrace's version; always 1.");
     sample(out, "cwtrace_build_info", label("version", m.version), 1);
     return out;

@@ -139,6 +139,13 @@ struct Stats {
     uint64_t python_stacks_lost = 0;  // a CPython process's Python stack not captured
     // Not losses: sockets a CPython process opened from a thread without Python frames.
     uint64_t python_native_threads = 0;
+    // Not events lost but names: files (and memory) another process named, refused, by cause
+    // ("slow", "not_regular", ...: util/untrusted_file.h), every cause listed, and the kernel
+    // stack map's recycling: stacks deleted with nothing naming them, and stacks named after
+    // their deletion (those are in stacks_lost too).
+    std::vector<std::pair<std::string, uint64_t>> files_refused;
+    uint64_t stacks_recycled = 0;
+    uint64_t stale_stacks = 0;
 };
 
 // How a socket left CLOSE_WAIT (abi.h cw_close_kind).

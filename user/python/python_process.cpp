@@ -5,9 +5,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string_view>
+
+#include "util/hang_guard.h"
+#include "util/reader_process.h"
+#include "util/untrusted_file.h"
 
 namespace cwtrace {
 namespace {
@@ -19,6 +24,24 @@ struct ElfLoad {
     uint64_t offset, vaddr, filesz;
     bool exec;
 };
+
+// In the reader process: the bytes, or none when any of them could not be read.
+ReaderReply read_memory(std::string_view args, int, const ReachedDevice&) {
+    Bytes in(args);
+    const auto pid = static_cast<pid_t>(in.number());
+    const uint64_t addr = in.number();
+    const uint64_t size = std::min<uint64_t>(in.number(), kMaxReaderReply);
+    ReaderReply reply;
+    if (!in.ok()) return reply;
+    std::string bytes(size, '\0');
+    iovec local{bytes.data(), bytes.size()};
+    iovec remote{reinterpret_cast<void*>(addr), bytes.size()};
+    if (process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size))
+        reply.bytes = std::move(bytes);
+    return reply;
+}
+
+const uint32_t kReadMemory = register_reader_operation(read_memory);
 
 }  // namespace
 
@@ -137,10 +160,30 @@ std::optional<PythonInterpreter> find_python(const ProcessMaps& maps, PythonFile
     return std::nullopt;
 }
 
+// A process's memory may be mapped from a file its own FUSE daemon serves: a read there waits on
+// the daemon, so it runs in the hang guard's reader, in pieces a reply holds.
 bool ProcessMemory::read(uint64_t addr, void* out, size_t size) const {
-    iovec local{out, size};
-    iovec remote{reinterpret_cast<void*>(addr), size};
-    return process_vm_readv(pid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+    auto* bytes = static_cast<char*>(out);
+    for (size_t done = 0; done < size;) {
+        if (hung_) return false;
+        const size_t piece = std::min(size - done, kMaxReaderReply);
+        std::string why;
+        bool slow = false;
+        auto reply = hang_guard().call(
+            {std::nullopt, pid_}, kReadMemory,
+            Bytes().put(static_cast<uint64_t>(pid_)).put(addr + done).put(piece).take(), -1, why,
+            &slow);
+        if (!reply) {
+            hung_ = slow;
+            untrusted_file_stats().count(slow ? Refusal::Slow : Refusal::Unreadable);
+            return false;
+        }
+        if (reply->fd >= 0) ::close(reply->fd);
+        if (reply->bytes.size() != piece) return false;
+        std::memcpy(bytes + done, reply->bytes.data(), piece);
+        done += piece;
+    }
+    return true;
 }
 
 std::optional<uint64_t> ProcessMemory::read_u64(uint64_t addr) const {

@@ -41,15 +41,18 @@ class PythonFiles {
 // none (or its _PyRuntime symbol cannot be found).
 std::optional<PythonInterpreter> find_python(const ProcessMaps& maps, PythonFiles& files);
 
-// Reads another process's memory (process_vm_readv).
+// Reads another process's memory (process_vm_readv), under the hang guard's budget.
 class ProcessMemory {
   public:
     explicit ProcessMemory(pid_t pid) : pid_(pid) {}
     bool read(uint64_t addr, void* out, size_t size) const;
     std::optional<uint64_t> read_u64(uint64_t addr) const;
+    // A read got no answer in time (counted as a slow refusal); every later one fails at once.
+    bool hung() const { return hung_; }
 
   private:
     pid_t pid_;
+    mutable bool hung_ = false;
 };
 
 // What the report needs of a code object.

@@ -59,6 +59,17 @@ PythonTracker::ProcessKey PythonTracker::key_of(const cw_origin& origin) const {
     return {origin.pid, origin.task_start_ns / ns_per_tick()};
 }
 
+// A process whose memory did not answer once (mapped from a file its FUSE daemon serves) is not
+// read again: each try would cost the whole time budget.
+std::optional<PythonCode> PythonTracker::read_code(const ProcessKey& key,
+                                                   const PythonOffsets& offsets, uint64_t code) {
+    if (slow_memory_.count(key)) return std::nullopt;
+    const ProcessMemory memory(static_cast<pid_t>(key.first));
+    auto read = read_python_code(memory, offsets, code);
+    if (memory.hung()) slow_memory_.insert(key);
+    return read;
+}
+
 Frame PythonTracker::frame(const ProcessKey& key, const PythonOffsets& offsets,
                            const cw_py_frame& f) {
     // Any process makes as many code objects as it likes: the cache starts over at its bound.
@@ -67,7 +78,7 @@ Frame PythonTracker::frame(const ProcessKey& key, const PythonOffsets& offsets,
     if (fresh) {
         const auto pid = static_cast<pid_t>(key.first);
         if (read_start_ticks(pid) == key.second) {
-            it->second = read_python_code(ProcessMemory(pid), offsets, f.code);
+            it->second = read_code(key, offsets, f.code);
         } else {
             code_.erase(it);  // gone: nothing to cache, the next report says the same
             return placeholder("[python frame: process exited]");

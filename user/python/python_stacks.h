@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -39,11 +40,14 @@ class PythonTracker {
   private:
     using ProcessKey = std::pair<uint32_t, uint64_t>;  // pid, start ticks
     ProcessKey key_of(const cw_origin& origin) const;
+    std::optional<PythonCode> read_code(const ProcessKey& key, const PythonOffsets& offsets,
+                                        uint64_t code);
     Frame frame(const ProcessKey& key, const PythonOffsets& offsets, const cw_py_frame& f);
 
     PythonFiles files_;
     std::map<ProcessKey, std::optional<PythonInterpreter>> processes_;  // nullopt: not CPython
     std::map<std::tuple<uint32_t, uint64_t, uint64_t>, std::optional<PythonCode>> code_;
+    std::set<ProcessKey> slow_memory_;  // a read of its memory hung once: never read again
 };
 
 // Native frames (innermost first) up to the interpreter's evaluation loop, then the Python

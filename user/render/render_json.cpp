@@ -321,6 +321,12 @@ Json stats(const Stats& st) {
     j["lost_events"] = st.lost_events;
     j["lost"] = std::move(lost);  // addition to the contract: the losses by cause
     j["python_native_threads"] = st.python_native_threads;  // addition: not a loss
+    // Additions: names lost, not events (model/report.h).
+    Json refused = Json::object();
+    for (const auto& [cause, n] : st.files_refused) refused[cause] = n;
+    j["files_refused"] = std::move(refused);
+    j["stacks_recycled"] = st.stacks_recycled;
+    j["stale_stacks"] = st.stale_stacks;
     return j;
 }
 

@@ -85,6 +85,20 @@ std::string lost_warning(const Stats& st) {
     return wrap("", "         ", split_words(text));
 }
 
+// Names lost, not events: files another process named refused by cause, and the kernel stack
+// map's recycling (model/report.h). Nothing when none.
+std::string names_lost(const Stats& st) {
+    std::string refused;
+    for (const auto& [cause, n] : st.files_refused)
+        if (n) refused += (refused.empty() ? "" : ", ") + std::to_string(n) + " " + cause;
+    if (refused.empty() && st.stacks_recycled == 0 && st.stale_stacks == 0) return "";
+    std::string text = "names lost:";
+    if (!refused.empty()) text += " files refused (" + refused + ");";
+    text += " kernel stack map: " + std::to_string(st.stacks_recycled) + " stacks recycled, " +
+            std::to_string(st.stale_stacks) + " stale";
+    return wrap("", "         ", split_words(text));
+}
+
 // The middle age of the group (sockets are oldest first), marked like the ages it rests on.
 std::string median_age(const SocketGroup& g) {
     const auto& all = g.sockets;
@@ -323,7 +337,7 @@ std::string footnotes(const Report& report) {
 }  // namespace
 
 std::string render_text(const Report& report) {
-    std::string out = header(report) + lost_warning(report.stats);
+    std::string out = header(report) + lost_warning(report.stats) + names_lost(report.stats);
     if (report.sockets.empty())
         return out + "No sockets in CLOSE_WAIT for at least " +
                human_setting(report.min_age_seconds) + ".\n" + render_late_closes_text(report) +

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "util/display.h"
+#include "util/untrusted_file.h"
 
 namespace cwtrace {
 namespace {
@@ -291,6 +292,16 @@ Stats stats(const Field& f) {
         if (lost.has(key)) *value = lost[key].unsigned_int();
     if (f.has("python_native_threads"))
         st.python_native_threads = f["python_native_threads"].unsigned_int();
+    if (f.has("files_refused")) {  // only the causes cwtrace writes, in its order
+        const Field refused = f["files_refused"];
+        for (size_t i = 1; i < kRefusalKinds; ++i) {
+            const std::string cause(key_of(static_cast<Refusal>(i)));
+            if (refused.has(cause.c_str()))
+                st.files_refused.emplace_back(cause, refused[cause.c_str()].unsigned_int());
+        }
+    }
+    if (f.has("stacks_recycled")) st.stacks_recycled = f["stacks_recycled"].unsigned_int();
+    if (f.has("stale_stacks")) st.stale_stacks = f["stale_stacks"].unsigned_int();
     return st;
 }
 

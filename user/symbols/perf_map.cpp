@@ -36,7 +36,7 @@ std::optional<PerfMap> read_map(const OpenedFile& opened, const PerfMapLimits& l
     if (!text) return std::nullopt;
     auto map = PerfMap::parse(*text, limits);
     if (!map) {
-        untrusted_file_stats().refused[static_cast<size_t>(Refusal::TooLarge)].fetch_add(1);
+        untrusted_file_stats().count(Refusal::TooLarge);
         spdlog::debug("perf map: over {} entries, not read", limits.max_entries);
     }
     return map;
@@ -78,6 +78,7 @@ std::optional<PerfMap> PerfMap::load(const ProcessMaps& maps, bool alive,
                                      const PerfMapLimits& limits) {
     FileRules rules = capped_at(limits.max_bytes);
     rules.owners = maps.uids();
+    rules.mounts_of = maps.pid();
     // No uid known: no owner to accept but root.
     if (rules.owners.empty()) rules.owners.push_back(0);
     const std::string own_tmp = "/tmp/perf-" + std::to_string(maps.namespace_pid()) + ".map";

@@ -261,6 +261,7 @@ std::optional<ProcessMaps> ProcessMaps::read(pid_t pid, const MapsLimits& limits
 OpenedFile ProcessMaps::open_file(const Mapping& m, uint64_t max_bytes) const {
     FileRules rules = capped_at(max_bytes);
     rules.identity = m.file;
+    rules.mounts_of = pid_;
     // map_files wants CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE, whatever the uid: root without
     // them is refused there (EPERM), and would then never open the file by its path.
     static const bool map_files_usable =

@@ -3,7 +3,11 @@
 // a FIFO (an open that blocks until someone writes), a symlink to a root-only file, a device, a
 // sparse file of gigabytes. One way to open such a file, so every reader refuses the same
 // things: never follows a last-component symlink, never blocks, regular files only, a size cap,
-// and optionally an owner and the dev:inode the process's mapping names.
+// and optionally an owner and the dev:inode the process's mapping names. Every open runs under
+// the hang guard's time budget (hang_guard.h): a FUSE daemon that never answers costs a name.
+// A file on a filesystem a process serves is handed over as a copy in memory, read under that
+// budget: libelf and libdw mmap the files they read, and a page fault on such a file would wait
+// on its daemon outside any budget.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cwtrace {
@@ -32,7 +37,14 @@ struct FileRules {
     std::optional<FileIdentity> identity;  // the file must be this one (not one put in its place)
     // Only for directories root owns (/usr/lib/debug): a symlink there is root's choice.
     bool follow_symlinks = false;
+    // The process naming the file: its mount table may be the only one naming the file's
+    // filesystem (a FUSE mount in its own namespace).
+    pid_t mounts_of = 0;
 };
+
+// A file on a filesystem a process serves is copied into memory whole, up to this; larger ones
+// are refused (TooLarge). Python's library, the largest a symbolization needs, is ~30 MB.
+inline constexpr uint64_t kMaxServedFileBytes = 64 << 20;
 
 // The rules most readers need: any owner, any file, at most `max_bytes`.
 inline FileRules capped_at(uint64_t max_bytes) {
@@ -49,16 +61,21 @@ enum class Refusal : uint8_t {
     WrongOwner,  // owned by neither root nor the process's user
     Replaced,    // another file than the one the process maps
     Unreadable,  // any other error of open, fstat or read
+    Slow,        // no answer within the time budget, or on a filesystem that gave none before
 };
-inline constexpr size_t kRefusalKinds = 6;
+inline constexpr size_t kRefusalKinds = 7;
 std::string_view to_string(Refusal r);
+std::string_view key_of(Refusal r);  // "not_regular", "slow": for JSON keys and metric labels
 
-// Refusals since start, by cause: every reader of a process-named file counts here, so one
-// line (`-v`, at each report) says how many names were lost to what.
+// Refusals since start, by cause: every reader of a process-named file (or memory) counts here,
+// so the report's stats say how many names were lost to what.
 struct UntrustedFileStats {
     std::array<std::atomic<uint64_t>, kRefusalKinds> refused{};
     uint64_t total() const;       // Missing excluded
     std::string summary() const;  // "2 FIFO or other non-regular, 1 too large"; "" for none
+    void count(Refusal why);      // Missing is not counted
+    // Every cause but Missing by key_of(), zeros included: the report's stats.
+    std::vector<std::pair<std::string, uint64_t>> by_cause() const;
 };
 UntrustedFileStats& untrusted_file_stats();
 

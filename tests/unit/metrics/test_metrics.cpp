@@ -52,6 +52,9 @@ MetricsSnapshot fixed_snapshot() {
     r.stats.ringbuf_full = 3;
     r.stats.stacks_lost = 2;
     r.stats.lost_events = 5;
+    r.stats.files_refused = {{"not_regular", 0}, {"slow", 4}};
+    r.stats.stacks_recycled = 7;
+    r.stats.stale_stacks = 1;
 
     Log2Histogram h;
     for (double s : {0.5e-6, 3e-6, 4e-6, 15e-6, 0.001, 0.25, 95.0, 95.0, 3600.0, 30 * 86400.0})

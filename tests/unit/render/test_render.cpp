@@ -271,7 +271,7 @@ TEST(RenderText, HugeValuesStillFit80Columns) {
     const uint64_t big = std::numeric_limits<uint64_t>::max();
     r.min_age_seconds = 1e15;
     r.tracing_seconds = std::numeric_limits<double>::infinity();
-    r.stats = {big, big, big, big, big, big, big, big};
+    r.stats = {big, big, big, big, big, big, big, big, big, big, {{"slow", big}}, big, big};
     for (auto& s : r.sockets) {
         s.comm = std::string(40, 'c');
         s.pid = std::numeric_limits<uint32_t>::max();

@@ -1,0 +1,64 @@
+// Budgeted reads of what another process controls, as hang_guard.h says.
+#include "util/hang_guard.h"
+
+#include <fstream>
+
+namespace cwtrace {
+namespace {
+
+// mountinfo is procfs text: a few KB, a few MB with thousands of mounts.
+constexpr std::streamsize kMaxMountinfoBytes = 16 << 20;
+
+std::optional<std::string> read_proc_text(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::string text(static_cast<size_t>(kMaxMountinfoBytes), '\0');
+    in.read(text.data(), kMaxMountinfoBytes);
+    text.resize(static_cast<size_t>(in.gcount()));
+    return text;
+}
+
+}  // namespace
+
+HangGuard::HangGuard(ReaderProcess::Limits limits, SlowFilesystems::ProcReader read)
+    : reader_(limits), filesystems_(std::move(read)) {}
+
+std::optional<ReaderReply> HangGuard::call(const Target& target, uint32_t operation,
+                                           std::string_view args, int lend_fd, std::string& why,
+                                           bool* slow) {
+    if (slow) *slow = true;
+    if (target.dev && filesystems_.slow(*target.dev)) {
+        why = "on a filesystem that did not answer before";
+        return std::nullopt;
+    }
+    // Past the bound no reader is risked on what a process may serve; other files still run.
+    if (reader_.exhausted() && (!target.dev || filesystems_.served(*target.dev, target.pid))) {
+        why = std::to_string(reader_.abandoned()) +
+              " earlier reads still unanswered; not risking another";
+        return std::nullopt;
+    }
+    uint64_t reached = kNoDevice;
+    bool late = false;
+    auto reply = reader_.call(operation, args, lend_fd, reached, late);
+    if (reply) return reply;
+    if (!late) {
+        if (slow) *slow = false;
+        why = "the reader process failed";
+        return std::nullopt;
+    }
+    const uint64_t dev = target.dev ? *target.dev : reached;
+    if (dev != kNoDevice) filesystems_.mark_slow(dev);
+    why = "no answer within " + std::to_string(reader_.limits().deadline.count()) + " ms";
+    return std::nullopt;
+}
+
+// 250 ms: an open of a local file takes microseconds (a cold disk a few ms), so only a file a
+// process serves waits this long; and the loop draining the ring buffers, stalled this long
+// once per slow filesystem (at most 16 times before files a process may serve are refused
+// outright: 4 s in a whole run), stays far inside what they hold.
+HangGuard& hang_guard() {
+    static HangGuard guard({std::chrono::milliseconds(250), 16, 9}, read_proc_text);
+    return guard;
+}
+
+}  // namespace cwtrace
