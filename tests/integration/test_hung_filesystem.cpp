@@ -34,7 +34,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr auto kRun = 6s;
-// Past the run: the final report, each hung file's time budget (250 ms), exit.
+// Past the run: the final report, each hung file's time budget (1 s), exit.
 constexpr auto kSlack = 4s;
 constexpr int kChurn = 500;
 

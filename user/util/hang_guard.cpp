@@ -46,18 +46,22 @@ std::optional<ReaderReply> HangGuard::call(const Target& target, uint32_t operat
         why = "the reader process failed";
         return std::nullopt;
     }
+    // Only a filesystem a process may serve is remembered: a local one late once (a loaded
+    // host, a slow disk, a VM without acceleration) would otherwise cost every name on it, the
+    // root's included, for the rest of the run; late there, the call costs its own name.
     const uint64_t dev = target.dev ? *target.dev : reached;
-    if (dev != kNoDevice) filesystems_.mark_slow(dev);
+    if (dev != kNoDevice && filesystems_.served(dev, target.pid)) filesystems_.mark_slow(dev);
     why = "no answer within " + std::to_string(reader_.limits().deadline.count()) + " ms";
     return std::nullopt;
 }
 
-// 250 ms: an open of a local file takes microseconds (a cold disk a few ms), so only a file a
-// process serves waits this long; and the loop draining the ring buffers, stalled this long
-// once per slow filesystem (at most 16 times before files a process may serve are refused
-// outright: 4 s in a whole run), stays far inside what they hold.
+// 1 s: an open of a local file takes microseconds (a cold disk a few ms), but the reader is a
+// process the scheduler must run, on the loaded hosts where leaks pile up (250 ms was exceeded
+// under QEMU without acceleration beside other work); and the loop draining the ring buffers,
+// stalled this long once per slow filesystem (at most 16 times before files a process may serve
+// are refused outright: 16 s in a whole run), stays inside what they hold.
 HangGuard& hang_guard() {
-    static HangGuard guard({std::chrono::milliseconds(250), 16, 9}, read_proc_text);
+    static HangGuard guard({std::chrono::milliseconds(1000), 16, 9}, read_proc_text);
     return guard;
 }
 
