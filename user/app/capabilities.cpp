@@ -95,11 +95,13 @@ Result<void> check_metrics_port(CapabilitySet effective, const PrivilegeScene& s
                      " (cwtrace's usual one is 9464), or grant CAP_NET_BIND_SERVICE"};
 }
 
-PrivilegeScene observe_scene(std::optional<uint16_t> metrics_port) {
+PrivilegeScene observe_scene(std::optional<uint16_t> metrics_port, CapabilitySet effective) {
     PrivilegeScene scene;
     scene.root_uid = geteuid() == 0;
-    scene.other_network_namespaces = other_network_namespaces(own_network_namespace()).size();
-    scene.kernel_addresses_visible = kernel_addresses_visible();
+    if (!has_capability(effective, kCapSysAdmin))
+        scene.other_network_namespaces = other_network_namespaces(own_network_namespace()).size();
+    if (!has_capability(effective, kCapSyslog))
+        scene.kernel_addresses_visible = kernel_addresses_visible();
     scene.metrics_port = metrics_port;
     std::ifstream in("/proc/sys/net/ipv4/ip_unprivileged_port_start");
     uint32_t start = 0;

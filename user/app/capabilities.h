@@ -40,7 +40,9 @@ std::vector<CapabilityLoss> capability_losses(CapabilitySet effective, const Pri
 // --metrics-addr on a port only CAP_NET_BIND_SERVICE binds: exit 1 before tracing starts.
 Result<void> check_metrics_port(CapabilitySet effective, const PrivilegeScene& scene);
 
-// This run's scene: the uid, the network namespaces of the processes /proc shows, kallsyms.
-PrivilegeScene observe_scene(std::optional<uint16_t> metrics_port);
+// This run's scene: the uid, the network namespaces of the processes /proc shows, kallsyms. The
+// namespaces (a pass over every process in /proc) and kallsyms are looked at only when
+// `effective` lacks the capability whose cost they measure: with it, nothing reads them.
+PrivilegeScene observe_scene(std::optional<uint16_t> metrics_port, CapabilitySet effective);
 
 }  // namespace cwtrace

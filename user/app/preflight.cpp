@@ -41,7 +41,7 @@ Result<std::string> preflight(const Options& options, const EnvConfig& env) {
     if (!tracefs) return tracefs;
     std::optional<uint16_t> port;
     if (options.metrics_addr) port = options.metrics_addr->port;
-    const PrivilegeScene scene = observe_scene(port);
+    const PrivilegeScene scene = observe_scene(port, effective);
     if (auto bindable = check_metrics_port(effective, scene); !bindable) return bindable.error();
     for (const CapabilityLoss& loss : capability_losses(effective, scene))
         spdlog::warn("no {}: {}", loss.capability, loss.cost);

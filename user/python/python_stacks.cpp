@@ -66,7 +66,12 @@ std::optional<PythonCode> PythonTracker::read_code(const ProcessKey& key,
     if (slow_memory_.count(key)) return std::nullopt;
     const ProcessMemory memory(static_cast<pid_t>(key.first));
     auto read = read_python_code(memory, offsets, code);
-    if (memory.hung()) slow_memory_.insert(key);
+    if (memory.hung()) {
+        // Bounded like the code objects: past 16 stuck readers every read is refused as slow at
+        // once, so any number of processes may land here; one forgotten is tried once more.
+        if (slow_memory_.size() >= kMaxCodeObjects) slow_memory_.clear();
+        slow_memory_.insert(key);
+    }
     return read;
 }
 
