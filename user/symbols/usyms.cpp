@@ -76,34 +76,10 @@ std::optional<Mapping> parse_maps_line(std::string_view line, std::string_view& 
     return m;
 }
 
-// At most `max_bytes` of a procfs file, cut after its last whole line; `cut` tells whether there
-// was more. procfs reports st_size 0, so the file is read to its end or the bound.
-std::optional<std::string> read_bounded(const std::string& path, size_t max_bytes, bool& cut) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
-    std::string text(max_bytes + 1, '\0');
-    size_t done = 0;
-    bool failed = false;
-    while (done < text.size()) {
-        const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            failed = n < 0;
-            break;
-        }
-        done += static_cast<size_t>(n);
-    }
-    ::close(fd);
-    if (failed) return std::nullopt;
-    cut = done > max_bytes;
-    text.resize(cut ? text.rfind('\n', max_bytes) + 1 : done);
-    return text;
-}
-
 // "Uid:" and "NSpid:" of /proc/PID/status.
 void read_identity(const std::string& dir, std::vector<uid_t>& uids, pid_t& nspid) {
     bool cut = false;
-    auto status = read_bounded(dir + "/status", 64 << 10, cut);
+    auto status = read_procfs_text(dir + "/status", 64 << 10, cut);
     if (!status) return;
     std::string_view text = *status;
     while (!text.empty()) {
@@ -248,7 +224,7 @@ ProcessMaps ProcessMaps::parse(std::string_view maps_text, const MapsLimits& lim
 std::optional<ProcessMaps> ProcessMaps::read(pid_t pid, const MapsLimits& limits) {
     const std::string dir = "/proc/" + std::to_string(pid);
     bool cut = false;
-    auto text = read_bounded(dir + "/maps", limits.max_bytes, cut);
+    auto text = read_procfs_text(dir + "/maps", limits.max_bytes, cut);
     if (!text) return std::nullopt;
     ProcessMaps maps = parse(*text, limits, cut);
     maps.pid_ = pid;

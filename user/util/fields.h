@@ -1,14 +1,21 @@
-// Blank-separated fields of /proc-style text lines (kallsyms, /proc/PID/maps).
+// /proc-style text: read with a bound, split into lines and blank-separated fields (kallsyms,
+// /proc/PID/maps).
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace cwtrace {
 
 // What separates fields.
 inline constexpr std::string_view kFieldBlanks = " \t\r";
+
+// At most `max_bytes` of a procfs file, cut after its last whole line; `cut` tells whether there
+// was more. procfs reports st_size 0, so the file is read to its end or the bound, the buffer
+// growing with what came (a bound of megabytes costs nothing for a file of kilobytes).
+std::optional<std::string> read_procfs_text(const std::string& path, size_t max_bytes, bool& cut);
 
 // Splits off the next line (without its '\n'); empty at the end of the text.
 std::string_view next_line(std::string_view& rest);

@@ -1,21 +1,17 @@
 // Budgeted reads of what another process controls, as hang_guard.h says.
 #include "util/hang_guard.h"
 
-#include <fstream>
+#include "util/fields.h"
 
 namespace cwtrace {
 namespace {
 
 // mountinfo is procfs text: a few KB, a few MB with thousands of mounts.
-constexpr std::streamsize kMaxMountinfoBytes = 16 << 20;
+constexpr size_t kMaxMountinfoBytes = 16 << 20;
 
-std::optional<std::string> read_proc_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return std::nullopt;
-    std::string text(static_cast<size_t>(kMaxMountinfoBytes), '\0');
-    in.read(text.data(), kMaxMountinfoBytes);
-    text.resize(static_cast<size_t>(in.gcount()));
-    return text;
+std::optional<std::string> read_mountinfo(const std::string& path) {
+    bool cut = false;
+    return read_procfs_text(path, kMaxMountinfoBytes, cut);
 }
 
 }  // namespace
@@ -61,7 +57,7 @@ std::optional<ReaderReply> HangGuard::call(const Target& target, uint32_t operat
 // stalled this long once per slow filesystem (at most 16 times before files a process may serve
 // are refused outright: 16 s in a whole run), stays inside what they hold.
 HangGuard& hang_guard() {
-    static HangGuard guard({std::chrono::milliseconds(1000), 16, 9}, read_proc_text);
+    static HangGuard guard({std::chrono::milliseconds(1000), 16, 9}, read_mountinfo);
     return guard;
 }
 
