@@ -4,7 +4,10 @@
 
 #include <unistd.h>
 
+#include <charconv>
+#include <cinttypes>
 #include <cmath>
+#include <cstdio>
 
 #include "util/display.h"
 
@@ -18,6 +21,21 @@ double best_age_seconds(const SocketEntry& socket) {
 std::string format_process(const std::optional<std::string>& comm, std::optional<uint32_t> pid) {
     if (!comm && !pid) return "unknown";
     return (comm ? display_safe(*comm) : "?") + "[" + (pid ? std::to_string(*pid) : "?") + "]";
+}
+
+std::string format_address(uint64_t address) {
+    char text[19];
+    std::snprintf(text, sizeof text, "0x%" PRIx64, address);
+    return text;
+}
+
+std::optional<uint64_t> parse_address(std::string_view text) {
+    if (!text.starts_with("0x") || text.size() < 3 || text.size() > 18) return std::nullopt;
+    uint64_t value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data() + 2, end, value, 16);
+    if (ec != std::errc() || ptr != end) return std::nullopt;
+    return value;
 }
 
 const char* to_string(OriginKind kind) {

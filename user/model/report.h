@@ -40,6 +40,14 @@ struct Frame {
     // otherwise.
     std::string file;
     std::optional<int> line;
+    // Where a native user frame's code is, so that it can be named later by what cwtrace lacked
+    // (pprof -symbolize, a debuginfod-backed server): the address looked up (a caller's is one
+    // byte into its call instruction, as pprof allows), its offset in the mapped file, and that
+    // file's GNU build id in hex ("" when it has none). Kernel frames keep none: their addresses
+    // would give away the kernel's layout to whoever reads a report.
+    std::optional<uint64_t> address;
+    std::optional<uint64_t> file_offset;
+    std::string build_id;
 };
 
 enum class OriginKind { Unknown, Connect, Accept };
@@ -246,6 +254,11 @@ std::string format_endpoint(bool inet6, const Endpoint& endpoint);
 // A process as the reports name it: "crawler[3100]", "?[3100]", "crawler[?]"; "unknown" when
 // neither is known. The comm is made terminal-safe (display.h).
 std::string format_process(const std::optional<std::string>& comm, std::optional<uint32_t> pid);
+
+// A frame's address or file offset as the reports write it: "0x7f3a2c1d4e5f" (JSON numbers lose
+// precision past 2^53); and back, nullopt for anything else ("0x" and 1 to 16 hex digits).
+std::string format_address(uint64_t address);
+std::optional<uint64_t> parse_address(std::string_view text);
 
 const char* to_string(OriginKind kind);
 const char* to_string(Diagnosis diagnosis);  // "unread_data", ... ("unknown")

@@ -46,6 +46,10 @@ Json frame(const Frame& f, bool with_module) {
     // code with debug info).
     if (!f.file.empty()) j["file"] = f.file;
     if (f.line) j["line"] = *f.line;
+    // And where its code is, for naming it later (model/report.h's Frame).
+    if (f.address) j["address"] = format_address(*f.address);
+    if (f.file_offset) j["file_offset"] = format_address(*f.file_offset);
+    if (!f.build_id.empty()) j["build_id"] = f.build_id;
     return j;
 }
 
@@ -200,6 +204,18 @@ class SocketWriter {
         if (f.line) {
             raw(",\"line\":");
             number(*f.line);
+        }
+        if (f.address) {
+            raw(",\"address\":");
+            string(format_address(*f.address));
+        }
+        if (f.file_offset) {
+            raw(",\"file_offset\":");
+            string(format_address(*f.file_offset));
+        }
+        if (!f.build_id.empty()) {
+            raw(",\"build_id\":");
+            string(f.build_id);
         }
         out_ += '}';
     }

@@ -1,5 +1,6 @@
 #include "report/report_reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "util/display.h"
@@ -106,6 +108,16 @@ Endpoint endpoint(const Field& f) {
     return *e;
 }
 
+// A GNU build id as hex: what a debuginfod URL is made of, so nothing else passes.
+std::string build_id(const Field& f) {
+    std::string id = f.string();
+    const bool hex = std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    });
+    if (id.empty() || id.size() > 128 || !hex) f.fail("expected a build id in lower-case hex");
+    return id;
+}
+
 std::vector<Frame> frames(const Field& f, bool with_module) {
     std::vector<Frame> out;
     for (const auto& item : f.array(kMaxFrames)) {
@@ -113,6 +125,15 @@ std::vector<Frame> frames(const Field& f, bool with_module) {
         if (item.has("file")) out.back().file = item["file"].string();
         if (item.has("line"))
             out.back().line = static_cast<int>(item["line"].unsigned_int(INT32_MAX));
+        // Additions: where the frame's code is (model/report.h's Frame).
+        for (auto [name, field] : {std::pair{"address", &Frame::address},
+                                   std::pair{"file_offset", &Frame::file_offset}}) {
+            if (!item.has(name)) continue;
+            const Field value = item[name];
+            out.back().*field = parse_address(value.string());
+            if (!(out.back().*field)) value.fail("expected \"0x\" and 1 to 16 hex digits");
+        }
+        if (item.has("build_id")) out.back().build_id = build_id(item["build_id"]);
     }
     return out;
 }

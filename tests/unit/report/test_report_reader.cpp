@@ -52,6 +52,30 @@ TEST(ReadReport, ValuesComeBackFieldByField) {
     EXPECT_EQ(r.stats.events, 310u);
 }
 
+TEST(ReadReport, FrameAddressesComeBack) {
+    const Report original = accept_ipv6_report();
+    auto saved = read_report(render_json(original));
+    ASSERT_TRUE(saved) << saved.error().message;
+    const auto& read = saved->report.sockets.at(0).origin->user_stack;
+    const auto& written = original.sockets.at(0).origin->user_stack;
+    ASSERT_EQ(read.size(), written.size());
+    for (size_t i = 0; i < read.size(); ++i) {
+        ASSERT_TRUE(written[i].address.has_value());  // the fixture places every frame
+        EXPECT_EQ(read[i].address, written[i].address) << i;
+        EXPECT_EQ(read[i].file_offset, written[i].file_offset) << i;
+        EXPECT_EQ(read[i].build_id, written[i].build_id) << i;
+    }
+}
+
+TEST(ReadReport, AddressesAreHexWithTheirPrefix) {
+    EXPECT_EQ(format_address(0), "0x0");
+    EXPECT_EQ(format_address(0xffffffffffffffffULL), "0xffffffffffffffff");
+    EXPECT_EQ(parse_address("0xffffffffffffffff"), 0xffffffffffffffffULL);
+    EXPECT_EQ(parse_address("0x7F3a"), 0x7f3aULL);
+    for (const char* bad : {"", "0x", "7f3a", "0x-1", "0x 1", "0x1g", "0x00000000000000001"})
+        EXPECT_EQ(parse_address(bad), std::nullopt) << bad;
+}
+
 TEST(ReadReport, SockDiagAndOwnerDetailsComeBack) {
     const Report original = before_start_report();
     auto saved = read_report(render_json(original));
@@ -213,6 +237,15 @@ std::vector<Bad> bad_inputs() {
          "sockets[0].recv_q: expected an integer"},
         {"owner without cmdline", with("/sockets/0/owner", Json::object()),
          "sockets[0].owner.cmdline: missing"},
+        {"address without 0x", with("/sockets/0/origin/user_stack/1/address", "7f00"),
+         "sockets[0].origin.user_stack[1].address: expected \"0x\" and 1 to 16 hex digits"},
+        {"address over 64 bits",
+         with("/sockets/0/origin/user_stack/1/address", "0x10000000000000000"),
+         "sockets[0].origin.user_stack[1].address"},
+        {"file offset a number", with("/sockets/0/origin/user_stack/1/file_offset", 4096),
+         "sockets[0].origin.user_stack[1].file_offset: expected a string"},
+        {"build id with a slash", with("/sockets/0/origin/user_stack/1/build_id", "../ab"),
+         "sockets[0].origin.user_stack[1].build_id: expected a build id in lower-case hex"},
         {"JSON Lines with a broken line", valid() + "{\"schema\":\n", "not valid JSON"},
     };
 }
