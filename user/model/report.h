@@ -267,7 +267,13 @@ const char* to_string(CloseKind kind);  // "close", "reset", "exit", "kernel", "
 std::string describe(Diagnosis diagnosis, std::optional<uint32_t> recv_q);
 // The same for counting a group's sockets: "never read to the end", "EOF read but never closed".
 const char* summarize(Diagnosis diagnosis);
-// What usually causes it, in a line: "typical of an idle pooled connection", ...
-const char* likely_cause(Diagnosis diagnosis);
+// The language runtime a program runs on, as far as its opening path tells (report/runtime.h):
+// what a fix is written in.
+enum class Runtime { Unknown, Python, Go, Node, Java };
+const char* to_string(Runtime runtime);  // "python", "go", "node", "java", "unknown"
+
+// What usually causes it and how that is fixed, in a line, in the words of the program's
+// runtime: "a response body never read to the end nor closed: defer resp.Body.Close()", ...
+const char* likely_cause(Diagnosis diagnosis, Runtime runtime = Runtime::Unknown);
 
 }  // namespace cwtrace

@@ -15,6 +15,7 @@
 
 #include "render/render.h"
 #include "render/text_layout.h"
+#include "report/runtime.h"
 #include "report/socket_groups.h"
 #include "util/display.h"
 
@@ -203,7 +204,10 @@ std::string diagnosis_lines(const SocketGroup& g) {
         words.insert(words.end(), more.begin(), more.end());
     }
     std::vector<std::string> cause = {"likely:"};
-    for (const auto& w : split_words(likely_cause(items.front().first))) cause.push_back(w);
+    const Runtime runtime =
+        g.origin ? runtime_of(*g.origin, g.sockets.front()->comm) : Runtime::Unknown;
+    for (const auto& w : split_words(likely_cause(items.front().first, runtime)))
+        cause.push_back(w);
     return wrap("    ", "         ", words) + wrap("    ", "            ", cause);
 }
 
