@@ -106,6 +106,9 @@ struct OwnerDetails {
     std::optional<uint32_t> pid_in_namespace;  // when the owner is in a nested pid namespace
     std::string cgroup;
     std::optional<std::string> container_id;
+    // Kubernetes names from the node's own files (owners/kubernetes): nullopt outside a pod, or
+    // when kubelet's log tree does not name it.
+    std::optional<std::string> pod, namespace_name, container, pod_uid;
 };
 
 struct SocketEntry {
@@ -154,6 +157,18 @@ struct Stats {
     std::vector<std::pair<std::string, uint64_t>> files_refused;
     uint64_t stacks_recycled = 0;
     uint64_t stale_stacks = 0;
+};
+
+// Every loss cause above by the key the JSON and the metrics name it with, in the order they are
+// listed: one table, so that a cause added to Stats reaches each output.
+inline constexpr std::pair<const char*, uint64_t Stats::*> kLossCauses[] = {
+    {"ringbuf_full", &Stats::ringbuf_full},
+    {"origin_map_full", &Stats::origin_map_full},
+    {"stacks_lost", &Stats::stacks_lost},
+    {"accept_unresolved", &Stats::accept_unresolved},
+    {"recursion_misses", &Stats::recursion_misses},
+    {"decode_errors", &Stats::decode_errors},
+    {"python_stacks_lost", &Stats::python_stacks_lost},
 };
 
 // How a socket left CLOSE_WAIT (abi.h cw_close_kind).

@@ -264,6 +264,14 @@ class SocketWriter {
         string(d.cgroup);
         raw(",\"container_id\":");
         nullable_string(d.container_id);
+        raw(",\"pod\":");
+        nullable_string(d.pod);
+        raw(",\"namespace\":");
+        nullable_string(d.namespace_name);
+        raw(",\"container\":");
+        nullable_string(d.container);
+        raw(",\"pod_uid\":");
+        nullable_string(d.pod_uid);
         out_ += '}';
     }
 
@@ -325,13 +333,7 @@ Json durations(const CloseWaitDurations& d) {
 
 Json stats(const Stats& st) {
     Json lost = Json::object();
-    lost["ringbuf_full"] = st.ringbuf_full;
-    lost["origin_map_full"] = st.origin_map_full;
-    lost["stacks_lost"] = st.stacks_lost;
-    lost["accept_unresolved"] = st.accept_unresolved;
-    lost["recursion_misses"] = st.recursion_misses;
-    lost["decode_errors"] = st.decode_errors;
-    lost["python_stacks_lost"] = st.python_stacks_lost;
+    for (const auto& [cause, count] : kLossCauses) lost[cause] = st.*count;
     Json j = Json::object();
     j["events"] = st.events;
     j["lost_events"] = st.lost_events;

@@ -169,12 +169,19 @@ std::string group_title(size_t index, const SocketGroup& g) {
     return g.held ? held_title(number, g) : path_title(number, g);
 }
 
-// Where the holder runs, when it is not the host's view: "in container 3f2a1b4c5d6e as pid 7".
+// Where the holder runs, when it is not the host's view: "in container 3f2a1b4c5d6e as pid 7",
+// "in pod payments/api-7d9f (container web) as pid 7".
 std::string container_line(const SocketGroup& g) {
     const SocketEntry& s = *g.sockets.front();
     if (!s.owner || (!s.owner->container_id && !s.owner->pid_in_namespace)) return "";
     std::vector<std::string> words = {"in"};
-    if (s.owner->container_id)
+    const OwnerDetails& o = *s.owner;
+    if (o.pod && o.namespace_name)
+        words.insert(
+            words.end(),
+            {"pod", display_safe(*o.namespace_name + "/" + *o.pod), "(container",
+             display_safe(o.container.value_or(o.container_id.value_or("?").substr(0, 12))) + ")"});
+    else if (s.owner->container_id)
         words.insert(words.end(),
                      {"container", display_safe(s.owner->container_id->substr(0, 12))});
     else

@@ -181,6 +181,14 @@ OwnerDetails owner_details(const Field& f) {
     d.pid_in_namespace = nullable_u32(f["pid_in_namespace"]);
     d.cgroup = f["cgroup"].string();
     d.container_id = nullable_string(f["container_id"]);
+    // Additions (Kubernetes names): absent from older reports.
+    const auto optional = [&](const char* key) {
+        return f.has(key) ? nullable_string(f[key]) : std::nullopt;
+    };
+    d.pod = optional("pod");
+    d.namespace_name = optional("namespace");
+    d.container = optional("container");
+    d.pod_uid = optional("pod_uid");
     return d;
 }
 
@@ -301,16 +309,8 @@ Stats stats(const Field& f) {
     st.lost_events = f["lost_events"].unsigned_int();
     if (!f.has("lost")) return st;  // an addition to the contract: optional
     const Field lost = f["lost"];
-    const std::pair<const char*, uint64_t*> causes[] = {
-        {"ringbuf_full", &st.ringbuf_full},
-        {"origin_map_full", &st.origin_map_full},
-        {"stacks_lost", &st.stacks_lost},
-        {"accept_unresolved", &st.accept_unresolved},
-        {"recursion_misses", &st.recursion_misses},
-        {"decode_errors", &st.decode_errors},
-        {"python_stacks_lost", &st.python_stacks_lost}};
-    for (const auto& [key, value] : causes)
-        if (lost.has(key)) *value = lost[key].unsigned_int();
+    for (const auto& [key, count] : kLossCauses)
+        if (lost.has(key)) st.*count = lost[key].unsigned_int();
     if (f.has("python_native_threads"))
         st.python_native_threads = f["python_native_threads"].unsigned_int();
     if (f.has("files_refused")) {  // only the causes cwtrace writes, in its order

@@ -104,6 +104,48 @@ TEST(ReadReport, SockDiagAndOwnerDetailsComeBack) {
     EXPECT_EQ(render_text(saved->report), render_text(original));
 }
 
+// A pod's owner: the Kubernetes names are written, read back, and named on the text's owner line.
+TEST(ReadReport, KubernetesNamesComeBack) {
+    Report original = before_start_report();
+    auto pod = std::make_shared<OwnerDetails>(*original.sockets[0].owner);
+    pod->pod = "kafka-proxy-0";
+    pod->namespace_name = "streaming";
+    pod->container = "proxy";
+    pod->pod_uid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+    for (auto& s : original.sockets)
+        if (s.owner == original.sockets[0].owner) s.owner = pod;
+    const std::string json = render_json(original);
+    const Json owner = Json::parse(json)["sockets"][0]["owner"];
+    EXPECT_EQ(owner["pod"], "kafka-proxy-0");
+    EXPECT_EQ(owner["namespace"], "streaming");
+    EXPECT_EQ(owner["container"], "proxy");
+    EXPECT_EQ(owner["pod_uid"], "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+    auto saved = read_report(json);
+    ASSERT_TRUE(saved) << saved.error().message;
+    const OwnerDetails& back = *saved->report.sockets[0].owner;
+    EXPECT_EQ(back.pod, pod->pod);
+    EXPECT_EQ(back.namespace_name, pod->namespace_name);
+    EXPECT_EQ(back.container, pod->container);
+    EXPECT_EQ(back.pod_uid, pod->pod_uid);
+    const std::string text = render_text(saved->report);
+    EXPECT_EQ(text, render_text(original));
+    EXPECT_NE(text.find("in pod streaming/kafka-proxy-0 (container proxy) as pid 7"),
+              std::string::npos)
+        << text;
+    // Outside a pod the four are null, and a report without them (older) reads.
+    const Json plain = Json::parse(render_json(before_start_report()))["sockets"][0]["owner"];
+    for (const char* key : {"pod", "namespace", "container", "pod_uid"})
+        EXPECT_TRUE(plain.at(key).is_null()) << key;
+    Json older = Json::parse(render_json(before_start_report()));
+    for (auto& s : older["sockets"])
+        if (s.contains("owner") && s["owner"].is_object())
+            for (const char* key : {"pod", "namespace", "container", "pod_uid"})
+                s["owner"].erase(key);
+    auto read_older = read_report(older.dump());
+    ASSERT_TRUE(read_older) << read_older.error().message;
+    EXPECT_EQ(read_older->report.sockets[0].owner->pod, std::nullopt);
+}
+
 TEST(ReadReport, ReportsWithoutTheSockDiagFieldsStillRead) {
     Json j = Json::parse(render_json(before_start_report()));
     for (auto& s : j["sockets"])
