@@ -20,6 +20,7 @@ struct ReportInput {
     double tracing_seconds = 0;
     std::vector<pid_t> pid_filter;  // empty: every owner
     Stats stats;
+    ProgressFn progress;  // hears of the sockets built, of all (their stacks symbolized)
 };
 
 class ReportBuilder {
