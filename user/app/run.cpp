@@ -145,7 +145,7 @@ int run(const Options& options) {
     auto session = std::make_unique<Session>(options, env);
     if (auto started = session->start(*tracefs); !started) return fail(started.error());
     spdlog::info("tracing TCP sockets entering CLOSE_WAIT (min-age {}); Ctrl-C to stop",
-                 format_duration(options.min_age));
+                 human_setting(options.min_age));
     tell_service_manager("READY=1");  // attached, and the sockets already stuck are in
 
     poll_until_stopped(options, *session, metrics);
