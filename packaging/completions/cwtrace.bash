@@ -79,7 +79,7 @@ _cwtrace() {
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--min-age -p --pid -d --duration -i --interval -f --format
             -o --output --weight --btf --user-stacks --user-stack-bytes --own -v --verbose
-            --metrics-addr --metrics-textfile --metrics-top --version -h --help' -- "$cur"))
+            -q --quiet --metrics-addr --metrics-textfile --metrics-top --version -h --help' -- "$cur"))
     else
         COMPREPLY=($(compgen -W 'render' -- "$cur"))
     fi
