@@ -82,6 +82,7 @@ std::string environment() {
         "ENVIRONMENT:",
         {
             {"CWTRACE_TRACEFS", "where tracefs is mounted (default: found, or mounted)"},
+            {"CWTRACE_HOST_ROOT", "where the host's / is seen (kubelet's pod logs beneath it)"},
             {"CWTRACE_ORIGIN_MAP_ENTRIES",
              "sockets whose opener the kernel keeps (default 262144)"},
             {"CWTRACE_STACK_MAP_ENTRIES", "distinct stacks kept (default 16384)"},
