@@ -81,7 +81,7 @@ _cwtrace() {
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--min-age -p --pid -d --duration -i --interval -f --format
             -o --output --weight --btf --user-stacks --user-stack-bytes --own -v --verbose
-            --metrics-addr --metrics-textfile --metrics-top --version -h --help
+            -q --quiet --metrics-addr --metrics-textfile --metrics-top --version -h --help
             --port --lport --rport --remote --comm --container --cgroup' -- "$cur"))
     else
         COMPREPLY=($(compgen -W 'render' -- "$cur"))

@@ -250,6 +250,24 @@ std::optional<int> stop(Process& cwtrace, int sig) {
     return cwtrace.wait(patience(20s));
 }
 
+void expect_schema_valid(const std::string& report) {
+#ifdef CWTRACE_REPORT_SCHEMA
+    char path[] = "/tmp/cwtrace-report-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0);
+    const bool written = write(fd, report.data(), report.size()) == ssize_t(report.size());
+    close(fd);
+    const RunResult check =
+        run_command({CWTRACE_PYTHON3, CWTRACE_SCHEMA_CHECK, CWTRACE_REPORT_SCHEMA, path}, 60s);
+    unlink(path);
+    EXPECT_TRUE(written && check.exit_code == 0)
+        << "the report does not follow docs/report.schema.json:\n"
+        << check.out << check.err;
+#else
+    (void)report;
+#endif
+}
+
 json stop_with_report(Process& cwtrace, int sig) {
     EXPECT_EQ(stop(cwtrace, sig), std::optional<int>(0)) << cwtrace.err();
     try {

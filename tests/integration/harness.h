@@ -137,6 +137,13 @@ std::optional<int> stop(Process& cwtrace, int sig = SIGINT);
 // failure, when the output is not JSON).
 nlohmann::json stop_with_report(Process& cwtrace, int sig = SIGINT);
 
+// A live JSON report (JSON Lines too) held to docs/report.schema.json: an undocumented or
+// missing member, a value outside an enum, fails the test (tests/packaging/
+// check_report_schema.py, Debian's python3-jsonschema). A python3 start each (~0.5 s): called
+// by a few tests whose reports together hold every part (owners in namespaces, sockets found
+// at start, periodic reports, late closes), not by every one.
+void expect_schema_valid(const std::string& report);
+
 // ---- The fixtures' output and the report ----
 
 // The number in a fixture's line "word N" ("port 4242", "received 1234").

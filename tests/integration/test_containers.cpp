@@ -112,6 +112,7 @@ TEST_F(Containers, OwnerInItsOwnPidAndMountNamespaces) {
     ASSERT_FALSE(std::ifstream(inside).good()) << "the binary must not be visible from the host";
     std::this_thread::sleep_for(1500ms);
     const json report = stop_with_report(*cwtrace);
+    expect_schema_valid(cwtrace->out());
 
     const auto found = sockets_with_port(report, "remote", port);
     ASSERT_EQ(found.size(), 1u) << report.dump(2);

@@ -456,6 +456,7 @@ TEST_F(Integration, SocketsStuckBeforeStartAreReportedWithEstimateAndDiagnosis) 
         ASSERT_EQ(cwtrace->wait(20s), std::optional<int>(0)) << cwtrace->err();
         EXPECT_EQ(cwtrace->err().find("owners: BPF walk of") != std::string::npos, !proc_pass);
         const std::string first = cwtrace->out().substr(0, cwtrace->out().find('\n'));
+        expect_schema_valid(first);
         for (const json& report : {json::parse(first), json::parse(slurp(path))})
             expect_stuck(report, stuck_before);
     }

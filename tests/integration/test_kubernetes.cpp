@@ -179,6 +179,7 @@ TEST(Kubernetes, PodNamespaceAndContainerNamedInJsonTextAndMetrics) {
     ASSERT_TRUE(client.wait_line("ready", 10s)) << client.err();
     std::this_thread::sleep_for(1500ms);
     const json report = stop_with_report(*cwtrace);
+    expect_schema_valid(cwtrace->out());  // owner.pod, namespace, container, pod_uid
 
     const auto found = sockets_with_port(report, "remote", port);
     ASSERT_EQ(found.size(), 2u) << report.dump(2);

@@ -177,6 +177,7 @@ TEST(LateCloses, WhoClosedHowAndAfterHowLong) {
 
     ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
     const json report = json::parse(cwtrace->out());
+    expect_schema_valid(cwtrace->out());
     const auto late = late_closes_to(report, port);
     ASSERT_EQ(late.size(), 2u) << report.at("late_closes").dump(2);
 

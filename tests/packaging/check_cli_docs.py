@@ -44,13 +44,14 @@ class Cli:
         self.names = set()  # every spelling: -p and --pid
         self.takes_value = set()
         self.aliases = {}  # name -> all its spellings
+        self.placeholders = {}  # name -> what --help shows for its value: PATH, HOST:PORT
         self.commands = set()
         section = None
         for line in help_text.splitlines():
             if re.match(r"^\S.*:$", line):
                 section = line
                 continue
-            m = re.match(r"^  ((?:-\w,)?--?[\w-]+)(?: ([A-Z]+(?: \.\.\.)?))?(?:\s{2,}|$)", line)
+            m = re.match(r"^  ((?:-\w,)?--?[\w-]+)(?: ([A-Z][A-Z:]*)(?: \.\.\.)?)?(?:\s{2,}|$)", line)
             if section == "Options:" and m:
                 spellings = m.group(1).split(",")
                 self.names.update(spellings)
@@ -58,6 +59,7 @@ class Cli:
                     self.aliases[s] = set(spellings)
                 if m.group(2):
                     self.takes_value.update(spellings)
+                    self.placeholders.update((s, m.group(2)) for s in spellings)
             m = re.match(r"^  (\w+)\s{2,}", line)
             if section == "Subcommands:" and m:
                 self.commands.add(m.group(1))
@@ -136,6 +138,11 @@ def check_man(cli):
         metavar = re.search(r"\\fI([A-Z]+)\\fR", tag)
         for name in names:
             metavars[name] = metavar.group(1) if metavar else None
+            # The same word for the value in both: --help's HOST:PORT is the page's HOST:PORT.
+            check(metavar is None or
+                  cli.placeholders.get(name, "").split(":")[0] == metavar.group(1),
+                  f"man: {name}'s value is {metavar and metavar.group(1)}, --help says "
+                  f"{cli.placeholders.get(name)}")
             check((metavar is not None) == (name in cli.takes_value),
                   f"man: {name}'s item {'lacks' if metavar is None else 'has'} a value")
             for value in cli.fixed.get(name, ()):

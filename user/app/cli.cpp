@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "app/cli_help.h"
 #include "cwtrace/abi.h"
 #include "report/own_frame.h"
 #include "util/display.h"
@@ -155,7 +156,7 @@ struct RawArgs {
     std::string metrics_addr, metrics_textfile, metrics_top;
     std::vector<std::string> pids, own;
     FilterArgs filters;  // --port, --lport, --rport, --remote, --comm, --container, --cgroup
-    bool verbose = false;
+    bool verbose = false, quiet = false;
     std::string user_stacks = "dwarf", user_stack_bytes = "8192";
 };
 
@@ -198,6 +199,8 @@ Options trace_options(const RawArgs& a) {
     o.output = a.output;
     o.btf_path = a.btf;
     o.verbose = a.verbose;
+    if (a.verbose && a.quiet) throw UsageError{"--quiet and --verbose: choose one"};
+    o.quiet = a.quiet;
     if (!a.metrics_addr.empty()) o.metrics_addr = metrics_addr_arg(a.metrics_addr);
     if (!a.metrics_textfile.empty()) check_textfile_path(a.metrics_textfile);
     o.metrics_textfile = a.metrics_textfile;
@@ -211,10 +214,10 @@ Options trace_options(const RawArgs& a) {
 
 // `render` takes REPORT, --format and --output; a tracing flag there is a mistake worth saying.
 Options render_options(const CLI::App& app, const RawArgs& a) {
-    for (const char* flag :
-         {"--min-age", "--pid", "--duration", "--interval", "--btf", "--metrics-addr",
-          "--metrics-textfile", "--metrics-top", "--user-stacks", "--user-stack-bytes", "--own",
-          "--port", "--lport", "--rport", "--remote", "--comm", "--container", "--cgroup"})
+    for (const char* flag : {"--min-age", "--pid", "--duration", "--interval", "--btf",
+                             "--metrics-addr", "--metrics-textfile", "--metrics-top",
+                             "--user-stacks", "--user-stack-bytes", "--own", "--quiet", "--port",
+                             "--lport", "--rport", "--remote", "--comm", "--container", "--cgroup"})
         if (app.count(flag) > 0)
             throw UsageError{std::string("render: ") + flag + " applies to tracing, not render"};
     Options o;
@@ -228,6 +231,21 @@ Options render_options(const CLI::App& app, const RawArgs& a) {
     o.output = a.output;
     o.verbose = a.verbose;
     return o;
+}
+
+// The options of both the tracing command and render: what to write, where, and how loud.
+void add_output_options(CLI::App& app, RawArgs& a) {
+    app.add_option("-f,--format", a.format,
+                   "text | json | folded | svg | speedscope | pprof (default: from --output's "
+                   "name: .json .svg .folded .speedscope.json .pb.gz, else text)")
+        ->type_name("FORMAT");
+    app.add_option("-o,--output", a.output, "write the final report to PATH instead of stdout")
+        ->type_name("PATH");
+    app.add_option("--weight", a.weight,
+                   "what flame-style formats (folded, svg, speedscope, pprof) weigh each opening "
+                   "path by: sockets (default) or seconds spent in CLOSE_WAIT")
+        ->type_name("WEIGHT");
+    app.add_flag("-v,--verbose", a.verbose, "print libbpf's and cwtrace's debug messages");
 }
 
 }  // namespace
@@ -276,10 +294,13 @@ CliResult parse_cli(int argc, const char* const* argv) {
         "cwtrace: find TCP sockets stuck in CLOSE_WAIT, who owns them, and the code "
         "that opened them.",
         "cwtrace"};
+    app.formatter(help_formatter());
     RawArgs a;
     app.add_option("--min-age", a.min_age,
-                   "report sockets in CLOSE_WAIT at least this long (default 30s)");
-    app.add_option("-p,--pid", a.pids, "only sockets owned by this process; repeatable");
+                   "report sockets in CLOSE_WAIT at least this long (default 30s)")
+        ->type_name("DURATION");
+    app.add_option("-p,--pid", a.pids, "only sockets owned by this process; repeatable")
+        ->type_name("PID");
     // The socket filters: each one given must match; a repeated one matches any of its values.
     app.add_option("--port", a.filters.ports,
                    "only sockets with this local or remote port; up to 8")
@@ -299,51 +320,58 @@ CliResult parse_cli(int argc, const char* const* argv) {
     app.add_option("--cgroup", a.filters.cgroups,
                    "only sockets owned in this cgroup v2 path or below; up to 8")
         ->type_name("PATH");
-    app.add_option("-d,--duration", a.duration, "stop after this long and print the final report");
+    app.add_option("-d,--duration", a.duration, "stop after this long and print the final report")
+        ->type_name("DURATION");
     app.add_option("-i,--interval", a.interval,
                    "also print a report every DURATION while running (text, or JSON Lines "
-                   "with -f json, on stdout)");
-    app.add_option("-f,--format", a.format,
-                   "text | json | folded | svg | speedscope | pprof (default: from --output's "
-                   "name: .json .svg .folded .speedscope.json .pb.gz, else text)");
-    app.add_option("-o,--output", a.output, "write the final report to PATH instead of stdout");
-    app.add_option("--weight", a.weight,
-                   "what flame-style formats (folded, svg, speedscope, pprof) weigh each opening "
-                   "path by: sockets (default) or seconds spent in CLOSE_WAIT");
-    app.add_option("--btf", a.btf, "kernel BTF file (default: /sys/kernel/btf/vmlinux)");
+                   "with -f json, on stdout)")
+        ->type_name("DURATION");
+    add_output_options(app, a);
+    app.add_option("--btf", a.btf, "kernel BTF file (default: /sys/kernel/btf/vmlinux)")
+        ->type_name("PATH");
     app.add_option("--user-stacks", a.user_stacks,
                    "fp | dwarf: how user stacks are recorded. fp: frame-pointer walk in the "
                    "kernel; dwarf (default): also copy the user stack at each connect/accept and "
                    "unwind it with the binaries' CFI, so code built without frame pointers "
-                   "(Debian's glibc, python3) shows its callers");
+                   "(Debian's glibc, python3) shows its callers")
+        ->type_name("MODE");
     app.add_option("--user-stack-bytes", a.user_stack_bytes,
                    "dwarf mode: bytes of user stack copied per connect/accept (default 8192, a "
-                   "multiple of 512, at most 16384)");
+                   "multiple of 512, at most 16384)")
+        ->type_name("N");
     app.add_option("--own", a.own,
                    "a regular expression: frames whose function, module or file it matches are "
                    "the user's own code, where reports lead (beside the program's own frames "
-                   "outside libraries and runtimes); repeatable");
-    app.add_flag("-v,--verbose", a.verbose, "print libbpf's and cwtrace's debug messages");
+                   "outside libraries and runtimes); repeatable")
+        ->type_name("REGEX");
+    app.add_flag("-q,--quiet", a.quiet,
+                 "no messages on stderr but errors and warnings (losses among them); no progress");
     app.add_option("--metrics-addr", a.metrics_addr,
                    "serve Prometheus metrics on http://HOST:PORT/metrics (e.g. 127.0.0.1:9464, "
-                   "[::1]:9464; :9464 for every address), refreshed every second");
+                   "[::1]:9464; :9464 for every address), refreshed every second")
+        ->type_name("HOST:PORT");
     app.add_option("--metrics-textfile", a.metrics_textfile,
                    "write the same metrics to PATH (name it *.prom) for node_exporter's textfile "
-                   "collector, replaced atomically every 10s and at exit");
+                   "collector, replaced atomically every 10s and at exit")
+        ->type_name("PATH");
     app.add_option("--metrics-top", a.metrics_top,
                    "the CLOSE_WAIT gauge keeps its N largest (comm, remote address) series and "
-                   "sums the rest under comm=\"other\",remote=\"other\" (default 20)");
+                   "sums the rest under comm=\"other\",remote=\"other\" (default 20)")
+        ->type_name("N");
     app.set_version_flag("--version", std::string("cwtrace ") + CWTRACE_VERSION);
     CLI::App* render = app.add_subcommand(
         "render",
         "draw a saved JSON report (cwtrace -f json) in another format, without tracing (no "
         "root needed): cwtrace render REPORT [-f FORMAT] [-o PATH]");
     render->add_option("REPORT", a.input, "the JSON report ('-': stdin)")->required();
-    render->fallthrough();  // -f and -o after REPORT belong to the main app
+    // render's own -f, -o, --weight and -v, so that `cwtrace render --help` lists them; the same
+    // ones before `render` belong to the main app. Tracing flags after REPORT fall through to it
+    // too, where render_options names them as a mistake.
+    add_output_options(*render, a);
+    render->fallthrough();
+    render->footer(render_help_footer());
     app.require_subcommand(0, 1);
-    app.footer(
-        "DURATION: integer or decimal with unit ms, s, m, h; compounds like 1m30s; a bare "
-        "number means seconds.\nExit status: 0 normal run, 1 runtime failure, 2 usage error.");
+    app.footer(trace_help_footer());
     try {
         app.parse(argc, argv);
         Options o = render->parsed() ? render_options(app, a) : trace_options(a);

@@ -1,4 +1,5 @@
-// The command line (CONTRACT.md) -> validated Options. Nothing below this parses flags.
+// The command line (docs/report.md, cwtrace(8)) -> validated Options. Nothing below this parses
+// flags.
 #pragma once
 
 #include <sys/types.h>
@@ -37,6 +38,7 @@ struct Options {
     std::string input;                          // render: the saved JSON report; "-": stdin
     std::string btf_path;  // empty: the running kernel's /sys/kernel/btf/vmlinux
     bool verbose = false;
+    bool quiet = false;  // --quiet: no messages on stderr but errors and warnings; no progress
     // Continuous mode: Prometheus exposition over HTTP and/or for node_exporter.
     std::optional<MetricsAddr> metrics_addr;
     std::string metrics_textfile;  // empty: none

@@ -19,6 +19,7 @@
 #include "util/atomic_file.h"
 #include "util/clock.h"
 #include "util/display.h"
+#include "util/progress.h"
 
 namespace cwtrace {
 namespace {
@@ -128,10 +129,30 @@ int write_final(const Options& options, Session& session) {
     return 1;
 }
 
+// The text report on stdout says what was lost at its top; a report elsewhere (a file, JSON, a
+// picture) says it in a field no one may read: one warning on stderr too, kept by --quiet.
+void warn_of_losses(const Options& options, const Report* report) {
+    if (!report || report->stats.lost_events == 0) return;
+    if (options.output.empty() && options.format == Format::Text) return;
+    spdlog::warn("{} events lost: the report may be incomplete (it names the causes)",
+                 report->stats.lost_events);
+}
+
 }  // namespace
 
 int run(const Options& options) {
-    setup_logging(options.verbose);
+    // Progress on stderr only where a person watches it, and not between -v's debug lines
+    // (they are the sign of life there). Never on stdout: the reports go there. Static: the
+    // logger and the session, left for the exit, keep it.
+    static ProgressLine progress(isatty(STDERR_FILENO) && !options.quiet && !options.verbose,
+                                 [](std::string_view text) {
+                                     std::fwrite(text.data(), 1, text.size(), stderr);
+                                     std::fflush(stderr);
+                                 });
+    setup_logging(options.verbose ? LogLevel::Verbose
+                  : options.quiet ? LogLevel::Quiet
+                                  : LogLevel::Normal,
+                  &progress);
     const EnvConfig env = read_env_config(std::getenv);
     for (const std::string& warning : env.warnings) spdlog::warn("{}", warning);
     auto tracefs = preflight(options, env);
@@ -143,9 +164,10 @@ int run(const Options& options) {
     if (!exporter) return fail(exporter.error());
     MetricsExporter* metrics = exporter->get();
     auto session = std::make_unique<Session>(options, env);
+    session->show_progress(&progress);
     if (auto started = session->start(*tracefs); !started) return fail(started.error());
     spdlog::info("tracing TCP sockets entering CLOSE_WAIT (min-age {}); Ctrl-C to stop",
-                 format_duration(options.min_age));
+                 human_setting(options.min_age));
     tell_service_manager("READY=1");  // attached, and the sockets already stuck are in
 
     poll_until_stopped(options, *session, metrics);
@@ -156,6 +178,7 @@ int run(const Options& options) {
     session->finish_tracing();
     if (metrics) metrics->finish([&] { return session->metrics(monotonic_ns()); });
     const int exit_code = write_final(options, *session);
+    warn_of_losses(options, session->last_report());
     // Detached now, whatever comes: the rest is left for the exit to free.
     session->stop();
     g_left_for_exit = session.release();

@@ -50,7 +50,31 @@ Session::Session(const Options& options, const EnvConfig& env)
         [this](const cw_origin& o, uint32_t id) { return stacks_.resolve_thread(o, id); });
 }
 
+// A long phase (the start-up, a report) tells its progress while `progress` lives.
+class Session::Progress {
+  public:
+    Progress(ProgressLine* line, OwnerFinder& owners, const char* title)
+        : line_(line), owners_(owners) {
+        if (!line_) return;
+        line_->begin(title, monotonic_ns());
+        owners_.set_progress(line_->part("owners"));
+    }
+    ~Progress() {
+        if (!line_) return;
+        owners_.set_progress({});
+        line_->end();
+    }
+    ProgressFn part(const char* name, const char* noun = "") const {
+        return line_ ? line_->part(name, noun) : ProgressFn{};
+    }
+
+  private:
+    ProgressLine* line_;
+    OwnerFinder& owners_;
+};
+
 Result<void> Session::start(const std::string& tracefs) {
+    const Progress progress(progress_, owners_, "start");
     TracerConfig config;
     config.tracefs = tracefs;
     for (pid_t pid : options_.pids) config.pids.push_back(static_cast<uint32_t>(pid));
@@ -81,7 +105,7 @@ Result<void> Session::start(const std::string& tracefs) {
     // Looking at every process for Python is independent of the dump and the walk: beside
     // them, it adds nothing to the start-up.
     auto python = std::async(std::launch::async, [this] { find_python_processes(); });
-    backfill();
+    backfill(progress.part("dumped", "sockets"));
     python.get();
     // The dump's and the walk's buffers are freed: their pages go back to the system.
     malloc_trim(0);
@@ -120,10 +144,11 @@ PythonTracker::StackRead Session::python_stack_read() {
 
 // After attaching, so that no socket falls between the dump and the trace; one seen by both
 // is reconciled by its flow in the table.
-void Session::backfill() {
+void Session::backfill(const ProgressFn& dumped) {
     spdlog::stopwatch watch;
-    size_t added = 0;
+    size_t seen = 0, added = 0;
     StartSnapshot start = snapshot_at_start(owners_, [&](const DiagSocket& d) -> uint64_t {
+        if (++seen % 4096 == 0 && dumped) dumped(seen, 0);
         const cw_flow flow = flow_of(d);
         if (!options_.filter.flow_selected(flow)) return 0;  // no owner looked for either
         if (!table_.add_before_start(flow, d.inode, started_ns_)) return 0;
@@ -210,6 +235,7 @@ void Session::collect_close_wait() {
 
 // The report of the sockets in CLOSE_WAIT now, after the table is reconciled with the kernel.
 Report Session::build(uint64_t now_ns) {
+    const Progress progress(progress_, owners_, "report");
     collect_close_wait();
     reconcile(now_ns);
     // A report soon after start, of the sockets found then only (and no event lost), uses
@@ -226,6 +252,7 @@ Report Session::build(uint64_t now_ns) {
     input.pid_filter = options_.pids;
     input.filter = options_.filter;
     input.stats = stats();
+    input.progress = progress.part("sockets");
     Report report = builder_.build(table_, input, reuse ? &*start : nullptr);
     // The build symbolizes: the files it was refused count in this report.
     report.stats.files_refused = untrusted_file_stats().by_cause();

@@ -31,6 +31,7 @@
 #include "sockets/sock_diag.h"
 #include "sockets/socket_table.h"
 #include "util/histogram.h"
+#include "util/progress.h"
 #include "util/result.h"
 
 namespace cwtrace {
@@ -38,6 +39,12 @@ namespace cwtrace {
 class Session {
   public:
     Session(const Options& options, const EnvConfig& env);
+
+    // The final report, once written (write() with `last`).
+    const Report* last_report() const { return last_report_.get(); }
+
+    // Where the start-up and each report tell their progress (util/progress); nullptr: nowhere.
+    void show_progress(ProgressLine* line) { progress_ = line; }
 
     // Loads and attaches the programs, then finds the sockets already in CLOSE_WAIT and the
     // Python processes already running.
@@ -67,10 +74,11 @@ class Session {
     void stop();
 
   private:
+    class Progress;
     void find_python_processes();
     void watch_python(uint32_t pid);
     PythonTracker::StackRead python_stack_read();
-    void backfill();
+    void backfill(const ProgressFn& dumped);
     using FlowSet = std::unordered_set<cw_flow, FlowHash, FlowEqual>;
     void add_untraced(const DiagSocket& d, uint64_t now_ns);
     void follow_untraced(uint64_t now_ns, const std::vector<DiagSocket>& dump,
@@ -120,7 +128,8 @@ class Session {
     uint64_t stale_stacks_ = 0;       // named by a thread captured before their deletion: lost
     uint64_t stack_losses_seen_ = 0;  // the kernel's count at the last keep_stack_room()
     uint64_t next_stack_census_ = 0;
-    Log2Histogram left_close_wait_;        // sockets that left CLOSE_WAIT: folded in, never kept
+    Log2Histogram left_close_wait_;  // sockets that left CLOSE_WAIT: folded in, never kept
+    ProgressLine* progress_ = nullptr;
     std::unique_ptr<Report> last_report_;  // the final one, freed with the session (never: run())
 };
 

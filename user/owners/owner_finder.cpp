@@ -15,7 +15,7 @@ namespace cwtrace {
 
 HeldSockets OwnerFinder::find_holders(const InodeFilter& wanted) {
     if (auto held = walk(wanted)) return std::move(*held);
-    return find_socket_holders(wanted);
+    return find_socket_holders(wanted, "/proc", progress_);
 }
 
 std::optional<HeldSockets> OwnerFinder::walk(const InodeFilter& wanted) {

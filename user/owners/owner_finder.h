@@ -37,6 +37,9 @@ class OwnerFinder {
     // Frees the walk's program and maps (a later walk loads them again).
     void unload() { holders_.reset(); }
 
+    // Told of the /proc pass's progress from now on (empty: nobody).
+    void set_progress(ProgressFn progress) { progress_ = std::move(progress); }
+
     // The /proc pass from now on (the kernel's programs leave the walk out: it needs bpf_loop).
     void use_proc() {
         holders_.reset();
@@ -51,6 +54,7 @@ class OwnerFinder {
     std::unique_ptr<SocketHolders> holders_;
     bool walk_failed_ = false;
     KubeletNames kubelet_;
+    ProgressFn progress_;
 };
 
 // What /proc says of an owner (command line, pid in its namespace, cgroup, container), without

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -135,7 +136,8 @@ std::unordered_map<uint64_t, Owner> find_socket_owners(const InodeFilter& wanted
     return owners_of(find_socket_holders(wanted, proc_root), proc_root);
 }
 
-HeldSockets find_socket_holders(const InodeFilter& wanted, const std::string& proc_root) {
+HeldSockets find_socket_holders(const InodeFilter& wanted, const std::string& proc_root,
+                                const ProgressFn& progress) {
     int proc_fd = open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (proc_fd < 0) return {};
     DirPtr proc(fdopendir(proc_fd));
@@ -150,22 +152,21 @@ HeldSockets find_socket_holders(const InodeFilter& wanted, const std::string& pr
     }
     // One readlink per descriptor is the cost (a million sockets: a million readlinks): the
     // processes are split between a few threads, each with its own result, merged after.
-    const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+    const size_t threads =
+        pids.size() > 64 ? std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4) : 1;
     // Plain pairs, not a map: the threads would keep a map's million nodes in their own malloc
     // arenas after it is freed.
     std::vector<HeldSockets> found(threads);
+    std::atomic<size_t> scanned = 0;  // told to `progress` by the first share's thread
     auto scan_share = [&](size_t share) {
-        for (size_t i = share; i < pids.size(); i += threads)
+        for (size_t i = share; i < pids.size(); i += threads) {
             scan_process(proc_fd, pids[i], wanted, found[share]);
+            if (++scanned % 64 == 0 && share == 0 && progress) progress(scanned, pids.size());
+        }
     };
     std::vector<std::thread> workers;
-    for (size_t share = 1; share < threads && pids.size() > 64; ++share)
-        workers.emplace_back(scan_share, share);
-    if (workers.empty()) {
-        for (pid_t pid : pids) scan_process(proc_fd, pid, wanted, found[0]);
-    } else {
-        scan_share(0);
-    }
+    for (size_t share = 1; share < threads; ++share) workers.emplace_back(scan_share, share);
+    scan_share(0);
     for (auto& worker : workers) worker.join();
     size_t total = 0;
     for (const HeldSockets& share : found) total += share.size();

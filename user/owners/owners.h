@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/progress.h"
+
 namespace cwtrace {
 
 struct Owner {
@@ -28,9 +30,11 @@ std::unordered_map<uint64_t, Owner> find_socket_owners(const InodeFilter& wanted
                                                        const std::string& proc_root = "/proc");
 
 // (inode, pid) for each wanted socket and each process holding it (a shared socket once per
-// holder), in no particular order: what the pass finds, before it is made a map.
+// holder), in no particular order: what the pass finds, before it is made a map. `progress`
+// hears of the processes read, of all.
 using HeldSockets = std::vector<std::pair<uint64_t, pid_t>>;
-HeldSockets find_socket_holders(const InodeFilter& wanted, const std::string& proc_root = "/proc");
+HeldSockets find_socket_holders(const InodeFilter& wanted, const std::string& proc_root = "/proc",
+                                const ProgressFn& progress = {});
 
 // Owners from holders however found (this pass, or SocketHolders): the lowest pid of a shared
 // socket, with its comm read from `proc_root`.

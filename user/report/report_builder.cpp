@@ -168,6 +168,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
         const TrackedSocket* s = c.socket;
         // In age order the sockets are all over memory: ask for one a few steps ahead.
         if (i + 8 < candidates.size()) __builtin_prefetch(candidates[i + 8].socket);
+        if (i % 4096 == 0 && input.progress) input.progress(i, candidates.size());
         SocketEntry entry = entry_of(c, input.now_ns);
         if (c.owner) {
             entry.pid = static_cast<uint32_t>(c.owner);

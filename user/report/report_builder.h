@@ -22,6 +22,7 @@ struct ReportInput {
     std::vector<pid_t> pid_filter;  // empty: every owner
     SocketFilter filter;            // the other filters (--port, --comm, ...)
     Stats stats;
+    ProgressFn progress;  // hears of the sockets built, of all (their stacks symbolized)
 };
 
 class ReportBuilder {

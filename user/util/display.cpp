@@ -56,25 +56,4 @@ std::string display_safe(std::string_view s) {
     return out;
 }
 
-std::string human_duration(double seconds) {
-    const double s = std::isfinite(seconds) ? std::clamp(seconds, 0.0, 1e12) : 0;
-    const long long tenths = std::llround(s * 10), secs = std::llround(s);
-    char buf[48];
-    if (tenths < 600)
-        std::snprintf(buf, sizeof buf, "%lld.%llds", tenths / 10, tenths % 10);
-    else if (secs < 3600)
-        std::snprintf(buf, sizeof buf, "%lldm%02llds", secs / 60, secs % 60);
-    else if (secs < 86400)
-        std::snprintf(buf, sizeof buf, "%lldh%02lldm", secs / 3600, secs % 3600 / 60);
-    else
-        std::snprintf(buf, sizeof buf, "%lldd%02lldh", secs / 86400, secs % 86400 / 3600);
-    return buf;
-}
-
-std::string human_setting(double seconds) {
-    std::string d = human_duration(seconds);
-    if (d.size() > 3 && d.compare(d.size() - 3, 3, ".0s") == 0) d.replace(d.size() - 3, 3, "s");
-    return d;
-}
-
 }  // namespace cwtrace

@@ -1,5 +1,6 @@
 #include "util/duration.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -73,23 +74,33 @@ std::optional<Nanos> parse_duration(std::string_view text) {
     return Nanos(static_cast<int64_t>(std::llround(total)));
 }
 
-std::string format_duration(Nanos d) {
-    const int64_t ns = d.count();
+std::string human_duration(double seconds) {
+    const double s = std::isfinite(seconds) ? std::clamp(seconds, 0.0, 1e12) : 0;
+    const long long tenths = std::llround(s * 10), secs = std::llround(s);
     char buf[48];
-    if (ns < 1'000'000'000) {
-        std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ns / 1'000'000));
-    } else if (ns < 60'000'000'000) {
-        std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ns / 100'000'000) / 10.0);
-    } else {
-        const int64_t s = ns / 1'000'000'000;
-        if (s < 3600)
-            std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
-                          static_cast<long long>(s % 60));
-        else
-            std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
-                          static_cast<long long>(s % 3600 / 60));
-    }
+    if (tenths < 600)
+        std::snprintf(buf, sizeof buf, "%lld.%llds", tenths / 10, tenths % 10);
+    else if (secs < 3600)
+        std::snprintf(buf, sizeof buf, "%lldm%02llds", secs / 60, secs % 60);
+    else if (secs < 86400)
+        std::snprintf(buf, sizeof buf, "%lldh%02lldm", secs / 3600, secs % 3600 / 60);
+    else
+        std::snprintf(buf, sizeof buf, "%lldd%02lldh", secs / 86400, secs % 86400 / 3600);
     return buf;
 }
+
+std::string human_setting(double seconds) {
+    // Below a second a setting is said in milliseconds: 250ms, not 0.2s.
+    if (std::isfinite(seconds) && seconds > 0 && seconds < 1) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%lldms", std::llround(seconds * 1000));
+        return buf;
+    }
+    std::string d = human_duration(seconds);
+    if (d.size() > 3 && d.compare(d.size() - 3, 3, ".0s") == 0) d.replace(d.size() - 3, 3, "s");
+    return d;
+}
+
+std::string human_setting(Nanos d) { return human_setting(static_cast<double>(d.count()) / 1e9); }
 
 }  // namespace cwtrace

@@ -37,9 +37,14 @@ TEST(Duration, RejectsOverflow) {
     EXPECT_NE(parse_duration("1000000h"), std::nullopt);
 }
 
-TEST(Duration, FormatsForPeople) {
-    EXPECT_EQ(format_duration(250ms), "250ms");
-    EXPECT_EQ(format_duration(42100ms), "42.1s");
-    EXPECT_EQ(format_duration(192s), "3m12s");
-    EXPECT_EQ(format_duration(65min), "1h05m");
+// One form for a setting wherever it is written: the start's line on stderr said "min-age 1.0s"
+// while the report said "min-age 1s".
+TEST(Duration, SettingsForPeople) {
+    EXPECT_EQ(human_setting(Nanos(1s)), "1s");
+    EXPECT_EQ(human_setting(1.0), "1s");
+    EXPECT_EQ(human_setting(Nanos(30s)), "30s");
+    EXPECT_EQ(human_setting(Nanos(1500ms)), "1.5s");
+    EXPECT_EQ(human_setting(Nanos(250ms)), "250ms");
+    EXPECT_EQ(human_setting(Nanos(90s)), "1m30s");
+    EXPECT_EQ(human_setting(0.0), "0s");
 }
