@@ -26,6 +26,7 @@ struct FlameFrame {
     std::string name;    // display-safe (see display.h); "[unknown]" when not symbolized
     std::string module;  // display-safe path of the mapped file; empty for kernel and placeholders
     FlameKind kind = FlameKind::User;
+    bool own = false;  // the path's first own frame (report/own_frame): drawn so the eye finds it
 
     auto operator<=>(const FlameFrame&) const = default;
 };
