@@ -36,10 +36,11 @@ std::string shorten_path(const std::string& s, size_t max) {
     size_t skip = w - (max - 1), start = 0;
     for (size_t seen = 0; start < s.size(); ++start)
         if (starts_code_point(s[start]) && seen++ == skip) break;
-    // Start at a '/' in the kept tail when one leaves the file's name whole: "…/connection.py".
+    // Start at a '/' near the cut, so that what is left reads as a path: "…/urllib3/util/...",
+    // not "…ckages/urllib3/util/...". A far one would give up columns a name could use.
+    constexpr size_t kNear = 16;
     const size_t slash = s.find('/', start);
-    const size_t last_slash = s.rfind('/');
-    if (slash != std::string::npos && slash <= last_slash && slash > start) start = slash;
+    if (slash != std::string::npos && slash - start <= kNear) start = slash;
     return "…" + s.substr(start);
 }
 

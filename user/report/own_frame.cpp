@@ -1,4 +1,5 @@
-// Which frames of an opening path are the user's own, and the library of the others (see own_frame.h).
+// Which frames of an opening path are the user's own, and the library of the others (see
+// own_frame.h).
 #include "report/own_frame.h"
 
 #include <algorithm>

@@ -8,6 +8,8 @@
 namespace cwtrace {
 namespace {
 
+constexpr size_t kMinRun = 3;  // shorter runs of library frames are shown (stack_folding.h)
+
 std::vector<bool> frames_shown(const std::vector<Frame>& stack, size_t own) {
     std::vector<bool> own_by_rules = OwnCode{}.own_frames(stack);
     own_by_rules[own] = true;
@@ -43,7 +45,11 @@ std::vector<StackLine> fold_library_frames(const std::vector<Frame>& stack,
         size_t end = i + 1;
         if (!shown[i])
             while (end < stack.size() && !shown[end]) ++end;
-        lines.push_back(end - i > 1 ? folded_run(stack, i, end - i) : StackLine{i, 1, {}});
+        if (end - i >= kMinRun) {
+            lines.push_back(folded_run(stack, i, end - i));
+        } else {
+            for (size_t j = i; j < end; ++j) lines.push_back({j, 1, {}});
+        }
         i = end;
     }
     return lines;

@@ -27,9 +27,9 @@ struct StackLine {
 // socket was opened), the recorded own frame (`own_frame`), every other frame the own-code rules
 // call the user's (own_frame.h, without --own patterns: a saved report does not carry them), and
 // the frame just inside each of those (the library function the user's code called, which says
-// what it asked for). Every other frame is folded with its neighbours; a run of one frame is
-// shown, as its line would take as much room. A stack without an own frame is not folded:
-// nothing in it leads the eye, so it is shown as captured.
+// what it asked for). Every other frame is folded with its neighbours; a run of fewer than three
+// is shown, as folding it would save a line at most and hide names ("start_thread"). A stack
+// without an own frame is not folded: nothing in it leads the eye, so it is shown as captured.
 std::vector<StackLine> fold_library_frames(const std::vector<Frame>& user_stack,
                                            std::optional<uint32_t> own_frame);
 
