@@ -191,14 +191,13 @@ TEST_F(PythonStacks, TwoFunctionsAreTwoGroups) {
         // Headed by the crawler's line; the libraries between libc's connect and requests' get
         // folded into one line, get and the crawler's own frames shown.
         EXPECT_TRUE(
-            g.find(" sockets opened in fetch_page (leaky_crawler.py:" + std::to_string(page) +
-                   ") by connect()") == 4 ||
-            g.find(" sockets opened in fetch_image (leaky_crawler.py:" + std::to_string(image) +
-                   ") by connect()") == 4)
+            g.find("  2 sockets opened in fetch_page (leaky_crawler.py:" + std::to_string(page) +
+                   ") by connect()") == 2 ||
+            g.find("  2 sockets opened in fetch_image (leaky_crawler.py:" + std::to_string(image) +
+                   ") by connect()") == 2)
             << g;
-        EXPECT_NE(g.find(" frames in python3.11, urllib3, http.client, requests …\n"),
-                  std::string::npos)
-            << g;
+        // (The interpreter's native frames before them depend on how stacks are recorded.)
+        EXPECT_NE(g.find("urllib3, http.client, requests …\n"), std::string::npos) << g;
         EXPECT_EQ(g.find("create_connection"), std::string::npos) << g;
         EXPECT_NE(g.find("      get (/usr/lib/python3/dist-packages/requests/api.py:"),
                   std::string::npos)
