@@ -101,7 +101,7 @@ std::string own_frame_text(const Frame& own) {
     std::string where = display_safe(slash == std::string::npos ? path : path.substr(slash + 1));
     if (!own.file.empty() && own.line) where += ":" + std::to_string(*own.line);
     std::string text = shorten(display_safe(own.function), kMaxFunction);
-    return where.empty() ? text : text + " (" + shorten(where, kMaxFunction) + ")";
+    return where.empty() ? text : text + " (" + shorten_path(where, kMaxFunction) + ")";
 }
 
 std::string Layout::frame_line(const Frame& f, bool kernel) const {

@@ -74,6 +74,19 @@ TEST(TextLayout, ShortenPathKeepsTheFileNameAndLine) {
     EXPECT_EQ(shorten_path(py, 0), "");
 }
 
+TEST(TextLayout, OwnFrameTextKeepsTheLineOfALongFileName) {
+    Frame f{"session_per_call", "/srv/crawler.py"};
+    f.file = "/srv/crawler.py";
+    f.line = 69;
+    EXPECT_EQ(own_frame_text(f), "session_per_call (crawler.py:69)");
+    f.file = "/srv/" + std::string(60, 'n') + ".py";
+    const std::string text = own_frame_text(f);
+    EXPECT_EQ(text.rfind("session_per_call (…nnn", 0), 0u) << text;
+    EXPECT_TRUE(text.ends_with("nnn.py:69)")) << text;
+    EXPECT_EQ(own_frame_text(uf("open_connection", "/usr/bin/leaky_client")),
+              "open_connection (leaky_client)");
+}
+
 TEST(TextLayout, WidthIsTheLayoutsOwn) {
     const Layout wide(120);
     const std::string a60(60, 'a'), b59(59, 'b');
