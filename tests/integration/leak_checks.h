@@ -36,6 +36,13 @@ inline ::testing::AssertionResult has_chain(const std::vector<std::string>& fram
                                          << "]\n  in stack [ " << joined(frames) << "]";
 }
 
+// Whether every frame of `module` in a JSON user stack can be named later from the file alone:
+// it keeps an address, a file offset at which the file's symbols name the frame's function, and
+// the build id the file was linked with; and whether no kernel frame gives its address away.
+::testing::AssertionResult symbolizable_later(const nlohmann::json& origin,
+                                              const std::string& module,
+                                              const std::string& build_id);
+
 // Whether the innermost frame of a JSON stack is `function` in the C library (libc.so.6).
 inline ::testing::AssertionResult innermost_in_libc(const nlohmann::json& stack,
                                                     const std::string& function) {

@@ -103,6 +103,8 @@ TEST_P(ConnectLeak, AttributedToTheConnectingProcessNeverThePeer) {
         auto kernel = function_names(origin.at("kernel_stack"));
         EXPECT_TRUE(in_order(kernel, {inet6 ? "tcp_v6_connect" : "tcp_v4_connect"}))
             << joined(kernel);
+        EXPECT_TRUE(symbolizable_later(origin, FX_LEAKY_CLIENT,
+                                       "1eac0c11e47b01d1d0000000000000000000c0de"));
     }
     EXPECT_TRUE(nothing_dropped(report.at("stats")));
     expect_variant_loaded(GetParam(), *cwtrace);

@@ -2,6 +2,7 @@
 // running cwtrace as nobody (setpriv) with the capability left out, not read off a manual.
 #include "app/capabilities.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,6 +40,19 @@ bool kernel_addresses_visible() {
     }
     return true;  // unreadable: the symbolizer says so where it reads it
 }
+
+// The inode of one of this process's namespaces ("pid", "user"), or nullopt.
+std::optional<ino_t> own_namespace(const char* kind) {
+    struct stat st;
+    const std::string path = std::string("/proc/self/ns/") + kind;
+    if (stat(path.c_str(), &st) != 0) return std::nullopt;
+    return st.st_ino;
+}
+
+// The kernel's initial namespaces have fixed inodes (include/linux/proc_ns.h, since 3.8): the
+// host's, whatever the /proc mount shows (a pod's own /proc shows its own pid 1).
+constexpr ino_t kInitialUserNamespace = 0xEFFFFFFDU;
+constexpr ino_t kInitialPidNamespace = 0xEFFFFFFCU;
 
 }  // namespace
 
@@ -84,6 +98,21 @@ std::vector<CapabilityLoss> capability_losses(CapabilitySet effective,
     return losses;
 }
 
+std::vector<std::string> namespace_losses(const PrivilegeScene& scene) {
+    std::vector<std::string> losses;
+    if (!scene.host_pid_namespace)
+        losses.push_back(
+            "cwtrace runs in a pid namespace other than the host's: processes outside it are "
+            "not seen, so their sockets read \"held by no process\", their frames are not "
+            "named and their network namespaces are not searched (run with the host's: "
+            "hostPID: true, docker run --pid=host)");
+    if (!scene.host_user_namespace)
+        losses.push_back(
+            "cwtrace runs in a user namespace other than the host's: other network namespaces "
+            "cannot be entered, so their sockets already in CLOSE_WAIT at start are not shown");
+    return losses;
+}
+
 Result<void> check_metrics_port(CapabilitySet effective, const PrivilegeScene& scene) {
     if (!scene.metrics_port || *scene.metrics_port >= scene.unprivileged_port_start ||
         has_capability(effective, kCapNetBindService))
@@ -98,6 +127,11 @@ Result<void> check_metrics_port(CapabilitySet effective, const PrivilegeScene& s
 PrivilegeScene observe_scene(std::optional<uint16_t> metrics_port, CapabilitySet effective) {
     PrivilegeScene scene;
     scene.root_uid = geteuid() == 0;
+    if (auto pid_ns = own_namespace("pid"))
+        scene.host_pid_namespace = *pid_ns == kInitialPidNamespace;
+    // Without CAP_SYS_ADMIN no namespace is entered anyway, and capability_losses() says so.
+    if (auto user_ns = own_namespace("user"); user_ns && has_capability(effective, kCapSysAdmin))
+        scene.host_user_namespace = *user_ns == kInitialUserNamespace;
     if (!has_capability(effective, kCapSysAdmin))
         scene.other_network_namespaces = other_network_namespaces(own_network_namespace()).size();
     if (!has_capability(effective, kCapSyslog))

@@ -25,6 +25,10 @@ struct PrivilegeScene {
     bool kernel_addresses_visible = true;     // /proc/kallsyms, as this process reads it
     std::optional<uint16_t> metrics_port;     // --metrics-addr's
     uint32_t unprivileged_port_start = 1024;  // net.ipv4.ip_unprivileged_port_start
+    // Whether cwtrace runs in the host's pid and user namespaces (a container without hostPID,
+    // a rootless one): true when that cannot be told.
+    bool host_pid_namespace = true;
+    bool host_user_namespace = true;
 };
 
 struct CapabilityLoss {
@@ -37,12 +41,17 @@ struct CapabilityLoss {
 // check_metrics_port() refuses it.
 std::vector<CapabilityLoss> capability_losses(CapabilitySet effective, const PrivilegeScene& scene);
 
+// What running outside the host's namespaces costs the reports, one line each (said once, at
+// normal level, beside the capability losses); nothing on the host.
+std::vector<std::string> namespace_losses(const PrivilegeScene& scene);
+
 // --metrics-addr on a port only CAP_NET_BIND_SERVICE binds: exit 1 before tracing starts.
 Result<void> check_metrics_port(CapabilitySet effective, const PrivilegeScene& scene);
 
-// This run's scene: the uid, the network namespaces of the processes /proc shows, kallsyms. The
-// namespaces (a pass over every process in /proc) and kallsyms are looked at only when
-// `effective` lacks the capability whose cost they measure: with it, nothing reads them.
+// This run's scene: the uid, its pid and user namespaces, the network namespaces of the processes
+// /proc shows, kallsyms. The namespaces (a pass over every process in /proc) and kallsyms are
+// looked at only when `effective` lacks the capability whose cost they measure: with it, nothing
+// reads them.
 PrivilegeScene observe_scene(std::optional<uint16_t> metrics_port, CapabilitySet effective);
 
 }  // namespace cwtrace

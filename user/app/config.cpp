@@ -1,7 +1,11 @@
 #include "app/config.h"
 
+#include <sys/stat.h>
+
 #include <charconv>
 #include <string_view>
+
+#include "util/display.h"
 
 namespace cwtrace {
 namespace {
@@ -34,6 +38,14 @@ EnvConfig read_env_config(const std::function<const char*(const char*)>& lookup)
     config.no_bpf_loop = lookup("CWTRACE_NO_BPF_LOOP") != nullptr;
     config.proc_owners = lookup("CWTRACE_PROC_OWNERS") != nullptr;
     if (const char* tracefs = lookup("CWTRACE_TRACEFS")) config.tracefs = tracefs;
+    if (const char* root = lookup("CWTRACE_HOST_ROOT"); root && *root) {
+        struct stat st;
+        if (stat(root, &st) == 0 && S_ISDIR(st.st_mode))
+            config.host_root = root;
+        else
+            config.warnings.push_back("ignoring CWTRACE_HOST_ROOT=" + display_safe(root) +
+                                      ": not a directory");
+    }
     return config;
 }
 

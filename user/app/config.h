@@ -26,6 +26,9 @@ struct EnvConfig {
     bool proc_owners = false;
     // CWTRACE_TRACEFS: where tracefs is mounted, instead of looking for (or mounting) it.
     std::string tracefs;
+    // CWTRACE_HOST_ROOT: where the host's filesystem is seen (kubelet's /var/log/pods beneath
+    // it), for cwtrace in a container with the host's root mounted elsewhere ("/host").
+    std::string host_root = "/";
     // One line per variable set to a value that was ignored ("ignoring X=abc: not a size").
     std::vector<std::string> warnings;
 };

@@ -45,6 +45,7 @@ Result<std::string> preflight(const Options& options, const EnvConfig& env) {
     if (auto bindable = check_metrics_port(effective, scene); !bindable) return bindable.error();
     for (const CapabilityLoss& loss : capability_losses(effective, scene))
         spdlog::warn("no {}: {}", loss.capability, loss.cost);
+    for (const std::string& loss : namespace_losses(scene)) spdlog::warn("{}", loss);
     return tracefs;
 }
 

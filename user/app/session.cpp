@@ -34,7 +34,7 @@ Session::Session(const Options& options, const EnvConfig& env)
       env_(env),
       stacks_(
           [this](int32_t id) { return tracer_ ? tracer_->stack(id) : std::vector<uint64_t>{}; }),
-      owners_(env.proc_owners),
+      owners_(env.proc_owners, env.host_root),
       builder_(stacks_, owners_),
       closes_(static_cast<uint64_t>(options.min_age.count()), options.pids,
               [this](const cw_origin& thread) { return stacks_.resolve_thread(thread); }) {

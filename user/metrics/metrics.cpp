@@ -1,6 +1,7 @@
 #include "metrics/metrics.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -20,10 +21,47 @@ std::string number(double value) {
     return std::string(text, ec == std::errc() ? end : text);
 }
 
+std::string label(std::string_view name, std::string_view value);
+
 std::string comm_label(const SocketEntry& s) {
     if (s.comm && !s.comm->empty()) return *s.comm;
     if (s.origin->comm && !s.origin->comm->empty()) return *s.origin->comm;
     return "unknown";
+}
+
+// comm, remote, opened_in, pod, namespace, container: a series' identity, in label order.
+using SeriesLabels = std::array<std::string, 6>;
+
+SeriesLabels labels_of(const SocketEntry& s) {
+    const Frame* own = s.origin->own();
+    // A cut may split a UTF-8 character: escape_label_value writes the rest as \xNN.
+    std::string opened_in = own ? own->function.substr(0, kMaxOpenedInBytes) : "";
+    const auto owner = [&](std::optional<std::string> OwnerDetails::*name) {
+        return s.owner && (*s.owner).*name ? *((*s.owner).*name) : std::string();
+    };
+    return {comm_label(s),
+            s.remote.addr(),
+            std::move(opened_in),
+            owner(&OwnerDetails::pod),
+            owner(&OwnerDetails::namespace_name),
+            owner(&OwnerDetails::container)};
+}
+
+SeriesLabels labels_of(const CloseWaitSeries& s) {
+    return {s.comm, s.remote, s.opened_in, s.pod, s.namespace_name, s.container};
+}
+
+// The series' labels as the exposition writes them, the unknown ones left out.
+std::string series_labels(const CloseWaitSeries& s) {
+    static constexpr const char* kNames[] = {"comm", "remote",    "opened_in",
+                                             "pod",  "namespace", "container"};
+    const SeriesLabels values = labels_of(s);
+    std::string out;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i >= 2 && values[i].empty()) continue;
+        out += (out.empty() ? "" : ",") + label(kNames[i], values[i]);
+    }
+    return out;
 }
 
 // "# HELP" and "# TYPE" lines of one metric family.
@@ -84,28 +122,41 @@ std::vector<double> metrics_bucket_bounds() {
 }
 
 std::vector<CloseWaitSeries> top_series(const Report& report, std::size_t top_n) {
-    std::map<std::pair<std::string, std::string>, uint64_t> counts;
-    for (const SocketEntry& s : report.sockets) ++counts[{comm_label(s), s.remote.addr()}];
+    std::map<SeriesLabels, CloseWaitSeries> by_labels;
+    for (const SocketEntry& s : report.sockets) {
+        SeriesLabels labels = labels_of(s);
+        auto [it, added] = by_labels.try_emplace(labels);
+        CloseWaitSeries& series = it->second;
+        if (added)
+            series = {std::move(labels[0]), std::move(labels[1]), std::move(labels[2]),
+                      std::move(labels[3]), std::move(labels[4]), std::move(labels[5])};
+        ++series.sockets;
+        series.oldest_age_seconds = std::max(series.oldest_age_seconds, best_age_seconds(s));
+    }
 
     std::vector<CloseWaitSeries> all;
-    all.reserve(counts.size());
-    for (auto& [key, n] : counts) all.push_back({key.first, key.second, n});
+    all.reserve(by_labels.size());
+    for (auto& entry : by_labels) all.push_back(std::move(entry.second));
     // Largest first; the map's order breaks ties, so the choice is stable between scrapes.
     std::stable_sort(all.begin(), all.end(),
                      [](const auto& a, const auto& b) { return a.sockets > b.sockets; });
     if (all.size() <= top_n) return all;
 
-    uint64_t rest = 0;
-    for (std::size_t i = top_n; i < all.size(); ++i) rest += all[i].sockets;
+    CloseWaitSeries rest{"other", "other", "", "", "", "", 0, 0};
+    for (std::size_t i = top_n; i < all.size(); ++i) {
+        rest.sockets += all[i].sockets;
+        rest.oldest_age_seconds = std::max(rest.oldest_age_seconds, all[i].oldest_age_seconds);
+    }
     all.resize(top_n);
     // A real comm "other" talking to a host named "other" would collide: add to it then.
-    auto same = std::find_if(all.begin(), all.end(), [](const auto& s) {
-        return s.comm == "other" && s.remote == "other";
-    });
-    if (same != all.end())
-        same->sockets += rest;
-    else
-        all.push_back({"other", "other", rest});
+    auto same = std::find_if(all.begin(), all.end(),
+                             [&](const auto& s) { return labels_of(s) == labels_of(rest); });
+    if (same != all.end()) {
+        same->sockets += rest.sockets;
+        same->oldest_age_seconds = std::max(same->oldest_age_seconds, rest.oldest_age_seconds);
+    } else {
+        all.push_back(std::move(rest));
+    }
     return all;
 }
 
@@ -125,14 +176,21 @@ MetricsSnapshot make_snapshot(const Report& report, const Log2Histogram& left_cl
 std::string render_metrics(const MetricsSnapshot& m) {
     std::string out;
     family(out, "cwtrace_close_wait_sockets", "gauge",
-           "TCP sockets in CLOSE_WAIT for at least min-age, by owner comm and remote address; "
-           "beyond the " +
+           "TCP sockets in CLOSE_WAIT for at least min-age, by owner comm and remote address, the "
+           "function of the user's code that opened them (opened_in) and the owner's pod, "
+           "namespace and container where known; beyond the " +
                std::to_string(m.top_n) +
                " largest series the rest are summed under comm=\"other\",remote=\"other\".");
     for (const CloseWaitSeries& s : m.series)
-        sample(out, "cwtrace_close_wait_sockets",
-               label("comm", s.comm) + "," + label("remote", s.remote),
-               static_cast<double>(s.sockets));
+        sample(out, "cwtrace_close_wait_sockets", series_labels(s), static_cast<double>(s.sockets));
+
+    family(out, "cwtrace_close_wait_oldest_age_seconds", "gauge",
+           "Age of the oldest socket of each cwtrace_close_wait_sockets series (seconds in "
+           "CLOSE_WAIT; for sockets found at start, since their last segment); the \"other\" "
+           "series holds the oldest of the rest.");
+    for (const CloseWaitSeries& s : m.series)
+        sample(out, "cwtrace_close_wait_oldest_age_seconds", series_labels(s),
+               s.oldest_age_seconds);
 
     family(out, "cwtrace_close_wait_sockets_all", "gauge",
            "TCP sockets in CLOSE_WAIT for at least min-age, all owners.");
@@ -151,16 +209,9 @@ std::string render_metrics(const MetricsSnapshot& m) {
 
     family(out, "cwtrace_lost_events_total", "counter",
            "Events lost or incomplete, by cause; the report may miss or misattribute sockets.");
-    const std::pair<const char*, uint64_t> causes[] = {
-        {"ringbuf_full", m.stats.ringbuf_full},
-        {"origin_map_full", m.stats.origin_map_full},
-        {"stacks_lost", m.stats.stacks_lost},
-        {"accept_unresolved", m.stats.accept_unresolved},
-        {"recursion_misses", m.stats.recursion_misses},
-        {"decode_errors", m.stats.decode_errors},
-    };
-    for (const auto& [cause, n] : causes)
-        sample(out, "cwtrace_lost_events_total", label("cause", cause), static_cast<double>(n));
+    for (const auto& [cause, count] : kLossCauses)
+        sample(out, "cwtrace_lost_events_total", label("cause", cause),
+               static_cast<double>(m.stats.*count));
 
     family(out, "cwtrace_files_refused_total", "counter",
            "Files or memory another process named, not read, by cause (slow: no answer in time); "

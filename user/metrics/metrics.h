@@ -13,11 +13,18 @@
 
 namespace cwtrace {
 
+// One label set of the CLOSE_WAIT gauges. The labels after `remote` are written only when known
+// (an empty value is no label to Prometheus).
 struct CloseWaitSeries {
-    std::string comm;    // owner's comm now; the opener's when the owner is unknown; "unknown"
-    std::string remote;  // remote address without the port, so ephemeral ports add no series
+    std::string comm;       // owner's comm now; the opener's when the owner is unknown; "unknown"
+    std::string remote;     // remote address without the port, so ephemeral ports add no series
+    std::string opened_in;  // the opening path's own frame's function (report/own_frame)
+    std::string pod, namespace_name, container;  // Kubernetes names of the owner
     uint64_t sockets = 0;
+    double oldest_age_seconds = 0;  // the oldest socket's best known age
 };
+
+inline constexpr std::size_t kMaxOpenedInBytes = 256;  // longer function names are cut there
 
 // Everything one exposition shows; immutable once published.
 struct MetricsSnapshot {
@@ -30,8 +37,10 @@ struct MetricsSnapshot {
     Stats stats;
 };
 
-// The sockets of a report counted by (comm, remote): the `top_n` largest series, ties by name,
-// then one "other"/"other" series with the rest (absent when nothing is left over).
+// The sockets of a report counted by their whole label set: the `top_n` largest series, ties by
+// labels, then one comm="other",remote="other" series with the rest (absent when nothing is left
+// over), its age the oldest of theirs. However many functions and pods there are, at most
+// top_n + 1 series.
 std::vector<CloseWaitSeries> top_series(const Report& report, std::size_t top_n);
 
 MetricsSnapshot make_snapshot(const Report& report, const Log2Histogram& left_close_wait,

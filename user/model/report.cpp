@@ -4,7 +4,10 @@
 
 #include <unistd.h>
 
+#include <charconv>
+#include <cinttypes>
 #include <cmath>
+#include <cstdio>
 
 #include "util/display.h"
 
@@ -18,6 +21,21 @@ double best_age_seconds(const SocketEntry& socket) {
 std::string format_process(const std::optional<std::string>& comm, std::optional<uint32_t> pid) {
     if (!comm && !pid) return "unknown";
     return (comm ? display_safe(*comm) : "?") + "[" + (pid ? std::to_string(*pid) : "?") + "]";
+}
+
+std::string format_address(uint64_t address) {
+    char text[19];
+    std::snprintf(text, sizeof text, "0x%" PRIx64, address);
+    return text;
+}
+
+std::optional<uint64_t> parse_address(std::string_view text) {
+    if (!text.starts_with("0x") || text.size() < 3 || text.size() > 18) return std::nullopt;
+    uint64_t value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data() + 2, end, value, 16);
+    if (ec != std::errc() || ptr != end) return std::nullopt;
+    return value;
 }
 
 const char* to_string(OriginKind kind) {
@@ -94,14 +112,73 @@ const char* summarize(Diagnosis diagnosis) {
     return "not seen by sock_diag";
 }
 
-const char* likely_cause(Diagnosis diagnosis) {
+const char* to_string(Runtime runtime) {
+    switch (runtime) {
+        case Runtime::Python:
+            return "python";
+        case Runtime::Go:
+            return "go";
+        case Runtime::Node:
+            return "node";
+        case Runtime::Java:
+            return "java";
+        case Runtime::Unknown:
+            break;
+    }
+    return "unknown";
+}
+
+namespace {
+
+// Data left unread: most often a response whose body nobody read or closed (the connection is
+// held by that response, not idle in a pool), else a pooled connection the peer gave up on.
+const char* unread_data(Runtime runtime) {
+    switch (runtime) {
+        case Runtime::Python:
+            return "a response never read to the end nor closed: `with` the response (or "
+                   "resp.close()), one shared Session";
+        case Runtime::Go:
+            return "a response body never read to the end nor closed: defer resp.Body.Close()";
+        case Runtime::Node:
+            return "a response never consumed (res.resume()) or a socket never ended: "
+                   "socket.end()/destroy()";
+        case Runtime::Java:
+            return "a response body never read to the end nor closed: try-with-resources on "
+                   "the response or its InputStream";
+        case Runtime::Unknown:
+            break;
+    }
+    return "data never read to the end and the socket never closed: a response left unread";
+}
+
+const char* never_closed(Runtime runtime) {
+    switch (runtime) {
+        case Runtime::Python:
+            return "close() never called: a leaked socket or response object, a missing `with` "
+                   "block";
+        case Runtime::Go:
+            return "Close() never called: a leaked net.Conn or resp.Body, a missing defer";
+        case Runtime::Node:
+            return "socket.end()/destroy() never called: an allowHalfOpen socket never ended, a "
+                   "missing 'end' handler";
+        case Runtime::Java:
+            return "close() never called: a Socket or stream outside try-with-resources";
+        case Runtime::Unknown:
+            break;
+    }
+    return "close() never called on the descriptor: a leaked connection object";
+}
+
+}  // namespace
+
+const char* likely_cause(Diagnosis diagnosis, Runtime runtime) {
     switch (diagnosis) {
         case Diagnosis::UnreadData:
-            return "the response was never read to the end, typical of an idle pooled connection";
+            return unread_data(runtime);
         case Diagnosis::EofNotRead:
             return "every byte was read but not the EOF: the peer's close went unnoticed";
         case Diagnosis::EofReadNotClosed:
-            return "close() never called: a leaked object, a missing `with` block or defer";
+            return never_closed(runtime);
         case Diagnosis::Unknown:
             break;
     }

@@ -41,6 +41,14 @@ struct Frame {
     // otherwise.
     std::string file;
     std::optional<int> line;
+    // Where a native user frame's code is, so that it can be named later by what cwtrace lacked
+    // (pprof -symbolize, a debuginfod-backed server): the address looked up (a caller's is one
+    // byte into its call instruction, as pprof allows), its offset in the mapped file, and that
+    // file's GNU build id in hex ("" when it has none). Kernel frames keep none: their addresses
+    // would give away the kernel's layout to whoever reads a report.
+    std::optional<uint64_t> address;
+    std::optional<uint64_t> file_offset;
+    std::string build_id;
 };
 
 enum class OriginKind { Unknown, Connect, Accept };
@@ -99,6 +107,9 @@ struct OwnerDetails {
     std::optional<uint32_t> pid_in_namespace;  // when the owner is in a nested pid namespace
     std::string cgroup;
     std::optional<std::string> container_id;
+    // Kubernetes names from the node's own files (owners/kubernetes): nullopt outside a pod, or
+    // when kubelet's log tree does not name it.
+    std::optional<std::string> pod, namespace_name, container, pod_uid;
 };
 
 struct SocketEntry {
@@ -147,6 +158,18 @@ struct Stats {
     std::vector<std::pair<std::string, uint64_t>> files_refused;
     uint64_t stacks_recycled = 0;
     uint64_t stale_stacks = 0;
+};
+
+// Every loss cause above by the key the JSON and the metrics name it with, in the order they are
+// listed: one table, so that a cause added to Stats reaches each output.
+inline constexpr std::pair<const char*, uint64_t Stats::*> kLossCauses[] = {
+    {"ringbuf_full", &Stats::ringbuf_full},
+    {"origin_map_full", &Stats::origin_map_full},
+    {"stacks_lost", &Stats::stacks_lost},
+    {"accept_unresolved", &Stats::accept_unresolved},
+    {"recursion_misses", &Stats::recursion_misses},
+    {"decode_errors", &Stats::decode_errors},
+    {"python_stacks_lost", &Stats::python_stacks_lost},
 };
 
 // How a socket left CLOSE_WAIT (abi.h cw_close_kind).
@@ -255,6 +278,11 @@ std::string format_endpoint(bool inet6, const Endpoint& endpoint);
 // neither is known. The comm is made terminal-safe (display.h).
 std::string format_process(const std::optional<std::string>& comm, std::optional<uint32_t> pid);
 
+// A frame's address or file offset as the reports write it: "0x7f3a2c1d4e5f" (JSON numbers lose
+// precision past 2^53); and back, nullopt for anything else ("0x" and 1 to 16 hex digits).
+std::string format_address(uint64_t address);
+std::optional<uint64_t> parse_address(std::string_view text);
+
 const char* to_string(OriginKind kind);
 const char* to_string(Diagnosis diagnosis);  // "unread_data", ... ("unknown")
 // One socket's diagnosis in a few words, for a column: "12 B unread", "EOF unread", "never closed".
@@ -262,7 +290,13 @@ const char* to_string(CloseKind kind);  // "close", "reset", "exit", "kernel", "
 std::string describe(Diagnosis diagnosis, std::optional<uint32_t> recv_q);
 // The same for counting a group's sockets: "never read to the end", "EOF read but never closed".
 const char* summarize(Diagnosis diagnosis);
-// What usually causes it, in a line: "typical of an idle pooled connection", ...
-const char* likely_cause(Diagnosis diagnosis);
+// The language runtime a program runs on, as far as its opening path tells (report/runtime.h):
+// what a fix is written in.
+enum class Runtime { Unknown, Python, Go, Node, Java };
+const char* to_string(Runtime runtime);  // "python", "go", "node", "java", "unknown"
+
+// What usually causes it and how that is fixed, in a line, in the words of the program's
+// runtime: "a response body never read to the end nor closed: defer resp.Body.Close()", ...
+const char* likely_cause(Diagnosis diagnosis, Runtime runtime = Runtime::Unknown);
 
 }  // namespace cwtrace

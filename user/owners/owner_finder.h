@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "model/report.h"
+#include "owners/kubernetes.h"
 #include "owners/owners.h"
 #include "owners/socket_holders.h"
 
@@ -21,8 +22,10 @@ namespace cwtrace {
 
 class OwnerFinder {
   public:
-    // `proc_only`: never the BPF walk, always the /proc pass.
-    explicit OwnerFinder(bool proc_only = false) : walk_failed_(proc_only) {}
+    // `proc_only`: never the BPF walk, always the /proc pass. `host_root`: where the host's
+    // filesystem is seen (CWTRACE_HOST_ROOT), for kubelet's log tree.
+    explicit OwnerFinder(bool proc_only = false, std::string host_root = "/")
+        : walk_failed_(proc_only), kubelet_(std::move(host_root)) {}
 
     // The holders of the sockets `wanted` says yes to: the walk, or the /proc pass when it fails.
     HeldSockets find_holders(const InodeFilter& wanted);
@@ -40,9 +43,14 @@ class OwnerFinder {
         walk_failed_ = true;
     }
 
+    // What /proc says of an owner (command line, pid in its namespace, cgroup, container) and,
+    // for a process in a pod, what kubelet's files name it.
+    OwnerDetails details(pid_t pid);
+
   private:
     std::unique_ptr<SocketHolders> holders_;
     bool walk_failed_ = false;
+    KubeletNames kubelet_;
 };
 
 // The owner field of each socket looked for, by its inode.
@@ -52,8 +60,5 @@ using OwnerSlots = std::vector<std::pair<uint64_t, pid_t*>>;
 // pass has always said. Adds the owners' comms to `comms`.
 void assign_owners(OwnerSlots slots, HeldSockets held,
                    std::unordered_map<pid_t, std::string>& comms);
-
-// What /proc says of an owner: command line, pid in its namespace, cgroup, container.
-OwnerDetails owner_details(pid_t pid);
 
 }  // namespace cwtrace

@@ -46,6 +46,10 @@ Json frame(const Frame& f, bool with_module) {
     // code with debug info).
     if (!f.file.empty()) j["file"] = f.file;
     if (f.line) j["line"] = *f.line;
+    // And where its code is, for naming it later (model/report.h's Frame).
+    if (f.address) j["address"] = format_address(*f.address);
+    if (f.file_offset) j["file_offset"] = format_address(*f.file_offset);
+    if (!f.build_id.empty()) j["build_id"] = f.build_id;
     return j;
 }
 
@@ -201,6 +205,18 @@ class SocketWriter {
             raw(",\"line\":");
             number(*f.line);
         }
+        if (f.address) {
+            raw(",\"address\":");
+            string(format_address(*f.address));
+        }
+        if (f.file_offset) {
+            raw(",\"file_offset\":");
+            string(format_address(*f.file_offset));
+        }
+        if (!f.build_id.empty()) {
+            raw(",\"build_id\":");
+            string(f.build_id);
+        }
         out_ += '}';
     }
     void frames(const std::vector<Frame>& stack, bool with_module) {
@@ -248,6 +264,14 @@ class SocketWriter {
         string(d.cgroup);
         raw(",\"container_id\":");
         nullable_string(d.container_id);
+        raw(",\"pod\":");
+        nullable_string(d.pod);
+        raw(",\"namespace\":");
+        nullable_string(d.namespace_name);
+        raw(",\"container\":");
+        nullable_string(d.container);
+        raw(",\"pod_uid\":");
+        nullable_string(d.pod_uid);
         out_ += '}';
     }
 
@@ -309,13 +333,7 @@ Json durations(const CloseWaitDurations& d) {
 
 Json stats(const Stats& st) {
     Json lost = Json::object();
-    lost["ringbuf_full"] = st.ringbuf_full;
-    lost["origin_map_full"] = st.origin_map_full;
-    lost["stacks_lost"] = st.stacks_lost;
-    lost["accept_unresolved"] = st.accept_unresolved;
-    lost["recursion_misses"] = st.recursion_misses;
-    lost["decode_errors"] = st.decode_errors;
-    lost["python_stacks_lost"] = st.python_stacks_lost;
+    for (const auto& [cause, count] : kLossCauses) lost[cause] = st.*count;
     Json j = Json::object();
     j["events"] = st.events;
     j["lost_events"] = st.lost_events;

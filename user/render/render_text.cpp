@@ -19,6 +19,7 @@
 #include "render/render.h"
 #include "render/text_layout.h"
 #include "report/own_groups.h"
+#include "report/runtime.h"
 #include "report/socket_groups.h"
 #include "util/display.h"
 
@@ -173,12 +174,19 @@ std::string group_title(const Layout& L, size_t index, const SocketGroup& g) {
     return g.held ? held_title(L, number, g) : L.paint(path_title(L, number, g), Paint::Title);
 }
 
-// Where the holder runs, when it is not the host's view: "in container 3f2a1b4c5d6e as pid 7".
+// Where the holder runs, when it is not the host's view: "in container 3f2a1b4c5d6e as pid 7",
+// "in pod payments/api-7d9f (container web) as pid 7".
 std::string container_line(const Layout& L, const SocketGroup& g) {
     const SocketEntry& s = *g.sockets.front();
     if (!s.owner || (!s.owner->container_id && !s.owner->pid_in_namespace)) return "";
     std::vector<std::string> words = {"in"};
-    if (s.owner->container_id)
+    const OwnerDetails& o = *s.owner;
+    if (o.pod && o.namespace_name)
+        words.insert(
+            words.end(),
+            {"pod", display_safe(*o.namespace_name + "/" + *o.pod), "(container",
+             display_safe(o.container.value_or(o.container_id.value_or("?").substr(0, 12))) + ")"});
+    else if (s.owner->container_id)
         words.insert(words.end(),
                      {"container", display_safe(s.owner->container_id->substr(0, 12))});
     else
@@ -208,7 +216,10 @@ std::string diagnosis_lines(const Layout& L, const SocketGroup& g) {
         words.insert(words.end(), more.begin(), more.end());
     }
     std::vector<std::string> cause = {"likely:"};
-    for (const auto& w : split_words(likely_cause(items.front().first))) cause.push_back(w);
+    const Runtime runtime =
+        g.origin ? runtime_of(*g.origin, g.sockets.front()->comm) : Runtime::Unknown;
+    for (const auto& w : split_words(likely_cause(items.front().first, runtime)))
+        cause.push_back(w);
     return L.wrap("    ", "         ", words) + L.wrap("    ", "            ", cause);
 }
 

@@ -149,7 +149,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
             entry.pid = static_cast<uint32_t>(c.owner);
             entry.comm = comms[c.owner];
             auto [d, fresh] = details.try_emplace(*entry.pid);
-            if (fresh) d->second = std::make_shared<const OwnerDetails>(owner_details(c.owner));
+            if (fresh) d->second = std::make_shared<const OwnerDetails>(owners_.details(c.owner));
             entry.owner = d->second;
         }
         if (s->origin) entry.origin = stacks_.resolve_origin(*s->origin, s->key, resolved);

@@ -1,5 +1,6 @@
 #include "report/report_reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "util/display.h"
@@ -106,6 +108,16 @@ Endpoint endpoint(const Field& f) {
     return *e;
 }
 
+// A GNU build id as hex: what a debuginfod URL is made of, so nothing else passes.
+std::string build_id(const Field& f) {
+    std::string id = f.string();
+    const bool hex = std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    });
+    if (id.empty() || id.size() > 128 || !hex) f.fail("expected a build id in lower-case hex");
+    return id;
+}
+
 std::vector<Frame> frames(const Field& f, bool with_module) {
     std::vector<Frame> out;
     for (const auto& item : f.array(kMaxFrames)) {
@@ -113,6 +125,15 @@ std::vector<Frame> frames(const Field& f, bool with_module) {
         if (item.has("file")) out.back().file = item["file"].string();
         if (item.has("line"))
             out.back().line = static_cast<int>(item["line"].unsigned_int(INT32_MAX));
+        // Additions: where the frame's code is (model/report.h's Frame).
+        for (auto [name, field] : {std::pair{"address", &Frame::address},
+                                   std::pair{"file_offset", &Frame::file_offset}}) {
+            if (!item.has(name)) continue;
+            const Field value = item[name];
+            out.back().*field = parse_address(value.string());
+            if (!(out.back().*field)) value.fail("expected \"0x\" and 1 to 16 hex digits");
+        }
+        if (item.has("build_id")) out.back().build_id = build_id(item["build_id"]);
     }
     return out;
 }
@@ -160,6 +181,14 @@ OwnerDetails owner_details(const Field& f) {
     d.pid_in_namespace = nullable_u32(f["pid_in_namespace"]);
     d.cgroup = f["cgroup"].string();
     d.container_id = nullable_string(f["container_id"]);
+    // Additions (Kubernetes names): absent from older reports.
+    const auto optional = [&](const char* key) {
+        return f.has(key) ? nullable_string(f[key]) : std::nullopt;
+    };
+    d.pod = optional("pod");
+    d.namespace_name = optional("namespace");
+    d.container = optional("container");
+    d.pod_uid = optional("pod_uid");
     return d;
 }
 
@@ -280,16 +309,8 @@ Stats stats(const Field& f) {
     st.lost_events = f["lost_events"].unsigned_int();
     if (!f.has("lost")) return st;  // an addition to the contract: optional
     const Field lost = f["lost"];
-    const std::pair<const char*, uint64_t*> causes[] = {
-        {"ringbuf_full", &st.ringbuf_full},
-        {"origin_map_full", &st.origin_map_full},
-        {"stacks_lost", &st.stacks_lost},
-        {"accept_unresolved", &st.accept_unresolved},
-        {"recursion_misses", &st.recursion_misses},
-        {"decode_errors", &st.decode_errors},
-        {"python_stacks_lost", &st.python_stacks_lost}};
-    for (const auto& [key, value] : causes)
-        if (lost.has(key)) *value = lost[key].unsigned_int();
+    for (const auto& [key, count] : kLossCauses)
+        if (lost.has(key)) st.*count = lost[key].unsigned_int();
     if (f.has("python_native_threads"))
         st.python_native_threads = f["python_native_threads"].unsigned_int();
     if (f.has("files_refused")) {  // only the causes cwtrace writes, in its order

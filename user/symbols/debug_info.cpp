@@ -109,7 +109,8 @@ std::optional<std::string> DebugInfo::function(uint64_t vaddr) const {
 
 std::string DebugInfoCache::identify(const UntrustedFile& file, const std::string& name,
                                      const std::string& fallback_key) {
-    std::string key = read_build_id(file.fd()).value_or("file:" + fallback_key);
+    std::string key =
+        read_build_id(file.fd()).value_or(std::string(kFallbackPrefix) + fallback_key);
     if (!infos_.find(key)) {
         Entry entry;
         const int copy = ::dup(file.fd());

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "model/report.h"
@@ -64,6 +65,8 @@ class DebugInfoCache {
     // on first sight; `name` is the path its process names it by.
     std::string identify(const UntrustedFile& file, const std::string& name,
                          const std::string& fallback_key);
+    // A key identify() gave: whether it is a build-id (hex), not a fallback.
+    static bool is_build_id(const std::string& key) { return !key.starts_with(kFallbackPrefix); }
     // Adds file and line to `frame` for `vaddr` in the file identified as `key`, and the
     // function when `frame` has none ("[unknown]").
     void annotate_identified(const std::string& key, uint64_t vaddr, Frame& frame);
@@ -71,6 +74,7 @@ class DebugInfoCache {
     void annotate(const std::string& path, uint64_t vaddr, Frame& frame);
 
   private:
+    static constexpr std::string_view kFallbackPrefix = "file:";
     struct Answer {
         std::optional<std::string> function;
         std::optional<SourceLocation> source;

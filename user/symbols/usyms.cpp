@@ -372,11 +372,14 @@ const UserSymbolizer::File& UserSymbolizer::file(const ProcessMaps& maps, const 
 
 Frame UserSymbolizer::symbolize(const ProcessMaps& maps, uint64_t addr) {
     const Mapping* m = maps.find(addr);
-    if (m == nullptr) return Frame{kUnknown, ""};
-    Frame frame{kUnknown, std::string(m->path)};
+    Frame frame{kUnknown, m ? std::string(m->path) : ""};
+    frame.address = addr;
+    if (m == nullptr) return frame;
+    frame.file_offset = addr - m->start + m->file_offset;
     const File& f = file(maps, *m);
     if (!f.symbols) return frame;
-    auto vaddr = f.symbols->offset_to_vaddr(addr - m->start + m->file_offset);
+    if (DebugInfoCache::is_build_id(f.debug_key)) frame.build_id = f.debug_key;
+    auto vaddr = f.symbols->offset_to_vaddr(*frame.file_offset);
     if (!vaddr) return frame;
     if (auto name = f.symbols->lookup(*vaddr)) frame.function = demangle(*name);
     debug_info_.annotate_identified(f.debug_key, *vaddr, frame);

@@ -86,6 +86,26 @@ TEST(CapabilityLosses, SyslogIsNotMissedWhereKallsymsShowsAddressesAnyway) {
               (std::vector<std::string>{"CAP_SYS_ADMIN", "CAP_SYSLOG"}));
 }
 
+TEST(NamespaceLosses, NothingOnTheHost) { EXPECT_TRUE(namespace_losses(PrivilegeScene{}).empty()); }
+
+TEST(NamespaceLosses, OwnPidNamespaceSaysWhatTheReportLacks) {
+    PrivilegeScene scene;
+    scene.host_pid_namespace = false;
+    const auto losses = namespace_losses(scene);
+    ASSERT_EQ(losses.size(), 1u);
+    EXPECT_NE(losses[0].find("pid namespace other than the host's"), std::string::npos);
+    EXPECT_NE(losses[0].find("held by no process"), std::string::npos);
+    EXPECT_NE(losses[0].find("hostPID"), std::string::npos);
+}
+
+TEST(NamespaceLosses, OwnUserNamespaceSaysNetworkNamespacesAreNotEntered) {
+    PrivilegeScene scene;
+    scene.host_user_namespace = false;
+    const auto losses = namespace_losses(scene);
+    ASSERT_EQ(losses.size(), 1u);
+    EXPECT_NE(losses[0].find("cannot be entered"), std::string::npos);
+}
+
 TEST(TracingCapabilities, BothOrSysAdmin) {
     EXPECT_TRUE(check_tracing_capabilities(set_of({kCapBpf, kCapPerfmon})));
     EXPECT_TRUE(check_tracing_capabilities(set_of({kCapSysAdmin})));

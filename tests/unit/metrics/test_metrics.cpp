@@ -35,7 +35,8 @@ Report leaks(std::vector<std::pair<std::string, std::string>> comm_remote) {
 }
 
 // Two series, an owner gone (the opener's comm is used), one with nothing known, a comm
-// needing escapes, an IPv6 remote; durations on both sides of bucket edges; lost events.
+// needing escapes, an IPv6 remote, a pod's process with its opening function; durations on both
+// sides of bucket edges; lost events.
 MetricsSnapshot fixed_snapshot() {
     Report r = fixtures::base_report(1234);
     r.min_age_seconds = 30;
@@ -49,9 +50,21 @@ MetricsSnapshot fixed_snapshot() {
         sock4("10.0.0.1", 40011, "10.0.0.3", 5432, 45, std::nullopt, std::nullopt, Origin{}));
     r.sockets.push_back(sock6("::1", 50000, "fe80::1", 80, 31, 99, "we\"ird\\na\nme",
                               connect_origin(99, "we\"ird\\na\nme", {})));
+    // A pod's process, opened through its own function: every label of the CLOSE_WAIT gauges.
+    auto api = connect_origin(
+        31, "api",
+        {fixtures::uf("connect", fixtures::kLibc), fixtures::uf("charge_card", "/app/api")});
+    api.own_frame = 1;
+    auto pod = std::make_shared<OwnerDetails>();
+    pod->pod = "api-7d9f";
+    pod->namespace_name = "payments";
+    pod->container = "web";
+    r.sockets.push_back(sock4("10.0.0.1", 40020, "10.0.0.4", 443, 1000.5, 31, "api", api));
+    r.sockets.back().owner = pod;
     r.stats.ringbuf_full = 3;
     r.stats.stacks_lost = 2;
-    r.stats.lost_events = 5;
+    r.stats.python_stacks_lost = 4;
+    r.stats.lost_events = 9;
     r.stats.files_refused = {{"not_regular", 0}, {"slow", 4}};
     r.stats.stacks_recycled = 7;
     r.stats.stale_stacks = 1;
@@ -170,7 +183,7 @@ TEST(Metrics, RemoteLabelHasNoPortAndCommFallsBackToTheOpener) {
     EXPECT_NE(text.find("cwtrace_close_wait_sockets{comm=\"unknown\",remote=\"10.0.0.3\"} 1\n"),
               std::string::npos)
         << text;
-    EXPECT_NE(text.find("cwtrace_close_wait_sockets_all 6\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("cwtrace_close_wait_sockets_all 7\n"), std::string::npos) << text;
 }
 
 class TempDir {

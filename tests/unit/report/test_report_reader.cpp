@@ -52,6 +52,30 @@ TEST(ReadReport, ValuesComeBackFieldByField) {
     EXPECT_EQ(r.stats.events, 310u);
 }
 
+TEST(ReadReport, FrameAddressesComeBack) {
+    const Report original = accept_ipv6_report();
+    auto saved = read_report(render_json(original));
+    ASSERT_TRUE(saved) << saved.error().message;
+    const auto& read = saved->report.sockets.at(0).origin->user_stack;
+    const auto& written = original.sockets.at(0).origin->user_stack;
+    ASSERT_EQ(read.size(), written.size());
+    for (size_t i = 0; i < read.size(); ++i) {
+        ASSERT_TRUE(written[i].address.has_value());  // the fixture places every frame
+        EXPECT_EQ(read[i].address, written[i].address) << i;
+        EXPECT_EQ(read[i].file_offset, written[i].file_offset) << i;
+        EXPECT_EQ(read[i].build_id, written[i].build_id) << i;
+    }
+}
+
+TEST(ReadReport, AddressesAreHexWithTheirPrefix) {
+    EXPECT_EQ(format_address(0), "0x0");
+    EXPECT_EQ(format_address(0xffffffffffffffffULL), "0xffffffffffffffff");
+    EXPECT_EQ(parse_address("0xffffffffffffffff"), 0xffffffffffffffffULL);
+    EXPECT_EQ(parse_address("0x7F3a"), 0x7f3aULL);
+    for (const char* bad : {"", "0x", "7f3a", "0x-1", "0x 1", "0x1g", "0x00000000000000001"})
+        EXPECT_EQ(parse_address(bad), std::nullopt) << bad;
+}
+
 TEST(ReadReport, SockDiagAndOwnerDetailsComeBack) {
     const Report original = before_start_report();
     auto saved = read_report(render_json(original));
@@ -78,6 +102,48 @@ TEST(ReadReport, SockDiagAndOwnerDetailsComeBack) {
             << i;
     }
     EXPECT_EQ(render_text(saved->report), render_text(original));
+}
+
+// A pod's owner: the Kubernetes names are written, read back, and named on the text's owner line.
+TEST(ReadReport, KubernetesNamesComeBack) {
+    Report original = before_start_report();
+    auto pod = std::make_shared<OwnerDetails>(*original.sockets[0].owner);
+    pod->pod = "kafka-proxy-0";
+    pod->namespace_name = "streaming";
+    pod->container = "proxy";
+    pod->pod_uid = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+    for (auto& s : original.sockets)
+        if (s.owner == original.sockets[0].owner) s.owner = pod;
+    const std::string json = render_json(original);
+    const Json owner = Json::parse(json)["sockets"][0]["owner"];
+    EXPECT_EQ(owner["pod"], "kafka-proxy-0");
+    EXPECT_EQ(owner["namespace"], "streaming");
+    EXPECT_EQ(owner["container"], "proxy");
+    EXPECT_EQ(owner["pod_uid"], "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+    auto saved = read_report(json);
+    ASSERT_TRUE(saved) << saved.error().message;
+    const OwnerDetails& back = *saved->report.sockets[0].owner;
+    EXPECT_EQ(back.pod, pod->pod);
+    EXPECT_EQ(back.namespace_name, pod->namespace_name);
+    EXPECT_EQ(back.container, pod->container);
+    EXPECT_EQ(back.pod_uid, pod->pod_uid);
+    const std::string text = render_text(saved->report);
+    EXPECT_EQ(text, render_text(original));
+    EXPECT_NE(text.find("in pod streaming/kafka-proxy-0 (container proxy) as pid 7"),
+              std::string::npos)
+        << text;
+    // Outside a pod the four are null, and a report without them (older) reads.
+    const Json plain = Json::parse(render_json(before_start_report()))["sockets"][0]["owner"];
+    for (const char* key : {"pod", "namespace", "container", "pod_uid"})
+        EXPECT_TRUE(plain.at(key).is_null()) << key;
+    Json older = Json::parse(render_json(before_start_report()));
+    for (auto& s : older["sockets"])
+        if (s.contains("owner") && s["owner"].is_object())
+            for (const char* key : {"pod", "namespace", "container", "pod_uid"})
+                s["owner"].erase(key);
+    auto read_older = read_report(older.dump());
+    ASSERT_TRUE(read_older) << read_older.error().message;
+    EXPECT_EQ(read_older->report.sockets[0].owner->pod, std::nullopt);
 }
 
 TEST(ReadReport, ReportsWithoutTheSockDiagFieldsStillRead) {
@@ -213,6 +279,15 @@ std::vector<Bad> bad_inputs() {
          "sockets[0].recv_q: expected an integer"},
         {"owner without cmdline", with("/sockets/0/owner", Json::object()),
          "sockets[0].owner.cmdline: missing"},
+        {"address without 0x", with("/sockets/0/origin/user_stack/1/address", "7f00"),
+         "sockets[0].origin.user_stack[1].address: expected \"0x\" and 1 to 16 hex digits"},
+        {"address over 64 bits",
+         with("/sockets/0/origin/user_stack/1/address", "0x10000000000000000"),
+         "sockets[0].origin.user_stack[1].address"},
+        {"file offset a number", with("/sockets/0/origin/user_stack/1/file_offset", 4096),
+         "sockets[0].origin.user_stack[1].file_offset: expected a string"},
+        {"build id with a slash", with("/sockets/0/origin/user_stack/1/build_id", "../ab"),
+         "sockets[0].origin.user_stack[1].build_id: expected a build id in lower-case hex"},
         {"JSON Lines with a broken line", valid() + "{\"schema\":\n", "not valid JSON"},
     };
 }

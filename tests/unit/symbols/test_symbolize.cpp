@@ -247,6 +247,31 @@ TEST(UserSymbolizerTest, ResolvesLiveFixtureFunctionsAndAfterExit) {
     EXPECT_EQ(sym.symbolize(*maps, fx.address("beta")).function, "cw_fixture_beta");
 }
 
+// What names a frame later, where cwtrace could not: its address, its offset in the file (the
+// mapping's offset plus the distance from its start) and the build id the fixture was linked with.
+TEST(UserSymbolizerTest, FramesKeepAddressFileOffsetAndBuildId) {
+    Fixture fx;
+    ASSERT_TRUE(fx.start());
+    auto maps = ProcessMaps::read(fx.pid());
+    ASSERT_TRUE(maps.has_value());
+    const uint64_t addr = fx.address("alpha_mid");
+    const Mapping* m = maps->find(addr);
+    ASSERT_NE(m, nullptr);
+    UserSymbolizer sym;
+    Frame f = sym.symbolize(*maps, addr);
+    EXPECT_EQ(f.function, "cw_fixture_alpha");
+    EXPECT_EQ(f.address, addr);
+    EXPECT_EQ(f.file_offset, addr - m->start + m->file_offset);
+    EXPECT_EQ(f.build_id, "c0ffee00112233445566778899aabbccddeeff00");
+    // The fixture's file offset names the same function in the file alone: what a later
+    // symbolizer does with it.
+    auto elf = ElfSymbols::load(fixture_path());
+    ASSERT_TRUE(elf.has_value());
+    auto vaddr = elf->offset_to_vaddr(*f.file_offset);
+    ASSERT_TRUE(vaddr.has_value());
+    EXPECT_EQ(elf->lookup(*vaddr), "cw_fixture_alpha");
+}
+
 TEST(UserSymbolizerTest, ResolvesLibcFunction) {
     Fixture fx;
     ASSERT_TRUE(fx.start());
@@ -294,6 +319,10 @@ TEST(UserSymbolizerTest, UnloadableFileKeepsModule) {
         Frame f = sym.symbolize(maps, 0x7f1000000100);
         EXPECT_EQ(f.function, "[unknown]");
         EXPECT_EQ(f.module, "/nonexistent/libgone.so");
+        // Unnamed here, it can still be named later from the file.
+        EXPECT_EQ(f.address, 0x7f1000000100u);
+        EXPECT_EQ(f.file_offset, 0x28100u);
+        EXPECT_EQ(f.build_id, "");
     }
 }
 
