@@ -15,6 +15,7 @@
 #include "common.bpf.h"
 #include "cwtrace/abi.h"
 #include "events.bpf.h"
+#include "filter.bpf.h"
 #include "maps.bpf.h"
 #include "origin.bpf.h"
 #include "python.bpf.h"
@@ -217,7 +218,9 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         struct cw_origin_entry entry = {};
         struct user_state state = {};
 
-        if (!pid_selected(bpf_get_current_pid_tgid() >> 32) || !tcp_protocol(s, direct)) return 0;
+        if (!pid_selected(bpf_get_current_pid_tgid() >> 32) || !tcp_protocol(s, direct) ||
+            !remote_end_selected(s, direct))
+            return 0;
         fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, s, bpf_ktime_get_ns(), &state, direct,
                     recent);
         emit_user_stack(sk, &entry.origin, &state);
@@ -229,7 +232,7 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         struct cw_origin_entry* entry;
         __u64 now;
 
-        if (!tcp_protocol(s, direct)) return 0;
+        if (!tcp_protocol(s, direct) || !flow_selected(s, direct)) return 0;
         entry = bpf_map_lookup_elem(&origins, &sk);
         /* With --pid, nothing for sockets the selected processes did not open. */
         if (!followed(entry)) return 0;
@@ -245,7 +248,8 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         emit_enter(s, sk, NULL, now, direct);
         return 0;
     }
-    if (old_state == CW_TCP_CLOSE_WAIT && tcp_protocol(s, direct))
+    /* A socket the filters leave out entered CLOSE_WAIT unnoted: its leave says nothing either. */
+    if (old_state == CW_TCP_CLOSE_WAIT && tcp_protocol(s, direct) && flow_selected(s, direct))
         emit_leave(ctx, s, sk, new_state, direct, recent);
     /* The kernel reuses struct sock memory: forget the opener so it never outlives its socket
      * (only TCP sockets have one: no protocol check needed). */
@@ -301,7 +305,8 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
         count(CW_CNT_ACCEPT_FD_UNRESOLVED);
         return 0;
     }
-    if (!is_tcp(sk, direct)) return 0;
+    /* Filtered out, it never reaches a report: no opener to record. */
+    if (!is_tcp(sk, direct) || !flow_selected(sk, direct)) return 0;
     key = (__u64)sk;
     fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk, bpf_ktime_get_ns(), &state, direct,
                 recent);

@@ -11,6 +11,19 @@
 /* Filters, set by userspace before load so the verifier prunes what is unused. */
 const volatile __u32 filter_pids[CW_MAX_PID_FILTER] = {};
 const volatile __u32 filter_pid_count = 0;
+/* --port (either end), --lport, --rport, --remote: filter.bpf.h. */
+const volatile __u16 filter_ports[CW_MAX_FLOW_FILTER] = {};
+const volatile __u32 filter_port_count = 0;
+const volatile __u16 filter_lports[CW_MAX_FLOW_FILTER] = {};
+const volatile __u32 filter_lport_count = 0;
+const volatile __u16 filter_rports[CW_MAX_FLOW_FILTER] = {};
+const volatile __u32 filter_rport_count = 0;
+/* --remote ranges: AF_INET or AF_INET6, then address and mask as four words in network order
+ * (IPv4: the first word). Plain arrays, not structs: the skeleton's users need no type. */
+const volatile __u32 filter_remote_family[CW_MAX_FLOW_FILTER] = {};
+const volatile __u32 filter_remote_addr[CW_MAX_FLOW_FILTER][4] = {};
+const volatile __u32 filter_remote_mask[CW_MAX_FLOW_FILTER][4] = {};
+const volatile __u32 filter_remote_count = 0;
 /* Closing stacks are captured only for sockets that stayed in CLOSE_WAIT at least this long
  * (--min-age): a healthy sub-millisecond close then costs no stack walk. */
 const volatile __u64 closer_min_age_ns = 0;

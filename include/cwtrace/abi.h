@@ -14,6 +14,7 @@
 #define CW_COMM_LEN 16
 #define CW_MAX_STACK_DEPTH 64 /* frames kept per user or kernel stack */
 #define CW_MAX_PID_FILTER 8   /* --pid values the kernel side filters on */
+#define CW_MAX_FLOW_FILTER 8  /* values of each of --port, --lport, --rport, --remote */
 #define CW_PY_MAX_FRAMES 48   /* Python frames kept per opening stack, innermost first */
 #define CW_PY_MAX_THREADS 64  /* thread states searched for the current thread */
 

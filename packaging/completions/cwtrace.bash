@@ -26,7 +26,9 @@ _cwtrace_value_kind() {
         --user-stack-bytes) REPLY='words:512 1024 2048 4096 8192 16384' ;;
         -p | --pid) REPLY=pid ;;
         -o | --output | --metrics-textfile | --btf) REPLY=file ;;
+        --cgroup) REPLY=file ;;  # /sys/fs/cgroup/... names the cgroup too
         --min-age | -d | --duration | -i | --interval | --metrics-addr | --metrics-top | --own) REPLY=free ;;
+        --port | --lport | --rport | --remote | --comm | --container) REPLY=free ;;
         *) return 1 ;;
     esac
 }
@@ -82,6 +84,7 @@ _cwtrace() {
         COMPREPLY=($(compgen -W '--min-age -p --pid -d --duration -i --interval -f --format
             -o --output --weight --btf --user-stacks --user-stack-bytes --own -v --verbose
             --metrics-addr --metrics-textfile --metrics-top --version -h --help
+            --port --lport --rport --remote --comm --container --cgroup
             --width --color --full-stacks --mark-own' -- "$cur"))
     else
         COMPREPLY=($(compgen -W 'render' -- "$cur"))

@@ -155,6 +155,7 @@ struct RawArgs {
     std::string min_age = "30s", duration, interval, format, output, btf, input, weight;
     std::string metrics_addr, metrics_textfile, metrics_top;
     std::vector<std::string> pids, own;
+    FilterArgs filters;  // --port, --lport, --rport, --remote, --comm, --container, --cgroup
     bool verbose = false;
     std::string user_stacks = "dwarf", user_stack_bytes = "8192";
     std::string width, color = "auto";
@@ -209,6 +210,9 @@ Options trace_options(const RawArgs& a) {
     if (!a.interval.empty()) o.interval = duration_arg("--interval", a.interval, false);
     if (a.pids.size() > 8) throw UsageError{"--pid: at most 8 pids"};
     for (const auto& p : a.pids) o.pids.push_back(pid_arg(p));
+    auto filter = make_socket_filter(a.filters);
+    if (!filter) throw UsageError{filter.error().message};
+    o.filter = std::move(*filter);
     o.format = resolve_format(a.format, a.output);
     o.weight = weight_arg(a.weight);
     // Periodic reports stream to stdout: as JSON Lines for json, as text for any other format.
@@ -237,7 +241,8 @@ Options trace_options(const RawArgs& a) {
 Options render_options(const CLI::App& app, const RawArgs& a) {
     for (const char* flag :
          {"--min-age", "--pid", "--duration", "--interval", "--btf", "--metrics-addr",
-          "--metrics-textfile", "--metrics-top", "--user-stacks", "--user-stack-bytes", "--own"})
+          "--metrics-textfile", "--metrics-top", "--user-stacks", "--user-stack-bytes", "--own",
+          "--port", "--lport", "--rport", "--remote", "--comm", "--container", "--cgroup"})
         if (app.count(flag) > 0)
             throw UsageError{std::string("render: ") + flag + " applies to tracing, not render"};
     Options o;
@@ -304,6 +309,25 @@ CliResult parse_cli(int argc, const char* const* argv) {
     app.add_option("--min-age", a.min_age,
                    "report sockets in CLOSE_WAIT at least this long (default 30s)");
     app.add_option("-p,--pid", a.pids, "only sockets owned by this process; repeatable");
+    // The socket filters: each one given must match; a repeated one matches any of its values.
+    app.add_option("--port", a.filters.ports,
+                   "only sockets with this local or remote port; up to 8")
+        ->type_name("PORT");
+    app.add_option("--lport", a.filters.local_ports, "only sockets with this local port; up to 8")
+        ->type_name("PORT");
+    app.add_option("--rport", a.filters.remote_ports, "only sockets with this remote port; up to 8")
+        ->type_name("PORT");
+    app.add_option("--remote", a.filters.remotes,
+                   "only sockets to this address or range (IPv4, IPv6); up to 8")
+        ->type_name("CIDR");
+    app.add_option("--comm", a.filters.comms, "only sockets owned by this process name; up to 8")
+        ->type_name("NAME");
+    app.add_option("--container", a.filters.containers,
+                   "only sockets owned in this container (id prefix); up to 8")
+        ->type_name("ID");
+    app.add_option("--cgroup", a.filters.cgroups,
+                   "only sockets owned in this cgroup v2 path or below; up to 8")
+        ->type_name("PATH");
     app.add_option("-d,--duration", a.duration, "stop after this long and print the final report");
     app.add_option("-i,--interval", a.interval,
                    "also print a report every DURATION while running (text, or JSON Lines "

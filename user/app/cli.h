@@ -11,6 +11,7 @@
 
 #include "metrics/metrics_exporter.h"
 #include "render/render.h"
+#include "report/socket_filter.h"
 #include "util/duration.h"
 
 namespace cwtrace {
@@ -29,6 +30,7 @@ struct Options {
     Command command = Command::Trace;
     Nanos min_age = std::chrono::seconds(30);
     std::vector<pid_t> pids;        // empty: every process
+    SocketFilter filter;            // --port, --lport, --rport, --remote, --comm, ...
     std::optional<Nanos> duration;  // nullopt: until SIGINT/SIGTERM
     std::optional<Nanos> interval;  // periodic reports
     Format format = Format::Text;   // of the final report: --format, else from --output's name

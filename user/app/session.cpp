@@ -37,7 +37,8 @@ Session::Session(const Options& options, const EnvConfig& env)
       owners_(env.proc_owners, env.host_root),
       builder_(stacks_, owners_),
       closes_(static_cast<uint64_t>(options.min_age.count()), options.pids,
-              [this](const cw_origin& thread) { return stacks_.resolve_thread(thread); }) {
+              [this](const cw_origin& thread) { return stacks_.resolve_thread(thread); }),
+      close_filter_(options.filter) {
     // Checked when the command line was parsed.
     if (auto own = OwnCode::with_patterns(options.own_patterns)) stacks_.set_own_code(*own);
     stacks_.set_python_frames(
@@ -54,6 +55,10 @@ Result<void> Session::start(const std::string& tracefs) {
     TracerConfig config;
     config.tracefs = tracefs;
     for (pid_t pid : options_.pids) config.pids.push_back(static_cast<uint32_t>(pid));
+    config.ports = options_.filter.ports;
+    config.local_ports = options_.filter.local_ports;
+    config.remote_ports = options_.filter.remote_ports;
+    config.remotes = options_.filter.remotes;
     config.btf_path = options_.btf_path;
     config.origin_entries = env_.origin_map_entries;
     config.stack_entries = env_.stack_map_entries;
@@ -120,7 +125,9 @@ void Session::backfill() {
     spdlog::stopwatch watch;
     size_t added = 0;
     StartSnapshot start = snapshot_at_start(owners_, [&](const DiagSocket& d) -> uint64_t {
-        if (!table_.add_before_start(flow_of(d), d.inode, started_ns_)) return 0;
+        const cw_flow flow = flow_of(d);
+        if (!options_.filter.flow_selected(flow)) return 0;  // no owner looked for either
+        if (!table_.add_before_start(flow, d.inode, started_ns_)) return 0;
         ++added;
         return table_.last_key();
     });
@@ -137,8 +144,15 @@ void Session::follow_untraced(uint64_t now_ns, const std::vector<DiagSocket>& du
     std::unordered_set<uint64_t> held;
     for (pid_t pid : options_.pids) held.merge(socket_inodes_of(pid));
     for (const DiagSocket& d : dump)
-        if (d.inode && held.count(d.inode)) table_.add_untraced(flow_of(d), d.inode, now_ns);
+        if (d.inode && held.count(d.inode)) add_untraced(d, now_ns);
     table_.drop_untraced_missing(present);
+}
+
+// A socket sock_diag found in CLOSE_WAIT, unless its ports or address are filtered out (as the
+// kernel filters the sockets it notes).
+void Session::add_untraced(const DiagSocket& d, uint64_t now_ns) {
+    const cw_flow flow = flow_of(d);
+    if (options_.filter.flow_selected(flow)) table_.add_untraced(flow, d.inode, now_ns);
 }
 
 // A CLOSE_WAIT event the kernel could not deliver (ring buffer full, a skipped program run)
@@ -158,7 +172,7 @@ void Session::reconcile(uint64_t now_ns) {
     if (!options_.pids.empty())
         follow_untraced(now_ns, dump, present);
     else
-        for (const DiagSocket& d : dump) table_.add_untraced(flow_of(d), d.inode, now_ns);
+        for (const DiagSocket& d : dump) add_untraced(d, now_ns);
     // A lost record may have been a leave: its socket, closed, would stay for ever.
     if (lost && !map_unreadable_) {
         if (size_t n = table_.drop_missing(in_kernel_map_, present))
@@ -211,6 +225,7 @@ Report Session::build(uint64_t now_ns) {
     input.min_age_ns = static_cast<uint64_t>(options_.min_age.count());
     input.tracing_seconds = static_cast<double>(now_ns - started_ns_) / 1e9;
     input.pid_filter = options_.pids;
+    input.filter = options_.filter;
     input.stats = stats();
     Report report = builder_.build(table_, input, reuse ? &*start : nullptr);
     // The build symbolizes: the files it was refused count in this report.
@@ -374,12 +389,18 @@ void Session::apply(const cw_event_enter& e) {
 void Session::apply(const cw_event_leave& e) {
     std::optional<TrackedSocket> left = table_.take(e);
     if (!left && may_leave_unseen(e)) left = left_unseen(e);
-    if (!left) return;
+    if (!left || !close_selected(*left, e)) return;
     // Sockets found by sock_diag entered CLOSE_WAIT at an unknown time: not in the
     // metrics' histogram.
     if (!left->untraced)
         left_close_wait_.add(seconds_between(left->close_wait_since_ns, e.hdr.ts_ns));
     closes_.add(*left, e);
+}
+
+// Whether the filters keep a socket that left CLOSE_WAIT (the durations and the late closes).
+bool Session::close_selected(const TrackedSocket& left, const cw_event_leave& e) {
+    const cw_origin* opener = left.origin ? left.origin.get() : nullptr;
+    return close_filter_.selected(left.flow, opener, e.has_closer ? &e.closer : nullptr);
 }
 
 // A socket that entered CLOSE_WAIT without a record and left before the kernel's map was

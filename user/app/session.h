@@ -25,6 +25,7 @@
 #include "owners/start_snapshot.h"
 #include "python/python_stacks.h"
 #include "report/report_builder.h"
+#include "report/socket_filter.h"
 #include "report/stack_resolver.h"
 #include "sockets/late_closes.h"
 #include "sockets/sock_diag.h"
@@ -74,6 +75,7 @@ class Session {
     PythonTracker::StackRead python_stack_read();
     void backfill();
     using FlowSet = std::unordered_set<cw_flow, FlowHash, FlowEqual>;
+    void add_untraced(const DiagSocket& d, uint64_t now_ns);
     void follow_untraced(uint64_t now_ns, const std::vector<DiagSocket>& dump,
                          const FlowSet& present);
     bool events_lost() const;
@@ -93,6 +95,7 @@ class Session {
     void apply(const cw_event_enter& e);
     void apply(const cw_event_leave& e);
     TrackedSocket left_unseen(const cw_event_leave& e);
+    bool close_selected(const TrackedSocket& left, const cw_event_leave& e);
     void apply(const cw_event_origin& e);
     void apply(const cw_event_process& e);
     void apply(const cw_event_exec& e);
@@ -105,7 +108,8 @@ class Session {
     StackResolver stacks_;
     OwnerFinder owners_;
     ReportBuilder builder_;
-    CloseLog closes_;  // sockets that left CLOSE_WAIT: late closes, durations per path
+    CloseLog closes_;             // sockets that left CLOSE_WAIT: late closes, durations per path
+    CloseSelector close_filter_;  // which of them --port, --comm, ... keep
     PythonTracker python_;
     std::map<uint32_t, uint64_t> python_watched_;  // pid -> start time (clock ticks)
     std::optional<StartSnapshot> start_;           // for the first report, if soon enough

@@ -20,6 +20,7 @@
 
 #include "cwtrace.skel.h"
 #include "kernel/features.h"
+#include "kernel/flow_filter.h"
 #include "kernel/load_error.h"
 #include "util/clock.h"
 
@@ -158,6 +159,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     const size_t n = std::min<size_t>(config.pids.size(), CW_MAX_PID_FILTER);
     for (size_t i = 0; i < n; ++i) skel->rodata->filter_pids[i] = config.pids[i];
     skel->rodata->filter_pid_count = static_cast<uint32_t>(n);
+    set_flow_filters(*skel, config);
     skel->rodata->closer_min_age_ns = config.closer_min_age_ns;
     skel->rodata->user_stack_mode = config.user_stack_mode;
     skel->rodata->user_stack_bytes = config.user_stack_bytes;

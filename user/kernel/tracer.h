@@ -15,6 +15,7 @@
 #include "kernel/counters.h"
 #include "kernel/program_plan.h"
 #include "kernel/stack_recycler.h"
+#include "util/cidr.h"
 #include "util/result.h"
 
 struct bpf_link;
@@ -24,7 +25,10 @@ struct ring_buffer;
 namespace cwtrace {
 
 struct TracerConfig {
-    std::vector<uint32_t> pids;                   // opener filter; empty: all
+    std::vector<uint32_t> pids;  // opener filter; empty: all
+    // --port (either end), --lport, --rport, --remote: at most CW_MAX_FLOW_FILTER each; empty: all.
+    std::vector<uint16_t> ports, local_ports, remote_ports;
+    std::vector<Cidr> remotes;
     std::string btf_path;                         // empty: the running kernel's
     std::string tracefs = "/sys/kernel/tracing";  // where the tracepoints' ids are read
     // Map sizes; 0 keeps the BPF object's defaults. Small values are how tests fill maps.

@@ -75,13 +75,18 @@ void assign_owners(OwnerSlots slots, HeldSockets held,
     }
 }
 
-OwnerDetails OwnerFinder::details(pid_t pid) {
+OwnerDetails owner_details(pid_t pid) {
     ProcessDetails p = read_process_details(pid);
     OwnerDetails d;
     d.cmdline = std::move(p.cmdline);
     if (p.namespaced_pid) d.pid_in_namespace = static_cast<uint32_t>(*p.namespaced_pid);
     d.cgroup = std::move(p.cgroup);
     d.container_id = std::move(p.container_id);
+    return d;
+}
+
+OwnerDetails OwnerFinder::details(pid_t pid) {
+    OwnerDetails d = owner_details(pid);
     d.pod_uid = pod_uid(d.cgroup);
     if (d.pod_uid) {
         if (auto names = kubelet_.lookup(*d.pod_uid, d.container_id)) {

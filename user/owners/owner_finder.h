@@ -53,6 +53,10 @@ class OwnerFinder {
     KubeletNames kubelet_;
 };
 
+// What /proc says of an owner (command line, pid in its namespace, cgroup, container), without
+// the Kubernetes names OwnerFinder::details() adds: what --container and --cgroup judge.
+OwnerDetails owner_details(pid_t pid);
+
 // The owner field of each socket looked for, by its inode.
 using OwnerSlots = std::vector<std::pair<uint64_t, pid_t*>>;
 

@@ -23,6 +23,28 @@ bool selected(const std::vector<pid_t>& filter, std::optional<uint32_t> owner,
     return pid && std::find(filter.begin(), filter.end(), static_cast<pid_t>(*pid)) != filter.end();
 }
 
+using Details = std::unordered_map<uint32_t, std::shared_ptr<const OwnerDetails>>;
+
+// The details of process `pid` (/proc), read once per report.
+const std::shared_ptr<const OwnerDetails>& details_of(OwnerFinder& owners, Details& details,
+                                                      uint32_t pid) {
+    auto [d, fresh] = details.try_emplace(pid);
+    if (fresh)
+        d->second = std::make_shared<const OwnerDetails>(owners.details(static_cast<pid_t>(pid)));
+    return d->second;
+}
+
+// --comm, --container, --cgroup: judged on the owner, or (none now) on who opened the socket.
+bool owner_selected(const SocketFilter& filter, const SocketEntry& entry, OwnerFinder& owners,
+                    Details& details) {
+    if (entry.pid) return filter.owner_selected(entry.comm.value_or(""), entry.owner.get());
+    const Origin& opener = entry.origin;
+    if (!opener.pid) return false;
+    const OwnerDetails* opener_details =
+        filter.by_process_details() ? details_of(owners, details, *opener.pid).get() : nullptr;
+    return filter.owner_selected(opener.comm.value_or(""), opener_details);
+}
+
 // A tracked socket on its way into the report: small, since there may be a million.
 struct Candidate {
     const TrackedSocket* socket = nullptr;
@@ -126,8 +148,10 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
 
     std::vector<Candidate> candidates;
     candidates.reserve(table.size());
+    // Ports and addresses first: the sockets they leave out cost no dump and no owner.
     table.for_each([&](const TrackedSocket& s) {
-        candidates.push_back(Candidate{&s, {}, 0, 0, s.close_wait_since_ns, s.key});
+        if (input.filter.flow_selected(s.flow))
+            candidates.push_back(Candidate{&s, {}, 0, 0, s.close_wait_since_ns, s.key});
     });
     Comms comms;
     if (start)
@@ -136,7 +160,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
         scan_now(owners_, candidates, comms, watch);
     order_by_age(candidates, input.now_ns, report.min_age_seconds);
 
-    std::unordered_map<uint32_t, std::shared_ptr<const OwnerDetails>> details;
+    Details details;
     StackResolver::ResolvedOrigins resolved;
     report.sockets.reserve(candidates.size());
     for (size_t i = 0; i < candidates.size(); ++i) {
@@ -148,12 +172,12 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
         if (c.owner) {
             entry.pid = static_cast<uint32_t>(c.owner);
             entry.comm = comms[c.owner];
-            auto [d, fresh] = details.try_emplace(*entry.pid);
-            if (fresh) d->second = std::make_shared<const OwnerDetails>(owners_.details(c.owner));
-            entry.owner = d->second;
+            entry.owner = details_of(owners_, details, *entry.pid);
         }
         if (s->origin) entry.origin = stacks_.resolve_origin(*s->origin, s->key, resolved);
         if (!selected(input.pid_filter, entry.pid, entry.origin)) continue;
+        if (input.filter.by_owner() && !owner_selected(input.filter, entry, owners_, details))
+            continue;
         entry.inet6 = s->inet6();
         entry.local = {s->inet6(), s->flow.saddr, s->flow.sport};
         entry.remote = {s->inet6(), s->flow.daddr, s->flow.dport};

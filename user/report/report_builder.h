@@ -9,6 +9,7 @@
 #include "model/report.h"
 #include "owners/owner_finder.h"
 #include "owners/start_snapshot.h"
+#include "report/socket_filter.h"
 #include "report/stack_resolver.h"
 #include "sockets/socket_table.h"
 
@@ -19,6 +20,7 @@ struct ReportInput {
     uint64_t min_age_ns = 0;
     double tracing_seconds = 0;
     std::vector<pid_t> pid_filter;  // empty: every owner
+    SocketFilter filter;            // the other filters (--port, --comm, ...)
     Stats stats;
 };
 
