@@ -44,9 +44,16 @@ bool is_interpreter(const Frame& f) {
     return std::string_view(f.function).starts_with("_PyEval_");
 }
 
-FlameFrame user_frame(const Frame& f) {
-    return {display_safe(f.function.empty() ? kUnknownFrame : f.function), display_safe(f.module),
-            is_interpreter(f) ? FlameKind::Interpreter : FlameKind::User};
+FlameFrame user_frame(const Frame& f, bool with_address) {
+    FlameFrame out{display_safe(f.function.empty() ? kUnknownFrame : f.function),
+                   display_safe(f.module),
+                   is_interpreter(f) ? FlameKind::Interpreter : FlameKind::User};
+    if (with_address) {
+        out.address = f.address;
+        out.file_offset = f.file_offset;
+        out.build_id = f.build_id;
+    }
+    return out;
 }
 
 FlameFrame kernel_frame(const Frame& f) {
@@ -62,7 +69,7 @@ std::string root_name(const SocketEntry& s) {
 }
 
 // Root first; the model's stacks are innermost first.
-std::vector<FlameFrame> frames_of(const SocketEntry& s) {
+std::vector<FlameFrame> frames_of(const SocketEntry& s, bool with_addresses) {
     const Origin& o = s.origin;
     std::vector<FlameFrame> frames{{root_name(s), "", FlameKind::Process}};
     if (o.kind == OriginKind::Unknown && o.user_stack.empty() && o.kernel_stack.empty()) {
@@ -71,7 +78,7 @@ std::vector<FlameFrame> frames_of(const SocketEntry& s) {
     }
     if (o.user_stack.empty()) frames.push_back(placeholder(kMissingUserStack));
     for (auto f = o.user_stack.rbegin(); f != o.user_stack.rend(); ++f) {
-        frames.push_back(user_frame(*f));
+        frames.push_back(user_frame(*f, with_addresses));
         frames.back().own = &*f == o.own();
     }
     if (o.kernel_stack.empty()) frames.push_back(placeholder(kMissingKernelStack));
@@ -89,7 +96,8 @@ uint64_t flame_weight_of(const SocketEntry& s, FlameWeight weight) {
     return age >= 1e15 ? static_cast<uint64_t>(1e15) : static_cast<uint64_t>(std::llround(age));
 }
 
-std::vector<FlameStack> flame_stacks(const Report& report, FlameWeight weight) {
+std::vector<FlameStack> flame_stacks(const Report& report, FlameWeight weight,
+                                     bool with_addresses) {
     // Paths are built once per (opening path, root comm), not once per socket.
     std::map<std::vector<FlameFrame>, uint64_t> counts;
     for (const auto& group : group_by_opening_path(report)) {
@@ -99,7 +107,8 @@ std::vector<FlameStack> flame_stacks(const Report& report, FlameWeight weight) {
             if (!first) first = s;
             n += flame_weight_of(*s, weight);
         }
-        for (const auto& [root, entry] : by_root) counts[frames_of(*entry.first)] += entry.second;
+        for (const auto& [root, entry] : by_root)
+            counts[frames_of(*entry.first, with_addresses)] += entry.second;
     }
     std::vector<FlameStack> stacks;
     stacks.reserve(counts.size());

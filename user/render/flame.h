@@ -26,6 +26,10 @@ struct FlameFrame {
     std::string name;    // display-safe (see display.h); "[unknown]" when not symbolized
     std::string module;  // display-safe path of the mapped file; empty for kernel and placeholders
     FlameKind kind = FlameKind::User;
+    // Where the code is (model/report.h's Frame), for pprof only: flame_stacks() fills these when
+    // asked, so that the pictures, which merge by name, never split on them.
+    std::optional<uint64_t> address = std::nullopt, file_offset = std::nullopt;
+    std::string build_id = {};
     bool own = false;  // the path's first own frame (report/own_frame): drawn so the eye finds it
 
     auto operator<=>(const FlameFrame&) const = default;
@@ -48,8 +52,10 @@ inline constexpr const char* kUnknownFrame = "[unknown]";
 // One stack per distinct path (sockets with equal frames merged), sorted by frames, so the same
 // report always gives the same stacks in the same order. The root frame is the comm of the
 // process that opened the socket, or of its owner when the opener is unknown.
+// `with_addresses`: user frames keep where their code is (pprof's locations and mappings).
 std::vector<FlameStack> flame_stacks(const Report& report,
-                                     FlameWeight weight = FlameWeight::Sockets);
+                                     FlameWeight weight = FlameWeight::Sockets,
+                                     bool with_addresses = false);
 
 // Sum of the counts: the number of sockets (or their seconds).
 uint64_t flame_total(const std::vector<FlameStack>& stacks);

@@ -1,15 +1,21 @@
 // pprof's profile.proto (proto/profile.proto), gzipped: what go tool pprof, Pyroscope and
 // Parca read. One sample per opening path: its frames as locations (leaf first), the opening
 // process's comm as the label "comm", and the number of sockets as the value of the one sample
-// type, sockets/count. Each file (an ELF path, or [kernel.kallsyms]) is a mapping; a function
-// is a (name, file) pair and has one location. No addresses: symbols are already resolved.
+// type, sockets/count. A function is a (name, file) pair. User frames keep where their code is,
+// so that `pprof -symbolize` or a debuginfod-backed server can name what cwtrace could not: each
+// location has its address, in a mapping per file and load address (processes load a library at
+// different addresses) whose start is where the file's offset 0 would be, so address - start is
+// the frame's file offset, and which carries the file's build id. Kernel frames keep no address
+// ([kernel.kallsyms], one mapping).
 #include <zlib.h>
 
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "profile.pb.h"
@@ -44,7 +50,8 @@ class ProfileBuilder {
         if (added) {
             pb::Location* loc = profile_.add_location();
             loc->set_id(it->second);
-            loc->set_mapping_id(mapping_id(file_of(f)));
+            loc->set_mapping_id(mapping_id(f));
+            if (f.address) loc->set_address(*f.address);
             loc->add_line()->set_function_id(function_id(f.name, file_of(f)));
         }
         return it->second;
@@ -54,16 +61,29 @@ class ProfileBuilder {
 
   private:
     // Frames without a file (placeholders such as "[missing user stack]") have no mapping.
-    uint64_t mapping_id(const std::string& file) {
+    uint64_t mapping_id(const FlameFrame& f) {
+        const std::string file = file_of(f);
         if (file.empty()) return 0;
-        auto [it, added] = mappings_.try_emplace(file, mappings_.size() + 1);
+        // Where the file's offset 0 is in the frame's process, when the frame says.
+        std::optional<uint64_t> start;
+        if (f.address && f.file_offset && *f.address >= *f.file_offset)
+            start = *f.address - *f.file_offset;
+        auto [it, added] =
+            mappings_.try_emplace(std::make_tuple(file, f.build_id, start), mappings_.size() + 1);
+        pb::Mapping* m = nullptr;
         if (added) {
-            pb::Mapping* m = profile_.add_mapping();
+            m = profile_.add_mapping();
             m->set_id(it->second);
             m->set_filename(string_index(file));
+            if (!f.build_id.empty()) m->set_build_id(string_index(f.build_id));
+            if (start) m->set_memory_start(*start);
             m->set_has_functions(true);
             m->set_has_filenames(true);
+        } else {
+            m = profile_.mutable_mapping(static_cast<int>(it->second - 1));
         }
+        // The mapping reaches past its highest address known.
+        if (start && *f.address >= m->memory_limit()) m->set_memory_limit(*f.address + 1);
         return it->second;
     }
 
@@ -81,7 +101,7 @@ class ProfileBuilder {
 
     pb::Profile profile_;
     std::map<std::string, int64_t> strings_;
-    std::map<std::string, uint64_t> mappings_;
+    std::map<std::tuple<std::string, std::string, std::optional<uint64_t>>, uint64_t> mappings_;
     std::map<std::pair<std::string, std::string>, uint64_t> functions_;
     std::map<FlameFrame, uint64_t> locations_;
 };
@@ -139,7 +159,7 @@ std::string render_pprof(const Report& report, const ReportContext& context) {
     ProfileBuilder b;
     describe(b, report, context);
     const int64_t comm_key = b.string_index("comm");
-    for (const auto& stack : flame_stacks(report, context.weight)) {
+    for (const auto& stack : flame_stacks(report, context.weight, /*with_addresses=*/true)) {
         pb::Sample* sample = b.profile().add_sample();
         // frames[0] is the process, a label here; the rest are locations, leaf first.
         for (size_t i = stack.frames.size(); i-- > 1;)

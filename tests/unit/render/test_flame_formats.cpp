@@ -167,6 +167,35 @@ TEST(RenderPprof, LeafFirstWithFileNames) {
     EXPECT_NE(comments.find("host web-1.example"), std::string::npos) << comments;
 }
 
+// What a symbolizer needs for each user frame (pprof's Mapping and Location): the frame's file
+// offset is its address less its mapping's start, the mapping holds the address and names the
+// file's build id; and no kernel location has an address.
+TEST(RenderPprof, UserLocationsCanBeSymbolizedLater) {
+    const Report r = accept_ipv6_report();
+    const pb::Profile p = read_pprof(render_pprof(r, kHost));
+    const auto& frames = r.sockets.front().origin->user_stack;
+    size_t checked = 0;
+    for (const auto& loc : p.location()) {
+        const auto& fn = p.function(static_cast<int>(loc.line(0).function_id() - 1));
+        const auto frame = std::find_if(frames.begin(), frames.end(), [&](const Frame& f) {
+            return f.function == str(p, fn.name());
+        });
+        if (frame == frames.end()) {
+            EXPECT_EQ(loc.address(), 0u) << str(p, fn.name());  // kernel frames keep none
+            continue;
+        }
+        ++checked;
+        ASSERT_GT(loc.mapping_id(), 0u);
+        const auto& m = p.mapping(static_cast<int>(loc.mapping_id() - 1));
+        EXPECT_EQ(loc.address(), *frame->address) << frame->function;
+        EXPECT_EQ(loc.address() - m.memory_start(), *frame->file_offset) << frame->function;
+        EXPECT_LT(loc.address(), m.memory_limit()) << frame->function;
+        EXPECT_EQ(str(p, m.build_id()), frame->build_id) << frame->function;
+        EXPECT_EQ(str(p, m.filename()), frame->module) << frame->function;
+    }
+    EXPECT_EQ(checked, frames.size());
+}
+
 TEST(RenderPprof, LostEventsAreSaidInAComment) {
     const pb::Profile p = read_pprof(render_pprof(lost_events_report(), kHost));
     std::string comments;
