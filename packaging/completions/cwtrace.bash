@@ -20,6 +20,8 @@ _cwtrace_value_kind() {
     case $1 in
         -f | --format) REPLY='words:text json folded svg speedscope pprof' ;;
         --weight) REPLY='words:sockets seconds' ;;
+        --color) REPLY='words:auto always never' ;;
+        --width) REPLY=free ;;
         --user-stacks) REPLY='words:dwarf fp' ;;
         --user-stack-bytes) REPLY='words:512 1024 2048 4096 8192 16384' ;;
         -p | --pid) REPLY=pid ;;
@@ -72,7 +74,7 @@ _cwtrace() {
         if [[ $cur == -* ]]; then
             # Only these apply to render; a tracing option there is an error.
             COMPREPLY=($(compgen -W '-f --format -o --output --weight -v --verbose -h --help
-                --version' -- "$cur"))
+                --version --width --color --full-stacks --mark-own' -- "$cur"))
         else
             _cwtrace_files "$cur"
         fi
@@ -82,7 +84,8 @@ _cwtrace() {
         COMPREPLY=($(compgen -W '--min-age -p --pid -d --duration -i --interval -f --format
             -o --output --weight --btf --user-stacks --user-stack-bytes --own -v --verbose
             -q --quiet --metrics-addr --metrics-textfile --metrics-top --version -h --help
-            --port --lport --rport --remote --comm --container --cgroup' -- "$cur"))
+            --port --lport --rport --remote --comm --container --cgroup
+            --width --color --full-stacks --mark-own' -- "$cur"))
     else
         COMPREPLY=($(compgen -W 'render' -- "$cur"))
     fi

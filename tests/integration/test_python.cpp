@@ -187,6 +187,42 @@ TEST_F(PythonStacks, TwoFunctionsAreTwoGroups) {
     }
     EXPECT_EQ(pages, 1) << cwtrace->out();
     EXPECT_EQ(images, 1) << cwtrace->out();
+    for (const auto& g : groups) {
+        // Headed by the crawler's line; the libraries between libc's connect and requests' get
+        // folded into one line, get and the crawler's own frames shown.
+        EXPECT_TRUE(
+            g.find("  2 sockets opened in fetch_page (leaky_crawler.py:" + std::to_string(page) +
+                   ") by connect()") == 2 ||
+            g.find("  2 sockets opened in fetch_image (leaky_crawler.py:" + std::to_string(image) +
+                   ") by connect()") == 2)
+            << g;
+        // (The interpreter's native frames before them depend on how stacks are recorded.)
+        EXPECT_NE(g.find("urllib3, http.client, requests …\n"), std::string::npos) << g;
+        EXPECT_EQ(g.find("create_connection"), std::string::npos) << g;
+        EXPECT_NE(g.find("      get (/usr/lib/python3/dist-packages/requests/api.py:"),
+                  std::string::npos)
+            << g;
+        EXPECT_NE(g.find("      crawl (" FX_PYTHON_CRAWLER ":"), std::string::npos) << g;
+    }
+}
+
+// --full-stacks: every frame of the path, each on a line of its own, nothing folded.
+TEST_F(PythonStacks, FullStacksShowEveryFrame) {
+    auto cwtrace = start_cwtrace({"--min-age", "1s", "--full-stacks"});
+    if (!cwtrace) return;
+    Process crawler({kPython, FX_PYTHON_CRAWLER, std::to_string(port_), "2"});
+    ASSERT_TRUE(crawler.wait_line("ready", 20s)) << crawler.err();
+    std::this_thread::sleep_for(1500ms);
+
+    ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
+    const auto groups = text_groups_with(cwtrace->out(), "127.0.0.1:" + std::to_string(port_));
+    ASSERT_EQ(groups.size(), 1u) << cwtrace->out();
+    const std::string& g = groups[0];
+    EXPECT_EQ(g.find(" frames in "), std::string::npos) << g;
+    for (const char* frame : {"      create_connection (…/", "      HTTPConnectionPool.urlopen (",
+                              "      HTTPConnection.request (", "      Session.request (",
+                              "      get (", "      fetch_page (", "      crawl ("})
+        EXPECT_NE(g.find(frame), std::string::npos) << frame << "\n" << g;
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "app/cli_help.h"
 #include "cwtrace/abi.h"
+#include "render/text_layout.h"
 #include "report/own_frame.h"
 #include "util/display.h"
 
@@ -158,7 +159,33 @@ struct RawArgs {
     FilterArgs filters;  // --port, --lport, --rport, --remote, --comm, --container, --cgroup
     bool verbose = false, quiet = false;
     std::string user_stacks = "dwarf", user_stack_bytes = "8192";
+    std::string width, color = "auto";
+    bool full_stacks = false, mark_own = false;
 };
+
+// --width, --color, --full-stacks, --mark-own: how a report is drawn, for tracing and render.
+void presentation_options(const RawArgs& a, Options& o) {
+    if (!a.width.empty()) {
+        unsigned long n = 0;
+        auto [end, ec] = std::from_chars(a.width.data(), a.width.data() + a.width.size(), n);
+        if (ec != std::errc() || end != a.width.data() + a.width.size() ||
+            n < text_layout::kMinWidth || n > text_layout::kMaxWidth)
+            throw UsageError{"--width: invalid width '" + a.width + "' (" +
+                             std::to_string(text_layout::kMinWidth) + " to " +
+                             std::to_string(text_layout::kMaxWidth) + " columns)"};
+        o.width = n;
+    }
+    if (a.color == "auto")
+        o.color = ColorMode::Auto;
+    else if (a.color == "always")
+        o.color = ColorMode::Always;
+    else if (a.color == "never")
+        o.color = ColorMode::Never;
+    else
+        throw UsageError{"--color: unknown mode '" + a.color + "' (auto, always or never)"};
+    o.full_stacks = a.full_stacks;
+    o.mark_own = a.mark_own;
+}
 
 UserStacks user_stacks_arg(const std::string& text) {
     if (text == "fp") return UserStacks::FramePointers;
@@ -209,6 +236,7 @@ Options trace_options(const RawArgs& a) {
     o.user_stack_bytes = user_stack_bytes_arg(a.user_stack_bytes);
     if (auto own = OwnCode::with_patterns(a.own); !own) throw UsageError{own.error().message};
     o.own_patterns = a.own;
+    presentation_options(a, o);
     return o;
 }
 
@@ -230,6 +258,7 @@ Options render_options(const CLI::App& app, const RawArgs& a) {
     check_binary_destination(o.format, a.output);
     o.output = a.output;
     o.verbose = a.verbose;
+    presentation_options(a, o);
     return o;
 }
 
@@ -245,6 +274,13 @@ void add_output_options(CLI::App& app, RawArgs& a) {
                    "what flame-style formats (folded, svg, speedscope, pprof) weigh each opening "
                    "path by: sockets (default) or seconds spent in CLOSE_WAIT")
         ->type_name("WEIGHT");
+    app.add_option("--width", a.width, "text report width (default: the terminal's, else 80)")
+        ->type_name("N");
+    app.add_option("--color", a.color,
+                   "colour in the text report: auto (a terminal), always, never")
+        ->type_name("WHEN");
+    app.add_flag("--full-stacks", a.full_stacks, "text report: show library frames unfolded");
+    app.add_flag("--mark-own", a.mark_own, "folded output: mark the user's own frame with [own]");
     app.add_flag("-v,--verbose", a.verbose, "print libbpf's and cwtrace's debug messages");
 }
 

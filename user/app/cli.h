@@ -24,6 +24,9 @@ enum class Command { Trace, Render };
 // copy of the stack unwound in userspace with the binaries' CFI (code without frame pointers).
 enum class UserStacks { FramePointers, Dwarf };
 
+// Colour in the text report (--color): on a terminal unless NO_COLOR is set, always, never.
+enum class ColorMode { Auto, Always, Never };
+
 struct Options {
     Command command = Command::Trace;
     Nanos min_age = std::chrono::seconds(30);
@@ -47,6 +50,12 @@ struct Options {
     uint32_t user_stack_bytes = 8192;  // dwarf mode: bytes of stack copied per opening
     // --own: patterns of functions, modules or files that count as the user's own code.
     std::vector<std::string> own_patterns;
+    // The text report's layout: --width (nullopt: the terminal's, else 80), --color,
+    // --full-stacks (library frames not folded); the folded format's --mark-own.
+    std::optional<size_t> width;
+    ColorMode color = ColorMode::Auto;
+    bool full_stacks = false;
+    bool mark_own = false;
 };
 
 // Either options to run with, or an exit: status 0 (help, version) or 2 (usage error), with

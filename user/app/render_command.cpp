@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "app/presentation.h"
 #include "render/render.h"
 #include "report/report_reader.h"
 #include "util/atomic_file.h"
@@ -87,6 +88,7 @@ int render_saved_report(const Options& options) {
     if (!saved) return usage_error(options.input + ": " + saved.error().message);
     ReportContext context = saved->context;
     context.weight = options.weight;
+    set_presentation(context, options, options.output.empty() ? stdout : nullptr);
     if (!options.output.empty()) return render_to_file(options, saved->report, context);
     if (render_to_stdout(saved->report, options.format, context)) return 0;
     std::fprintf(stderr, "cwtrace: cannot write to stdout: %s\n", std::strerror(errno));

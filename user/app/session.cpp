@@ -11,6 +11,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "app/presentation.h"
 #include "kernel/counters.h"
 #include "metrics/metrics.h"
 #include "owners/owners.h"
@@ -275,11 +276,12 @@ bool Session::write(uint64_t now_ns, Format format, FILE* out, bool last) {
         [out](std::string_view piece) {
             return std::fwrite(piece.data(), 1, piece.size(), out) == piece.size();
         },
-        last);
+        last, out);
     return ok && std::fflush(out) == 0;
 }
 
-bool Session::write(uint64_t now_ns, Format format, const Sink& sink, bool last) {
+bool Session::write(uint64_t now_ns, Format format, const Sink& sink, bool last,
+                    std::FILE* stream) {
     if (spdlog::should_log(spdlog::level::debug)) {  // the kernel's counters: syscalls
         const UnwindStats& u = stacks_.unwind_stats();
         spdlog::debug(
@@ -293,6 +295,7 @@ bool Session::write(uint64_t now_ns, Format format, const Sink& sink, bool last)
     report.close_wait_durations = closes_.durations();
     ReportContext context = ReportContext::here();
     context.weight = options_.weight;
+    set_presentation(context, options_, stream);
     spdlog::stopwatch watch;
     size_t bytes = 0;
     const bool ok = cwtrace::render(report, format, context, [&](std::string_view piece) {

@@ -62,7 +62,10 @@ class Session {
     // Writes the report of now to `sink` in pieces (a million sockets are never one string);
     // false when a write failed. `last`: the report is kept with the session.
     using Sink = std::function<bool(std::string_view)>;
-    bool write(uint64_t now_ns, Format format, const Sink& sink, bool last = false);
+    // `stream`: the stream the sink writes to, whose terminal the text is laid out for (nullptr:
+    // a file).
+    bool write(uint64_t now_ns, Format format, const Sink& sink, bool last = false,
+               std::FILE* stream = nullptr);
     // Likewise to a stream, flushed.
     bool write(uint64_t now_ns, Format format, FILE* out, bool last = false);
     // Continuous mode: the report of now as a Prometheus exposition.

@@ -1,6 +1,7 @@
 // The report model: pure data, built from the socket table, consumed by the renderers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -257,6 +258,13 @@ std::optional<FlameWeight> parse_flame_weight(std::string_view text);
 struct ReportContext {
     std::string host;                           // empty: not known
     FlameWeight weight = FlameWeight::Sockets;  // what the flame-style formats' widths measure
+    // How a report is drawn for where it goes (the CLI's --width, --color, --full-stacks,
+    // --mark-own): the text report's width in columns and colour (a terminal's), every library
+    // frame shown, the folded format's "[own]" mark.
+    size_t text_width = 80;
+    bool color = false;
+    bool full_stacks = false;
+    bool mark_own = false;
 
     // The machine this process runs on (for reports taken here, now).
     static ReportContext here();

@@ -77,8 +77,10 @@ std::vector<FlameFrame> frames_of(const SocketEntry& s, bool with_addresses) {
         return frames;
     }
     if (o.user_stack.empty()) frames.push_back(placeholder(kMissingUserStack));
-    for (auto f = o.user_stack.rbegin(); f != o.user_stack.rend(); ++f)
+    for (auto f = o.user_stack.rbegin(); f != o.user_stack.rend(); ++f) {
         frames.push_back(user_frame(*f, with_addresses));
+        frames.back().own = &*f == o.own();
+    }
     if (o.kernel_stack.empty()) frames.push_back(placeholder(kMissingKernelStack));
     for (auto f = o.kernel_stack.rbegin(); f != o.kernel_stack.rend(); ++f)
         frames.push_back(kernel_frame(*f));

@@ -30,6 +30,7 @@ struct FlameFrame {
     // asked, so that the pictures, which merge by name, never split on them.
     std::optional<uint64_t> address = std::nullopt, file_offset = std::nullopt;
     std::string build_id = {};
+    bool own = false;  // the path's first own frame (report/own_frame): drawn so the eye finds it
 
     auto operator<=>(const FlameFrame&) const = default;
 };

@@ -27,7 +27,7 @@ std::string render(const Report& report, Format format, const ReportContext& con
         case Format::Json:
             return render_json(report, context);
         case Format::Folded:
-            return render_folded(report, context.weight);
+            return render_folded(report, context.weight, context.mark_own);
         case Format::Svg:
             return render_svg(report, context);
         case Format::Speedscope:
@@ -37,7 +37,7 @@ std::string render(const Report& report, Format format, const ReportContext& con
         case Format::Text:
             break;
     }
-    return render_text(report);
+    return render_text(report, context);
 }
 
 bool render(const Report& report, Format format, const ReportContext& context,

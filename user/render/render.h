@@ -29,13 +29,14 @@ using ReportSink = std::function<bool(std::string_view)>;
 bool render(const Report& report, Format format, const ReportContext& context,
             const ReportSink& sink);
 
-// Text for a person at a terminal: header, then sockets grouped by the opening stack.
-std::string render_text(const Report& report);
+// Text for a person at a terminal: header, then sockets grouped by the opening stack. The
+// context's text_width, color and full_stacks say how it is laid out.
+std::string render_text(const Report& report, const ReportContext& context = {});
 
 // Text sections of the report for sockets that left CLOSE_WAIT: "Late closes" and the histograms
-// of time in CLOSE_WAIT. Empty when the report has none. Every line fits 80 columns.
-std::string render_late_closes_text(const Report& report);
-std::string render_durations_text(const Report& report);
+// of time in CLOSE_WAIT. Empty when the report has none. Every line fits the context's width.
+std::string render_late_closes_text(const Report& report, const ReportContext& context = {});
+std::string render_durations_text(const Report& report, const ReportContext& context = {});
 
 // One JSON document, schema "cwtrace.report/1", on a single line ending in '\n'
 // (so that --interval output is JSON Lines). A known host is added as "host".
@@ -45,8 +46,10 @@ bool render_json(const Report& report, const ReportContext& context, const Repor
 void append_json_double(std::string& out, double d);
 
 // Brendan Gregg's folded stacks, `comm;outermost;...;innermost COUNT`, one line per path,
-// sorted; kernel frames end in "_[k]". Empty for an empty report.
-std::string render_folded(const Report& report, FlameWeight weight = FlameWeight::Sockets);
+// sorted; kernel frames end in "_[k]"; with `mark_own` the user's own frame ends in "[own]".
+// Empty for an empty report.
+std::string render_folded(const Report& report, FlameWeight weight = FlameWeight::Sockets,
+                          bool mark_own = false);
 
 // A standalone interactive SVG flame graph (inline script; no network).
 std::string render_svg(const Report& report, const ReportContext& context = {});

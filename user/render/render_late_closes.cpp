@@ -1,6 +1,6 @@
 // Text sections for sockets that left CLOSE_WAIT during the run: the late closes grouped by
 // (opening path, closing path), and bcc-style log2 histograms of time in CLOSE_WAIT per opening
-// path. The main text report's layout (text_layout.h): 80 columns, untrusted names made
+// path. The main text report's layout (text_layout.h): its width, untrusted names made
 // terminal-safe, frames with their source position.
 #include <algorithm>
 #include <cstdio>
@@ -52,45 +52,45 @@ std::string how_closed(const Closer& c) {
 }
 
 // Who opened the group's sockets and who closed them, each with its stacks.
-std::string paths_lines(const LateCloseGroup& g) {
+std::string paths_lines(const Layout& L, const LateCloseGroup& g) {
     const Origin& o = g.opening;
-    std::string out = fitted_line(
+    std::string out = L.fitted_line(
         "    ", how_opened(o) + (o.pid || o.comm ? " in " + format_process(o.comm, o.pid) : ""));
     if (o.kind != OriginKind::Unknown)
-        out += stack_block("opening user stack:", o.user_stack, false, kMaxFrames);
+        out += L.stack_block("opening user stack:", o.user_stack, false, kMaxFrames);
     const Closer& c = g.closing;
     if (!c.pid && !c.comm) return out + "    closed outside any process\n";
-    out += fitted_line("    ", "closed in " + format_process(c.comm, c.pid) +
-                                   (c.tid ? " thread " + std::to_string(*c.tid) : ""));
+    out += L.fitted_line("    ", "closed in " + format_process(c.comm, c.pid) +
+                                     (c.tid ? " thread " + std::to_string(*c.tid) : ""));
     if (c.kind != CloseKind::Exit)
-        out += stack_block("closing user stack:", c.user_stack, false, kMaxFrames);
-    return out + stack_block("closing kernel stack:", c.kernel_stack, true, kMaxFrames);
+        out += L.stack_block("closing user stack:", c.user_stack, false, kMaxFrames);
+    return out + L.stack_block("closing kernel stack:", c.kernel_stack, true, kMaxFrames);
 }
 
-std::string sample_lines(const LateCloseGroup& g) {
+std::string sample_lines(const Layout& L, const LateCloseGroup& g) {
     std::string out = "    sockets (most recent first):\n";
     for (const LateClose& s : g.sockets)
-        out += fitted_line("      ", format_endpoint(s.inet6, s.local) + " -> " +
-                                         format_endpoint(s.inet6, s.remote) + "  " +
-                                         (s.before_start ? ">" : "") +
-                                         human_duration(s.close_wait_seconds) + "  " +
-                                         format_process(s.comm, s.pid));
+        out += L.fitted_line("      ", format_endpoint(s.inet6, s.local) + " -> " +
+                                           format_endpoint(s.inet6, s.remote) + "  " +
+                                           (s.before_start ? ">" : "") +
+                                           human_duration(s.close_wait_seconds) + "  " +
+                                           format_process(s.comm, s.pid));
     if (g.count > g.sockets.size())
-        out +=
-            fitted_line("      ", "... and " + plural(g.count - g.sockets.size(), "more", "more"));
+        out += L.fitted_line("      ",
+                             "... and " + plural(g.count - g.sockets.size(), "more", "more"));
     return out;
 }
 
-std::string group_block(size_t index, const LateCloseGroup& g) {
+std::string group_block(const Layout& L, size_t index, const LateCloseGroup& g) {
     const double mean = g.count ? g.total_seconds / static_cast<double>(g.count) : 0;
-    std::string out = "\n" + fitted_line("", "#" + std::to_string(index) + " " +
-                                                 plural(g.count, "socket,", "sockets,") + " " +
-                                                 (g.other ? "other paths (too many to group)"
-                                                          : how_closed(g.closing)));
-    out += fitted_line("    ", "in CLOSE_WAIT " + short_duration(mean) + " on average, at most " +
-                                   short_duration(g.max_seconds));
-    if (!g.other) out += paths_lines(g);
-    return out + sample_lines(g);
+    std::string out = "\n" + L.fitted_line("", "#" + std::to_string(index) + " " +
+                                                   plural(g.count, "socket,", "sockets,") + " " +
+                                                   (g.other ? "other paths (too many to group)"
+                                                            : how_closed(g.closing)));
+    out += L.fitted_line("    ", "in CLOSE_WAIT " + short_duration(mean) + " on average, at most " +
+                                     short_duration(g.max_seconds));
+    if (!g.other) out += paths_lines(L, g);
+    return out + sample_lines(L, g);
 }
 
 // The path in a histogram's title: its kind and innermost user functions.
@@ -110,15 +110,15 @@ std::string path_title(const CloseWaitDurations& d) {
     return title;
 }
 
-std::string histogram_block(size_t index, const CloseWaitDurations& d) {
+std::string histogram_block(const Layout& L, size_t index, const CloseWaitDurations& d) {
     std::string out = "\n";
     const double mean = d.count ? d.total_seconds / static_cast<double>(d.count) : 0;
-    out += fitted_line("", "#" + std::to_string(index) + " " + path_title(d));
+    out += L.fitted_line("", "#" + std::to_string(index) + " " + path_title(d));
     const std::string who =
         d.opening.pid || d.opening.comm
             ? "; first opened by " + format_process(d.opening.comm, d.opening.pid)
             : "";
-    out += fitted_line(
+    out += L.fitted_line(
         "    ", plural(d.count, "socket", "sockets") + ", mean " + short_duration(mean) + who);
     uint64_t max = 0;
     for (const auto& b : d.buckets) max = std::max(max, b.count);
@@ -140,25 +140,29 @@ std::string histogram_block(size_t index, const CloseWaitDurations& d) {
 
 }  // namespace
 
-std::string render_late_closes_text(const Report& report) {
+std::string render_late_closes_text(const Report& report, const ReportContext& context) {
     if (report.late_closes.empty()) return "";
+    const Layout L(context.text_width, context.color);
     uint64_t total = 0;
     for (const auto& g : report.late_closes) total += g.count;
-    std::string out = "\n" + fitted_line("", "Late closes: " + plural(total, "socket", "sockets") +
-                                                 " in CLOSE_WAIT at least " +
-                                                 human_setting(report.min_age_seconds) +
-                                                 ", then closed during the run");
+    std::string out =
+        "\n" +
+        L.fitted_line("", "Late closes: " + plural(total, "socket", "sockets") +
+                              " in CLOSE_WAIT at least " + human_setting(report.min_age_seconds) +
+                              ", then closed during the run");
     for (size_t i = 0; i < report.late_closes.size(); ++i)
-        out += group_block(i + 1, report.late_closes[i]);
+        out += group_block(L, i + 1, report.late_closes[i]);
     return out;
 }
 
-std::string render_durations_text(const Report& report) {
+std::string render_durations_text(const Report& report, const ReportContext& context) {
     if (report.close_wait_durations.empty()) return "";
+    const Layout L(context.text_width, context.color);
     std::string out =
-        "\n" + fitted_line("", "Time in CLOSE_WAIT of the sockets that left it, by opening path:");
+        "\n" +
+        L.fitted_line("", "Time in CLOSE_WAIT of the sockets that left it, by opening path:");
     for (size_t i = 0; i < report.close_wait_durations.size(); ++i)
-        out += histogram_block(i + 1, report.close_wait_durations[i]);
+        out += histogram_block(L, i + 1, report.close_wait_durations[i]);
     return out;
 }
 

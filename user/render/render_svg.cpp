@@ -135,7 +135,8 @@ std::string described(const FlameFrame& f) {
             return f.name + " [process]";
         case FlameKind::User:
         case FlameKind::Interpreter:
-            return f.module.empty() ? f.name : f.name + " (" + f.module + ")";
+            return (f.module.empty() ? f.name : f.name + " (" + f.module + ")") +
+                   (f.own ? ", own code" : "");
         case FlameKind::Missing:
             break;
     }
@@ -182,12 +183,15 @@ Palette palette(FlameKind kind) {
     return {195, 195, 195, 15, 15, 15};  // grey
 }
 
+// The user's own frame, whatever its kind: the one colour no kind has, so the eye lands on it.
+constexpr Palette kOwnPalette = {225, 30, 150, 25, 40, 50};  // magenta
+
 std::string rgb(int r, int g, int b) {
     return "rgb(" + std::to_string(r) + "," + std::to_string(g) + "," + std::to_string(b) + ")";
 }
 
 std::string colour(const FlameFrame& f) {
-    const Palette p = palette(f.kind);
+    const Palette p = f.own ? kOwnPalette : palette(f.kind);
     const uint32_t h = fnv1a(f.name);
     auto vary = [&](int base, int range, int shift) {
         return base + static_cast<int>(range * ((h >> shift) & 0xFF) / 255);
@@ -273,15 +277,13 @@ text { font-family: monospace; font-size: 12px; fill: rgb(0,0,0); }
 )";
 
 std::string legend() {
-    const std::pair<FlameKind, std::string> items[] = {{FlameKind::Process, "process"},
-                                                       {FlameKind::User, "user"},
-                                                       {FlameKind::Interpreter, "interpreter"},
-                                                       {FlameKind::Kernel, "kernel"},
-                                                       {FlameKind::Missing, "missing"}};
+    const std::pair<Palette, std::string> items[] = {
+        {palette(FlameKind::Process), "process"},         {palette(FlameKind::User), "user"},
+        {palette(FlameKind::Interpreter), "interpreter"}, {palette(FlameKind::Kernel), "kernel"},
+        {palette(FlameKind::Missing), "missing"},         {kOwnPalette, "own code"}};
     std::string out = "<g id=\"legend\">\n";
     int x = kPad;
-    for (const auto& [kind, name] : items) {
-        const Palette p = palette(kind);
+    for (const auto& [p, name] : items) {
         const std::string fill = rgb(p.r + p.dr / 2, p.g + p.dg / 2, p.b + p.db / 2);
         out += Tag("rect")
                    .attr("x", x)

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "report/stack_folding.h"
 #include "util/display.h"
 
 namespace cwtrace::text_layout {
@@ -27,6 +28,22 @@ std::string shorten(const std::string& s, size_t max) {
     return s.substr(0, starts[head]) + "…" + (tail ? s.substr(starts[starts.size() - tail]) : "");
 }
 
+std::string shorten_path(const std::string& s, size_t max) {
+    const size_t w = width(s);
+    if (w <= max) return s;
+    if (max == 0) return "";
+    // The last max - 1 code points, after "…".
+    size_t skip = w - (max - 1), start = 0;
+    for (size_t seen = 0; start < s.size(); ++start)
+        if (starts_code_point(s[start]) && seen++ == skip) break;
+    // Start at a '/' near the cut, so that what is left reads as a path: "…/urllib3/util/...",
+    // not "…ckages/urllib3/util/...". A far one would give up columns a name could use.
+    constexpr size_t kNear = 16;
+    const size_t slash = s.find('/', start);
+    if (slash != std::string::npos && slash - start <= kNear) start = slash;
+    return "…" + s.substr(start);
+}
+
 std::string pad_right(const std::string& s, size_t w) {
     return s + std::string(w - std::min(w, width(s)), ' ');
 }
@@ -35,25 +52,28 @@ std::string pad_left(const std::string& s, size_t w) {
     return std::string(w - std::min(w, width(s)), ' ') + s;
 }
 
-std::string wrap(const std::string& indent, const std::string& cont,
-                 const std::vector<std::string>& words, const std::string& sep) {
+Layout::Layout(size_t columns, bool color)
+    : columns_(std::clamp(columns, kMinWidth, kMaxWidth)), color_(color) {}
+
+std::string Layout::wrap(const std::string& indent, const std::string& cont,
+                         const std::vector<std::string>& words, const std::string& sep) const {
     std::string out, line = indent;
     bool line_empty = true;
     for (const auto& w : words) {
-        if (!line_empty && width(line) + sep.size() + width(w) > kWidth) {
+        if (!line_empty && width(line) + sep.size() + width(w) > columns_) {
             out += line + "\n";
             line = cont;
             line_empty = true;
         }
         if (!line_empty) line += sep;
-        line += shorten(w, kWidth - width(line));
+        line += shorten(w, columns_ - std::min(columns_, width(line)));
         line_empty = false;
     }
     return out + line + "\n";
 }
 
-std::string fitted_line(const std::string& indent, const std::string& text) {
-    return indent + shorten(text, kWidth - width(indent)) + "\n";
+std::string Layout::fitted_line(const std::string& indent, const std::string& text) const {
+    return indent + shorten(text, columns_ - std::min(columns_, width(indent))) + "\n";
 }
 
 std::vector<std::string> split_words(const std::string& s) {
@@ -81,11 +101,11 @@ std::string own_frame_text(const Frame& own) {
     std::string where = display_safe(slash == std::string::npos ? path : path.substr(slash + 1));
     if (!own.file.empty() && own.line) where += ":" + std::to_string(*own.line);
     std::string text = shorten(display_safe(own.function), kMaxFunction);
-    return where.empty() ? text : text + " (" + shorten(where, kMaxFunction) + ")";
+    return where.empty() ? text : text + " (" + shorten_path(where, kMaxFunction) + ")";
 }
 
-std::string frame_line(const Frame& f, bool kernel) {
-    const size_t avail = kWidth - kFrameIndent.size();
+std::string Layout::frame_line(const Frame& f, bool kernel) const {
+    const size_t avail = columns_ - kFrameIndent.size();
     std::string fn = display_safe(f.function.empty() ? "[unknown]" : f.function);
     std::string mod = kernel && f.module.empty() ? "kernel" : display_safe(f.module);
     const std::string line = f.line ? ":" + std::to_string(*f.line) : "";
@@ -101,15 +121,15 @@ std::string frame_line(const Frame& f, bool kernel) {
     const size_t decor = mod.empty() ? 0 : 3;  // " ()" or " []"
     if (width(fn) + decor + width(mod) > avail) {
         const size_t fn_want = std::min(width(fn), avail - decor);
-        mod = shorten(mod, std::max(avail - decor - fn_want, avail / 2 - decor));
+        mod = shorten_path(mod, std::max(avail - decor - fn_want, avail / 2 - decor));
         fn = shorten(fn, avail - decor - width(mod));
     }
     if (mod.empty()) return kFrameIndent + fn + "\n";
     return kFrameIndent + fn + (kernel ? " [" + mod + "]" : " (" + mod + ")") + "\n";
 }
 
-std::string stack_block(const std::string& label, const std::vector<Frame>& frames, bool kernel,
-                        size_t max_frames) {
+std::string Layout::stack_block(const std::string& label, const std::vector<Frame>& frames,
+                                bool kernel, size_t max_frames) const {
     if (frames.empty()) return kLabelIndent + label + " not captured\n";
     std::string out = kLabelIndent + label + "\n";
     for (size_t i = 0; i < frames.size() && i < max_frames; ++i)
@@ -117,6 +137,40 @@ std::string stack_block(const std::string& label, const std::vector<Frame>& fram
     if (frames.size() > max_frames)
         out += fitted_line(
             kFrameIndent, "... " + plural(frames.size() - max_frames, "more frame", "more frames"));
+    return out;
+}
+
+std::string Layout::folded_stack_block(const std::string& label, const Origin& origin) const {
+    const std::vector<Frame>& frames = origin.user_stack;
+    if (frames.empty()) return stack_block(label, frames, false);
+    std::string out = kLabelIndent + label + "\n";
+    for (const StackLine& line : fold_library_frames(frames, origin.own_frame)) {
+        if (line.count == 1) {
+            out += frame_line(frames[line.first], false);
+            continue;
+        }
+        std::string libraries;
+        for (const std::string& lib : line.libraries)
+            libraries += (libraries.empty() ? " in " : ", ") + display_safe(lib);
+        out += fitted_line(kFrameIndent,
+                           "… " + plural(line.count, "frame", "frames") + libraries + " …");
+    }
+    return out;
+}
+
+std::string Layout::paint(const std::string& lines, Paint what) const {
+    if (!color_ || lines.empty()) return lines;
+    // SGR: bold; cyan; yellow; bold red. Reset before each newline, so a pager cuts no colour.
+    const char* sgr = "\x1b[1m";
+    if (what == Paint::Owner) sgr = "\x1b[36m";
+    if (what == Paint::Age) sgr = "\x1b[33m";
+    if (what == Paint::Warning) sgr = "\x1b[1;31m";
+    std::string out;
+    for (size_t i = 0, nl; i < lines.size(); i = nl + 1) {
+        nl = std::min(lines.find('\n', i), lines.size());
+        out += sgr + lines.substr(i, nl - i) + "\x1b[0m";
+        if (nl < lines.size()) out += '\n';
+    }
     return out;
 }
 

@@ -1,3 +1,5 @@
+// Which frames of an opening path are the user's own, and the library of the others (see
+// own_frame.h).
 #include "report/own_frame.h"
 
 #include <algorithm>
@@ -254,19 +256,27 @@ Result<OwnCode> OwnCode::with_patterns(const std::vector<std::string>& patterns)
     return own;
 }
 
+bool OwnCode::is_own(const Frame& f, bool in_go) const {
+    if (kind_of(f) == Kind::Placeholder) return false;
+    const bool chosen = std::any_of(patterns_.begin(), patterns_.end(), [&](const std::regex& r) {
+        return std::regex_search(f.function, r) || std::regex_search(f.module, r) ||
+               (!f.file.empty() && std::regex_search(f.file, r));
+    });
+    return chosen || own_by_rules(f, in_go);
+}
+
 std::optional<size_t> OwnCode::first_own(const std::vector<Frame>& user_stack) const {
     const bool in_go = go_stack(user_stack);
-    for (size_t i = 0; i < user_stack.size(); ++i) {
-        const Frame& f = user_stack[i];
-        if (kind_of(f) == Kind::Placeholder) continue;
-        const bool chosen =
-            std::any_of(patterns_.begin(), patterns_.end(), [&](const std::regex& r) {
-                return std::regex_search(f.function, r) || std::regex_search(f.module, r) ||
-                       (!f.file.empty() && std::regex_search(f.file, r));
-            });
-        if (chosen || own_by_rules(f, in_go)) return i;
-    }
+    for (size_t i = 0; i < user_stack.size(); ++i)
+        if (is_own(user_stack[i], in_go)) return i;
     return std::nullopt;
+}
+
+std::vector<bool> OwnCode::own_frames(const std::vector<Frame>& user_stack) const {
+    const bool in_go = go_stack(user_stack);
+    std::vector<bool> own(user_stack.size());
+    for (size_t i = 0; i < user_stack.size(); ++i) own[i] = is_own(user_stack[i], in_go);
+    return own;
 }
 
 std::string library_of(const Frame& f) {

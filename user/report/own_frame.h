@@ -30,7 +30,12 @@ class OwnCode {
     // is (a stack of only libraries, or not captured).
     std::optional<size_t> first_own(const std::vector<Frame>& user_stack) const;
 
+    // For each frame of `user_stack`, whether it is the user's (as first_own() judges a frame).
+    std::vector<bool> own_frames(const std::vector<Frame>& user_stack) const;
+
   private:
+    bool is_own(const Frame& frame, bool in_go) const;
+
     std::vector<std::regex> patterns_;
 };
 

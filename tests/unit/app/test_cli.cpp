@@ -271,6 +271,28 @@ TEST(Cli, WeightOfFlameFormats) {
     expect_usage_error({"--weight", "bytes"}, "'bytes'");
 }
 
+// --width, --color, --full-stacks, --mark-own: for tracing and for render alike.
+TEST(Cli, PresentationOptions) {
+    CliResult r = parse({"--width", "132", "--color", "never", "--full-stacks", "--mark-own"});
+    ASSERT_TRUE(r.options) << r.message;
+    EXPECT_EQ(r.options->width, std::optional<size_t>(132));
+    EXPECT_EQ(r.options->color, ColorMode::Never);
+    EXPECT_TRUE(r.options->full_stacks);
+    EXPECT_TRUE(r.options->mark_own);
+    r = parse({});
+    ASSERT_TRUE(r.options);
+    EXPECT_FALSE(r.options->width);
+    EXPECT_EQ(r.options->color, ColorMode::Auto);
+    EXPECT_FALSE(r.options->full_stacks);
+    r = parse({"render", "-", "--width", "40", "--color", "always"});
+    ASSERT_TRUE(r.options) << r.message;
+    EXPECT_EQ(r.options->width, std::optional<size_t>(40));
+    EXPECT_EQ(r.options->color, ColorMode::Always);
+    for (const char* bad : {"39", "1001", "80x", "-80", "0x50"})
+        expect_usage_error({"--width", bad}, std::string("--width: invalid width '") + bad + "'");
+    expect_usage_error({"--color", "yes"}, "--color: unknown mode 'yes' (auto, always or never)");
+}
+
 // The socket filters: values into Options, bad ones one line and exit 2.
 TEST(CliFilters, ValuesReachOptions) {
     CliResult r = parse({"--port", "443", "--lport", "8080", "--rport", "5432", "--rport", "5433",

@@ -75,7 +75,7 @@ TEST(CliHelp, EveryLineFitsOneHundredColumns) {
 TEST(CliHelp, EveryValueHasAPlaceholderSayingWhatItIs) {
     const std::set<std::string> known = {"DURATION", "PID",  "PORT",   "CIDR", "NAME",
                                          "ID",       "PATH", "FORMAT", "N",    "HOST:PORT",
-                                         "REGEX",    "MODE", "WEIGHT"};
+                                         "REGEX",    "MODE", "WEIGHT", "WHEN"};
     for (const std::string& text : {help({"--help"}), help({"render", "--help"})}) {
         const auto options = option_lines(text);
         EXPECT_GE(options.size(), 4u) << text;
@@ -90,7 +90,8 @@ TEST(CliHelp, EveryValueHasAPlaceholderSayingWhatItIs) {
     // The ones that take a value say so: a flag has no placeholder, an option has one.
     for (const OptionLine& o : option_lines(help({"--help"}))) {
         const bool flag = o.names == "-h,--help" || o.names == "--version" ||
-                          o.names == "-v,--verbose" || o.names == "-q,--quiet";
+                          o.names == "-v,--verbose" || o.names == "-q,--quiet" ||
+                          o.names == "--full-stacks" || o.names == "--mark-own";
         EXPECT_EQ(o.placeholder.empty(), flag) << o.names;
     }
 }
