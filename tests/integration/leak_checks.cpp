@@ -36,4 +36,21 @@ namespace cwtrace::testing {
     return ::testing::AssertionSuccess();
 }
 
+::testing::AssertionResult own_frame_is(const nlohmann::json& origin, const std::string& function,
+                                        int line) {
+    const auto& index = origin.value("own_frame", nlohmann::json());
+    const auto& stack = origin.at("user_stack");
+    if (!index.is_number_unsigned() || index.get<size_t>() >= stack.size())
+        return ::testing::AssertionFailure() << "no own frame: " << origin.dump();
+    const auto& own = stack.at(index.get<size_t>());
+    if (origin.value("own", nlohmann::json()) != own)
+        return ::testing::AssertionFailure()
+               << "origin.own is not user_stack[" << index << "]: " << origin.dump();
+    if (own.value("function", "") != function || (line && own.value("line", 0) != line))
+        return ::testing::AssertionFailure()
+               << "own frame " << own.dump() << ", expected " << function
+               << (line ? " at line " + std::to_string(line) : "");
+    return ::testing::AssertionSuccess();
+}
+
 }  // namespace cwtrace::testing

@@ -36,6 +36,12 @@ inline ::testing::AssertionResult has_chain(const std::vector<std::string>& fram
                                          << "]\n  in stack [ " << joined(frames) << "]";
 }
 
+// Whether the opening's first own frame (origin.own_frame, an index into user_stack, and
+// origin.own, that frame repeated) is `function`, and at `line` when one is given: the frame a
+// report's headline names.
+::testing::AssertionResult own_frame_is(const nlohmann::json& origin, const std::string& function,
+                                        int line = 0);
+
 // Whether every frame of `module` in a JSON user stack can be named later from the file alone:
 // it keeps an address, a file offset at which the file's symbols name the frame's function, and
 // the build id the file was linked with; and whether no kernel frame gives its address away.

@@ -6,6 +6,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -48,6 +50,7 @@ TEST(Claims, PythonProcessRunningBeforeStartShowsItsFrames) {
     for (const auto& s : leaked) {
         EXPECT_EQ(s.at("origin").at("pid"), crawler.pid());
         EXPECT_TRUE(has_chain(s.at("origin").at("user_stack"), chain));
+        EXPECT_TRUE(own_frame_is(s.at("origin"), "fetch_page", chain.front().line));
     }
     EXPECT_EQ(report.at("stats").at("lost").at("python_stacks_lost"), 0);
 }
@@ -87,11 +90,13 @@ class ClaimsExitedOpener : public ::testing::TestWithParam<std::string> {};
 // exited still resolves": it lingers past the consumer's 100 ms drain, then exits.
 TEST_P(ClaimsExitedOpener, OpenerGoneAfterItsFirstSocketWasReadStillResolves) {
     pid_t opener = 0;
-    for (const auto& s : exited_openers_sockets(GetParam(), "500", false, &opener))
+    for (const auto& s : exited_openers_sockets(GetParam(), "500", false, &opener)) {
         EXPECT_TRUE(starts_with(s.at("origin").at("user_stack"), {{"connect", kLibc},
                                                                   {"open_leak", FX_QUICK_OPENER},
                                                                   {"dial", FX_QUICK_OPENER},
                                                                   {"main", FX_QUICK_OPENER}}));
+        EXPECT_TRUE(own_frame_is(s.at("origin"), "open_leak"));
+    }
 }
 
 // One gone before userspace read anything (cwtrace stopped meanwhile) keeps its pid and kernel
@@ -184,6 +189,14 @@ TEST(Claims, ConnectsThroughIoUringAreAttributedWithTheirOwnKernelPaths) {
             const auto user = function_names(origin.at("user_stack"));
             EXPECT_TRUE(in_order(user, {"uring_connect", "fetch_through_ring", "main"}))
                 << joined(user);
+            // The fixture's innermost function: the ring's code in it is the program's own.
+            const json& stack = origin.at("user_stack");
+            const auto own = std::find_if(stack.begin(), stack.end(), [](const json& f) {
+                return f.value("module", "") ==
+                       std::filesystem::canonical(FX_URING_CLIENT).string();
+            });
+            ASSERT_NE(own, stack.end()) << stack.dump();
+            EXPECT_TRUE(own_frame_is(origin, own->value("function", "")));
         } else {
             ++worker_connects;
             EXPECT_EQ(origin.at("comm"), "iou-wrk-" + std::to_string(client.pid()));
@@ -234,6 +247,7 @@ TEST(Claims, AcceptsThroughIoUringAreNotAttributed) {
         EXPECT_EQ(origin.at("pid"), server.pid()) << s.dump(2);
         EXPECT_TRUE(starts_with_chain(function_names(origin.at("user_stack")),
                                       {"accept4", "plain_accept", "main"}));
+        EXPECT_TRUE(own_frame_is(origin, "plain_accept"));
     }
     EXPECT_EQ(owned, 2u) << "accepted through io_uring, then the peer closed";
     EXPECT_EQ(unowned, 1u) << "the peer closed, then accepted through io_uring";

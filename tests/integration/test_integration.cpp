@@ -103,6 +103,7 @@ TEST_P(ConnectLeak, AttributedToTheConnectingProcessNeverThePeer) {
         auto kernel = function_names(origin.at("kernel_stack"));
         EXPECT_TRUE(in_order(kernel, {inet6 ? "tcp_v6_connect" : "tcp_v4_connect"}))
             << joined(kernel);
+        EXPECT_TRUE(own_frame_is(origin, "open_connection"));
         EXPECT_TRUE(symbolizable_later(origin, FX_LEAKY_CLIENT,
                                        "1eac0c11e47b01d1d0000000000000000000c0de"));
     }
@@ -151,6 +152,7 @@ TEST_P(AcceptLeak, AttributedToTheAcceptingThreadEvenWhenPeerClosedFirst) {
         EXPECT_TRUE(starts_with_chain(function_names(stack),
                                       {"accept4", "accept_connection", "handle_client", "serve",
                                        "serve_in_thread", "named_thread_main"}));
+        EXPECT_TRUE(own_frame_is(s.at("origin"), "accept_connection"));
         EXPECT_GE(s.at("close_wait_seconds").get<double>(), 1.0);
     }
     expect_variant_loaded(GetParam(), *cwtrace);

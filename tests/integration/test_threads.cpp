@@ -34,6 +34,7 @@ TEST_P(Threads, ConnectFromANamedThreadIsThatThreads) {
         EXPECT_TRUE(starts_with_chain(function_names(stack),
                                       {"connect", "open_connection", "fetch_page", "crawl",
                                        "leak_in_thread", "named_thread_main"}));
+        EXPECT_TRUE(own_frame_is(s.at("origin"), "open_connection"));
     }
 }
 
@@ -50,6 +51,7 @@ TEST_P(Threads, PlainAcceptFromANamedThreadIsThatThreads) {
         EXPECT_TRUE(starts_with_chain(function_names(stack),
                                       {"accept", "accept_connection", "handle_client", "serve",
                                        "serve_in_thread", "named_thread_main"}));
+        EXPECT_TRUE(own_frame_is(s.at("origin"), "accept_connection"));
     }
 }
 

@@ -1,7 +1,7 @@
-// JSON report, schema "cwtrace.report/1" (docs/report.md, docs/report.schema.json): one document on one line.
-// Keys in the contract's order, additions last; seconds rounded to milliseconds so output is
-// stable. Strings that are not valid UTF-8 (process names and symbols are arbitrary bytes) have the
-// bad bytes replaced by U+FFFD rather than failing the report.
+// JSON report, schema "cwtrace.report/1" (docs/report.md, docs/report.schema.json): one document
+// on one line. Keys in the contract's order, additions last; seconds rounded to milliseconds so
+// output is stable. Strings that are not valid UTF-8 (process names and symbols are arbitrary
+// bytes) have the bad bytes replaced by U+FFFD rather than failing the report.
 #include <algorithm>
 #include <array>
 #include <charconv>
