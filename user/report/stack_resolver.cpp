@@ -1,6 +1,8 @@
 // Stack resolution: symbolized frames of the threads the kernel recorded, cached per process.
 #include "report/stack_resolver.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -182,8 +184,11 @@ Origin StackResolver::resolve_thread(const cw_origin& o, std::optional<uint32_t>
     origin.comm = comm_of(o);
     if (o.kernel_stack_id >= 0) origin.kernel_stack = kernel_frames(o.kernel_stack_id);
     if (o.user_stack_id >= 0 || python_ || unwound) origin.user_stack = user_frames(o, unwound);
-    if (origin.kind != OriginKind::Unknown)  // a closer's stack leads nowhere
+    if (origin.kind != OriginKind::Unknown) {  // a closer's stack leads nowhere
         if (auto own = own_.first_own(origin.user_stack)) origin.own_frame = uint32_t(*own);
+        // Said at normal level, once a process: frames nobody can act on, and how to name them.
+        if (auto hint = naming_hints_.first_for(origin)) spdlog::warn("{}", *hint);
+    }
     return origin;
 }
 

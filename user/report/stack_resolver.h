@@ -20,6 +20,7 @@
 #include "cwtrace/abi.h"
 #include "kernel/decoder.h"
 #include "model/report.h"
+#include "report/naming_hints.h"
 #include "report/own_frame.h"
 #include "symbols/ksyms.h"
 #include "symbols/perf_map.h"
@@ -111,6 +112,7 @@ class StackResolver {
     StackLookup stacks_;
     PythonFrames python_;
     OwnCode own_;
+    NamingHints naming_hints_;
     std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
     UserSymbolizer user_symbolizer_;
     ProcessMapsReader maps_reader_;  // forks with the same mappings share one table

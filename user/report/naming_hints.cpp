@@ -1,0 +1,72 @@
+// Hints that name a runtime's generated code (see naming_hints.h).
+#include "report/naming_hints.h"
+
+#include <string_view>
+
+#include "report/runtime.h"
+
+namespace cwtrace {
+namespace {
+
+// Code outside every mapped file, not named from a perf map: a JIT's.
+bool unnamed_generated(const Frame& f) {
+    return f.module.empty() && (f.function.empty() || f.function == "[unknown]");
+}
+
+bool from_perf_map(const Frame& f) {
+    const std::string_view m = f.module;
+    return m.starts_with("/tmp/perf-") && m.ends_with(".map");
+}
+
+// V8 runs bytecode through one builtin: each JavaScript function interpreted shows as it, the
+// same for all, unless node writes a stack frame of its own per function.
+bool interpreter_trampoline(const Frame& f) {
+    return f.function == "Builtins_InterpreterEntryTrampoline";
+}
+
+std::string who(const Origin& o) { return format_process(o.comm, o.pid); }
+
+}  // namespace
+
+std::optional<std::string> naming_hint(const Origin& origin) {
+    bool unnamed = false, trampolines = false, perf_map = false;
+    for (const Frame& f : origin.user_stack) {
+        unnamed |= unnamed_generated(f);
+        trampolines |= interpreter_trampoline(f);
+        perf_map |= from_perf_map(f);
+    }
+    switch (runtime_of(origin)) {
+        case Runtime::Node:
+            if (!unnamed && !trampolines) return std::nullopt;
+            // --perf-basic-prof alone names compiled functions only; the interpreted ones stay
+            // behind the trampoline until each gets a frame of its own.
+            if (perf_map)
+                return who(origin) +
+                       ": JavaScript functions the interpreter ran are unnamed: add "
+                       "--interpreted-frames-native-stack to node's --perf-basic-prof";
+            return who(origin) +
+                   ": JavaScript frames are unnamed: start node with --perf-basic-prof "
+                   "--interpreted-frames-native-stack (or NODE_OPTIONS) so it writes "
+                   "/tmp/perf-PID.map";
+        case Runtime::Java:
+            if (!unnamed) return std::nullopt;
+            return who(origin) +
+                   ": Java frames are unnamed: run java with -XX:+PreserveFramePointer and "
+                   "write its perf map (jcmd PID Compiler.perfmap, or -XX:+DumpPerfMapAtExit)";
+        case Runtime::Python:
+        case Runtime::Go:
+        case Runtime::Unknown:
+            break;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> NamingHints::first_for(const Origin& origin) {
+    auto hint = naming_hint(origin);
+    if (!hint || !origin.pid) return hint;
+    if (told_.size() >= kMaxProcesses) told_.clear();
+    if (!told_.insert(*origin.pid).second) return std::nullopt;
+    return hint;
+}
+
+}  // namespace cwtrace
