@@ -3,6 +3,7 @@
 
 #include <string_view>
 
+#include "report/own_frame.h"
 #include "report/runtime.h"
 
 namespace cwtrace {
@@ -11,11 +12,6 @@ namespace {
 // Code outside every mapped file, not named from a perf map: a JIT's.
 bool unnamed_generated(const Frame& f) {
     return f.module.empty() && (f.function.empty() || f.function == "[unknown]");
-}
-
-bool from_perf_map(const Frame& f) {
-    const std::string_view m = f.module;
-    return m.starts_with("/tmp/perf-") && m.ends_with(".map");
 }
 
 // V8 runs bytecode through one builtin: each JavaScript function interpreted shows as it, the
@@ -33,7 +29,7 @@ std::optional<std::string> naming_hint(const Origin& origin) {
     for (const Frame& f : origin.user_stack) {
         unnamed |= unnamed_generated(f);
         trampolines |= interpreter_trampoline(f);
-        perf_map |= from_perf_map(f);
+        perf_map |= is_perf_map(f.module);
     }
     switch (runtime_of(origin)) {
         case Runtime::Node:

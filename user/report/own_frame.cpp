@@ -22,14 +22,6 @@ std::string_view basename_of(std::string_view path) {
 // What the frame is, read from its module: each kind has its own rules.
 enum class Kind { Placeholder, Python, PerfMap, Native };
 
-bool is_perf_map(std::string_view module) {
-    std::string_view name = basename_of(module);
-    if (!name.starts_with("perf-") || !name.ends_with(".map")) return false;
-    name = name.substr(5, name.size() - 9);
-    return !name.empty() &&
-           std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 Kind kind_of(const Frame& f) {
     // "[unknown]", "[python stack not captured]", a frame with no module: nobody's.
     if (f.function.empty() || f.function.front() == '[' || f.module.empty())
@@ -243,6 +235,14 @@ bool own_by_rules(const Frame& f, bool in_go) {
 }
 
 }  // namespace
+
+bool is_perf_map(std::string_view module) {
+    std::string_view name = basename_of(module);
+    if (!name.starts_with("perf-") || !name.ends_with(".map")) return false;
+    name = name.substr(5, name.size() - 9);
+    return !name.empty() &&
+           std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 Result<OwnCode> OwnCode::with_patterns(const std::vector<std::string>& patterns) {
     OwnCode own;

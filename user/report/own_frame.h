@@ -46,4 +46,8 @@ class OwnCode {
 // Java package ("java.net"); "" when nothing names one.
 std::string library_of(const Frame& frame);
 
+// Whether a frame's module is a perf map (/tmp/perf-PID.map, as a JIT writes it): code named
+// from it, not from a file of its own.
+bool is_perf_map(std::string_view module);
+
 }  // namespace cwtrace
