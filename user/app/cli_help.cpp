@@ -106,6 +106,8 @@ std::string trace_help_footer() {
     return examples({
                {"sudo cwtrace --min-age 30s", "stuck 30s or more, until Ctrl-C"},
                {"sudo cwtrace -p 4321 -d 1m", "process 4321's sockets, for a minute"},
+               {"sudo cwtrace --rport 5432 --remote 10.0.0.0/8",
+                "to Postgres servers in 10/8 only"},
                {"sudo cwtrace -d 5m -f json -o r.json", "five minutes, saved as JSON"},
                {"cwtrace render r.json -o r.svg", "that report as a flame graph (no root)"},
                {"sudo cwtrace -i 1m -f json > r.jsonl", "a JSON report a minute (JSON Lines)"},
