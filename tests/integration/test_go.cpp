@@ -103,6 +103,7 @@ TEST_P(GoRuntime, DialInTheUsersGoroutineNamesTheUsersFunction) {
                               {"net.Dial", "main.openConnection", "main.main"}));
         EXPECT_TRUE(own_frame_is(origin, "main.openConnection", dial_line));
         const json& own = origin.at("own");
+        ASSERT_TRUE(own.is_object()) << origin.dump(2);
         EXPECT_TRUE(own.value("file", "").ends_with("/leaky_go.go")) << own.dump();
         EXPECT_EQ(own.value("module", ""), module) << own.dump();
         EXPECT_TRUE(go_frames_symbolizable_later(origin, binary));

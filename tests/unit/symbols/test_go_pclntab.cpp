@@ -132,6 +132,20 @@ std::vector<std::string> addr2line(const std::vector<uint64_t>& pcs) {
     return out;
 }
 
+// A /proc/PID/maps line mapping `binary` from offset 0 where it is linked plus `shift`, up to
+// `end` (as linked): a non-PIE executable maps where it is linked.
+std::string maps_line(const std::string& binary, uint64_t shift, uint64_t end) {
+    auto elf = ElfSymbols::load(binary);
+    struct stat st;
+    if (!elf || !elf->offset_to_vaddr(0) || ::stat(binary.c_str(), &st) != 0) return "";
+    char line[512];
+    std::snprintf(line, sizeof line, "%lx-%lx r-xp 00000000 %x:%x %lu %s\n",
+                  static_cast<unsigned long>(*elf->offset_to_vaddr(0) + shift),
+                  static_cast<unsigned long>(end + shift), major(st.st_dev), minor(st.st_dev),
+                  static_cast<unsigned long>(st.st_ino), binary.c_str());
+    return line;
+}
+
 // Every function the symbol table names is the one the stripped binary's pclntab names at its
 // entry, its middle and its last byte.
 TEST(GoPclntabTest, NamesWhatTheSymbolTableNames) {
@@ -265,18 +279,7 @@ TEST(GoPclntabTest, StrippedFramesNamedBySymbolizer) {
     const std::vector<Symbol> syms = text_symbols();
     const Symbol* open = find_symbol(syms, "main.openConnection");
     ASSERT_NE(open, nullptr);
-    auto elf = ElfSymbols::load(kStripped);
-    ASSERT_TRUE(elf);
-    auto base = elf->offset_to_vaddr(0);  // a non-PIE executable maps where it is linked
-    ASSERT_TRUE(base);
-    struct stat st;
-    ASSERT_EQ(::stat(kStripped.c_str(), &st), 0);
-    char line[512];
-    std::snprintf(line, sizeof line, "%lx-%lx r-xp 00000000 %x:%x %lu %s\n",
-                  static_cast<unsigned long>(*base), static_cast<unsigned long>(open->addr + 4096),
-                  major(st.st_dev), minor(st.st_dev), static_cast<unsigned long>(st.st_ino),
-                  kStripped.c_str());
-    ProcessMaps maps = ProcessMaps::parse(line);
+    ProcessMaps maps = ProcessMaps::parse(maps_line(kStripped, 0, open->addr + 4096));
     UserSymbolizer sym;
     const int dial_line = source_line_of("net.Dial(");
     Frame frame;
@@ -289,6 +292,27 @@ TEST(GoPclntabTest, StrippedFramesNamedBySymbolizer) {
     EXPECT_EQ(fs::path(frame.file).filename(), "leaky_go.go");
     EXPECT_EQ(frame.build_id, read_build_id(kStripped).value_or("none"));
     EXPECT_EQ(frame.module, kStripped);
+}
+
+// With room for one table, two Go binaries take turns: the one dropped is read again when its
+// frames come back, never left unnamed.
+TEST(GoPclntabTest, TablesDroppedPastTheBoundAreReadAgain) {
+    SKIP_WITHOUT_GO();
+    const std::vector<Symbol> syms = text_symbols();
+    const Symbol* open = find_symbol(syms, "main.openConnection");
+    ASSERT_NE(open, nullptr);
+    // The plain build where it is linked, the stripped one 256 MB above.
+    constexpr uint64_t kShift = 256 << 20;
+    ProcessMaps maps = ProcessMaps::parse(maps_line(kPlain, 0, open->addr + 4096) +
+                                          maps_line(kStripped, kShift, open->addr + 4096));
+    UserSymbolizer sym(16, 1);
+    for (int turn = 0; turn < 3; ++turn) {
+        for (uint64_t shift : {uint64_t{0}, kShift}) {
+            const Frame frame = sym.symbolize(maps, open->addr + shift + 1);
+            EXPECT_EQ(frame.function, "main.openConnection") << turn << " " << frame.module;
+            EXPECT_GT(frame.line.value_or(0), 0) << frame.module;
+        }
+    }
 }
 
 // Every prefix of a real table, and the table with any one header byte changed, is refused or
