@@ -315,6 +315,29 @@ TEST(GoPclntabTest, TablesDroppedPastTheBoundAreReadAgain) {
     }
 }
 
+// Go 1.20 moved nothing the lookup reads (its _func grew after cuOffset): the same table under
+// 1.20's magic answers alike; under no magic it is no table.
+TEST(GoPclntabTest, MagicChoosesTheLayout) {
+    SKIP_WITHOUT_GO();
+    std::vector<uint8_t> bytes = section_bytes(kStripped);
+    ASSERT_GT(bytes.size(), 8u);
+    auto go118 = GoPclntab::parse(bytes);
+    ASSERT_TRUE(go118);
+    bytes[0] = 0xf1;  // 0xfffffff1, little-endian
+    auto go120 = GoPclntab::parse(bytes);
+    ASSERT_TRUE(go120);
+    EXPECT_EQ(go120->layout(), "1.20");
+    const std::vector<Symbol> syms = go_functions();
+    for (size_t i = 0; i < syms.size(); i += 97) {
+        auto a = go118->lookup(syms[i].addr + 1), b = go120->lookup(syms[i].addr + 1);
+        ASSERT_TRUE(a && b) << syms[i].name;
+        EXPECT_EQ(a->function + a->file + std::to_string(a->line),
+                  b->function + b->file + std::to_string(b->line));
+    }
+    bytes[0] = 0xf5;
+    EXPECT_FALSE(GoPclntab::parse(bytes));
+}
+
 // Every prefix of a real table, and the table with any one header byte changed, is refused or
 // answers within itself (ASan/UBSan builds check "within").
 TEST(GoPclntabTest, CutAndBentTablesAreSafe) {
