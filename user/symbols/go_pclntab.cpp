@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "symbols/go_pclntab_bytes.h"
+
 namespace cwtrace {
 namespace {
 
@@ -17,18 +19,21 @@ constexpr uint64_t kMaxStringBytes = 64 << 10;  // a name or path; generics make
 // Steps of one pc-value table walked for one PC: a real function's table has a few hundred.
 constexpr uint64_t kMaxPcValueSteps = 1 << 20;
 
-bool fits(uint64_t off, uint64_t len, uint64_t size) { return off <= size && len <= size - off; }
-
 }  // namespace
 
-uint64_t GoPclntab::word(uint64_t off, unsigned size) const {
-    if (!fits(off, size, bytes_.size())) return 0;
+uint64_t load_word(const std::vector<uint8_t>& bytes, uint64_t off, unsigned size,
+                   bool big_endian) {
+    if (!fits(off, size, bytes.size())) return 0;
     uint64_t v = 0;
     for (unsigned i = 0; i < size; ++i) {
-        const unsigned shift = big_endian_ ? 8 * (size - 1 - i) : 8 * i;
-        v |= uint64_t{bytes_[off + i]} << shift;
+        const unsigned shift = big_endian ? 8 * (size - 1 - i) : 8 * i;
+        v |= uint64_t{bytes[off + i]} << shift;
     }
     return v;
+}
+
+uint64_t GoPclntab::word(uint64_t off, unsigned size) const {
+    return load_word(bytes_, off, size, big_endian_);
 }
 
 std::string_view GoPclntab::string_at(uint64_t off) const {
@@ -62,10 +67,13 @@ std::string_view GoPclntab::layout() const {
     return "";
 }
 
-std::optional<GoPclntab> GoPclntab::parse(std::vector<uint8_t> bytes, uint64_t text_start) {
-    if (bytes.size() < 8 || bytes.size() > kMaxBytes) return std::nullopt;
+std::optional<GoPclntab> GoPclntab::parse(std::vector<uint8_t> bytes, uint64_t text_start,
+                                          std::vector<uint8_t> gofunc) {
+    if (bytes.size() < 8 || bytes.size() > kMaxBytes || gofunc.size() > kMaxBytes)
+        return std::nullopt;
     GoPclntab t;
     t.bytes_ = std::move(bytes);
+    t.gofunc_ = std::move(gofunc);
     // The byte order is the target's: the magic reads right in one of them.
     const uint32_t little = t.u32(0);
     t.big_endian_ = little != kMagic120 && little != kMagic118 && little != kMagic116;
@@ -177,6 +185,7 @@ std::optional<GoFunction> GoPclntab::lookup(uint64_t pc) const {
     // After nameOff: args, deferreturn, pcsp, pcfile, pcln, npcdata, cuOffset.
     const uint32_t pcfile = u32(func + field + 16), pcln = u32(func + field + 20);
     const uint32_t cu = u32(func + field + 28);
+    pc = call_site(func, out.entry, pc, out.inlined);
     if (auto line = pc_value(pcln, out.entry, pc); line && *line > 0)
         out.line = static_cast<uint32_t>(*line);
     // The file number indexes the function's compilation unit's slice of the cutab, whose

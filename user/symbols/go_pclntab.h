@@ -20,6 +20,9 @@ struct GoFunction {
     std::string file;      // absolute, as compiled; "" when the table names none
     uint32_t line = 0;     // 0 when the table names none
     uint64_t entry = 0;    // the function's first instruction (ELF virtual address)
+    // The functions the compiler inlined where the PC is, innermost first; file and line are
+    // then those of the outermost call, in `function`, as a symbol table's name goes with them.
+    std::vector<std::string> inlined;
 };
 
 class GoPclntab {
@@ -33,7 +36,9 @@ class GoPclntab {
     static std::optional<GoPclntab> load(int fd);
     // From the table's bytes (from its pcHeader on). `text_start` stands in for the header's
     // textStart when that is 0 (relocated at run time in a PIE): the .text section's address.
-    static std::optional<GoPclntab> parse(std::vector<uint8_t> bytes, uint64_t text_start = 0);
+    // `gofunc`: the bytes of go.func.* on, where inline trees are, when the caller has them.
+    static std::optional<GoPclntab> parse(std::vector<uint8_t> bytes, uint64_t text_start = 0,
+                                          std::vector<uint8_t> gofunc = {});
 
     // The function whose code holds the ELF virtual address `pc`; nullopt outside Go's text.
     std::optional<GoFunction> lookup(uint64_t pc) const;
@@ -41,9 +46,23 @@ class GoPclntab {
     // The Go release family the layout belongs to: "1.16", "1.18" or "1.20".
     std::string_view layout() const;
 
+    // A loaded segment of the binary: where moduledata and go.func.* are searched.
+    struct Segment {
+        uint64_t vaddr = 0;
+        std::vector<uint8_t> bytes;
+    };
+
   private:
     enum class Layout : uint8_t { Go116, Go118, Go120 };
     GoPclntab() = default;
+
+    // Finds go.func.* (where Go 1.18+ keeps inline trees) through the moduledata that points at
+    // the pcHeader at `header_vaddr`, and keeps its bytes.
+    void attach_gofunc(const std::vector<Segment>& segments, uint64_t header_vaddr);
+    // The PC of the outermost call the code at `pc` was inlined into (`pc` when none), with the
+    // names of the functions inlined there, innermost first.
+    uint64_t call_site(uint64_t func, uint64_t entry, uint64_t pc,
+                       std::vector<std::string>& inlined) const;
 
     uint64_t word(uint64_t off, unsigned size) const;  // 0 past the end
     uint32_t u32(uint64_t off) const { return static_cast<uint32_t>(word(off, 4)); }
@@ -55,6 +74,7 @@ class GoPclntab {
     bool valid() const;
 
     std::vector<uint8_t> bytes_;
+    std::vector<uint8_t> gofunc_;  // from go.func.* to its segment's end; empty: not found
     Layout layout_ = Layout::Go120;
     bool big_endian_ = false;
     unsigned quantum_ = 1, ptr_size_ = 8;

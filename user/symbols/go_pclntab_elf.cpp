@@ -33,6 +33,7 @@ std::vector<uint8_t> raw_bytes(Elf* elf, uint64_t offset, uint64_t size) {
 
 struct Sections {
     std::vector<uint8_t> pclntab;
+    uint64_t pclntab_vaddr = 0;
     uint64_t text = 0;  // .text's address: where Go's text starts
 };
 
@@ -47,8 +48,10 @@ Sections read_sections(Elf* elf) {
         if (name == nullptr) continue;
         const std::string_view n = name;
         if (n == ".text") out.text = shdr.sh_addr;
-        if (n == ".gopclntab" || n == ".data.rel.ro.gopclntab")
+        if (n == ".gopclntab" || n == ".data.rel.ro.gopclntab") {
             out.pclntab = raw_bytes(elf, shdr.sh_offset, shdr.sh_size);
+            out.pclntab_vaddr = shdr.sh_addr;
+        }
     }
     return out;
 }
@@ -63,25 +66,38 @@ bool header_shape(const uint8_t* p) {
            (p[6] == 1 || p[6] == 2 || p[6] == 4) && (p[7] == 4 || p[7] == 8);
 }
 
-// A pcHeader in a segment that is neither executable nor empty; the table runs at most to the
-// segment's end.
-std::optional<GoPclntab> search_segments(Elf* elf, uint64_t text) {
+// The loaded segments that are not code: where the pclntab, moduledata and go.func.* are.
+std::vector<GoPclntab::Segment> data_segments(Elf* elf) {
+    std::vector<GoPclntab::Segment> out;
     size_t phnum = 0;
-    if (elf_getphdrnum(elf, &phnum) != 0) return std::nullopt;
+    if (elf_getphdrnum(elf, &phnum) != 0) return out;
     for (size_t i = 0; i < phnum; ++i) {
         GElf_Phdr phdr;
         if (gelf_getphdr(elf, static_cast<int>(i), &phdr) == nullptr || phdr.p_type != PT_LOAD ||
             (phdr.p_flags & PF_X) != 0)
             continue;
-        const std::vector<uint8_t> segment = raw_bytes(elf, phdr.p_offset, phdr.p_filesz);
+        GoPclntab::Segment seg{phdr.p_vaddr, raw_bytes(elf, phdr.p_offset, phdr.p_filesz)};
+        if (!seg.bytes.empty()) out.push_back(std::move(seg));
+    }
+    return out;
+}
+
+// A pcHeader in a segment; the table runs at most to the segment's end. Its address too.
+std::optional<GoPclntab> search_segments(const std::vector<GoPclntab::Segment>& segments,
+                                         uint64_t text, uint64_t& header_vaddr) {
+    for (const GoPclntab::Segment& seg : segments) {
+        const std::vector<uint8_t>& bytes = seg.bytes;
         int tried = 0;
-        for (uint64_t at = 0; at + 64 <= segment.size() && tried < kMaxCandidates;
+        for (uint64_t at = 0; at + 64 <= bytes.size() && tried < kMaxCandidates;
              at += kHeaderAlign) {
-            if (!header_shape(segment.data() + at)) continue;
+            if (!header_shape(bytes.data() + at)) continue;
             ++tried;
-            auto table = GoPclntab::parse(
-                {segment.begin() + static_cast<ptrdiff_t>(at), segment.end()}, text);
-            if (table) return table;
+            auto table =
+                GoPclntab::parse({bytes.begin() + static_cast<ptrdiff_t>(at), bytes.end()}, text);
+            if (table) {
+                header_vaddr = seg.vaddr + at;
+                return table;
+            }
         }
     }
     return std::nullopt;
@@ -108,12 +124,24 @@ std::optional<GoPclntab> GoPclntab::load(int fd) {
     ElfPtr elf(elf_begin(fd, ELF_C_READ_MMAP, nullptr));
     if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return std::nullopt;
     Sections sections = read_sections(elf.get());
-    if (!sections.pclntab.empty()) return parse(std::move(sections.pclntab), sections.text);
-    // Only a file without section headers is searched: every other ELF file (each library a
-    // process maps) would otherwise be read whole.
-    size_t shnum = 0;
-    if (elf_getshdrnum(elf.get(), &shnum) != 0 || shnum > 0) return std::nullopt;
-    return search_segments(elf.get(), sections.text ? sections.text : executable_start(elf.get()));
+    std::optional<GoPclntab> table;
+    uint64_t header_vaddr = sections.pclntab_vaddr;
+    std::vector<Segment> segments;
+    if (!sections.pclntab.empty()) {
+        table = parse(std::move(sections.pclntab), sections.text);
+    } else {
+        // Only a file without section headers is searched: every other ELF file (each library
+        // a process maps) would otherwise be read whole.
+        size_t shnum = 0;
+        if (elf_getshdrnum(elf.get(), &shnum) != 0 || shnum > 0) return std::nullopt;
+        segments = data_segments(elf.get());
+        table = search_segments(segments, executable_start(elf.get()), header_vaddr);
+    }
+    if (table && table->layout_ != Layout::Go116) {
+        if (segments.empty()) segments = data_segments(elf.get());
+        table->attach_gofunc(segments, header_vaddr);
+    }
+    return table;
 }
 
 }  // namespace cwtrace
