@@ -220,50 +220,45 @@ TEST(GoPclntabTest, FileAndLineAreDwarfs) {
     EXPECT_GT(inlined, 500u);  // the standard library's inlined calls
 }
 
+// Walks every byte of the fixture's `function` in the stripped table, each named `function` in
+// leaky_go.go, to the first whose answer `wanted` accepts; nullopt when none does.
+template <typename Wanted>
+std::optional<GoFunction> first_in_function(const std::string& function, Wanted wanted) {
+    auto table = load(kStripped);
+    const std::vector<Symbol> syms = text_symbols();
+    const Symbol* sym = find_symbol(syms, function);
+    if (!table || !sym) return std::nullopt;
+    for (uint64_t pc = sym->addr; pc < sym->addr + sym->size; ++pc) {
+        auto fn = table->lookup(pc);
+        EXPECT_TRUE(fn && fn->function == function) << std::hex << pc;
+        EXPECT_TRUE(fn && fs::path(fn->file).filename() == "leaky_go.go") << std::hex << pc;
+        if (fn && wanted(*fn)) return fn;
+    }
+    return std::nullopt;
+}
+
 // http.Get is inlined into main.fetchWithoutClose: the frame is the user's function at the line
 // of its http.Get call, not client.go's, and says what was inlined there.
 TEST(GoPclntabTest, InlinedCallsAreNamedAtTheUsersLine) {
     SKIP_WITHOUT_GO();
-    auto table = load(kStripped);
-    ASSERT_TRUE(table);
-    const std::vector<Symbol> syms = text_symbols();
-    const Symbol* fetch = find_symbol(syms, "main.fetchWithoutClose");
-    ASSERT_NE(fetch, nullptr);
     const int get_line = source_line_of(":= http.Get(");
     ASSERT_GT(get_line, 0);
-    bool seen = false;
-    for (uint64_t pc = fetch->addr; pc < fetch->addr + fetch->size && !seen; ++pc) {
-        auto fn = table->lookup(pc);
-        ASSERT_TRUE(fn);
-        EXPECT_EQ(fn->function, "main.fetchWithoutClose");
-        EXPECT_EQ(fs::path(fn->file).filename(), "leaky_go.go") << std::hex << pc;
-        seen = fn->inlined == std::vector<std::string>{"net/http.Get"};
-        if (seen) {
-            EXPECT_EQ(fn->line, static_cast<uint32_t>(get_line));
-        }
-    }
-    EXPECT_TRUE(seen) << "http.Get is inlined in main.fetchWithoutClose";
+    auto call = first_in_function("main.fetchWithoutClose", [](const GoFunction& fn) {
+        return fn.inlined == std::vector<std::string>{"net/http.Get"};
+    });
+    ASSERT_TRUE(call) << "http.Get is inlined in main.fetchWithoutClose";
+    EXPECT_EQ(call->line, static_cast<uint32_t>(get_line));
 }
 
 // The call of net.Dial is in main.openConnection at the line the source has it.
 TEST(GoPclntabTest, NamesTheUsersCallLine) {
     SKIP_WITHOUT_GO();
-    auto table = load(kStripped);
-    ASSERT_TRUE(table);
-    const std::vector<Symbol> syms = text_symbols();
-    const Symbol* open = find_symbol(syms, "main.openConnection");
-    ASSERT_NE(open, nullptr);
     const int dial_line = source_line_of("net.Dial(");
     ASSERT_GT(dial_line, 0);
-    bool seen = false;
-    for (uint64_t pc = open->addr; pc < open->addr + open->size && !seen; ++pc) {
-        auto fn = table->lookup(pc);
-        ASSERT_TRUE(fn);
-        EXPECT_EQ(fn->function, "main.openConnection");
-        EXPECT_EQ(fs::path(fn->file).filename(), "leaky_go.go");
-        seen = fn->line == static_cast<uint32_t>(dial_line);
-    }
-    EXPECT_TRUE(seen) << "no PC of main.openConnection is at line " << dial_line;
+    EXPECT_TRUE(first_in_function(
+        "main.openConnection",
+        [dial_line](const GoFunction& fn) { return fn.line == static_cast<uint32_t>(dial_line); }))
+        << "no PC of main.openConnection is at line " << dial_line;
 }
 
 // A binary whose section headers are gone too: the pcHeader is found in its read-only segment.
