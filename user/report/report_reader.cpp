@@ -108,13 +108,14 @@ Endpoint endpoint(const Field& f) {
     return *e;
 }
 
-// A GNU build id as hex: what a debuginfod URL is made of, so nothing else passes.
+// A GNU build id (or a Go one: 83 bytes) as hex: what a debuginfod URL is made of, so nothing
+// else passes.
 std::string build_id(const Field& f) {
     std::string id = f.string();
     const bool hex = std::all_of(id.begin(), id.end(), [](char c) {
         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
     });
-    if (id.empty() || id.size() > 128 || !hex) f.fail("expected a build id in lower-case hex");
+    if (id.empty() || id.size() > 256 || !hex) f.fail("expected a build id in lower-case hex");
     return id;
 }
 

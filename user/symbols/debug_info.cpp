@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "symbols/debug_files.h"
 #include "symbols/demangle.h"
 
@@ -24,6 +26,34 @@ bool altlink_safe(int fd) {
     return safe;
 }
 
+// Go's linker always writes a build id of its own, a note named "Go" of type 4 in a PT_NOTE
+// segment (also when section headers are gone), and a GNU one only when asked to.
+constexpr uint32_t kGoBuildIdNote = 4;
+constexpr size_t kMaxBuildIdBytes = 128;
+
+std::optional<std::string> go_build_id(Elf* elf) {
+    size_t phnum = 0;
+    if (elf_getphdrnum(elf, &phnum) != 0) return std::nullopt;
+    for (size_t i = 0; i < phnum; ++i) {
+        GElf_Phdr phdr;
+        if (!gelf_getphdr(elf, static_cast<int>(i), &phdr) || phdr.p_type != PT_NOTE) continue;
+        Elf_Data* notes = elf_getdata_rawchunk(elf, static_cast<int64_t>(phdr.p_offset),
+                                               phdr.p_filesz, ELF_T_NHDR);
+        if (!notes) continue;
+        GElf_Nhdr note;
+        size_t name_at = 0, desc_at = 0;
+        for (size_t at = 0; (at = gelf_getnote(notes, at, &note, &name_at, &desc_at)) > 0;) {
+            const auto* bytes = static_cast<const unsigned char*>(notes->d_buf);
+            if (note.n_type != kGoBuildIdNote || note.n_namesz < 3 ||
+                std::memcmp(bytes + name_at, "Go", 3) != 0 || note.n_descsz == 0 ||
+                note.n_descsz > kMaxBuildIdBytes)
+                continue;
+            return to_hex(bytes + desc_at, note.n_descsz);
+        }
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> read_build_id(const std::string& path) {
@@ -38,6 +68,7 @@ std::optional<std::string> read_build_id(int fd) {
         const void* bytes = nullptr;
         ssize_t n = elf_kind(elf) == ELF_K_ELF ? dwelf_elf_gnu_build_id(elf, &bytes) : -1;
         if (n > 0) id = to_hex(static_cast<const unsigned char*>(bytes), static_cast<size_t>(n));
+        if (!id && elf_kind(elf) == ELF_K_ELF) id = go_build_id(elf);
         elf_end(elf);
     }
     return id;

@@ -21,7 +21,8 @@ namespace cwtrace {
 // The most an ELF file mapped by a process may weigh to be read (libxul.so: 150 MB).
 inline constexpr uint64_t kMaxElfFileBytes = uint64_t{1} << 30;
 
-// The GNU build-id of an ELF file, in hex; nullopt when it has none or is not ELF.
+// The GNU build-id of an ELF file, else (a Go binary built without one) the bytes of its Go
+// build id ("go tool buildid" prints them), in hex; nullopt when it has neither or is not ELF.
 std::optional<std::string> read_build_id(const std::string& path);
 std::optional<std::string> read_build_id(int fd);
 

@@ -363,11 +363,27 @@ const UserSymbolizer::File& UserSymbolizer::file(const ProcessMaps& maps, const 
         if (auto syms = ElfSymbols::load(opened.file->fd())) {
             entry.symbols = std::make_shared<const ElfSymbols>(std::move(*syms));
             entry.debug_key = debug_info_.identify(*opened.file, std::string(m.path), key);
+            if (auto table = GoPclntab::load(opened.file->fd())) {
+                entry.go = true;
+                go_tables_.insert(key, std::make_shared<const GoPclntab>(std::move(*table)));
+            }
         }
     } else if (opened.refusal != Refusal::Missing) {
         spdlog::debug("symbols: {}", opened.reason);
     }
     return files_.insert(key, std::move(entry));
+}
+
+std::shared_ptr<const GoPclntab> UserSymbolizer::go_table(const ProcessMaps& maps,
+                                                          const Mapping& m) {
+    const std::string key = ProcessMaps::file_key(m);
+    if (const auto* known = go_tables_.find(key)) return *known;
+    std::shared_ptr<const GoPclntab> table;
+    if (OpenedFile opened = maps.open_file(m, kMaxElfFileBytes)) {
+        if (auto loaded = GoPclntab::load(opened.file->fd()))
+            table = std::make_shared<const GoPclntab>(std::move(*loaded));
+    }
+    return go_tables_.insert(key, std::move(table));
 }
 
 Frame UserSymbolizer::symbolize(const ProcessMaps& maps, uint64_t addr) {
@@ -381,6 +397,16 @@ Frame UserSymbolizer::symbolize(const ProcessMaps& maps, uint64_t addr) {
     if (DebugInfoCache::is_build_id(f.debug_key)) frame.build_id = f.debug_key;
     auto vaddr = f.symbols->offset_to_vaddr(*frame.file_offset);
     if (!vaddr) return frame;
+    // Go's own table first: it names stripped binaries too, and its lines are the compiler's.
+    if (f.go) {
+        const auto table = go_table(maps, *m);
+        if (auto go = table ? table->lookup(*vaddr) : std::nullopt) {
+            frame.function = std::move(go->function);
+            frame.file = std::move(go->file);
+            if (go->line > 0) frame.line = static_cast<int>(go->line);
+            return frame;
+        }
+    }
     if (auto name = f.symbols->lookup(*vaddr)) frame.function = demangle(*name);
     debug_info_.annotate_identified(f.debug_key, *vaddr, frame);
     return frame;

@@ -1,4 +1,5 @@
-// User-space symbolization: addresses from the ELF symbol tables of the files a process maps.
+// User-space symbolization: addresses from the ELF symbol tables of the files a process maps,
+// and Go code from its binary's pclntab (stripped or not).
 // Snapshots of a process's mappings are taken while it
 // lives; ELF symbol tables are cached per file, so an opener that has exited still resolves.
 // Every file is opened as untrusted_file.h says, and checked to be the one the process maps.
@@ -18,6 +19,7 @@
 
 #include "model/report.h"
 #include "symbols/debug_info.h"
+#include "symbols/go_pclntab.h"
 #include "util/lru_cache.h"
 #include "util/untrusted_file.h"
 
@@ -139,7 +141,8 @@ class ElfSymbols {
 // Resolves user addresses of any process, caching ELF tables per file (dev:inode and path).
 class UserSymbolizer {
   public:
-    explicit UserSymbolizer(size_t max_files = 512) : files_(max_files) {}
+    explicit UserSymbolizer(size_t max_files = 512, size_t max_go_tables = 32)
+        : files_(max_files), go_tables_(max_go_tables) {}
     // `addr` is an address in the process described by `maps`. Returns the function (or
     // "[unknown]") and the module path (empty when no mapping covers the address).
     Frame symbolize(const ProcessMaps& maps, uint64_t addr);
@@ -149,10 +152,16 @@ class UserSymbolizer {
     struct File {
         std::shared_ptr<const ElfSymbols> symbols;  // null: unloadable
         std::string debug_key;                      // its DebugInfoCache entry
+        bool go = false;                            // has a pclntab (see go_tables_)
     };
     const File& file(const ProcessMaps& maps, const Mapping& m);
+    // The Go table of a file with one, read again if it was dropped; null if it cannot be.
+    std::shared_ptr<const GoPclntab> go_table(const ProcessMaps& maps, const Mapping& m);
 
     LruCache<std::string, File> files_;
+    // Apart from files_ and fewer: a pclntab is megabytes where a symbol table of Go's stripped
+    // binary is nothing.
+    LruCache<std::string, std::shared_ptr<const GoPclntab>> go_tables_;
     DebugInfoCache debug_info_;  // file:line, and names from separate debug files
 };
 
