@@ -253,9 +253,10 @@ def print_overheads(results):
         rows,
         "Overhead: cwtrace = 1 - cwtrace ratio / empty-program ratio (the issue's definition;\n"
         "the floor is an empty program where cwtrace attaches, the raw tracepoint); fp, probed =\n"
-        "like cwtrace; peer = like cwtrace too, though it is on the classic tracepoint (whose empty\n"
-        "program is the row above the peer's); --pid = 1 - its ratio (to untraced: the stricter\n"
-        "reading, since an idle --pid should cost nothing at all), the issue's definition beside it"
+        "like cwtrace; peer = like cwtrace too, though it is on the classic tracepoint (whose\n"
+        "empty program is the row above the peer's); --pid = 1 - its ratio (to untraced: the\n"
+        "stricter reading, since an idle --pid should cost nothing at all), the issue's definition\n"
+        "beside it"
     )
 
 
@@ -359,7 +360,15 @@ def print_bpf_costs(env: Env, modes, results):
                 ]
             )
     print_table(
-        ["program", "runs", "runs/conn", "avg ns/run", "ns/conn", "of conn CPU", "recursion_misses"],
+        [
+            "program",
+            "runs",
+            "runs/conn",
+            "avg ns/run",
+            "ns/conn",
+            "of conn CPU",
+            "recursion_misses",
+        ],
         rows,
         "BPF cost per program from the kernel's run statistics (kernel.bpf_stats_enabled=1 during "
         "the traced runs, restored after);\n"
