@@ -255,8 +255,8 @@ def print_overheads(results):
         "the floor is an empty program where cwtrace attaches, the raw tracepoint); fp, probed =\n"
         "like cwtrace; peer = like cwtrace too, though it is on the classic tracepoint (whose\n"
         "empty program is the row above the peer's); --pid = 1 - its ratio (to untraced: the\n"
-        "stricter reading, since an idle --pid should cost nothing at all), the issue's definition\n"
-        "beside it"
+        "stricter reading, since an idle --pid should cost nothing at all), the issue's\n"
+        "definition beside it"
     )
 
 
