@@ -202,19 +202,39 @@ static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk
     bpf_ringbuf_submit(event, submit_flags());
 }
 
+/* Whether set_state() acts on a change from `old_state` to `new_state`. A connection makes ten:
+ * CLOSE->SYN_SENT and SYN_SENT->ESTABLISHED at connect(); LISTEN->SYN_RECV and
+ * SYN_RECV->ESTABLISHED for the accepted end; ESTABLISHED->FIN_WAIT1->FIN_WAIT2->CLOSE on the end
+ * closing first; ESTABLISHED->CLOSE_WAIT->LAST_ACK->CLOSE on the other. Four matter: the connect
+ * (the opener is current), the entry into CLOSE_WAIT, the leave from it (which forgets the
+ * opener: LAST_ACK, entered from CLOSE_WAIT only, needs nothing at its CLOSE), and any other
+ * CLOSE (the opener forgotten). The others are decided on the tracepoint's arguments alone,
+ * before the socket or any map is read: they cost what an empty program costs. */
+static __always_inline bool acted_on(int old_state, int new_state) {
+    return (old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT) ||
+           new_state == CW_TCP_CLOSE_WAIT || old_state == CW_TCP_CLOSE_WAIT ||
+           (new_state == CW_TCP_CLOSE && old_state != CW_TCP_LAST_ACK);
+}
+
 /* A raw tracepoint: the program gets the tracepoint's arguments (sk, old and new state) as they
  * are, where a classic one first has the kernel build a record of every change (addresses,
  * ports, family) for each of the many changes of a connection; the few it acts on read what they
  * need from the socket. */
 static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const bool direct,
                                      const bool recent) {
-    const struct sock* s = KCAST(direct, struct sock, ctx->args[0]);
-    __u64 sk = (__u64)s;
     int old_state = (int)ctx->args[1];
     int new_state = (int)ctx->args[2];
+    bool opening = old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT;
+    const struct sock* s;
+    __u64 sk;
 
+    /* With --pid, nothing but an opening until a selected process has opened a socket. */
+    if (filter_pid_count && !following && !opening) return 0;
+    if (!acted_on(old_state, new_state)) return 0;
+    s = KCAST(direct, struct sock, ctx->args[0]);
+    sk = (__u64)s;
     /* Inside connect(), in the connecting thread: the one moment the opener is current. */
-    if (old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT) {
+    if (opening) {
         struct cw_origin_entry entry = {};
         struct user_state state = {};
 
@@ -227,7 +247,6 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         remember_origin(sk, &entry);
         return 0;
     }
-    if (filter_pid_count && !following) return 0;
     if (new_state == CW_TCP_CLOSE_WAIT) {
         struct cw_origin_entry* entry;
         __u64 now;
@@ -248,11 +267,18 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         emit_enter(s, sk, NULL, now, direct);
         return 0;
     }
-    /* A socket the filters leave out entered CLOSE_WAIT unnoted: its leave says nothing either. */
-    if (old_state == CW_TCP_CLOSE_WAIT && tcp_protocol(s, direct) && flow_selected(s, direct))
-        emit_leave(ctx, s, sk, new_state, direct, recent);
+    if (old_state == CW_TCP_CLOSE_WAIT) {
+        /* A socket the filters leave out entered CLOSE_WAIT unnoted: its leave says nothing. */
+        if (tcp_protocol(s, direct) && flow_selected(s, direct))
+            emit_leave(ctx, s, sk, new_state, direct, recent);
+        /* It never enters CLOSE_WAIT again: its opener is forgotten now, while the entry the
+         * leave just read is in the cache, rather than at its CLOSE (a cold bucket, later). */
+        bpf_map_delete_elem(&origins, &sk);
+        return 0;
+    }
     /* The kernel reuses struct sock memory: forget the opener so it never outlives its socket
-     * (only TCP sockets have one: no protocol check needed). */
+     * (only TCP sockets have one: no protocol check needed). acted_on() passes over a CLOSE from
+     * LAST_ACK, whose leave forgot it. */
     if (new_state == CW_TCP_CLOSE) bpf_map_delete_elem(&origins, &sk);
     return 0;
 }

@@ -25,13 +25,40 @@ static __always_inline struct pt_regs* user_regs(struct task_struct* task, const
     return (struct pt_regs*)((__u64)BPF_CORE_READ(task, stack) + KERNEL_THREAD_SIZE) - 1;
 }
 
+#if defined(bpf_target_x86)
+/* No user code below this (the kernel's default mmap_min_addr): a word under it is no return
+ * address, and reading code before it would fault, which costs more than any read that works. */
+#define USER_CODE_MIN 65536
+/* A word pointing this near the stack pointer points into the stack, which holds no code. */
+#define STACK_NEAR (1 << 20)
+
+/* cw_leaf_caller() with the CW_LEAF_CALLER_WORDS words above `sp` read in one go (a read per
+ * word was most of a frame-pointer mode opening's cost), and the words no return address can
+ * be passed over without reading the code before them. When the one read fails (the stack's
+ * top within those words), word by word as cw_leaf_caller() does. */
+static __always_inline __u64 leaf_caller_of(__u64 sp, __u64 ip) {
+    __u64 words[CW_LEAF_CALLER_WORDS];
+
+    if (bpf_probe_read_user(words, sizeof(words), (const void*)sp)) return cw_leaf_caller(sp, ip);
+        /* Unrolled: constant offsets into the array, as older verifiers want on the stack. */
+#pragma unroll
+    for (__u32 i = 0; i < CW_LEAF_CALLER_WORDS; i++) {
+        __u64 word = words[i];
+
+        if (word < USER_CODE_MIN || word - sp < STACK_NEAR || sp - word < STACK_NEAR) continue;
+        if (cw_calls_current_function(word, ip, i == 0)) return word;
+    }
+    return 0;
+}
+#endif
+
 /* The return address into the caller of the syscall wrapper the thread is in, 0 when none is
  * found (cw_leaf_caller()). Code already ran there, so the pages it reads are in memory.
  * Userspace checks the address again in the mapped file. */
 static __always_inline __u64 user_leaf_caller(struct pt_regs* regs, const bool recent) {
 #if defined(bpf_target_x86)
-    if (recent) return cw_leaf_caller(PT_REGS_SP(regs), PT_REGS_IP(regs));
-    return cw_leaf_caller(PT_REGS_SP_CORE(regs), PT_REGS_IP_CORE(regs));
+    if (recent) return leaf_caller_of(PT_REGS_SP(regs), PT_REGS_IP(regs));
+    return leaf_caller_of(PT_REGS_SP_CORE(regs), PT_REGS_IP_CORE(regs));
 #else
     (void)regs; /* the return address is in a register (lr), not on the stack */
     (void)recent;

@@ -290,9 +290,10 @@ class Tracer:
 class Cwtrace(Tracer):
     """cwtrace with its report written to a file; "tracing TCP" on stderr means attached."""
 
-    def __init__(self, session: Session, binary: Path, args: list, label="cwtrace"):
+    def __init__(self, session: Session, binary: Path, args: list, label="cwtrace", env=None):
         super().__init__(session, label)
         self.argv = [binary, *args]
+        self.env = dict(os.environ, **env) if env else None  # e.g. CWTRACE_PROBED_READS
         self.report = session.workdir / f"cwtrace-{time.monotonic_ns()}.out"
         self._attached = threading.Event()
         self.stderr_lines: list[str] = []
@@ -303,7 +304,7 @@ class Cwtrace(Tracer):
         self.started_at = time.monotonic()
         with open(self.report, "w") as report:
             self.proc = self.session.spawn(
-                self.argv, stdout=report, stderr=subprocess.PIPE, text=True
+                self.argv, stdout=report, stderr=subprocess.PIPE, text=True, env=self.env
             )
         threading.Thread(target=self._read_stderr, daemon=True).start()
 
