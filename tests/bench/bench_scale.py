@@ -30,6 +30,12 @@ LISTENERS_PER_HOLDER = 4  # destinations per holder, so no destination needs > ~
 KB_PER_SOCKET_ESTIMATE = 10
 SS_TANP_TIMEOUT = 120.0
 CLOSE_WAIT_REPORT_TOKEN = b'"close_wait_seconds"'  # once per socket in a JSON report
+NO_OPENER_TOKEN = b'"origin":{"kind":"unknown"'  # a socket whose opening path is not known
+# The opener map's size before it was sized from the host (the BPF object's default): the live
+# burst is run with it too, to show the report after a loss of openers.
+OLD_OPENER_MAP_ENTRIES = 262144
+# cwtrace's --verbose lines the scale rows print: the opener map's size and the report's steps.
+VERBOSE_SHOWN = re.compile(r"opener map:|report:|read from the kernel's map|dropped")
 
 
 @dataclass
@@ -42,6 +48,7 @@ class Row:
     events: str = "-"
     lost: str = "-"
     lost_causes: str = ""  # printed under the table: too wide for a column
+    openers: str = ""  # live runs: sockets with their opening path, and the opener map's size
 
     def cells(self):
         return [
@@ -163,16 +170,18 @@ def report_counts(path, fmt: str) -> tuple[int | None, dict]:
             stats["lost"] = {k.strip(): int(v) for k, v in stats["lost"].items()}
         m = re.search(r"(\d+) sockets? shown", head)
         return (int(m[1]) if m else None), stats
-    sockets, tail = 0, b""
+    sockets, no_opener, tail = 0, 0, b""
     with path.open("rb") as f:
         while chunk := f.read(1 << 24):
             data = tail + chunk
             sockets += data.count(CLOSE_WAIT_REPORT_TOKEN)
-            tail = data[-(len(CLOSE_WAIT_REPORT_TOKEN) - 1) :]
+            no_opener += data.count(NO_OPENER_TOKEN)
+            tail = data[-(len(NO_OPENER_TOKEN) - 1) :]
         f.seek(max(0, path.stat().st_size - (1 << 20)))
         end = f.read().decode(errors="replace")
     at = end.rfind('"stats":')
     stats = json.JSONDecoder().raw_decode(end[at + len('"stats":') :])[0] if at >= 0 else {}
+    stats["no_opener"] = no_opener
     return sockets, stats
 
 
@@ -196,7 +205,20 @@ def cwtrace_row(
         events=fmt_int(stats.get("events") or 0),
         lost="?" if stats.get("lost_events") is None else fmt_int(stats["lost_events"]),
         lost_causes=lost_causes(stats),
+        openers=openers_text(stats, sockets or 0),
     )
+
+
+def openers_text(stats: dict, sockets: int) -> str:
+    """'1,000,000 of 1,000,000 with their opening path (opener map 1,935,832 entries)'."""
+    if "no_opener" not in stats or "origin_map_entries" not in stats:
+        return ""
+    text = (
+        f"{fmt_int(sockets - stats['no_opener'])} of {fmt_int(sockets)} with their opening path "
+        f"(opener map {fmt_int(stats['origin_map_entries'])} entries"
+    )
+    full = stats.get("lost", {}).get("origin_map_full", 0)
+    return text + (f", full: {fmt_int(full)} openers not recorded)" if full else ")")
 
 
 def cwtrace_one_shot(session, cwtrace, fmt: str, n: int) -> Row:
@@ -295,35 +317,46 @@ def run_scale(session: Session, cwtrace, churn, n: int):
         print_row(rows[-1])
     teardown(holders)
 
-    # 2. Live: cwtrace first, then the sockets (today's cwtrace sees only sockets entering
-    #    CLOSE_WAIT while it runs).
-    tracer = Cwtrace(session, cwtrace, ["--min-age", "0s"], "cwtrace (live)")
+    # 2. Live: cwtrace first, then the sockets; with the opener map sized from the host, then
+    #    at its old fixed size (a burst beyond it loses openers: the report after that loss).
+    first_index = len(counts)
+    for what, env in (
+        ("live: cwtrace started first, SIGINT -> report", []),
+        (
+            f"live, opener map at its old {fmt_int(OLD_OPENER_MAP_ENTRIES)} entries",
+            [f"CWTRACE_ORIGIN_MAP_ENTRIES={OLD_OPENER_MAP_ENTRIES}"],
+        ),
+    ):
+        rows.append(live_run(session, cwtrace, churn, counts, first_index, n, what, env))
+        print_row(rows[-1])
+        first_index += len(counts)  # fresh addresses: no port reuse with the last run's peers
+    print_scale_summary(n, len(counts), rows)
+
+
+def live_run(session, cwtrace, churn, counts, first_index, n, what, env) -> Row:
+    """cwtrace started, then the N sockets created while it traces; SIGINT, JSON report."""
+    tracer = Cwtrace(session, cwtrace, ["--min-age", "0s", "-f", "json", "-v"], what)
+    tracer.argv = ["env", *env, *tracer.argv]  # CWTRACE_* settings, if any
     tracer.start()
     tracer.wait_attached()
-    holders, seconds, _ = create(session, churn, counts, len(counts), n)
-    print(f"  live: created in {seconds:.1f} s while cwtrace ran", flush=True)
+    holders, seconds, _ = create(session, churn, counts, first_index, n)
+    print(f"  {what}: created in {seconds:.1f} s ({fmt_int(n / seconds)}/s)", flush=True)
     time.sleep(1.0)  # cwtrace drains its ring buffer every 100 ms
     sigint_at = time.monotonic()
     result = tracer.stop(600)
-    rows.append(
-        cwtrace_row(
-            tracer,
-            result,
-            "text",
-            "live: cwtrace started first, SIGINT -> report",
-            n,
-            tracer.exited_at - sigint_at,
-        )
-    )
-    print_row(rows[-1])
+    row = cwtrace_row(tracer, result, "json", what, n, tracer.exited_at - sigint_at)
+    for line in tracer.stderr_lines:
+        if VERBOSE_SHOWN.search(line):
+            print(f"    {line}", flush=True)
     teardown(holders)
-    print_scale_summary(n, len(counts), rows)
+    return row
 
 
 def print_row(row: Row):
     cells = [c for c in row.cells() if c != "-"] + (
         [f"lost: {row.lost_causes}"] if row.lost_causes else []
     )
+    cells += [row.openers] if row.openers else []
     print("  " + " | ".join(cells), flush=True)
 
 
@@ -345,6 +378,8 @@ def print_scale_summary(n: int, processes: int, rows: list[Row]):
     for row in rows:
         if row.lost_causes:
             print(f'lost_events of "{row.what}" by cause: {row.lost_causes}')
+        if row.openers:
+            print(f'"{row.what}": {row.openers}')
     print(
         'start-up: exec to "tracing TCP"; report: after the -d window (or SIGINT) to exit; '
         "peak RSS: VmHWM (wait4 ru_maxrss);\nss counts every CLOSE_WAIT socket on the machine; "

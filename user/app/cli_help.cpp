@@ -84,7 +84,7 @@ std::string environment() {
             {"CWTRACE_TRACEFS", "where tracefs is mounted (default: found, or mounted)"},
             {"CWTRACE_HOST_ROOT", "where the host's / is seen (kubelet's pod logs beneath it)"},
             {"CWTRACE_ORIGIN_MAP_ENTRIES",
-             "sockets whose opener the kernel keeps (default 262144)"},
+             "sockets whose opener the kernel keeps (default: from the host)"},
             {"CWTRACE_STACK_MAP_ENTRIES", "distinct stacks kept (default 16384)"},
             {"CWTRACE_RINGBUF_BYTES", "event ring buffer, a power of two (default 2 MiB)"},
             {"CWTRACE_COPY_RINGBUF_BYTES",

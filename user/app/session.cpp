@@ -164,12 +164,12 @@ void Session::backfill(const ProgressFn& dumped) {
 // With --pid the kernel follows only sockets the selected processes opened while tracing.
 // Their other sockets in CLOSE_WAIT (opened before, or handed over by another process) are
 // found here through sock_diag, and the ones found earlier that have closed are dropped.
-void Session::follow_untraced(uint64_t now_ns, const std::vector<DiagSocket>& dump,
+void Session::follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
                               const FlowSet& present) {
     std::unordered_set<uint64_t> held;
     for (pid_t pid : options_.pids) held.merge(socket_inodes_of(pid));
-    for (const DiagSocket& d : dump)
-        if (d.inode && held.count(d.inode)) add_untraced(d, now_ns);
+    for (const DumpedSocket& d : dump)
+        if (d.socket.inode && held.count(d.socket.inode)) add_untraced(d.socket, now_ns);
     table_.drop_untraced_missing(present);
 }
 
@@ -188,22 +188,24 @@ bool Session::events_lost() const {
     return k.counter[CW_CNT_RINGBUF_FULL] || k.recursion_misses;
 }
 
-void Session::reconcile(uint64_t now_ns) {
+// Returns the dump it took, if any: the report's facts come from it (one dump, not two).
+std::optional<std::vector<DumpedSocket>> Session::reconcile(uint64_t now_ns) {
     const bool lost = events_lost() || map_unreadable_;
-    if (options_.pids.empty() && !lost) return;
-    const std::vector<DiagSocket> dump = close_wait_now();
+    if (options_.pids.empty() && !lost) return std::nullopt;
+    std::vector<DumpedSocket> dump = close_wait_now();
     FlowSet present;
-    for (const DiagSocket& d : dump) present.insert(flow_of(d));
+    for (const DumpedSocket& d : dump) present.insert(flow_of(d.socket));
     if (!options_.pids.empty())
         follow_untraced(now_ns, dump, present);
     else
-        for (const DiagSocket& d : dump) add_untraced(d, now_ns);
+        for (const DumpedSocket& d : dump) add_untraced(d.socket, now_ns);
     // A lost record may have been a leave: its socket, closed, would stay for ever.
     if (lost && !map_unreadable_) {
         if (size_t n = table_.drop_missing(in_kernel_map_, present))
             spdlog::debug("{} sockets no longer in CLOSE_WAIT (their leave records lost) dropped",
                           n);
     }
+    return dump;
 }
 
 // The sockets the kernel noted in CLOSE_WAIT in its map instead of sending a record (their
@@ -238,7 +240,7 @@ void Session::collect_close_wait() {
 Report Session::build(uint64_t now_ns) {
     const Progress progress(progress_, owners_, "report");
     collect_close_wait();
-    reconcile(now_ns);
+    const std::optional<std::vector<DumpedSocket>> dumped = reconcile(now_ns);
     // A report soon after start, of the sockets found then only (and no event lost), uses
     // their facts and owners from then: in front of a pile-up, one dump and one /proc pass.
     std::optional<StartSnapshot> start = std::move(start_);
@@ -254,6 +256,7 @@ Report Session::build(uint64_t now_ns) {
     input.filter = options_.filter;
     input.stats = stats();
     input.progress = progress.part("sockets");
+    input.dumped = dumped ? &*dumped : nullptr;
     Report report = builder_.build(table_, input, reuse ? &*start : nullptr);
     // The build symbolizes: the files it was refused count in this report.
     report.stats.files_refused = untrusted_file_stats().by_cause();
@@ -462,6 +465,7 @@ Stats Session::stats() const {
     s.files_refused = untrusted_file_stats().by_cause();
     s.stacks_recycled = stacks_recycled_;
     s.stale_stacks = stale_stacks_;
+    s.origin_map_entries = tracer_->opener_entries();
     return s;
 }
 

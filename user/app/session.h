@@ -84,10 +84,10 @@ class Session {
     void backfill(const ProgressFn& dumped);
     using FlowSet = std::unordered_set<cw_flow, FlowHash, FlowEqual>;
     void add_untraced(const DiagSocket& d, uint64_t now_ns);
-    void follow_untraced(uint64_t now_ns, const std::vector<DiagSocket>& dump,
+    void follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
                          const FlowSet& present);
     bool events_lost() const;
-    void reconcile(uint64_t now_ns);
+    std::optional<std::vector<DumpedSocket>> reconcile(uint64_t now_ns);
     Report build(uint64_t now_ns);
     Stats stats() const;
 

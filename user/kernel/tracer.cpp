@@ -22,6 +22,7 @@
 #include "kernel/features.h"
 #include "kernel/flow_filter.h"
 #include "kernel/load_error.h"
+#include "kernel/opener_capacity.h"
 #include "util/clock.h"
 
 namespace cwtrace {
@@ -119,6 +120,15 @@ void choose_programs(bpf_object* obj, ProgramVariant variant) {
     }
 }
 
+// The opener map's size: as set, or from what the host can hold (opener_capacity.h).
+uint32_t opener_map_entries(const TracerConfig& config) {
+    if (config.origin_entries) return config.origin_entries;
+    const HostTcp host = read_host_tcp();
+    const OpenerCapacity capacity = opener_capacity(host);
+    spdlog::debug("opener map: {}", describe(capacity, host));
+    return capacity.entries;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler) {
@@ -163,7 +173,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     skel->rodata->closer_min_age_ns = config.closer_min_age_ns;
     skel->rodata->user_stack_mode = config.user_stack_mode;
     skel->rodata->user_stack_bytes = config.user_stack_bytes;
-    resize(skel->maps.origins, config.origin_entries);
+    resize(skel->maps.origins, opener_map_entries(config));
     resize(skel->maps.close_wait_since, config.origin_entries);
     resize(skel->maps.stacks, config.stack_entries);
     resize(skel->maps.events, config.ringbuf_bytes);
@@ -363,6 +373,8 @@ KernelCounters Tracer::counters() const {
     }
     return out;
 }
+
+uint32_t Tracer::opener_entries() const { return bpf_map__max_entries(skel_->maps.origins); }
 
 StackMaps Tracer::stack_maps() const {
     return {bpf_map__fd(skel_->maps.stacks), bpf_map__fd(skel_->maps.origins),

@@ -31,7 +31,8 @@ struct TracerConfig {
     std::vector<Cidr> remotes;
     std::string btf_path;                         // empty: the running kernel's
     std::string tracefs = "/sys/kernel/tracing";  // where the tracepoints' ids are read
-    // Map sizes; 0 keeps the BPF object's defaults. Small values are how tests fill maps.
+    // Map sizes; 0 keeps the BPF object's defaults, but for the opener map's, sized from what the
+    // host can hold (opener_capacity.h). Small values are how tests fill maps.
     uint32_t origin_entries = 0;
     uint32_t stack_entries = 0;
     uint32_t ringbuf_bytes = 0;
@@ -66,6 +67,8 @@ class Tracer {
     void finish();
 
     KernelCounters counters() const;
+    // The size of the opener map (`origins`), which CW_CNT_ORIGIN_MAP_FULL counts losses at.
+    uint32_t opener_entries() const;
 
     // The programs loaded, and what was left out for want of a kernel feature.
     const ProgramPlan& plan() const { return plan_; }

@@ -158,6 +158,9 @@ struct Stats {
     std::vector<std::pair<std::string, uint64_t>> files_refused;
     uint64_t stacks_recycled = 0;
     uint64_t stale_stacks = 0;
+    // The kernel's opener map's size (entries), sized at start from what the host can hold: a
+    // loss of openers (origin_map_full) happened at this cap. 0: not known (an older report).
+    uint64_t origin_map_entries = 0;
 };
 
 // Every loss cause above by the key the JSON and the metrics name it with, in the order they are

@@ -345,6 +345,8 @@ Json stats(const Stats& st) {
     j["files_refused"] = std::move(refused);
     j["stacks_recycled"] = st.stacks_recycled;
     j["stale_stacks"] = st.stale_stacks;
+    if (st.origin_map_entries)  // addition: the size origin_map_full hit
+        j["origin_map_entries"] = st.origin_map_entries;
     return j;
 }
 

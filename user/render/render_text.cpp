@@ -22,6 +22,7 @@
 #include "report/runtime.h"
 #include "report/socket_groups.h"
 #include "util/display.h"
+#include "util/progress.h"
 
 namespace cwtrace {
 namespace {
@@ -84,9 +85,15 @@ std::string lost_warning(const Layout& L, const Stats& st) {
     }
     if (st.lost_events == 0 && sum == 0) return "";
     const uint64_t total = st.lost_events ? st.lost_events : sum;
-    const std::string text = "WARNING: " + plural(total, "event", "events") + " lost" +
-                             (detail.empty() ? "" : detail + ")") +
-                             "; the report may be incomplete";
+    std::string text = "WARNING: " + plural(total, "event", "events") + " lost" +
+                       (detail.empty() ? "" : detail + ")") + "; the report may be incomplete";
+    // Why openers went unrecorded, and what to do about it: their sockets show no opening path.
+    if (st.origin_map_full && st.origin_map_entries)
+        text += ". " + plural(st.origin_map_full, "opener", "openers") +
+                " not recorded: the opener map was full at its " +
+                thousands(st.origin_map_entries) +
+                " entries (CWTRACE_ORIGIN_MAP_ENTRIES raises it); their sockets show no "
+                "opening path";
     return L.paint(L.wrap("", "         ", split_words(text)), Paint::Warning);
 }
 

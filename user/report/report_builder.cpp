@@ -80,15 +80,19 @@ void take_from_start(StartSnapshot& start, uint64_t now_ns, std::vector<Candidat
                   candidates.size(), since_ms);
 }
 
-// The candidates' facts from a new sock_diag dump, their owners from their holders now.
+// The candidates' facts from a sock_diag dump (`taken` for this report, else a new one), their
+// owners from their holders now.
 void scan_now(OwnerFinder& owners, std::vector<Candidate>& candidates, Comms& comms,
-              const spdlog::stopwatch& watch) {
+              const std::vector<DumpedSocket>* taken, const spdlog::stopwatch& watch) {
     TrackedIndex index(candidates.size());
     for (uint32_t i = 0; i < candidates.size(); ++i) index.add(i, *candidates[i].socket);
+    const auto seen = [&](uint32_t at, const SocketFacts& facts) { candidates[at].seen = facts; };
     // The kernel's dump and the /proc scan are the two slow steps, and independent.
     auto dumped = std::async(std::launch::async, [&] {
-        look_up_close_wait(
-            index, [&](uint32_t at, const SocketFacts& facts) { candidates[at].seen = facts; });
+        if (taken)
+            look_up_close_wait(index, *taken, seen);
+        else
+            look_up_close_wait(index, seen);
     });
     HeldSockets held = owners.find_holders([&](uint64_t ino) { return index.holds(ino); });
     spdlog::debug("report: {} sockets in the table, their holders found in {:.3f} s",
@@ -157,7 +161,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
     if (start)
         take_from_start(*start, input.now_ns, candidates, comms);
     else if (!candidates.empty())  // nothing tracked (a quiet host): no dump, no walk
-        scan_now(owners_, candidates, comms, watch);
+        scan_now(owners_, candidates, comms, input.dumped, watch);
     order_by_age(candidates, input.now_ns, report.min_age_seconds);
 
     Details details;

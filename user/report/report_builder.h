@@ -11,6 +11,7 @@
 #include "owners/start_snapshot.h"
 #include "report/socket_filter.h"
 #include "report/stack_resolver.h"
+#include "sockets/close_wait_scan.h"
 #include "sockets/socket_table.h"
 
 namespace cwtrace {
@@ -23,6 +24,9 @@ struct ReportInput {
     SocketFilter filter;            // the other filters (--port, --comm, ...)
     Stats stats;
     ProgressFn progress;  // hears of the sockets built, of all (their stacks symbolized)
+    // The sockets in CLOSE_WAIT as a dump taken for this report listed them (after a loss, or
+    // with --pid); null: the builder dumps them itself.
+    const std::vector<DumpedSocket>* dumped = nullptr;
 };
 
 class ReportBuilder {

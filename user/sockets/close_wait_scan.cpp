@@ -84,9 +84,11 @@ std::pair<uint16_t, uint16_t> ephemeral_ports() {
     return kDefaultLocalPortRange;
 }
 
-std::vector<DiagSocket> close_wait_now() {
-    std::vector<DiagSocket> out;
-    dump_close_wait([&](const DiagSocket& d) { out.push_back(d); });
+std::vector<DumpedSocket> close_wait_now() {
+    std::vector<DumpedSocket> out;
+    for_each_close_wait([&](const DiagSocket& d, const SocketFacts& facts) {
+        out.push_back({d, facts});
+    });
     return out;
 }
 
@@ -129,11 +131,16 @@ std::optional<uint32_t> TrackedIndex::find(const DiagSocket& d) const {
     return it == by_flow_.end() ? std::nullopt : std::optional(it->second);
 }
 
-void look_up_close_wait(const TrackedIndex& index,
-                        const std::function<void(uint32_t at, const SocketFacts&)>& found) {
+void look_up_close_wait(const TrackedIndex& index, const FoundFacts& found) {
     for_each_close_wait([&](const DiagSocket& d, const SocketFacts& facts) {
         if (const auto at = index.find(d)) found(*at, facts);
     });
+}
+
+void look_up_close_wait(const TrackedIndex& index, const std::vector<DumpedSocket>& dump,
+                        const FoundFacts& found) {
+    for (const DumpedSocket& d : dump)
+        if (const auto at = index.find(d.socket)) found(*at, d.facts);
 }
 
 }  // namespace cwtrace

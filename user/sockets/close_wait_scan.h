@@ -34,13 +34,21 @@ Diagnosis diagnose(uint32_t recv_q);
 // The ports connect() picks from (net.ipv4.ip_local_port_range; Linux's default if unreadable).
 std::pair<uint16_t, uint16_t> ephemeral_ports();
 
-// The sockets in CLOSE_WAIT now, in every network namespace (with --pid, and after a lost event).
-std::vector<DiagSocket> close_wait_now();
-
 // Every socket in CLOSE_WAIT now, in every network namespace, with its facts; the listening
 // sockets are dumped first, to tell an accepted socket from a client's.
 using FactsVisitor = std::function<void(const DiagSocket&, const SocketFacts&)>;
 void for_each_close_wait(const FactsVisitor& visit);
+
+// A dumped socket with its facts.
+struct DumpedSocket {
+    DiagSocket socket;
+    SocketFacts facts;
+};
+
+// The sockets in CLOSE_WAIT now, in every network namespace, with their facts (with --pid, and
+// after a lost event). Kept for the report being built: one dump of a million sockets serves
+// both the table's reconciliation and the report's facts.
+std::vector<DumpedSocket> close_wait_now();
 
 // Tells which of a list of tracked sockets a dumped one is: by inode (flows are unique within a
 // network namespace only), or by flow for one tracked before it had an inode (in a listen queue
@@ -59,7 +67,10 @@ class TrackedIndex {
 };
 
 // What sock_diag says now of each socket `index` knows, handed to `found` with its position.
-void look_up_close_wait(const TrackedIndex& index,
-                        const std::function<void(uint32_t at, const SocketFacts&)>& found);
+using FoundFacts = std::function<void(uint32_t at, const SocketFacts&)>;
+void look_up_close_wait(const TrackedIndex& index, const FoundFacts& found);
+// The same from a dump already taken.
+void look_up_close_wait(const TrackedIndex& index, const std::vector<DumpedSocket>& dump,
+                        const FoundFacts& found);
 
 }  // namespace cwtrace
