@@ -43,6 +43,9 @@ Session::Session(const Options& options, const EnvConfig& env)
     if (auto own = OwnCode::with_patterns(options.own_patterns)) stacks_.set_own_code(*own);
     stacks_.set_python_frames(
         [this](const cw_origin& o) { return python_.frames(o, python_stack_read()); });
+    stacks_.set_go_creators([this](const cw_origin& o) {
+        return tracer_ ? tracer_->go_creator(o.go_creator_id) : std::optional<cw_go_creator>{};
+    });
     closes_.set_unwound_openers(
         [this](const cw_origin& o, uint64_t sk) -> int64_t {
             auto id = stacks_.unwound_stack(sk, o);
@@ -120,6 +123,7 @@ void Session::find_python_processes() {
         const std::string name = entry.path().filename().string();
         if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
         watch_python(static_cast<uint32_t>(std::stoul(name)));
+        watch_go(static_cast<uint32_t>(std::stoul(name)));
     }
     if (python_.processes())
         spdlog::debug("{} processes looked at for Python", python_.processes());
@@ -134,6 +138,18 @@ void Session::watch_python(uint32_t pid) {
             python_watched_[pid] = read_start_ticks(static_cast<pid_t>(pid));
         else
             spdlog::warn("pid {}: cannot watch its Python frames (map full)", pid);
+    }
+}
+
+void Session::watch_go(uint32_t pid) {
+    if (!options_.pids.empty() && std::find(options_.pids.begin(), options_.pids.end(),
+                                            static_cast<pid_t>(pid)) == options_.pids.end())
+        return;
+    if (auto entry = go_.inspect(static_cast<pid_t>(pid))) {
+        if (tracer_->set_go_process(pid, *entry))
+            go_watched_[pid] = entry->start_ticks;
+        else
+            spdlog::warn("pid {}: cannot watch its goroutines (map full)", pid);
     }
 }
 
@@ -332,6 +348,12 @@ void Session::forget_exited() {
         tracer_->forget_python_process(pid);
         return true;
     });
+    std::erase_if(go_watched_, [&](const auto& watched) {
+        const auto [pid, start_ticks] = watched;
+        if (read_start_ticks(static_cast<pid_t>(pid)) == start_ticks) return false;
+        tracer_->forget_go_process(pid);
+        return true;
+    });
 }
 
 void Session::on_record(std::span<const std::byte> record) {
@@ -450,9 +472,13 @@ void Session::apply(const cw_event_origin& e) {
 void Session::apply(const cw_event_process& e) {
     stacks_.note_process(e.pid, e.task_start_ns);
     watch_python(e.pid);  // e.g. a libpython loaded after exec()
+    watch_go(e.pid);      // a Go program already running when its first socket opens
 }
 
-void Session::apply(const cw_event_exec& e) { watch_python(e.pid); }
+void Session::apply(const cw_event_exec& e) {
+    watch_python(e.pid);
+    watch_go(e.pid);
+}
 void Session::apply(const UserStackRecord& e) { stacks_.note_user_stack(e); }
 
 Stats Session::stats() const {
