@@ -122,17 +122,22 @@ void Session::find_python_processes() {
     for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
         const std::string name = entry.path().filename().string();
         if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-        watch_python(static_cast<uint32_t>(std::stoul(name)));
-        watch_go(static_cast<uint32_t>(std::stoul(name)));
+        watch_runtimes(static_cast<uint32_t>(std::stoul(name)));
     }
     if (python_.processes())
         spdlog::debug("{} processes looked at for Python", python_.processes());
 }
 
-void Session::watch_python(uint32_t pid) {
+// A process whose runtime the kernel side can read (CPython, Go) is registered with it.
+void Session::watch_runtimes(uint32_t pid) {
     if (!options_.pids.empty() && std::find(options_.pids.begin(), options_.pids.end(),
                                             static_cast<pid_t>(pid)) == options_.pids.end())
         return;
+    watch_python(pid);
+    watch_go(pid);
+}
+
+void Session::watch_python(uint32_t pid) {
     if (auto entry = python_.inspect(static_cast<pid_t>(pid))) {
         if (tracer_->set_python_process(pid, *entry))
             python_watched_[pid] = read_start_ticks(static_cast<pid_t>(pid));
@@ -142,9 +147,6 @@ void Session::watch_python(uint32_t pid) {
 }
 
 void Session::watch_go(uint32_t pid) {
-    if (!options_.pids.empty() && std::find(options_.pids.begin(), options_.pids.end(),
-                                            static_cast<pid_t>(pid)) == options_.pids.end())
-        return;
     if (auto entry = go_.inspect(static_cast<pid_t>(pid))) {
         if (tracer_->set_go_process(pid, *entry))
             go_watched_[pid] = entry->start_ticks;
@@ -471,14 +473,10 @@ void Session::apply(const cw_event_origin& e) {
 
 void Session::apply(const cw_event_process& e) {
     stacks_.note_process(e.pid, e.task_start_ns);
-    watch_python(e.pid);  // e.g. a libpython loaded after exec()
-    watch_go(e.pid);      // a Go program already running when its first socket opens
+    watch_runtimes(e.pid);  // e.g. a libpython loaded after exec()
 }
 
-void Session::apply(const cw_event_exec& e) {
-    watch_python(e.pid);
-    watch_go(e.pid);
-}
+void Session::apply(const cw_event_exec& e) { watch_runtimes(e.pid); }
 void Session::apply(const UserStackRecord& e) { stacks_.note_user_stack(e); }
 
 Stats Session::stats() const {
