@@ -80,9 +80,10 @@ TEST_F(GoGoroutines, AncestorsShowTheGoroutineThatAskedForTheConnection) {
         const json& stack = origin.at("user_stack");
         // The dialling goroutine's own frames first, then its creator's, from the go statement
         // out to the user's function and main.
-        EXPECT_TRUE(in_order(function_names(stack),
-                             {"net/http.(*Transport).dialConn", "runtime.goexit", kTransportCreator,
-                              "net/http.Get", "main.fetchWithoutClose", "main.main"}))
+        EXPECT_TRUE(
+            in_order(function_names(stack),
+                     {"net/http.(*Transport).dialConn", "runtime.goexit.abi0", kTransportCreator,
+                      "net/http.Get", "main.fetchWithoutClose", "main.main"}))
             << joined(function_names(stack));
         const auto creators = creator_functions(stack);
         EXPECT_TRUE(!creators.empty() && creators.front() == kTransportCreator) << joined(creators);
