@@ -40,7 +40,9 @@ class GoGoroutines : public ::testing::Test {
         auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
         if (!cwtrace) return {};
         const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/page";
-        std::vector<std::string> argv = {"/usr/bin/env"};
+        // cwtrace registers a Go program when its exec() record is read, which a program that
+        // connects at once can outrun (README: Go goroutines): the fixture waits a moment.
+        std::vector<std::string> argv = {"/usr/bin/env", "LEAKY_GO_WAIT_MS=300"};
         if (!godebug.empty()) argv.push_back("GODEBUG=" + godebug);
         for (std::string a :
              {std::string(FX_GO_LEAK), std::string("http"), url, std::to_string(kLeaks)})
