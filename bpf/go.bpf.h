@@ -62,7 +62,7 @@ static __always_inline __u64 go_read_ancestor(const struct cw_go_proc* go, __u64
                                               __u32 i, struct cw_go_ancestor* out, __u64 hash) {
     __u64 info = array + (__u64)i * go->ancestor_size;
     __u64 pcs, len;
-    __u32 n;
+    __u32 n, size;
 
     if (i >= count) return 0;
     pcs = go_read_u64(info);
@@ -71,10 +71,13 @@ static __always_inline __u64 go_read_ancestor(const struct cw_go_proc* go, __u64
     out->main = go_read_u64(info + go->ancestor_goid) == 1;
     out->truncated = len > CW_GO_MAX_PCS;
     n = len > CW_GO_MAX_PCS ? CW_GO_MAX_PCS : (__u32)len;
-    if (!pcs || !n ||
-        bpf_probe_read_user(out->pcs, n * sizeof(out->pcs[0]) & (sizeof(out->pcs) * 2 - 1),
-                            (void*)pcs))
-        return 0;
+    if (!pcs || !n) return 0;
+    /* 6.1's verifier loses a bound checked on another copy of the size than the one handed to
+     * the helper, so the size is masked at the call (1 to 256 bytes, as n is 1 to 32: the mask
+     * changes nothing); barrier_var() keeps clang from dropping it as redundant. */
+    size = n * sizeof(out->pcs[0]) - 1;
+    barrier_var(size);
+    if (bpf_probe_read_user(out->pcs, (size & (sizeof(out->pcs) - 1)) + 1, (void*)pcs)) return 0;
     /* The runtime saved them: the first one of ours must be code of this program. */
     if (!go_in_text(go, out->pcs[0])) return 0;
     out->depth = n;
