@@ -2,13 +2,14 @@
 /*
  * A socket's opener (struct cw_origin), taken in process context inside connect() or at
  * accept()'s return: the thread, its user and kernel stacks (or the unwind memo that names its
- * user stack), its Python frames, and the announcement of its process to userspace, which then
- * snapshots the process's mappings while it lives.
+ * user stack), its Python frames, its goroutine's creator, and the announcement of its process to
+ * userspace, which then snapshots the process's mappings while it lives.
  */
 #pragma once
 
 #include "common.bpf.h"
 #include "events.bpf.h"
+#include "go.bpf.h"
 #include "maps.bpf.h"
 #include "python.bpf.h"
 #include "task.bpf.h"
@@ -111,5 +112,6 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
         origin->kernel_stack_id = CW_STACK_NOT_TAKEN;
     }
     py_capture(origin, recent);
+    go_capture(origin, regs, recent);
     announce_process(origin->pid, origin->task_start_ns, now);
 }

@@ -73,9 +73,14 @@ struct cw_origin {
                               stack, when the kernel matched the opening to an earlier unwind
                               (struct cw_unwind_memo) and sent no stack copy; 0: none */
     char comm[CW_COMM_LEN];
-    __u64 py_stack_id; /* key in the py_stacks map when py_status is CW_PY_CAPTURED */
-    __u32 py_status;   /* enum cw_py_status */
-    __u32 pad2;
+    /* One key for either runtime: a process is read as CPython or as Go, never both (Python
+     * first), so the Go creator shares the Python stack's word instead of growing every event. */
+    union {
+        __u64 py_stack_id;   /* key in the py_stacks map when py_status is CW_PY_CAPTURED */
+        __u64 go_creator_id; /* key in the go_creators map when go_status is CW_GO_CAPTURED */
+    };
+    __u32 py_status; /* enum cw_py_status */
+    __u32 go_status; /* enum cw_go_status */
 };
 
 /* Whether the Python call stack of an origin was captured. */
@@ -119,6 +124,52 @@ struct cw_py_stack {
     __u32 depth;
     __u32 truncated; /* deeper than CW_PY_MAX_FRAMES: the outermost frames are missing */
     struct cw_py_frame frames[CW_PY_MAX_FRAMES];
+};
+
+/* Whether the creator of the goroutine that opened a socket was captured (Go processes). */
+enum cw_go_status {
+    CW_GO_NONE = 0,         /* not a Go process cwtrace knows of (or a CPython one) */
+    CW_GO_CAPTURED = 1,     /* go_creator_id names the creator */
+    CW_GO_MAIN = 2,         /* the main goroutine (goid 1): nobody's creation, as Go shows it */
+    CW_GO_NO_GOROUTINE = 3, /* no goroutine found: a thread running C code, or an unknown g */
+    CW_GO_LOST = 4,         /* reading the goroutine failed or go_creators was full */
+};
+
+#define CW_GO_MAX_ANCESTORS 2 /* creating goroutines kept per opening (tracebackancestors) */
+#define CW_GO_MAX_PCS 32      /* frames kept of each creating goroutine's stack */
+
+/* Where the goroutine fields are in one Go process, written by userspace into the go_procs map
+ * (key: tgid) from its per-version table: the kernel side knows no Go version. */
+struct cw_go_proc {
+    __u64 start_ticks;   /* as in cw_python_proc: with ns_per_tick, tells the process from a */
+    __u64 ns_per_tick;   /* later one reusing its pid */
+    __u64 text_start;    /* the executable's code in the process: a creator's pc outside it */
+    __u64 text_end;      /* means the g read is not a goroutine (C code, a wrong table) */
+    __u16 g_goid;        /* runtime.g.goid */
+    __u16 g_gopc;        /* runtime.g.gopc: the pc after the go statement that created it */
+    __u16 g_ancestors;   /* runtime.g.ancestors: *[]ancestorInfo (GODEBUG=tracebackancestors) */
+    __u16 ancestor_size; /* sizeof(runtime.ancestorInfo); its pcs slice is at offset 0 */
+    __u16 ancestor_goid; /* runtime.ancestorInfo.goid */
+    __u16 ancestor_gopc; /* runtime.ancestorInfo.gopc */
+    __u16 pad[2];
+};
+
+/* One creating goroutine, as the runtime saved it when it ran the go statement. */
+struct cw_go_ancestor {
+    __u64 gopc;      /* where it was itself created (a return address) */
+    __u32 depth;     /* pcs kept, innermost first (return addresses) */
+    __u16 truncated; /* its stack was deeper than CW_GO_MAX_PCS */
+    __u16 main;      /* it is the main goroutine (goid 1), created by no one */
+    __u64 pcs[CW_GO_MAX_PCS];
+};
+
+/* Who created the goroutine that opened a socket; the value of the go_creators map, keyed by a
+ * hash of it (goroutine ids are left out: they would make every opening a new entry). */
+struct cw_go_creator {
+    __u64 gopc;      /* the pc after the go statement that created the opening goroutine */
+    __u32 ancestors; /* entries of ancestor[] filled: 0 without GODEBUG=tracebackancestors */
+    __u32 pad;
+    struct cw_go_ancestor ancestor[CW_GO_MAX_ANCESTORS]; /* its creator first */
 };
 
 /* Ring-buffer record types. */

@@ -43,6 +43,9 @@ Session::Session(const Options& options, const EnvConfig& env)
     if (auto own = OwnCode::with_patterns(options.own_patterns)) stacks_.set_own_code(*own);
     stacks_.set_python_frames(
         [this](const cw_origin& o) { return python_.frames(o, python_stack_read()); });
+    stacks_.set_go_creators([this](const cw_origin& o) {
+        return tracer_ ? tracer_->go_creator(o.go_creator_id) : std::optional<cw_go_creator>{};
+    });
     closes_.set_unwound_openers(
         [this](const cw_origin& o, uint64_t sk) -> int64_t {
             auto id = stacks_.unwound_stack(sk, o);
@@ -119,21 +122,36 @@ void Session::find_python_processes() {
     for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
         const std::string name = entry.path().filename().string();
         if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-        watch_python(static_cast<uint32_t>(std::stoul(name)));
+        watch_runtimes(static_cast<uint32_t>(std::stoul(name)));
     }
     if (python_.processes())
         spdlog::debug("{} processes looked at for Python", python_.processes());
 }
 
-void Session::watch_python(uint32_t pid) {
+// A process whose runtime the kernel side can read (CPython, Go) is registered with it.
+void Session::watch_runtimes(uint32_t pid) {
     if (!options_.pids.empty() && std::find(options_.pids.begin(), options_.pids.end(),
                                             static_cast<pid_t>(pid)) == options_.pids.end())
         return;
+    watch_python(pid);
+    watch_go(pid);
+}
+
+void Session::watch_python(uint32_t pid) {
     if (auto entry = python_.inspect(static_cast<pid_t>(pid))) {
         if (tracer_->set_python_process(pid, *entry))
             python_watched_[pid] = read_start_ticks(static_cast<pid_t>(pid));
         else
             spdlog::warn("pid {}: cannot watch its Python frames (map full)", pid);
+    }
+}
+
+void Session::watch_go(uint32_t pid) {
+    if (auto entry = go_.inspect(static_cast<pid_t>(pid))) {
+        if (tracer_->set_go_process(pid, *entry))
+            go_watched_[pid] = entry->start_ticks;
+        else
+            spdlog::warn("pid {}: cannot watch its goroutines (map full)", pid);
     }
 }
 
@@ -335,6 +353,12 @@ void Session::forget_exited() {
         tracer_->forget_python_process(pid);
         return true;
     });
+    std::erase_if(go_watched_, [&](const auto& watched) {
+        const auto [pid, start_ticks] = watched;
+        if (read_start_ticks(static_cast<pid_t>(pid)) == start_ticks) return false;
+        tracer_->forget_go_process(pid);
+        return true;
+    });
 }
 
 void Session::on_record(std::span<const std::byte> record) {
@@ -452,10 +476,10 @@ void Session::apply(const cw_event_origin& e) {
 
 void Session::apply(const cw_event_process& e) {
     stacks_.note_process(e.pid, e.task_start_ns);
-    watch_python(e.pid);  // e.g. a libpython loaded after exec()
+    watch_runtimes(e.pid);  // e.g. a libpython loaded after exec()
 }
 
-void Session::apply(const cw_event_exec& e) { watch_python(e.pid); }
+void Session::apply(const cw_event_exec& e) { watch_runtimes(e.pid); }
 void Session::apply(const UserStackRecord& e) { stacks_.note_user_stack(e); }
 
 Stats Session::stats() const {

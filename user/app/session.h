@@ -18,6 +18,7 @@
 
 #include "app/cli.h"
 #include "app/config.h"
+#include "golang/go_creators.h"
 #include "kernel/decoder.h"
 #include "kernel/stack_recycler.h"
 #include "kernel/tracer.h"
@@ -79,7 +80,11 @@ class Session {
   private:
     class Progress;
     void find_python_processes();
+    void watch_runtimes(uint32_t pid);
     void watch_python(uint32_t pid);
+    // Registers a Go process with the kernel side, so its openings record their goroutines'
+    // creators.
+    void watch_go(uint32_t pid);
     PythonTracker::StackRead python_stack_read();
     void backfill(const ProgressFn& dumped);
     using FlowSet = std::unordered_set<cw_flow, FlowHash, FlowEqual>;
@@ -120,7 +125,9 @@ class Session {
     CloseSelector close_filter_;  // which of them --port, --comm, ... keep
     PythonTracker python_;
     std::map<uint32_t, uint64_t> python_watched_;  // pid -> start time (clock ticks)
-    std::optional<StartSnapshot> start_;           // for the first report, if soon enough
+    GoTracker go_;
+    std::map<uint32_t, uint64_t> go_watched_;  // pid -> start time (clock ticks)
+    std::optional<StartSnapshot> start_;       // for the first report, if soon enough
     bool map_unreadable_ = false;  // collect_close_wait() failed: sock_diag finds the sockets
     std::unordered_set<uint64_t> in_kernel_map_;  // the sockets collect_close_wait() read last
     uint64_t started_ns_ = 0;

@@ -17,6 +17,8 @@ static_assert(sizeof(cw_event_process) == 24 + 16);
 static_assert(sizeof(cw_event_exec) == 24 + 16);
 static_assert(sizeof(cw_python_proc) == 56);
 static_assert(sizeof(cw_py_stack) == 8 + 16 * CW_PY_MAX_FRAMES);
+static_assert(sizeof(cw_go_proc) == 48);
+static_assert(sizeof(cw_go_creator) == 16 + CW_GO_MAX_ANCESTORS * (16 + 8 * CW_GO_MAX_PCS));
 static_assert(sizeof(cw_event_user_stack) == 24 + 48 + 16);
 static_assert(sizeof(cw_unwind_memo) == 24 + 10 * CW_UNWIND_MEMO_WORDS);
 

@@ -413,6 +413,25 @@ void Tracer::forget_python_process(uint32_t pid) {
     bpf_map__delete_elem(skel_->maps.python_procs, &pid, sizeof pid, 0);
 }
 
+bool Tracer::set_go_process(uint32_t pid, const cw_go_proc& entry) {
+    if (bpf_map__update_elem(skel_->maps.go_procs, &pid, sizeof pid, &entry, sizeof entry, BPF_ANY))
+        return false;
+    skel_->bss->go_procs_known = 1;  // openings look the map up from now on
+    return true;
+}
+
+void Tracer::forget_go_process(uint32_t pid) {
+    bpf_map__delete_elem(skel_->maps.go_procs, &pid, sizeof pid, 0);
+}
+
+std::optional<cw_go_creator> Tracer::go_creator(uint64_t creator_id) const {
+    cw_go_creator creator;
+    if (bpf_map__lookup_elem(skel_->maps.go_creators, &creator_id, sizeof creator_id, &creator,
+                             sizeof creator, 0))
+        return std::nullopt;
+    return creator;
+}
+
 std::optional<cw_py_stack> Tracer::python_stack(uint64_t stack_id) const {
     cw_py_stack stack;
     if (bpf_map__lookup_elem(skel_->maps.py_stacks, &stack_id, sizeof stack_id, &stack,

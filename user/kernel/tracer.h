@@ -87,6 +87,12 @@ class Tracer {
     // struct cw_unwind_memo). The least recently matched memo makes room when the map is full.
     void set_unwind_memo(const cw_unwind_memo_key& key, const cw_unwind_memo& memo);
 
+    // Tells the kernel side where Go process `pid` keeps its goroutines' creators. False if the
+    // map is full.
+    bool set_go_process(uint32_t pid, const cw_go_proc& entry);
+    void forget_go_process(uint32_t pid);
+    // A captured goroutine creator (see cw_origin.go_creator_id), or nullopt.
+    std::optional<cw_go_creator> go_creator(uint64_t creator_id) const;
     // A captured Python stack (see cw_origin.py_stack_id), or nullopt.
     std::optional<cw_py_stack> python_stack(uint64_t stack_id) const;
 

@@ -49,6 +49,10 @@ struct Frame {
     std::optional<uint64_t> address;
     std::optional<uint64_t> file_offset;
     std::string build_id;
+    // Go: 0 for a frame of the goroutine that opened the socket; 1 for the goroutine that
+    // created it (where it ran the go statement, and with GODEBUG=tracebackancestors its stack
+    // then), 2 for that one's creator. They follow the opening goroutine's frames, as callers.
+    uint8_t creator = 0;
 };
 
 enum class OriginKind { Unknown, Connect, Accept };

@@ -50,6 +50,7 @@ Json frame(const Frame& f, bool with_module) {
     if (f.address) j["address"] = format_address(*f.address);
     if (f.file_offset) j["file_offset"] = format_address(*f.file_offset);
     if (!f.build_id.empty()) j["build_id"] = f.build_id;
+    if (f.creator) j["creator"] = f.creator;  // Go: a creating goroutine's frame
     return j;
 }
 
@@ -216,6 +217,10 @@ class SocketWriter {
         if (!f.build_id.empty()) {
             raw(",\"build_id\":");
             string(f.build_id);
+        }
+        if (f.creator) {
+            raw(",\"creator\":");
+            number(f.creator);
         }
         out_ += '}';
     }

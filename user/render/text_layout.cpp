@@ -128,12 +128,22 @@ std::string Layout::frame_line(const Frame& f, bool kernel) const {
     return kFrameIndent + fn + (kernel ? " [" + mod + "]" : " (" + mod + ")") + "\n";
 }
 
+// Go: the line before the first frame of a goroutine that created the opening one.
+std::string Layout::creator_line(const Frame& previous, const Frame& f) const {
+    if (f.creator == previous.creator || f.creator == 0) return "";
+    return fitted_line(kFrameIndent, f.creator == 1
+                                         ? "-- in the goroutine that created it (go statement):"
+                                         : "-- in the goroutine that created that one:");
+}
+
 std::string Layout::stack_block(const std::string& label, const std::vector<Frame>& frames,
                                 bool kernel, size_t max_frames) const {
     if (frames.empty()) return kLabelIndent + label + " not captured\n";
     std::string out = kLabelIndent + label + "\n";
-    for (size_t i = 0; i < frames.size() && i < max_frames; ++i)
+    for (size_t i = 0; i < frames.size() && i < max_frames; ++i) {
+        if (i) out += creator_line(frames[i - 1], frames[i]);
         out += frame_line(frames[i], kernel);
+    }
     if (frames.size() > max_frames)
         out += fitted_line(
             kFrameIndent, "... " + plural(frames.size() - max_frames, "more frame", "more frames"));
@@ -144,7 +154,10 @@ std::string Layout::folded_stack_block(const std::string& label, const Origin& o
     const std::vector<Frame>& frames = origin.user_stack;
     if (frames.empty()) return stack_block(label, frames, false);
     std::string out = kLabelIndent + label + "\n";
+    const Frame* previous = &frames.front();
     for (const StackLine& line : fold_library_frames(frames, origin.own_frame)) {
+        out += creator_line(*previous, frames[line.first]);
+        previous = &frames[line.first + line.count - 1];
         if (line.count == 1) {
             out += frame_line(frames[line.first], false);
             continue;

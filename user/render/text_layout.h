@@ -74,6 +74,7 @@ class Layout {
     // "open_leaky (/usr/bin/app, leaky.c:41)"); the module gets at most about half the line when
     // space is short, shortened from the left (shorten_path).
     std::string frame_line(const Frame& frame, bool kernel) const;
+    std::string creator_line(const Frame& previous, const Frame& frame) const;
 
     // "    user stack:" and its frames, innermost first; the first `max_frames` of them and a
     // count of the rest. "    user stack: not captured" when there are none.

@@ -22,6 +22,24 @@ bool interpreter_trampoline(const Frame& f) {
 
 std::string who(const Origin& o) { return format_process(o.comm, o.pid); }
 
+// A goroutine the standard library (or a module) started opened the socket, and the runtime kept
+// only the go statement that created it: the goroutine that asked for the connection is the
+// user's, and only GODEBUG=tracebackancestors makes the runtime keep its stack.
+std::optional<std::string> go_creator_hint(const Origin& origin) {
+    if (origin.own_frame) return std::nullopt;
+    const Frame* created_by = nullptr;
+    for (const Frame& f : origin.user_stack) {
+        if (f.creator != 1) continue;
+        if (created_by) return std::nullopt;  // the creator's stack was kept: nothing to add
+        created_by = &f;
+    }
+    const std::string_view package = created_by ? go_package(created_by->function) : "";
+    if (package.empty()) return std::nullopt;
+    return who(origin) + ": the connection was dialled in a goroutine " + std::string(package) +
+           " started; run the program with GODEBUG=tracebackancestors=5 to see the goroutine "
+           "that asked for it";
+}
+
 }  // namespace
 
 std::optional<std::string> naming_hint(const Origin& origin) {
@@ -49,8 +67,9 @@ std::optional<std::string> naming_hint(const Origin& origin) {
             return who(origin) +
                    ": Java frames are unnamed: run java with -XX:+PreserveFramePointer and "
                    "write its perf map (jcmd PID Compiler.perfmap, or -XX:+DumpPerfMapAtExit)";
-        case Runtime::Python:
         case Runtime::Go:
+            return go_creator_hint(origin);
+        case Runtime::Python:
         case Runtime::Unknown:
             break;
     }

@@ -107,15 +107,6 @@ bool runtime_executable(std::string_view name) {
     return std::find(kRuntimes.begin(), kRuntimes.end(), name) != kRuntimes.end();
 }
 
-// A Go function's package: "net/http.(*Transport).dial" -> "net/http", "main.leak" -> "main";
-// "" when the name is not one (no dot in its last path element).
-std::string_view go_package(std::string_view fn) {
-    const std::string_view head = fn.substr(0, std::min(fn.find('('), fn.find('[')));
-    const size_t slash = head.rfind('/');
-    const size_t dot = head.find('.', slash == std::string_view::npos ? 0 : slash + 1);
-    return dot == std::string_view::npos ? std::string_view{} : fn.substr(0, dot);
-}
-
 bool go_stack(const std::vector<Frame>& stack) {
     return std::any_of(stack.begin(), stack.end(), [](const Frame& f) {
         return kind_of(f) == Kind::Native && f.function.starts_with("runtime.") &&
@@ -235,6 +226,13 @@ bool own_by_rules(const Frame& f, bool in_go) {
 }
 
 }  // namespace
+
+std::string_view go_package(std::string_view fn) {
+    const std::string_view head = fn.substr(0, std::min(fn.find('('), fn.find('[')));
+    const size_t slash = head.rfind('/');
+    const size_t dot = head.find('.', slash == std::string_view::npos ? 0 : slash + 1);
+    return dot == std::string_view::npos ? std::string_view{} : fn.substr(0, dot);
+}
 
 bool is_perf_map(std::string_view module) {
     std::string_view name = basename_of(module);

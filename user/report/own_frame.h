@@ -50,4 +50,8 @@ std::string library_of(const Frame& frame);
 // from it, not from a file of its own.
 bool is_perf_map(std::string_view module);
 
+// A Go function's package: "net/http.(*Transport).dial" -> "net/http", "main.leak" -> "main";
+// "" when the name is not one (no dot in its last path element).
+std::string_view go_package(std::string_view fn);
+
 }  // namespace cwtrace

@@ -135,6 +135,8 @@ std::vector<Frame> frames(const Field& f, bool with_module) {
             if (!(out.back().*field)) value.fail("expected \"0x\" and 1 to 16 hex digits");
         }
         if (item.has("build_id")) out.back().build_id = build_id(item["build_id"]);
+        if (item.has("creator"))
+            out.back().creator = static_cast<uint8_t>(item["creator"].unsigned_int(255));
     }
     return out;
 }

@@ -43,8 +43,10 @@ std::vector<StackLine> fold_library_frames(const std::vector<Frame>& stack,
     const std::vector<bool> shown = frames_shown(stack, *own_frame);
     for (size_t i = 0; i < stack.size();) {
         size_t end = i + 1;
+        // A run stays in one goroutine: the line naming a creating one goes between.
         if (!shown[i])
-            while (end < stack.size() && !shown[end]) ++end;
+            while (end < stack.size() && !shown[end] && stack[end].creator == stack[i].creator)
+                ++end;
         if (end - i >= kMinRun) {
             lines.push_back(folded_run(stack, i, end - i));
         } else {

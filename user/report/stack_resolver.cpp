@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "golang/go_creators.h"
 #include "owners/owners.h"
 #include "python/python_stacks.h"
 #include "symbols/call_site.h"
@@ -66,7 +67,7 @@ std::vector<Frame> StackResolver::user_frames(const cw_origin& origin,
                                               std::optional<uint32_t> unwound_id) {
     auto key = std::make_tuple(origin.pid, origin.task_start_ns, origin.user_stack_id,
                                origin.leaf_caller, origin.py_status, origin.py_stack_id,
-                               unwound_id ? int64_t{*unwound_id} : int64_t{-1});
+                               unwound_id ? int64_t{*unwound_id} : int64_t{-1}, origin.go_status);
     if (auto it = user_stacks_.find(key); it != user_stacks_.end()) return it->second;
     // Dwarf mode: the stack unwound from the opening's copy, else the frame-pointer walk.
     std::optional<std::vector<Frame>> unwound;
@@ -75,7 +76,31 @@ std::vector<Frame> StackResolver::user_frames(const cw_origin& origin,
     if (python_)
         if (auto python = python_(origin))
             frames = merge_python_frames(std::move(frames), std::move(*python));
+    if (origin.go_status == CW_GO_CAPTURED && origin.py_status == CW_PY_NONE && !frames.empty()) {
+        std::vector<Frame> creators = creator_frames(origin);
+        frames.insert(frames.end(), std::make_move_iterator(creators.begin()),
+                      std::make_move_iterator(creators.end()));
+    }
     return user_stacks_[key] = std::move(frames);
+}
+
+std::vector<Frame> StackResolver::creator_frames(const cw_origin& origin) {
+    std::vector<Frame> frames;
+    std::optional<cw_go_creator> creator = go_ ? go_(origin) : std::nullopt;
+    const std::optional<ProcessMaps>& maps = maps_[{origin.pid, origin.task_start_ns}];
+    if (!creator || !maps) {
+        // Recorded, but gone from the kernel's map or the process's mappings unknown: say so.
+        Frame lost{"[creator not read]", ""};
+        lost.creator = 1;
+        frames.push_back(std::move(lost));
+        return frames;
+    }
+    for (const CreatorPc& c : creator_pcs(*creator)) {
+        Frame frame = user_frame(origin, *maps, c.pc - 1);  // return addresses
+        frame.creator = c.generation;
+        frames.push_back(std::move(frame));
+    }
+    return frames;
 }
 
 std::vector<Frame> StackResolver::native_frames(const cw_origin& origin) {
@@ -170,7 +195,8 @@ SharedOrigin StackResolver::resolve_origin(const cw_origin& o, uint64_t sk,
                         o.leaf_caller,
                         o.py_status,
                         static_cast<int64_t>(o.py_stack_id),
-                        unwound ? int64_t{*unwound} : int64_t{-1}};
+                        unwound ? int64_t{*unwound} : int64_t{-1},
+                        o.go_status};
     auto [it, fresh] = resolved.try_emplace(key);
     if (fresh) it->second = resolve_thread(o, unwound);
     return it->second;

@@ -41,6 +41,10 @@ class StackResolver {
     // when it has none.
     using PythonFrames = std::function<std::optional<std::vector<Frame>>(const cw_origin&)>;
     void set_python_frames(PythonFrames python) { python_ = std::move(python); }
+    // The creators of an origin's goroutine (see GoTracker), appended to its user stack as
+    // callers; nullopt when it has none.
+    using GoCreators = std::function<std::optional<cw_go_creator>(const cw_origin&)>;
+    void set_go_creators(GoCreators go) { go_ = std::move(go); }
     // What counts as the user's own code in an opening path (--own patterns besides the rules).
     void set_own_code(OwnCode own) { own_ = std::move(own); }
 
@@ -85,7 +89,7 @@ class StackResolver {
     // Sockets opened by one thread through one path share one resolved Origin: everything in it
     // follows from these fields (the opening time aside). Kept for one report.
     using OriginKey = std::tuple<uint32_t, uint32_t, uint32_t, std::string_view, uint64_t, int32_t,
-                                 int32_t, uint64_t, uint32_t, int64_t, int64_t>;
+                                 int32_t, uint64_t, uint32_t, int64_t, int64_t, uint32_t>;
     using ResolvedOrigins = std::map<OriginKey, SharedOrigin>;
     // The opening path of socket `sk`, resolved once per key in `resolved`; empty for an opener
     // of unknown kind.
@@ -104,6 +108,8 @@ class StackResolver {
     const std::vector<Frame>& kernel_frames(int32_t stack_id);
     std::vector<Frame> user_frames(const cw_origin& origin, std::optional<uint32_t> unwound_id);
     std::vector<Frame> native_frames(const cw_origin& origin);
+    // The frames of the goroutines that created the opening one, outermost last.
+    std::vector<Frame> creator_frames(const cw_origin& origin);
     // Dwarf mode: the frames of an unwound stack; nullopt when the process's maps are unknown.
     std::optional<std::vector<Frame>> unwound_frames(const cw_origin& origin, uint32_t unwound_id);
     // One user frame; code outside any mapped file is looked up in the process's perf map.
@@ -111,6 +117,7 @@ class StackResolver {
 
     StackLookup stacks_;
     PythonFrames python_;
+    GoCreators go_;
     OwnCode own_;
     NamingHints naming_hints_;
     std::optional<KernelSymbols> kernel_symbols_;  // loaded on first use
@@ -118,10 +125,11 @@ class StackResolver {
     ProcessMapsReader maps_reader_;  // forks with the same mappings share one table
     std::map<ProcessKey, std::optional<ProcessMaps>> maps_;  // nullopt: gone before we looked
     std::unordered_map<int32_t, std::vector<Frame>> kernel_stacks_;
-    // pid, start time, stack id, leaf caller, Python status and stack, unwound stack id (-1:
-    // the frame-pointer stack).
-    std::map<std::tuple<uint32_t, uint64_t, int32_t, uint64_t, uint32_t, uint64_t, int64_t>,
-             std::vector<Frame>>
+    // pid, start time, stack id, leaf caller, Python status and stack (or Go creator), unwound
+    // stack id (-1: the frame-pointer stack), Go status.
+    std::map<
+        std::tuple<uint32_t, uint64_t, int32_t, uint64_t, uint32_t, uint64_t, int64_t, uint32_t>,
+        std::vector<Frame>>
         user_stacks_;
     DwarfUnwinder unwinder_;
     std::map<ProcessKey, std::optional<PerfMap>> perf_maps_;  // nullopt: the process has none

@@ -114,7 +114,9 @@ void CloseLog::add(const TrackedSocket& socket, const cw_event_leave& leave) {
                opener->kernel_stack_id,
                opener->leaf_caller,
                unwound_of_ ? unwound_of_(*opener, socket.key) : -1,
-               opener->py_status == CW_PY_CAPTURED ? opener->py_stack_id : 0};
+               opener->py_status == CW_PY_CAPTURED || opener->go_status == CW_GO_CAPTURED
+                   ? opener->py_stack_id  // or the Go creator's id: the same word
+                   : 0};
     pending_durations_[raw].add(seconds);
     if (opener) pending_openers_.try_emplace(raw, *opener);
     if (ns >= min_age_ns_)

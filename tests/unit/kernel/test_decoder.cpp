@@ -33,6 +33,22 @@ TEST(Decoder, DecodesEnter) {
     EXPECT_EQ(got.origin.pid, 7u);
 }
 
+// A Go opener's creator shares the Python stack's word (one or the other runtime): both fields
+// and its status come through.
+TEST(Decoder, DecodesTheGoCreatorOfAnOrigin) {
+    cw_event_origin o = {};
+    o.hdr = {CW_EV_ORIGIN, sizeof o, 1, 0xffff0002};
+    o.origin.kind = CW_ORIGIN_CONNECT;
+    o.origin.go_status = CW_GO_CAPTURED;
+    o.origin.go_creator_id = 0x1122334455667788ULL;
+    Decoded d = decode_event(bytes_of(o));
+    ASSERT_TRUE(std::holds_alternative<Event>(d));
+    const cw_origin& got = std::get<cw_event_origin>(std::get<Event>(d)).origin;
+    EXPECT_EQ(got.go_status, uint32_t{CW_GO_CAPTURED});
+    EXPECT_EQ(got.go_creator_id, 0x1122334455667788ULL);
+    EXPECT_EQ(got.py_status, uint32_t{CW_PY_NONE});
+}
+
 TEST(Decoder, DecodesLeaveAndOrigin) {
     cw_event_leave l = {};
     l.hdr = {CW_EV_LEAVE_CLOSE_WAIT, sizeof l, 1, 0xa};

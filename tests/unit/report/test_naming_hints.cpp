@@ -78,6 +78,33 @@ TEST(NamingHints, OtherRuntimesAndNamedPathsGetNone) {
               std::nullopt);
 }
 
+Frame go_frame(std::string function, uint8_t creator = 0) {
+    Frame f{std::move(function), "/srv/app"};
+    f.creator = creator;
+    return f;
+}
+
+// net/http's dialling goroutine with only its creator's go statement: the user's goroutine is
+// what GODEBUG=tracebackancestors would show.
+TEST(NamingHints, GoDialledByTheTransportIsToldTracebackAncestors) {
+    const std::vector<Frame> dialling = {go_frame("runtime/internal/syscall.Syscall6"),
+                                         go_frame("net/http.(*Transport).dialConn"),
+                                         go_frame("runtime.goexit.abi0")};
+    auto frames = dialling;
+    frames.push_back(go_frame("net/http.(*Transport).queueForDial", 1));
+    EXPECT_EQ(naming_hint(opened_by(77, "app", frames)),
+              "app[77]: the connection was dialled in a goroutine net/http started; run the "
+              "program with GODEBUG=tracebackancestors=5 to see the goroutine that asked for it");
+    // The creator's stack recorded, or no creator at all, or the user's own code found: none.
+    auto with_stack = frames;
+    with_stack.push_back(go_frame("net/http.Get", 1));
+    EXPECT_EQ(naming_hint(opened_by(77, "app", with_stack)), std::nullopt);
+    EXPECT_EQ(naming_hint(opened_by(77, "app", dialling)), std::nullopt);
+    Origin own = opened_by(77, "app", frames);
+    own.own_frame = 0;
+    EXPECT_EQ(naming_hint(own), std::nullopt);
+}
+
 TEST(NamingHints, OncePerProcessAndTheRememberedSetIsBounded) {
     NamingHints hints;
     const auto node = [](uint32_t pid) {

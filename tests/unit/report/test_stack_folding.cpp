@@ -86,5 +86,27 @@ TEST(StackFolding, APathWithoutAnOwnFrameIsShownAsCaptured) {
     for (const StackLine& l : lines) EXPECT_EQ(l.count, 1u);
 }
 
+// Go: a folded run stays in one goroutine, so the line that names the creating one can go
+// between the dialling goroutine's library frames and its creator's.
+TEST(StackFolding, ARunStaysInOneGoroutine) {
+    std::vector<Frame> stack;
+    auto add = [&](const char* fn, uint8_t creator) {
+        stack.push_back(Frame{fn, "/srv/app"});
+        stack.back().creator = creator;
+    };
+    add("runtime/internal/syscall.Syscall6", 0);
+    for (const char* fn : {"syscall.connect", "net.(*netFD).connect", "net/http.(*Transport).dial",
+                           "runtime.goexit.abi0"})
+        add(fn, 0);
+    for (const char* fn : {"net/http.(*Transport).queueForDial", "net/http.(*Transport).getConn",
+                           "net/http.(*Client).do", "net/http.Get"})
+        add(fn, 1);
+    add("main.fetchWithoutClose", 1);
+    const auto lines = fold_library_frames(stack, 9);
+    EXPECT_EQ(shape(stack, lines),
+              "runtime/internal/syscall.Syscall6 | 4 in syscall,net,net/http,runtime | 3 in "
+              "net/http | net/http.Get | main.fetchWithoutClose");
+}
+
 }  // namespace
 }  // namespace cwtrace
