@@ -59,6 +59,19 @@ void leak_under_text_report(std::vector<std::string> argv, int count, TextLeak& 
     leak = {true, fixture.pid(), cwtrace->out(), cwtrace->err()};
 }
 
+// What a report says of a runtime's 3 sockets whose code went unnamed: one group that no own
+// frame leads (the path as it is, `frame` in it), its owner, the runtime's `advice`, and the
+// naming hint (after "comm[PID]: ") once on stderr.
+void expect_unnamed_path(const TextLeak& leak, const std::string& comm, const std::string& frame,
+                         const std::string& advice, const std::string& hint) {
+    const std::string owner = comm + "[" + std::to_string(leak.pid) + "]";
+    EXPECT_NE(leak.out.find("  3 sockets, oldest "), std::string::npos) << leak.out;
+    EXPECT_NE(leak.out.find(frame), std::string::npos) << leak.out;
+    EXPECT_NE(leak.out.find("    owner: " + owner), std::string::npos) << leak.out;
+    EXPECT_NE(leak.out.find(advice), std::string::npos) << leak.out;
+    EXPECT_EQ(occurrences(leak.err, owner + ": " + hint), 1u) << leak.err;
+}
+
 // node without flags: its JavaScript is code in anonymous memory and the interpreter's one
 // trampoline, which nothing names. The report says so once, with the flags that name it, and
 // the advice is written for Node.
@@ -69,19 +82,13 @@ TEST(NodeRuntime, UnnamedJavaScriptGetsOneHintAndNodesAdvice) {
     leak_under_text_report({kNode, FX_NODE_LEAK}, 3, leak);
     if (!leak.ran) return;
 
-    const std::string& text = leak.out;
-    const std::string owner = "node[" + std::to_string(leak.pid) + "]";
     // Every frame is node's own (the runtime's): no own frame leads, the path stands as it is.
-    EXPECT_NE(text.find("  3 sockets, oldest "), std::string::npos) << text;
-    EXPECT_NE(text.find("Builtins_InterpreterEntryTrampoline"), std::string::npos) << text;
-    EXPECT_NE(text.find("    owner: " + owner), std::string::npos) << text;
-    EXPECT_NE(text.find("socket.end()/destroy() never called"), std::string::npos) << text;
+    expect_unnamed_path(leak, "node", "Builtins_InterpreterEntryTrampoline",
+                        "socket.end()/destroy() never called",
+                        "JavaScript frames are unnamed: start node with --perf-basic-prof "
+                        "--interpreted-frames-native-stack");
     // node connected on process.nextTick, from the tick queue its startup drains.
-    EXPECT_EQ(occurrences(text, kEventLoopLine), 1u) << text;
-    const std::string hint = owner +
-                             ": JavaScript frames are unnamed: start node with --perf-basic-prof "
-                             "--interpreted-frames-native-stack";
-    EXPECT_EQ(occurrences(leak.err, hint), 1u) << leak.err;
+    EXPECT_EQ(occurrences(leak.out, kEventLoopLine), 1u) << leak.out;
 }
 
 // The same program with both flags: node writes /tmp/perf-PID.map, the JavaScript frames of the
@@ -138,21 +145,13 @@ TEST(JavaRuntime, UnnamedMethodsGetOneHintAndJavasAdvice) {
     leak_under_text_report({kJava, "-cp", FX_JAVA_CLASSES, "LeakyJava"}, 3, leak);
     if (!leak.ran) return;
 
-    const std::string& text = leak.out;
-    const std::string owner = "java[" + std::to_string(leak.pid) + "]";
-    // No frame is the user's (libnio, libjvm and unnamed code): the path stands as it is.
-    EXPECT_NE(text.find("  3 sockets, oldest "), std::string::npos) << text;
-    EXPECT_NE(text.find("Java_sun_nio_ch_Net_connect0"), std::string::npos) << text;
-    EXPECT_NE(text.find("    owner: " + owner), std::string::npos) << text;
-    EXPECT_NE(text.find("close() never called: a Socket or stream outside try-with-resources"),
-              std::string::npos)
-        << text;
-    const std::string hint = owner +
-                             ": Java frames are unnamed: run java with -XX:+PreserveFramePointer "
-                             "and write its perf map (jcmd PID Compiler.perfmap, or "
-                             "-XX:+DumpPerfMapAtExit)";
-    EXPECT_EQ(occurrences(leak.err, hint), 1u) << leak.err;
-    EXPECT_EQ(text.find("opened from the event loop"), std::string::npos) << text;
+    // libnio's and libjvm's frames and unnamed code: none is the user's.
+    expect_unnamed_path(
+        leak, "java", "Java_sun_nio_ch_Net_connect0",
+        "close() never called: a Socket or stream outside try-with-resources",
+        "Java frames are unnamed: run java with -XX:+PreserveFramePointer and "
+        "write its perf map (jcmd PID Compiler.perfmap, or -XX:+DumpPerfMapAtExit)");
+    EXPECT_EQ(leak.out.find("opened from the event loop"), std::string::npos) << leak.out;
 }
 
 // The same program as the hint says: frame pointers kept, its methods compiled at once (-Xcomp;
@@ -186,6 +185,8 @@ TEST(JavaRuntime, PerfMapNamesTheUsersMethodFirst) {
         EXPECT_FALSE(origin.contains("event_loop")) << origin.dump(2);
     }
     EXPECT_EQ(cwtrace->err().find("Java frames are unnamed"), std::string::npos) << cwtrace->err();
+    EXPECT_EQ(cwtrace->err().find("Java methods the interpreter ran"), std::string::npos)
+        << cwtrace->err();
 }
 
 }  // namespace
