@@ -1,5 +1,6 @@
 // libFuzzer target: a perf map, as any user may write one at /tmp/perf-PID.map, parsed under
-// small limits. Every parse must respect them, and every lookup must name a line's own name.
+// small limits. Every parse must respect them, and every lookup must name a line's own name,
+// shown (display_name) as no more than it.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -26,6 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (auto name = map->lookup(probe)) {
                 check(!name->empty() && name->size() <= limits.max_name_bytes);
                 check(text.find(*name) != std::string_view::npos);
+                // What a report shows of it is a part of it, never more.
+                check(display_name(*name).size() <= name->size());
             }
         }
     }

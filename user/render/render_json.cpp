@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "render/render.h"
+#include "report/runtime.h"
 
 namespace cwtrace {
 namespace {
@@ -79,6 +80,8 @@ Json origin(const Origin& o) {
     Json j = thread_with_stacks(o);
     j["own_frame"] = nullable(o.own_frame);
     j["own"] = o.own() ? frame(*o.own(), true) : Json(nullptr);
+    // Only when true: every other path (and every report before it) reads as before.
+    if (opened_from_event_loop(o)) j["event_loop"] = true;
     return j;
 }
 
@@ -252,6 +255,7 @@ class SocketWriter {
             frame(*o.own(), true);
         else
             null();
+        if (opened_from_event_loop(o)) raw(",\"event_loop\":true");
         out_ += '}';
     }
     // Shared by the sockets of a process (a million sockets, a few owners): written once.

@@ -270,8 +270,13 @@ std::string owners_line(const Layout& L, const SocketGroup& g) {
 std::string stacks(const Layout& L, const SocketGroup& g, bool full) {
     const Origin& o = *g.origin;
     if (g.held) return "    opened before tracing started or not yet accepted: stack unknown\n";
-    const std::string user = full ? L.stack_block("user stack:", o.user_stack, false)
-                                  : L.folded_stack_block("user stack:", o);
+    std::string user = full ? L.stack_block("user stack:", o.user_stack, false)
+                            : L.folded_stack_block("user stack:", o);
+    // The frames a reader would look for, the caller's, are not there: say why.
+    if (opened_from_event_loop(o))
+        user += L.wrap("    ", "      ",
+                       split_words("opened from the event loop: the caller had returned "
+                                   "(net.connect defers connect())"));
     // accept()'s kernel stack is not taken: at the syscall's exit it shows only the exit path.
     if (o.kind == OriginKind::Accept && o.kernel_stack.empty()) return user;
     return user + L.stack_block("kernel stack:", o.kernel_stack, true);

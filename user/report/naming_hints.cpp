@@ -43,10 +43,11 @@ std::optional<std::string> go_creator_hint(const Origin& origin) {
 }  // namespace
 
 std::optional<std::string> naming_hint(const Origin& origin) {
-    bool unnamed = false, trampolines = false, perf_map = false;
+    bool unnamed = false, trampolines = false, interpreted = false, perf_map = false;
     for (const Frame& f : origin.user_stack) {
         unnamed |= unnamed_generated(f);
         trampolines |= interpreter_trampoline(f);
+        interpreted |= f.function == "Interpreter" && is_perf_map(f.module);
         perf_map |= is_perf_map(f.module);
     }
     switch (runtime_of(origin)) {
@@ -63,6 +64,13 @@ std::optional<std::string> naming_hint(const Origin& origin) {
                    "--interpreted-frames-native-stack (or NODE_OPTIONS) so it writes "
                    "/tmp/perf-PID.map";
         case Runtime::Java:
+            // HotSpot's perf map names the code of compiled methods; an interpreted method runs
+            // in the interpreter's code, named only from the JVM's own structures (vmStructs).
+            if (!unnamed && perf_map && interpreted)
+                return who(origin) +
+                       ": Java methods the interpreter ran are unnamed: the perf map names "
+                       "compiled methods only (each is once it runs hot; -Xcomp compiles every "
+                       "method before its first run)";
             if (!unnamed) return std::nullopt;
             return who(origin) +
                    ": Java frames are unnamed: run java with -XX:+PreserveFramePointer and "

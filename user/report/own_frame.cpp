@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include "symbols/perf_map.h"
+
 namespace cwtrace {
 namespace {
 
@@ -157,9 +159,11 @@ std::optional<V8Name> v8_name(std::string_view fn) {
                   space == std::string_view::npos ? std::string_view{} : fn.substr(space + 1)};
 }
 
-// A JVM method as perf-map agents write it: "Ljava/net/Socket;::connect" or
-// "java.net.Socket::connect": its class, dotted; "" when not one.
+// A JVM method as cwtrace shows it ("LeakyJava.openConnection": the default package too) or as
+// perf-map agents write it: "Ljava/net/Socket;::connect" or "java.net.Socket::connect": its
+// class, dotted; "" when not one.
 std::string java_class(std::string_view fn) {
+    if (java_method_name(fn)) return std::string(fn.substr(0, fn.rfind('.')));
     const size_t sep = fn.find("::");
     if (sep == std::string_view::npos) return "";
     std::string_view cls = fn.substr(0, sep);
@@ -189,6 +193,15 @@ std::string v8_library_of(std::string_view location) {
     return std::string(rest.substr(0, end));
 }
 
+// Code HotSpot generates that is no method: its interpreter, the stub that calls into Java,
+// adapters, runtime stubs ("new_instance Runtime1 stub", "SafepointBlob", "ic_miss_stub").
+bool hotspot_blob(std::string_view fn) {
+    for (std::string_view name : {"Interpreter"sv, "StubRoutines"sv, "I2C/C2I adapters"sv,
+                                  "MethodHandles adapters"sv, "native signature handlers"sv})
+        if (fn.starts_with(name)) return true;
+    return fn.ends_with(" stub") || fn.ends_with("_stub") || fn.ends_with("Blob");
+}
+
 bool perf_map_own(std::string_view fn) {
     if (auto v8 = v8_name(fn)) {
         // Builtins, stubs, bytecode handlers and code with no source are V8's own.
@@ -197,8 +210,8 @@ bool perf_map_own(std::string_view fn) {
                (at.front() == '/' || at.starts_with("file://"));
     }
     if (const std::string cls = java_class(fn); !cls.empty()) return !java_library(cls);
-    if (contains(fn, "::") || fn.starts_with("Interpreter")) return false;  // the JVM's stubs
-    return true;  // another JIT's code: the program's
+    if (contains(fn, "::") || hotspot_blob(fn)) return false;  // the JVM's stubs
+    return true;                                               // another JIT's code: the program's
 }
 
 std::string perf_map_library_of(std::string_view fn) {

@@ -15,4 +15,12 @@ namespace cwtrace {
 // a native program or a path that tells nothing.
 Runtime runtime_of(const Origin& origin, const std::optional<std::string>& comm = std::nullopt);
 
+// Whether a Node opening path ran from the event loop, no code of the user's on it: net.connect
+// defers connect() (to process.nextTick for an address, to the DNS lookup's callback for a
+// name), so when it runs the function that asked has returned, and its frames are gone. Read
+// from node's machinery between the loop and the JavaScript: the tick queue drained as a
+// callback scope closes (node::InternalCallbackScope::Close, processTicksAndRejections once
+// named), a callback libuv made (uv_run, node::InternalMakeCallback).
+bool opened_from_event_loop(const Origin& origin);
+
 }  // namespace cwtrace

@@ -145,7 +145,7 @@ Frame StackResolver::user_frame(const cw_origin& origin, const ProcessMaps& maps
     }
     if (it->second) {
         if (auto name = it->second->lookup(addr)) {
-            frame.function = *name;
+            frame.function = display_name(*name);
             frame.module = path;
         }
     }

@@ -42,7 +42,57 @@ std::optional<PerfMap> read_map(const OpenedFile& opened, const PerfMapLimits& l
     return map;
 }
 
+// Letters, digits, '_' and '$' (and any non-ASCII byte: Java identifiers are Unicode), the
+// dots between a class's package names, and the angle brackets of <init> and <clinit>.
+bool java_name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$' || c == '.' || c == '<' || c == '>' || static_cast<unsigned char>(c) >= 0x80;
+}
+
+// "java.net.Socket LeakyJava.openConnection(int)" -> "LeakyJava.openConnection": a return type
+// (no spaces: "byte[]", "java.lang.String"), one space, a class and method joined by a dot,
+// the parameters in parentheses at the end.
+std::optional<std::string> hotspot_method(std::string_view name) {
+    const size_t paren = name.find('(');
+    const size_t space = name.find(' ');
+    if (!name.ends_with(')') || paren == std::string_view::npos || space >= paren)
+        return std::nullopt;
+    const std::string_view type = name.substr(0, space);
+    const std::string_view method = name.substr(space + 1, paren - space - 1);
+    const bool type_ok = !type.empty() && std::all_of(type.begin(), type.end(), [](char c) {
+        return java_name_char(c) || c == '[' || c == ']';
+    });
+    if (!type_ok || !java_method_name(method)) return std::nullopt;
+    return std::string(method);
+}
+
+// "Ljava/net/Socket;::connect" (perf-map-agent; a signature may follow) ->
+// "java.net.Socket.connect".
+std::optional<std::string> agent_method(std::string_view name) {
+    const size_t sep = name.find(";::");
+    if (!name.starts_with('L') || sep == std::string_view::npos) return std::nullopt;
+    std::string out(name.substr(1, sep - 1));
+    std::replace(out.begin(), out.end(), '/', '.');
+    std::string_view method = name.substr(sep + 3);
+    method = method.substr(0, method.find('('));
+    out += '.';
+    out += method;
+    if (!java_method_name(out)) return std::nullopt;
+    return out;
+}
+
 }  // namespace
+
+bool java_method_name(std::string_view name) {
+    return name.find('.') != std::string_view::npos && name.front() != '.' && name.back() != '.' &&
+           std::all_of(name.begin(), name.end(), java_name_char);
+}
+
+std::string display_name(std::string_view name) {
+    if (auto m = hotspot_method(name)) return *m;
+    if (auto m = agent_method(name)) return *m;
+    return std::string(name);
+}
 
 std::optional<PerfMap> PerfMap::parse(std::string_view text, const PerfMapLimits& limits) {
     PerfMap map;

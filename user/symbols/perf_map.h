@@ -54,4 +54,12 @@ class PerfMap {
     std::vector<Entry> entries_;  // sorted by start, then line
 };
 
+// A perf map's name as the runtime's own stack traces write it. HotSpot's methods read
+// "LeakyJava.openConnection", as in a Java stack trace, whether `jcmd PID Compiler.perfmap`
+// wrote "java.net.Socket LeakyJava.openConnection(int)" (return type, method, parameters) or
+// perf-map-agent "LLeakyJava;::openConnection"; every other name stays as written.
+std::string display_name(std::string_view name);
+// Whether `name` is a Java method as display_name shows one: identifiers joined by dots.
+bool java_method_name(std::string_view name);
+
 }  // namespace cwtrace

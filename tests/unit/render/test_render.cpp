@@ -337,9 +337,6 @@ TEST(RenderJson, OriginKindNames) {
     EXPECT_STREQ(to_string(OriginKind::Accept), "accept");
 }
 
-}  // namespace
-}  // namespace cwtrace
-
 // The per-socket JSON writes its numbers itself: the same text as the library, for the values a
 // report holds (ages rounded to the millisecond, microseconds, whole numbers) and beyond them.
 TEST(RenderJson, DoublesAreWrittenAsTheLibraryWritesThem) {
@@ -369,3 +366,34 @@ TEST(RenderJson, DoublesAreWrittenAsTheLibraryWritesThem) {
     }
     EXPECT_EQ(mismatches, 0u);
 }
+
+// A node process's connect() run from its tick queue (net.connect deferred it): the text says so
+// under the path, once; JSON marks that origin, and no other, with "event_loop": true.
+TEST(RenderEventLoop, NodePathFromTheTickQueueIsSaidSoInTextAndJson) {
+    const std::string node = "/usr/bin/node";
+    const Origin tick = connect_origin(
+        77, "node",
+        {uf("connect", kLibc), uf("uv__tcp_connect", node),
+         uf("Builtins_InterpreterEntryTrampoline", node), uf("Builtins_JSEntry", node),
+         uf("node::InternalCallbackScope::Close()", node), uf("node::Start(int, char**)", node)});
+    Report r = connect_ipv4_report();
+    r.sockets.push_back(sock4("127.0.0.1", 43300, "127.0.0.1", 9000, 20.0, 77, "node", tick));
+    const std::string text = render_text(r);
+    // Wrapped at 80 columns, as every line is.
+    const std::string line =
+        "    opened from the event loop: the caller had returned (net.connect defers\n"
+        "      connect())\n";
+    EXPECT_EQ(text.find(line), text.rfind(line)) << text;
+    EXPECT_NE(text.find(line), std::string::npos) << text;
+    const auto j = nlohmann::json::parse(render_json(r));
+    size_t marked = 0;
+    for (const auto& s : j.at("sockets")) {
+        const bool node_socket = s.at("comm") == "node";
+        EXPECT_EQ(s.at("origin").contains("event_loop"), node_socket) << s.dump();
+        if (node_socket && s.at("origin").value("event_loop", false)) ++marked;
+    }
+    EXPECT_EQ(marked, 1u);
+}
+
+}  // namespace
+}  // namespace cwtrace

@@ -63,6 +63,27 @@ TEST(NamingHints, JavaWithUnnamedFramesIsToldThePerfMap) {
     EXPECT_TRUE(says(hint, "jcmd PID Compiler.perfmap")) << hint.value_or("");
 }
 
+TEST(NamingHints, JavaWithInterpretedMethodsIsToldOnlyCompiledOnesAreNamed) {
+    // java -XX:+PreserveFramePointer, its map written by jcmd: LeakyJava's methods interpreted.
+    const std::string map = "/tmp/perf-77.map";
+    const auto hint = naming_hint(opened_by(77, "java",
+                                            {{"connect", kLibc},
+                                             {"Interpreter", map},
+                                             {"Interpreter", map},
+                                             {"StubRoutines (1)", map},
+                                             {"JavaCalls::call_helper", kJvm}}));
+    EXPECT_TRUE(says(hint, "java[77]: Java methods the interpreter ran are unnamed"))
+        << hint.value_or("");
+    EXPECT_TRUE(says(hint, "-Xcomp")) << hint.value_or("");
+    // Every method compiled (-Xcomp): named, nothing to say.
+    EXPECT_EQ(naming_hint(opened_by(77, "java",
+                                    {{"connect", kLibc},
+                                     {"LeakyJava.openConnection", map},
+                                     {"StubRoutines (1)", map},
+                                     {"JavaCalls::call_helper", kJvm}})),
+              std::nullopt);
+}
+
 TEST(NamingHints, OtherRuntimesAndNamedPathsGetNone) {
     // A native program calling JIT code it names itself (tests/fixtures/jit_client.c).
     EXPECT_EQ(naming_hint(opened_by(9, "jit_client",

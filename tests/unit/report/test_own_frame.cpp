@@ -135,6 +135,31 @@ TEST(OwnFrame, JavaApplicationClassesNotTheJdk) {
     EXPECT_EQ(OwnCode{}.first_own(stack), 4u);
 }
 
+// java -XX:+PreserveFramePointer -Xcomp with `jcmd PID Compiler.perfmap`, as the tests'
+// LeakyJava shows (names as cwtrace displays them): libnio's JNI, the JDK's compiled methods,
+// the user's method, then HotSpot's call stub.
+TEST(OwnFrame, JavaMethodsAsDisplayedTheDefaultPackageToo) {
+    const char* map = "/tmp/perf-778.map";
+    const std::vector<Frame> stack = {
+        {"connect", kLibc},
+        {"Java_sun_nio_ch_Net_connect0", "/usr/lib/jvm/java-17-openjdk-amd64/lib/libnio.so"},
+        {"sun.nio.ch.Net.connect0", map},
+        {"sun.nio.ch.NioSocketImpl.connect", map},
+        {"java.net.Socket.connect", map},
+        {"LeakyJava.openConnection", map},
+        {"LeakyJava.main", map},
+        {"StubRoutines (1)", map},
+    };
+    EXPECT_EQ(OwnCode{}.first_own(stack), 5u);
+    const std::vector<bool> own = OwnCode{}.own_frames(stack);
+    EXPECT_EQ(own, (std::vector<bool>{false, false, false, false, false, true, true, false}));
+    EXPECT_EQ(library_of(stack[4]), "java.net");
+    // HotSpot's code that is no method is the runtime's wherever it shows.
+    for (const char* blob : {"Interpreter", "I2C/C2I adapters", "SafepointBlob", "ic_miss_stub",
+                             "new_instance Runtime1 stub"})
+        EXPECT_EQ(OwnCode{}.first_own({{"connect", kLibc}, {blob, map}}), std::nullopt) << blob;
+}
+
 TEST(OwnFrame, AnotherJitsCodeIsTheUsers) {
     // The jit_client fixture's perf map names its generated code.
     EXPECT_EQ(OwnCode{}.first_own({{"connect", kLibc}, {"jit_open_connection", "/tmp/perf-9.map"}}),

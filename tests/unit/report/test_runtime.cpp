@@ -62,6 +62,55 @@ TEST(Runtime, TheProcessNameWhenTheFramesTellNothing) {
     EXPECT_EQ(runtime_of(path({}, std::string("java")), std::string("python3")), Runtime::Java);
 }
 
+// node's stacks at connect() for `net.connect({host: '127.0.0.1'})` in the main script, as the
+// tests' leaky_node.js gives them: connect() ran on process.nextTick, from the tick queue node
+// drains as the main script's callback scope closes.
+const std::string kNodeExe = "/usr/bin/node";
+std::vector<Frame> node_tick(std::vector<Frame> js) {
+    std::vector<Frame> stack = {
+        {"connect", kLibc},
+        {"uv__tcp_connect", kNodeExe},
+        {"node::TCPWrap::Connect(v8::FunctionCallbackInfo<v8::Value> const&)", kNodeExe},
+        {"Builtins_CEntry_Return1_ArgvOnStack_BuiltinExit", kNodeExe}};
+    stack.insert(stack.end(), js.begin(), js.end());
+    for (const char* f :
+         {"Builtins_JSEntryTrampoline", "Builtins_JSEntry", "node::InternalCallbackScope::Close()",
+          "node::InternalCallbackScope::~InternalCallbackScope()", "node::NodeMainInstance::Run()",
+          "_start"})
+        stack.emplace_back(f, kNodeExe);
+    return stack;
+}
+
+TEST(Runtime, NodePathsFromTheEventLoopAreSaidSo) {
+    // Unflagged: the JavaScript is V8's trampolines, the tick queue's native caller tells.
+    const Frame trampoline{"Builtins_InterpreterEntryTrampoline", kNodeExe};
+    EXPECT_TRUE(opened_from_event_loop(path(node_tick({trampoline, trampoline}))));
+    // Named from the perf map: node:net's functions under processTicksAndRejections.
+    const std::string map = "/tmp/perf-4242.map";
+    Origin named = path(node_tick({{"JS:~internalConnect node:net:1038:25", map},
+                                   {"JS:~ node:net:1326:73", map},
+                                   {"JS:*processTicksAndRejections "
+                                    "node:internal/process/task_queues:67:35",
+                                    map}}));
+    named.user_stack.erase(named.user_stack.end() - 4);  // Close(): the JavaScript frame alone
+    EXPECT_TRUE(opened_from_event_loop(named));
+    // A frame of the user's inside the loop's turn: the caller is there, nothing to say.
+    Origin own = path(node_tick({{"JS:~leak /srv/app.js:3:1", map}}));
+    own.own_frame = 4;
+    EXPECT_FALSE(opened_from_event_loop(own));
+    own.own_frame = 9;  // outside the loop's frame: it only started the loop
+    EXPECT_TRUE(opened_from_event_loop(own));
+    // connect() from the main script itself, no callback scope closing: not the loop.
+    EXPECT_FALSE(
+        opened_from_event_loop(path({{"connect", kLibc},
+                                     {"uv__tcp_connect", kNodeExe},
+                                     trampoline,
+                                     {"node::StartExecution(node::Environment*)", kNodeExe}})));
+    // Not node: a frame of the same name in another program says nothing.
+    EXPECT_FALSE(
+        opened_from_event_loop(path({{"connect", kLibc}, {"uv_run", "/usr/lib/libuv.so.1"}})));
+}
+
 TEST(Runtime, AdviceInTheWordsOfTheRuntime) {
     const auto unread = [](Runtime r) {
         return std::string(likely_cause(Diagnosis::UnreadData, r));

@@ -79,6 +79,25 @@ TEST(PerfMapTest, SkipsMalformedLines) {
     EXPECT_EQ(map.lookup(0x4001), "good");
 }
 
+TEST(PerfMapTest, JavaMethodsReadAsInJavasStackTraces) {
+    // As `jcmd PID Compiler.perfmap` (JDK 17) writes them.
+    EXPECT_EQ(display_name("java.net.Socket LeakyJava.openConnection(int)"),
+              "LeakyJava.openConnection");
+    EXPECT_EQ(display_name("void sun.nio.ch.NioSocketImpl.connect(java.net.SocketAddress, int)"),
+              "sun.nio.ch.NioSocketImpl.connect");
+    EXPECT_EQ(display_name("byte[] a.B$Inner.<init>()"), "a.B$Inner.<init>");
+    // As perf-map-agent writes them, a signature or not.
+    EXPECT_EQ(display_name("Ljava/net/Socket;::connect"), "java.net.Socket.connect");
+    EXPECT_EQ(display_name("Lcom/example/Crawler;::fetch(I)V"), "com.example.Crawler.fetch");
+    // HotSpot's stubs, V8's and Python's names, and what only looks like a method: as written.
+    for (const char* kept :
+         {"StubRoutines (1)", "I2C/C2I adapters", "Interpreter", "new_instance Runtime1 stub",
+          "JS:~internalConnect node:net:1038:25", "py::fetch_page:/srv/crawler.py",
+          "void noclass(int)", "void a.b(int", "void  a.b()", " a.b()", "L;::", "L/;::x",
+          "Lx;::m y", "int a.b c(int)", ""})
+        EXPECT_EQ(display_name(kept), kept);
+}
+
 TEST(PerfMapTest, LoadsAWrittenMapFileAndMissingIsNullopt) {
     fs::path path =
         fs::temp_directory_path() / ("cwtrace-perf-" + std::to_string(getpid()) + ".map");
