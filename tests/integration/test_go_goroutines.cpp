@@ -23,6 +23,14 @@ constexpr int kLeaks = 3;
 // t.dialConnFor(w)` in queueForDial).
 constexpr const char* kTransportCreator = "net/http.(*Transport).queueForDial";
 
+// The frames of a JSON user stack marked as the creating goroutine's (`creator` 1).
+std::vector<std::string> creator_functions(const json& stack) {
+    std::vector<std::string> out;
+    for (const json& f : stack)
+        if (f.value("creator", 0) == 1) out.push_back(f.at("function"));
+    return out;
+}
+
 class GoGoroutines : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -35,8 +43,9 @@ class GoGoroutines : public ::testing::Test {
     }
 
     // The sockets the fixture leaked, from the JSON report of a run (cwtrace's stderr in `err`);
-    // `godebug`: the fixture's GODEBUG ("" for none).
-    std::vector<json> leak(const std::string& godebug, std::string* err, std::string* raw) {
+    // `godebug`: the fixture's GODEBUG ("" for none); `binary`: the plain or the stripped build.
+    std::vector<json> leak(const std::string& godebug, std::string* err, std::string* raw,
+                           const std::string& binary = FX_GO_LEAK) {
         auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json"});
         if (!cwtrace) return {};
         const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/page";
@@ -44,8 +53,7 @@ class GoGoroutines : public ::testing::Test {
         // connects at once can outrun (README: Go goroutines): the fixture waits a moment.
         std::vector<std::string> argv = {"/usr/bin/env", "LEAKY_GO_WAIT_MS=300"};
         if (!godebug.empty()) argv.push_back("GODEBUG=" + godebug);
-        for (std::string a :
-             {std::string(FX_GO_LEAK), std::string("http"), url, std::to_string(kLeaks)})
+        for (std::string a : {binary, std::string("http"), url, std::to_string(kLeaks)})
             argv.push_back(a);
         Process go(argv);
         pid_ = go.pid();
@@ -57,47 +65,55 @@ class GoGoroutines : public ::testing::Test {
         return sockets_with_port(json::parse(cwtrace->out()), "remote", port_);
     }
 
+    // Every leaked socket's opening path goes through the creating goroutine to the user's
+    // function, the own frame, in `binary`'s run.
+    void expect_creator_path(const std::vector<json>& leaked, const std::string& binary) {
+        for (const json& s : leaked) {
+            const json& origin = s.at("origin");
+            EXPECT_EQ(origin.at("pid"), pid_);
+            EXPECT_EQ(s.at("pid"), pid_);
+            EXPECT_TRUE(
+                s.at("owner").at("cmdline").get<std::string>().starts_with(binary + " http "))
+                << s.at("owner").dump();
+            const json& stack = origin.at("user_stack");
+            // The dialling goroutine's own frames first, then its creator's, from the go statement
+            // out to the user's function and main (http.Get is inlined into it: no frame of its
+            // own from the symbol table).
+            EXPECT_TRUE(
+                in_order(function_names(stack),
+                         {"net/http.(*Transport).dialConn", "runtime.goexit", kTransportCreator,
+                          "net/http.(*Client).Get", "main.fetchWithoutClose", "main.main"}))
+                << joined(function_names(stack));
+            const auto creators = creator_functions(stack);
+            EXPECT_TRUE(!creators.empty() && creators.front() == kTransportCreator)
+                << joined(creators);
+            EXPECT_TRUE(contains(creators, "main.fetchWithoutClose")) << joined(creators);
+            EXPECT_TRUE(own_frame_is(origin, "main.fetchWithoutClose"));
+            EXPECT_EQ(stack.at(origin.at("own_frame").get<size_t>()).value("creator", 0), 1);
+        }
+    }
+
     std::unique_ptr<Process> server_;
     int port_ = 0;
     pid_t pid_ = 0;
 };
-
-// The frames of a JSON user stack marked as the creating goroutine's (`creator` 1).
-std::vector<std::string> creator_functions(const json& stack) {
-    std::vector<std::string> out;
-    for (const json& f : stack)
-        if (f.value("creator", 0) == 1) out.push_back(f.at("function"));
-    return out;
-}
 
 TEST_F(GoGoroutines, AncestorsShowTheGoroutineThatAskedForTheConnection) {
     std::string err, raw;
     const auto leaked = leak("tracebackancestors=5", &err, &raw);
     ASSERT_EQ(leaked.size(), size_t(kLeaks)) << raw;
     expect_schema_valid(raw);
-    for (const json& s : leaked) {
-        const json& origin = s.at("origin");
-        EXPECT_EQ(origin.at("pid"), pid_);
-        EXPECT_EQ(s.at("pid"), pid_);
-        EXPECT_TRUE(s.at("owner").at("cmdline").get<std::string>().starts_with(
-            std::string(FX_GO_LEAK) + " http "))
-            << s.at("owner").dump();
-        const json& stack = origin.at("user_stack");
-        // The dialling goroutine's own frames first, then its creator's, from the go statement
-        // out to the user's function and main (http.Get is inlined into it: no frame of its
-        // own from the symbol table).
-        EXPECT_TRUE(
-            in_order(function_names(stack),
-                     {"net/http.(*Transport).dialConn", "runtime.goexit.abi0", kTransportCreator,
-                      "net/http.(*Client).Get", "main.fetchWithoutClose", "main.main"}))
-            << joined(function_names(stack));
-        const auto creators = creator_functions(stack);
-        EXPECT_TRUE(!creators.empty() && creators.front() == kTransportCreator) << joined(creators);
-        EXPECT_TRUE(contains(creators, "main.fetchWithoutClose")) << joined(creators);
-        EXPECT_TRUE(own_frame_is(origin, "main.fetchWithoutClose"));
-        EXPECT_EQ(stack.at(origin.at("own_frame").get<size_t>()).value("creator", 0), 1);
-    }
+    expect_creator_path(leaked, FX_GO_LEAK);
     EXPECT_EQ(err.find("GODEBUG=tracebackancestors"), std::string::npos) << err;
+}
+
+// As Go services ship (-ldflags='-s -w'): the creators' pcs are named from .gopclntab too.
+TEST_F(GoGoroutines, AncestorsInAStrippedBinary) {
+    std::string err, raw;
+    const auto leaked = leak("tracebackancestors=5", &err, &raw, FX_GO_LEAK_STRIPPED);
+    ASSERT_EQ(leaked.size(), size_t(kLeaks)) << raw;
+    expect_schema_valid(raw);
+    expect_creator_path(leaked, FX_GO_LEAK_STRIPPED);
 }
 
 TEST_F(GoGoroutines, WithoutAncestorsTheCreatorIsNamedAndTheHintSaidOnce) {
