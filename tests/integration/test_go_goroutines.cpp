@@ -88,6 +88,13 @@ class GoGoroutines : public ::testing::Test {
             EXPECT_TRUE(!creators.empty() && creators.front() == kTransportCreator)
                 << joined(creators);
             EXPECT_TRUE(contains(creators, "main.fetchWithoutClose")) << joined(creators);
+            // An inlined call's two saved PCs (its site and its parent's inline mark) name one
+            // frame: no function follows itself at the same line.
+            for (size_t i = 1; i < stack.size(); ++i)
+                EXPECT_FALSE(stack[i].value("creator", 0) > 0 &&
+                             stack[i].at("function") == stack[i - 1].at("function") &&
+                             stack[i].value("line", -1) == stack[i - 1].value("line", -1))
+                    << "twice at " << i << ": " << joined(function_names(stack));
             EXPECT_TRUE(own_frame_is(origin, "main.fetchWithoutClose"));
             EXPECT_EQ(stack.at(origin.at("own_frame").get<size_t>()).value("creator", 0), 1);
         }

@@ -98,7 +98,15 @@ std::vector<Frame> StackResolver::creator_frames(const cw_origin& origin) {
     for (const CreatorPc& c : creator_pcs(*creator)) {
         Frame frame = user_frame(origin, *maps, c.pc - 1);  // return addresses
         frame.creator = c.generation;
-        frames.push_back(std::move(frame));
+        // The runtime saved a PC for each inlined call too (the call site, then its parent's
+        // inline mark): named as a symbol table names code, by the function that holds it at
+        // the outermost call's line, both read the same. One frame says it; a recursion (the
+        // same PC again) keeps its frames.
+        const bool inline_twin =
+            !frames.empty() && frames.back().creator == frame.creator &&
+            frames.back().address != frame.address && frames.back().function == frame.function &&
+            frames.back().file == frame.file && frames.back().line == frame.line;
+        if (!inline_twin) frames.push_back(std::move(frame));
     }
     return frames;
 }
