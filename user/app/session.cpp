@@ -133,21 +133,28 @@ void Session::watch_runtimes(uint32_t pid) {
     if (!options_.pids.empty() && std::find(options_.pids.begin(), options_.pids.end(),
                                             static_cast<pid_t>(pid)) == options_.pids.end())
         return;
-    watch_python(pid);
-    watch_go(pid);
+    // One read of the process's mappings serves both runtimes' looks, taken between two reads
+    // of its start time so that a pid reused meanwhile is not taken for the process.
+    const auto id = static_cast<pid_t>(pid);
+    const uint64_t start = read_start_ticks(id);
+    if (start == 0) return;
+    const auto maps = ProcessMaps::read(id);
+    if (!maps || read_start_ticks(id) != start) return;
+    watch_python(pid, start, *maps);
+    watch_go(pid, start, *maps);
 }
 
-void Session::watch_python(uint32_t pid) {
-    if (auto entry = python_.inspect(static_cast<pid_t>(pid))) {
+void Session::watch_python(uint32_t pid, uint64_t start, const ProcessMaps& maps) {
+    if (auto entry = python_.inspect(static_cast<pid_t>(pid), start, maps)) {
         if (tracer_->set_python_process(pid, *entry))
-            python_watched_[pid] = read_start_ticks(static_cast<pid_t>(pid));
+            python_watched_[pid] = start;
         else
             spdlog::warn("pid {}: cannot watch its Python frames (map full)", pid);
     }
 }
 
-void Session::watch_go(uint32_t pid) {
-    if (auto entry = go_.inspect(static_cast<pid_t>(pid))) {
+void Session::watch_go(uint32_t pid, uint64_t start, const ProcessMaps& maps) {
+    if (auto entry = go_.inspect(static_cast<pid_t>(pid), start, maps)) {
         if (tracer_->set_go_process(pid, *entry))
             go_watched_[pid] = entry->start_ticks;
         else

@@ -81,10 +81,10 @@ class Session {
     class Progress;
     void find_python_processes();
     void watch_runtimes(uint32_t pid);
-    void watch_python(uint32_t pid);
+    void watch_python(uint32_t pid, uint64_t start, const ProcessMaps& maps);
     // Registers a Go process with the kernel side, so its openings record their goroutines'
     // creators.
-    void watch_go(uint32_t pid);
+    void watch_go(uint32_t pid, uint64_t start, const ProcessMaps& maps);
     PythonTracker::StackRead python_stack_read();
     void backfill(const ProgressFn& dumped);
     using FlowSet = std::unordered_set<cw_flow, FlowHash, FlowEqual>;

@@ -50,12 +50,8 @@ std::vector<CreatorPc> creator_pcs(const cw_go_creator& c) {
     return out;
 }
 
-std::optional<cw_go_proc> GoTracker::inspect(pid_t pid) {
-    const uint64_t start = read_start_ticks(pid);
-    if (start == 0) return std::nullopt;
-    auto maps = ProcessMaps::read(pid);
-    if (!maps || read_start_ticks(pid) != start) return std::nullopt;
-    std::optional<GoProgram> go = find_go(*maps);
+std::optional<cw_go_proc> GoTracker::inspect(pid_t pid, uint64_t start, const ProcessMaps& maps) {
+    std::optional<GoProgram> go = find_go(maps);
     auto& known = processes_[{static_cast<uint32_t>(pid), start}];
     const bool news = !known.has_value() && go.has_value();
     known = go;

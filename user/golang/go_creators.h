@@ -32,9 +32,10 @@ std::vector<CreatorPc> creator_pcs(const cw_go_creator& creator);
 
 class GoTracker {
   public:
-    // Looks whether `pid` runs a Go program; its go_procs entry when its version is supported.
-    // Remembered, so the report can say "go X.Y not supported" once.
-    std::optional<cw_go_proc> inspect(pid_t pid);
+    // Looks whether `pid` (started at `start` ticks, mapped as `maps`) runs a Go program; its
+    // go_procs entry when its version is supported. Remembered, so the report can say "go X.Y
+    // not supported" once.
+    std::optional<cw_go_proc> inspect(pid_t pid, uint64_t start, const ProcessMaps& maps);
     size_t processes() const { return processes_.size(); }
 
   private:

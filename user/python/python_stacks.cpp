@@ -29,12 +29,9 @@ bool is_eval_loop(const Frame& f) {
 
 }  // namespace
 
-std::optional<cw_python_proc> PythonTracker::inspect(pid_t pid) {
-    const uint64_t start = read_start_ticks(pid);
-    if (start == 0) return std::nullopt;
-    auto maps = ProcessMaps::read(pid);
-    if (!maps || read_start_ticks(pid) != start) return std::nullopt;
-    std::optional<PythonInterpreter> python = find_python(*maps, files_);
+std::optional<cw_python_proc> PythonTracker::inspect(pid_t pid, uint64_t start,
+                                                     const ProcessMaps& maps) {
+    std::optional<PythonInterpreter> python = find_python(maps, files_);
     auto& known = processes_[{static_cast<uint32_t>(pid), start}];
     const bool news = !known.has_value() && python.has_value();
     known = python;

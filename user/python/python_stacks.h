@@ -23,9 +23,10 @@ class PythonTracker {
   public:
     using StackRead = std::function<std::optional<cw_py_stack>(uint64_t stack_id)>;
 
-    // Looks whether `pid` runs CPython; returns its python_procs entry when its version is
-    // supported. Remembered either way, so the report can say "python X.Y not supported".
-    std::optional<cw_python_proc> inspect(pid_t pid);
+    // Looks whether `pid` (started at `start` ticks, mapped as `maps`) runs CPython; returns its
+    // python_procs entry when its version is supported. Remembered either way, so the report can
+    // say "python X.Y not supported".
+    std::optional<cw_python_proc> inspect(pid_t pid, uint64_t start, const ProcessMaps& maps);
 
     // Reads the code objects of a captured stack while the process lives (cached), so that the
     // frames resolve even if it exits before the report.
