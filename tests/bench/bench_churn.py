@@ -22,6 +22,7 @@ from bench_lib import (
     fmt_int,
     fmt_pct,
     median,
+    other_tracing_programs,
     print_table,
     run_churn,
     status_kb,
@@ -60,6 +61,7 @@ class Pair:
     untraced: ChurnResult
     traced: ChurnResult
     trace: TraceResult
+    others: list[str]  # other tracing programs loaded before the untraced run
 
     @property
     def ratio(self) -> float:
@@ -136,9 +138,10 @@ def measure_traced(session: Session, env: Env, mode: Mode) -> tuple[ChurnResult,
 
 
 def measure_pair(session: Session, env: Env, mode: Mode) -> Pair:
+    others = other_tracing_programs()
     untraced = run_churn(session, env.churn, env.seconds, env.threads)
     traced, trace = measure_traced(session, env, mode)
-    return Pair(untraced, traced, trace)
+    return Pair(untraced, traced, trace, others)
 
 
 def check_close_wait(session: Session, env: Env) -> bool:
@@ -432,7 +435,22 @@ def print_headline(env: Env, modes, results):
         "  lost events: " + ", ".join(f"{k} {fmt_int(n)}" for k, n in lost.items())
         + f" (programs left out of the figure, in the table below: {', '.join(NOT_PER_CONNECTION)})"
     )
+    print_other_tracers(results)
     print("=" * 100)
+
+
+def print_other_tracers(results):
+    """Another tracer on the churn's path (another cwtrace running tests) costs every
+    connection, untraced ones too: a figure measured beside one is not this tool's alone."""
+    pairs = [p for pairs in results.values() for p in pairs]
+    seen = [p for p in pairs if p.others]
+    if seen:
+        names = sorted({n for p in seen for n in p.others})
+        print(
+            f"  WARNING: other tracing programs were loaded in {len(seen)} of {len(pairs)} pairs "
+            f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}): measure again on a "
+            "machine where nothing else traces"
+        )
 
 
 def print_other_load(results):

@@ -163,6 +163,27 @@ def bpf_prog_stats(ids: set[int]) -> dict[int, ProgStats]:
     }
 
 
+# Program types that run on tracepoints and probes: another tool's (another cwtrace's) on the
+# churn's path costs every connection, untraced ones too, and the figures mean less.
+TRACING_TYPES = {"tracepoint", "raw_tracepoint", "raw_tracepoint_writable", "tracing", "kprobe"}
+
+
+def tracing_programs() -> list[str]:
+    out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise BenchError(f"bpftool prog show failed: {out.stderr.strip()}")
+    return sorted(p.get("name", "?") for p in json.loads(out.stdout) if p.get("type") in TRACING_TYPES)
+
+
+def other_tracing_programs() -> list[str]:
+    """Names of the tracing programs loaded now; called while the bench has none of its own.
+    The last tracer's programs outlive its exit a little (freed after an RCU grace period)."""
+    deadline = time.monotonic() + 2.0
+    while (names := tracing_programs()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return names
+
+
 # ---- the load generator -------------------------------------------------------------------------
 
 
