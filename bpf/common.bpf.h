@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What both BPF objects (cwtrace.bpf.c, fd_walk.bpf.c) build on: the kernel constants vmlinux.h
- * lacks (the kernel defines them as macros), and the reads of kernel objects handed over as bare
- * addresses.
+ * lacks (the kernel defines them as macros), the reads of kernel objects handed over as bare
+ * addresses, and the read of a word of a process's memory.
  */
 #pragma once
 
@@ -60,4 +60,14 @@ extern void* bpf_rdonly_cast(const void* obj, __u32 btf_id) __ksym __weak;
  * through KREAD(recent, ...). */
 static __always_inline struct task_struct* current_task(const bool recent) {
     return recent ? bpf_get_current_task_btf() : (struct task_struct*)bpf_get_current_task();
+}
+
+/* The word at `base + offset` in the current process's memory (the runtimes' structures CPython
+ * and Go programs keep there); 0 for a NULL base or a fault: another process's memory is hostile,
+ * and a zero reads as "none" to every walk over it. */
+static __always_inline __u64 user_read_u64(__u64 base, __u64 offset) {
+    __u64 value = 0;
+
+    if (!base || bpf_probe_read_user(&value, sizeof(value), (void*)(base + offset))) return 0;
+    return value;
 }

@@ -41,13 +41,6 @@ struct {
     __type(value, struct cw_go_creator);
 } go_scratch SEC(".maps");
 
-static __always_inline __u64 go_read_u64(__u64 addr) {
-    __u64 value = 0;
-
-    if (!addr || bpf_probe_read_user(&value, sizeof(value), (void*)addr)) return 0;
-    return value;
-}
-
 static __always_inline bool go_in_text(const struct cw_go_proc* go, __u64 pc) {
     return pc >= go->text_start && pc < go->text_end;
 }
@@ -65,10 +58,10 @@ static __always_inline __u64 go_read_ancestor(const struct cw_go_proc* go, __u64
     __u32 n, size;
 
     if (i >= count) return 0;
-    pcs = go_read_u64(info);
-    len = go_read_u64(info + 8);
-    out->gopc = go_read_u64(info + go->ancestor_gopc);
-    out->main = go_read_u64(info + go->ancestor_goid) == 1;
+    pcs = user_read_u64(info, 0);
+    len = user_read_u64(info, 8);
+    out->gopc = user_read_u64(info, go->ancestor_gopc);
+    out->main = user_read_u64(info, go->ancestor_goid) == 1;
     out->truncated = len > CW_GO_MAX_PCS;
     n = len > CW_GO_MAX_PCS ? CW_GO_MAX_PCS : (__u32)len;
     if (!pcs || !n) return 0;
@@ -108,8 +101,8 @@ static __always_inline void go_capture(struct cw_origin* origin, struct pt_regs*
     if (!go->ns_per_tick || origin->task_start_ns / go->ns_per_tick != go->start_ticks) return;
 
     g = KREAD(recent, regs, r14);
-    goid = go_read_u64(g ? g + go->g_goid : 0);
-    gopc = go_read_u64(g ? g + go->g_gopc : 0);
+    goid = user_read_u64(g, go->g_goid);
+    gopc = user_read_u64(g, go->g_gopc);
     if (goid == 1) {
         origin->go_status = CW_GO_MAIN;
         return;
@@ -124,10 +117,10 @@ static __always_inline void go_capture(struct cw_origin* origin, struct pt_regs*
     creator->ancestors = 0;
     creator->pad = 0;
     hash = go_mix(0xcbf29ce484222325ULL /* FNV-1a's offset basis */, gopc);
-    array = go_read_u64(g + go->g_ancestors); /* *[]ancestorInfo: the slice header */
+    array = user_read_u64(g, go->g_ancestors); /* *[]ancestorInfo: the slice header */
     if (array) {
-        count = go_read_u64(array + 8);
-        array = go_read_u64(array);
+        count = user_read_u64(array, 8);
+        array = user_read_u64(array, 0);
         __u64 h = go_read_ancestor(go, array, count, 0, &creator->ancestor[0], hash);
         if (h) {
             creator->ancestors = 1;

@@ -39,13 +39,6 @@ struct {
     __type(value, struct cw_py_stack);
 } py_scratch SEC(".maps");
 
-static __always_inline __u64 py_read_ptr(__u64 base, __u16 offset) {
-    __u64 value = 0;
-
-    if (!base || bpf_probe_read_user(&value, sizeof(value), (void*)(base + offset))) return 0;
-    return value;
-}
-
 /* The walks run as bpf_loop() callbacks: the verifier checks each body once instead of
  * unrolling every iteration of every path, which a frame walk's branches make explode. */
 struct py_thread_search {
@@ -61,20 +54,20 @@ static long py_thread_step(__u64 index, void* data) {
     __u64 native_id;
 
     if (!s->tstate) return 1;
-    native_id = py_read_ptr(s->tstate, s->tstate_native_thread_id);
+    native_id = user_read_u64(s->tstate, s->tstate_native_thread_id);
     if (native_id == s->tid) {
         s->found = s->tstate;
         return 1;
     }
-    s->tstate = py_read_ptr(s->tstate, s->tstate_next);
+    s->tstate = user_read_u64(s->tstate, s->tstate_next);
     return 0;
 }
 
 /* The PyThreadState of thread `tid`, or 0. */
 static __always_inline __u64 py_thread_state(const struct cw_python_proc* py, __u32 tid) {
-    __u64 interp = py_read_ptr(py->runtime_addr, py->runtime_interp_head);
+    __u64 interp = user_read_u64(py->runtime_addr, py->runtime_interp_head);
     struct py_thread_search s = {
-        .tstate = py_read_ptr(interp, py->interp_threads_head),
+        .tstate = user_read_u64(interp, py->interp_threads_head),
         .tid = tid,
         .tstate_next = py->tstate_next,
         .tstate_native_thread_id = py->tstate_native_thread_id,
@@ -87,8 +80,8 @@ static __always_inline __u64 py_thread_state(const struct cw_python_proc* py, __
 static __always_inline __u64 py_current_frame(const struct cw_python_proc* py, __u64 tstate) {
     __u64 holder = tstate;
 
-    if (py->tstate_cframe != CW_PY_NO_OFFSET) holder = py_read_ptr(tstate, py->tstate_cframe);
-    return py_read_ptr(holder, py->cframe_current_frame);
+    if (py->tstate_cframe != CW_PY_NO_OFFSET) holder = user_read_u64(tstate, py->tstate_cframe);
+    return user_read_u64(holder, py->cframe_current_frame);
 }
 
 static __always_inline __u64 py_mix(__u64 hash, __u64 value) {
@@ -111,10 +104,10 @@ static long py_frame_step(__u64 index, void* data) {
     __u64 code, instr, first;
 
     if (!w->frame) return 1;
-    code = py_read_ptr(w->frame, w->frame_code);
-    instr = py_read_ptr(w->frame, w->frame_prev_instr);
+    code = user_read_u64(w->frame, w->frame_code);
+    instr = user_read_u64(w->frame, w->frame_prev_instr);
     first = code + w->code_adaptive;
-    w->frame = py_read_ptr(w->frame, w->frame_previous);
+    w->frame = user_read_u64(w->frame, w->frame_previous);
     /* A frame still being set up points before its first instruction: CPython skips it. */
     if (!code || instr < first || instr - first >= (1ULL << 31)) return 0;
     stack = bpf_map_lookup_elem(&py_scratch, &zero);

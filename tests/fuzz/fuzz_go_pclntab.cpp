@@ -29,8 +29,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             check(!fn->function.empty() && bytes.find(fn->function) != std::string_view::npos);
             check(fn->file.empty() || bytes.find(fn->file) != std::string_view::npos);
             check(fn->entry <= pc);
-            for (const std::string& inlined : fn->inlined)
-                check(bytes.find(inlined) != std::string_view::npos);
+            for (const GoInlinedCall& inlined : fn->inlined) {
+                check(bytes.find(inlined.function) != std::string_view::npos);
+                check(inlined.file.empty() || bytes.find(inlined.file) != std::string_view::npos);
+            }
             if (fn->entry == 0) break;
             pc = fn->entry - 1;
         }

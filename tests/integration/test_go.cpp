@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -59,8 +60,13 @@ std::optional<uint64_t> hex_field(const json& frame, const char* key) {
         const auto offset = hex_field(frame, "file_offset");
         const auto vaddr = offset ? elf->offset_to_vaddr(*offset) : std::nullopt;
         const auto named = vaddr ? table->lookup(*vaddr) : std::nullopt;
-        if (!hex_field(frame, "address") || !named ||
-            named->function != frame.value("function", "") ||
+        // A call inlined there is a frame of its own at the same address.
+        const auto names = [&](const std::string& function) {
+            return named->function == function ||
+                   std::any_of(named->inlined.begin(), named->inlined.end(),
+                               [&](const auto& call) { return call.function == function; });
+        };
+        if (!hex_field(frame, "address") || !named || !names(frame.value("function", "")) ||
             frame.value("build_id", "") != *build_id)
             return ::testing::AssertionFailure()
                    << "frame not symbolizable from " << path << " alone (build id " << *build_id

@@ -106,18 +106,19 @@ Result<void> Session::start(const std::string& tracefs) {
             [this](const KernelUnwindMemo& m) { tracer_->set_unwind_memo(m.key, m.memo); },
             config.user_stack_bytes);
     started_ns_ = monotonic_ns();
-    // Looking at every process for Python is independent of the dump and the walk: beside
+    // Looking at every process for a runtime is independent of the dump and the walk: beside
     // them, it adds nothing to the start-up.
-    auto python = std::async(std::launch::async, [this] { find_python_processes(); });
+    auto runtimes = std::async(std::launch::async, [this] { watch_running_processes(); });
     backfill(progress.part("dumped", "sockets"));
-    python.get();
+    runtimes.get();
     // The dump's and the walk's buffers are freed: their pages go back to the system.
     malloc_trim(0);
     return Ok{};
 }
 
-// Python processes already running; later ones are seen at exec().
-void Session::find_python_processes() {
+// The processes already running, each registered if its runtime is one the kernel side reads
+// (CPython, Go); later ones are seen at exec().
+void Session::watch_running_processes() {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
         const std::string name = entry.path().filename().string();

@@ -79,7 +79,7 @@ class Session {
 
   private:
     class Progress;
-    void find_python_processes();
+    void watch_running_processes();
     void watch_runtimes(uint32_t pid);
     void watch_python(uint32_t pid, uint64_t start, const ProcessMaps& maps);
     // Registers a Go process with the kernel side, so its openings record their goroutines'

@@ -394,12 +394,29 @@ std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {
     return out;
 }
 
-bool Tracer::set_python_process(uint32_t pid, const cw_python_proc& entry) {
-    if (bpf_map__update_elem(skel_->maps.python_procs, &pid, sizeof pid, &entry, sizeof entry,
-                             BPF_ANY))
-        return false;
-    skel_->bss->python_procs_known = 1;  // openings look the map up from now on
+namespace {
+
+// Registers a process of a runtime the kernel side reads (its `procs` map) and raises the flag
+// that makes openings look that map up from now on. False if the map is full.
+template <typename Entry>
+bool register_process(bpf_map* procs, uint32_t& known, uint32_t pid, const Entry& entry) {
+    if (bpf_map__update_elem(procs, &pid, sizeof pid, &entry, sizeof entry, BPF_ANY)) return false;
+    known = 1;
     return true;
+}
+
+// The value `map` holds under `key`, or nullopt.
+template <typename Value, typename Key>
+std::optional<Value> lookup(const bpf_map* map, const Key& key) {
+    Value value;
+    if (bpf_map__lookup_elem(map, &key, sizeof key, &value, sizeof value, 0)) return std::nullopt;
+    return value;
+}
+
+}  // namespace
+
+bool Tracer::set_python_process(uint32_t pid, const cw_python_proc& entry) {
+    return register_process(skel_->maps.python_procs, skel_->bss->python_procs_known, pid, entry);
 }
 
 void Tracer::set_unwind_memo(const cw_unwind_memo_key& key, const cw_unwind_memo& memo) {
@@ -414,10 +431,7 @@ void Tracer::forget_python_process(uint32_t pid) {
 }
 
 bool Tracer::set_go_process(uint32_t pid, const cw_go_proc& entry) {
-    if (bpf_map__update_elem(skel_->maps.go_procs, &pid, sizeof pid, &entry, sizeof entry, BPF_ANY))
-        return false;
-    skel_->bss->go_procs_known = 1;  // openings look the map up from now on
-    return true;
+    return register_process(skel_->maps.go_procs, skel_->bss->go_procs_known, pid, entry);
 }
 
 void Tracer::forget_go_process(uint32_t pid) {
@@ -425,19 +439,11 @@ void Tracer::forget_go_process(uint32_t pid) {
 }
 
 std::optional<cw_go_creator> Tracer::go_creator(uint64_t creator_id) const {
-    cw_go_creator creator;
-    if (bpf_map__lookup_elem(skel_->maps.go_creators, &creator_id, sizeof creator_id, &creator,
-                             sizeof creator, 0))
-        return std::nullopt;
-    return creator;
+    return lookup<cw_go_creator>(skel_->maps.go_creators, creator_id);
 }
 
 std::optional<cw_py_stack> Tracer::python_stack(uint64_t stack_id) const {
-    cw_py_stack stack;
-    if (bpf_map__lookup_elem(skel_->maps.py_stacks, &stack_id, sizeof stack_id, &stack,
-                             sizeof stack, 0))
-        return std::nullopt;
-    return stack;
+    return lookup<cw_py_stack>(skel_->maps.py_stacks, stack_id);
 }
 
 bool Tracer::for_each_close_wait(const CloseWaitVisit& visit) const {

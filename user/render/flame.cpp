@@ -1,47 +1,22 @@
 #include "render/flame.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <map>
 #include <string_view>
 
 #include "report/opening_paths.h"
+#include "report/runtime_frames.h"
 #include "util/display.h"
 
 namespace cwtrace {
 namespace {
 
-std::string_view basename(std::string_view path) {
-    const size_t slash = path.rfind('/');
-    return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-// A runtime's file: "python3.11", "libpython3.11.so.1.0", "node", "libjvm.so", "php-fpm8.2"; not
-// "node_exporter".
-bool is_runtime_file(std::string_view file) {
-    static constexpr std::array<std::string_view, 16> kRuntimes = {
-        "python", "libpython", "node", "libnode", "ruby",   "libruby",   "perl", "libperl",
-        "php",    "libphp",    "java", "libjvm",  "luajit", "libluajit", "lua",  "liblua"};
-    for (auto runtime : kRuntimes) {
-        if (!file.starts_with(runtime)) continue;
-        if (file.size() == runtime.size()) return true;
-        const char next = file[runtime.size()];
-        if ((next >= '0' && next <= '9') || next == '.' || next == '-') return true;
-    }
-    return false;
-}
-
-// Frames of a language runtime, recognised by the file they are in or, for frames of
-// interpreted code itself, by the script's extension.
+// Frames of a language runtime: its program, shared objects and machinery, and the code it runs
+// (report/runtime_frames' table, which the runtime's advice and the own frame read too).
 bool is_interpreter(const Frame& f) {
-    static constexpr std::array<std::string_view, 6> kScripts = {".py", ".rb",  ".js",
-                                                                 ".pl", ".php", ".lua"};
-    const std::string_view file = basename(f.module);
-    if (is_runtime_file(file)) return true;
-    for (auto ext : kScripts)
-        if (file.ends_with(ext)) return true;
-    return std::string_view(f.function).starts_with("_PyEval_");
+    const auto r = runtime_frame(f);
+    return r && r->mark != RuntimeMark::StandardLibrary;
 }
 
 FlameFrame user_frame(const Frame& f, bool with_address) {

@@ -3,8 +3,8 @@
 #include "report/own_frame.h"
 
 #include <algorithm>
-#include <array>
 
+#include "report/runtime_frames.h"
 #include "symbols/perf_map.h"
 
 namespace cwtrace {
@@ -28,11 +28,10 @@ Kind kind_of(const Frame& f) {
     // "[unknown]", "[python stack not captured]", a frame with no module: nobody's.
     if (f.function.empty() || f.function.front() == '[' || f.module.empty())
         return Kind::Placeholder;
-    const std::string_view m = f.module;
-    if (m.ends_with(".py") || m.ends_with(".pyw") || m.ends_with(".pyc") ||
-        (m.front() == '<' && m.back() == '>'))
+    if (auto r = runtime_frame(f);
+        r && r->mark == RuntimeMark::Script && r->runtime == Runtime::Python)
         return Kind::Python;
-    if (is_perf_map(m)) return Kind::PerfMap;
+    if (is_perf_map(f.module)) return Kind::PerfMap;
     return Kind::Native;
 }
 
@@ -98,21 +97,13 @@ bool shared_object(std::string_view name) {
     return so != std::string_view::npos && (so + 3 == name.size() || name[so + 3] == '.');
 }
 
-// python3.11, node, java, ruby3.1, php8.2, php-fpm8.2, perl5.36.0: the user's code runs inside
-// them, so their own frames are the runtime's.
-bool runtime_executable(std::string_view name) {
-    while (!name.empty() && ((name.back() >= '0' && name.back() <= '9') || name.back() == '.'))
-        name.remove_suffix(1);
-    static constexpr std::array kRuntimes = {"python"sv,  "pypy"sv, "node"sv,      "nodejs"sv,
-                                             "java"sv,    "ruby"sv, "php"sv,       "php-fpm"sv,
-                                             "php-cgi"sv, "perl"sv, "python-dbg"sv};
-    return std::find(kRuntimes.begin(), kRuntimes.end(), name) != kRuntimes.end();
-}
-
+// A stack with Go's functions in an executable: Go links its runtime and libraries into the
+// program (a Go shared object loaded by another program leaves that program's frames alone).
 bool go_stack(const std::vector<Frame>& stack) {
     return std::any_of(stack.begin(), stack.end(), [](const Frame& f) {
-        return kind_of(f) == Kind::Native && f.function.starts_with("runtime.") &&
-               !shared_object(basename_of(f.module));
+        if (kind_of(f) != Kind::Native || shared_object(basename_of(f.module))) return false;
+        const auto r = runtime_frame(f);
+        return r && r->runtime == Runtime::Go;
     });
 }
 
@@ -125,8 +116,7 @@ bool go_own(std::string_view fn) {
 }
 
 bool native_own(const Frame& f, bool in_go) {
-    const std::string_view name = basename_of(f.module);
-    if (f.module.front() == '[' || shared_object(name) || runtime_executable(name)) return false;
+    if (f.module.front() == '[' || shared_object(basename_of(f.module))) return false;
     return in_go ? go_own(f.function) : true;
 }
 
@@ -174,9 +164,8 @@ std::string java_class(std::string_view fn) {
 }
 
 bool java_library(std::string_view cls) {
-    for (std::string_view p : {"java."sv, "javax."sv, "jdk."sv, "sun."sv, "com.sun."sv})
-        if (cls.starts_with(p)) return true;
-    return false;
+    const auto r = runtime_function(cls);
+    return r && r->runtime == Runtime::Java;
 }
 
 // "node:net:1208:18" -> "node:net"; ".../node_modules/@scope/pkg/x.js:3:5" -> "@scope/pkg".
@@ -225,6 +214,8 @@ std::string perf_map_library_of(std::string_view fn) {
 }
 
 bool own_by_rules(const Frame& f, bool in_go) {
+    // python3.11, php-fpm8.2, the Go scheduler, V8's builtins: the user's code runs inside them.
+    if (auto r = runtime_frame(f); r && runtime_code(*r)) return false;
     switch (kind_of(f)) {
         case Kind::Placeholder:
             return false;

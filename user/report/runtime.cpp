@@ -4,45 +4,19 @@
 #include <algorithm>
 #include <string_view>
 
+#include "report/runtime_frames.h"
+
 namespace cwtrace {
 namespace {
 
-std::string_view basename_of(std::string_view path) {
-    const size_t slash = path.rfind('/');
-    return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-// "python3.11" -> "python", "libjvm.so" stays: version digits and dots off the end.
-std::string_view unversioned(std::string_view name) {
-    while (!name.empty() && ((name.back() >= '0' && name.back() <= '9') || name.back() == '.'))
-        name.remove_suffix(1);
-    return name;
-}
-
 Runtime from_frame(const Frame& f) {
-    const std::string_view module = basename_of(f.module);
-    const std::string_view file = f.file.empty() ? std::string_view(f.module) : f.file;
-    if (file.ends_with(".py") || module.starts_with("libpython") || unversioned(module) == "python")
-        return Runtime::Python;
-    if (module == "libjvm.so" || f.function.starts_with("java.")) return Runtime::Java;
-    // Debian's node is a small executable around libnode.so.
-    if (unversioned(module) == "node" || unversioned(module) == "nodejs" ||
-        module.starts_with("libnode.so") || f.function.starts_with("Builtins_") ||
-        f.function.find("node:") != std::string::npos)
-        return Runtime::Node;
-    // Go's scheduler names its own functions so in every Go binary, stripped ones once named.
-    if (f.function == "runtime.goexit" || f.function.starts_with("runtime.") ||
-        f.function.starts_with("net/http.") || f.function.starts_with("internal/poll."))
-        return Runtime::Go;
-    return Runtime::Unknown;
+    const auto r = runtime_frame(f);
+    return r ? r->runtime : Runtime::Unknown;
 }
 
 Runtime from_comm(std::string_view comm) {
-    comm = unversioned(comm);
-    if (comm == "python" || comm == "pypy") return Runtime::Python;
-    if (comm == "node" || comm == "nodejs") return Runtime::Node;
-    if (comm == "java") return Runtime::Java;
-    return Runtime::Unknown;
+    const auto r = runtime_file(comm);
+    return r && r->mark == RuntimeMark::Executable ? r->runtime : Runtime::Unknown;
 }
 
 // node's frames (native, or JavaScript named from its perf map: "JS:~processTicksAndRejections

@@ -96,17 +96,11 @@ std::vector<Frame> StackResolver::creator_frames(const cw_origin& origin) {
         return frames;
     }
     for (const CreatorPc& c : creator_pcs(*creator)) {
-        Frame frame = user_frame(origin, *maps, c.pc - 1);  // return addresses
+        // Return addresses, one for each frame, inlined calls too (the call, then its inline
+        // mark in the caller): each is its innermost function.
+        Frame frame = std::move(user_frames_at(origin, *maps, c.pc - 1).front());
         frame.creator = c.generation;
-        // The runtime saved a PC for each inlined call too (the call site, then its parent's
-        // inline mark): named as a symbol table names code, by the function that holds it at
-        // the outermost call's line, both read the same. One frame says it; a recursion (the
-        // same PC again) keeps its frames.
-        const bool inline_twin =
-            !frames.empty() && frames.back().creator == frame.creator &&
-            frames.back().address != frame.address && frames.back().function == frame.function &&
-            frames.back().file == frame.file && frames.back().line == frame.line;
-        if (!inline_twin) frames.push_back(std::move(frame));
+        frames.push_back(std::move(frame));
     }
     return frames;
 }
@@ -131,17 +125,26 @@ std::vector<Frame> StackResolver::native_frames(const cw_origin& origin) {
         if (code && follows_call(code.file->fd(), origin.leaf_caller - m->start + m->file_offset))
             ips.insert(ips.begin() + 1, origin.leaf_caller);
     }
+    return frames_at(origin, maps, ips);
+}
+
+std::vector<Frame> StackResolver::frames_at(const cw_origin& origin, const ProcessMaps& maps,
+                                            const std::vector<uint64_t>& ips) {
     std::vector<Frame> frames;
     for (size_t i = 0; i < ips.size(); ++i) {
         // Outer frames are return addresses: look up the call instruction before them.
-        frames.push_back(user_frame(origin, maps, i == 0 ? ips[i] : ips[i] - 1));
+        std::vector<Frame> at = user_frames_at(origin, maps, i == 0 ? ips[i] : ips[i] - 1);
+        frames.insert(frames.end(), std::make_move_iterator(at.begin()),
+                      std::make_move_iterator(at.end()));
     }
     return frames;
 }
 
-Frame StackResolver::user_frame(const cw_origin& origin, const ProcessMaps& maps, uint64_t addr) {
-    Frame frame = user_symbolizer_.symbolize(maps, addr);
-    if (!frame.module.empty()) return frame;
+std::vector<Frame> StackResolver::user_frames_at(const cw_origin& origin, const ProcessMaps& maps,
+                                                 uint64_t addr) {
+    std::vector<Frame> frames = user_symbolizer_.symbolize_inlined(maps, addr);
+    Frame& frame = frames.front();
+    if (!frame.module.empty()) return frames;
     auto [it, fresh] = perf_maps_.try_emplace({origin.pid, origin.task_start_ns});
     const auto pid = static_cast<pid_t>(origin.pid);
     const std::string path = PerfMap::path_for(pid);
@@ -157,7 +160,7 @@ Frame StackResolver::user_frame(const cw_origin& origin, const ProcessMaps& maps
             frame.module = path;
         }
     }
-    return frame;
+    return frames;
 }
 
 void StackResolver::note_user_stack(const UserStackRecord& record) {
@@ -182,11 +185,7 @@ std::optional<std::vector<Frame>> StackResolver::unwound_frames(const cw_origin&
                                                                 uint32_t unwound_id) {
     const std::optional<ProcessMaps>& maps = maps_[{origin.pid, origin.task_start_ns}];
     if (!maps) return std::nullopt;
-    const std::vector<uint64_t>& ips = unwound_.stack(unwound_id);
-    std::vector<Frame> frames;
-    for (size_t i = 0; i < ips.size(); ++i)
-        frames.push_back(user_frame(origin, *maps, i == 0 ? ips[i] : ips[i] - 1));
-    return frames;
+    return frames_at(origin, *maps, unwound_.stack(unwound_id));
 }
 
 SharedOrigin StackResolver::resolve_origin(const cw_origin& o, uint64_t sk,

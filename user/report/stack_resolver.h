@@ -112,8 +112,14 @@ class StackResolver {
     std::vector<Frame> creator_frames(const cw_origin& origin);
     // Dwarf mode: the frames of an unwound stack; nullopt when the process's maps are unknown.
     std::optional<std::vector<Frame>> unwound_frames(const cw_origin& origin, uint32_t unwound_id);
-    // One user frame; code outside any mapped file is looked up in the process's perf map.
-    Frame user_frame(const cw_origin& origin, const ProcessMaps& maps, uint64_t addr);
+    // The frames of a walked or unwound stack's `ips` (innermost first; all but the first are
+    // return addresses), Go's inlined calls each a frame.
+    std::vector<Frame> frames_at(const cw_origin& origin, const ProcessMaps& maps,
+                                 const std::vector<uint64_t>& ips);
+    // The frames of the code at `addr`, innermost first (see UserSymbolizer::symbolize_inlined);
+    // code outside any mapped file is looked up in the process's perf map.
+    std::vector<Frame> user_frames_at(const cw_origin& origin, const ProcessMaps& maps,
+                                      uint64_t addr);
 
     StackLookup stacks_;
     PythonFrames python_;

@@ -182,20 +182,29 @@ std::optional<GoFunction> GoPclntab::lookup(uint64_t pc) const {
     out.entry = entry_of(lo);
     out.function = std::string(string_at(funcnametab_ + u32(func + field)));
     if (out.function.empty()) return std::nullopt;
-    // After nameOff: args, deferreturn, pcsp, pcfile, pcln, npcdata, cuOffset.
+    std::vector<uint64_t> at;
+    pc = call_site(func, out.entry, pc, out.inlined, at);
+    for (size_t i = 0; i < out.inlined.size(); ++i)
+        position(func, out.entry, at[i], out.inlined[i].file, out.inlined[i].line);
+    position(func, out.entry, pc, out.file, out.line);
+    return out;
+}
+
+void GoPclntab::position(uint64_t func, uint64_t entry, uint64_t pc, std::string& file,
+                         uint32_t& line) const {
+    // After the entry and nameOff: args, deferreturn, pcsp, pcfile, pcln, npcdata, cuOffset.
+    const uint64_t field = layout_ == Layout::Go116 ? ptr_size_ : 4;
     const uint32_t pcfile = u32(func + field + 16), pcln = u32(func + field + 20);
     const uint32_t cu = u32(func + field + 28);
-    pc = call_site(func, out.entry, pc, out.inlined);
-    if (auto line = pc_value(pcln, out.entry, pc); line && *line > 0)
-        out.line = static_cast<uint32_t>(*line);
+    if (auto value = pc_value(pcln, entry, pc); value && *value > 0)
+        line = static_cast<uint32_t>(*value);
     // The file number indexes the function's compilation unit's slice of the cutab, whose
     // entries are offsets into the filetab (~0: none).
-    if (auto file = pc_value(pcfile, out.entry, pc); file && *file >= 0) {
-        const uint64_t slot = cutab_ + 4 * (uint64_t{cu} + static_cast<uint64_t>(*file));
+    if (auto number = pc_value(pcfile, entry, pc); number && *number >= 0) {
+        const uint64_t slot = cutab_ + 4 * (uint64_t{cu} + static_cast<uint64_t>(*number));
         if (fits(slot, 4, bytes_.size()) && u32(slot) != UINT32_MAX)
-            out.file = std::string(string_at(filetab_ + u32(slot)));
+            file = std::string(string_at(filetab_ + u32(slot)));
     }
-    return out;
 }
 
 }  // namespace cwtrace

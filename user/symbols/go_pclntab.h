@@ -14,15 +14,24 @@
 
 namespace cwtrace {
 
+// A call the compiler inlined, where a PC is in it.
+struct GoInlinedCall {
+    std::string function;  // "net/http.Get"
+    std::string file;      // its own source: "/usr/lib/go-1.19/src/net/http/client.go"
+    uint32_t line = 0;     // the PC's line in it (in a caller of another inlined call: that call's)
+    bool operator==(const GoInlinedCall&) const = default;
+};
+
 // What the table says of one PC.
 struct GoFunction {
     std::string function;  // "main.openConnection", "net/http.(*Transport).dialConn"
     std::string file;      // absolute, as compiled; "" when the table names none
     uint32_t line = 0;     // 0 when the table names none
     uint64_t entry = 0;    // the function's first instruction (ELF virtual address)
-    // The functions the compiler inlined where the PC is, innermost first; file and line are
-    // then those of the outermost call, in `function`, as a symbol table's name goes with them.
-    std::vector<std::string> inlined;
+    // The calls the compiler inlined where the PC is, innermost first, as Go's tracebacks and
+    // `addr2line -i` list them; file and line are then those of the outermost call, in
+    // `function`, as a symbol table's name goes with them.
+    std::vector<GoInlinedCall> inlined;
 };
 
 class GoPclntab {
@@ -59,10 +68,14 @@ class GoPclntab {
     // Finds go.func.* (where Go 1.18+ keeps inline trees) through the moduledata that points at
     // the pcHeader at `header_vaddr`, and keeps its bytes.
     void attach_gofunc(const std::vector<Segment>& segments, uint64_t header_vaddr);
-    // The PC of the outermost call the code at `pc` was inlined into (`pc` when none), with the
-    // names of the functions inlined there, innermost first.
+    // The PC of the outermost call the code at `pc` was inlined into (`pc` when none). The
+    // functions inlined there, innermost first, go to `inlined` (named), and the PC standing for
+    // each to `at`: `pc` for the innermost, then each call's inline mark in its caller.
     uint64_t call_site(uint64_t func, uint64_t entry, uint64_t pc,
-                       std::vector<std::string>& inlined) const;
+                       std::vector<GoInlinedCall>& inlined, std::vector<uint64_t>& at) const;
+    // The file and line the pc-value tables of the function at `func` give `pc`.
+    void position(uint64_t func, uint64_t entry, uint64_t pc, std::string& file,
+                  uint32_t& line) const;
 
     uint64_t word(uint64_t off, unsigned size) const;  // 0 past the end
     uint32_t u32(uint64_t off) const { return static_cast<uint32_t>(word(off, 4)); }

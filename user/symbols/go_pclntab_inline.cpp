@@ -41,7 +41,8 @@ void GoPclntab::attach_gofunc(const std::vector<Segment>& segments, uint64_t hea
 }
 
 uint64_t GoPclntab::call_site(uint64_t func, uint64_t entry, uint64_t pc,
-                              std::vector<std::string>& inlined) const {
+                              std::vector<GoInlinedCall>& inlined,
+                              std::vector<uint64_t>& at) const {
     if (gofunc_.empty() || layout_ == Layout::Go116) return pc;
     // _func's fixed part ends with nfuncdata: 40 bytes, 44 from 1.20 (startLine); pcdata and
     // funcdata offsets (uint32) follow.
@@ -66,7 +67,8 @@ uint64_t GoPclntab::call_site(uint64_t func, uint64_t entry, uint64_t pc,
         const auto name_off = load_word(gofunc_, call + name_at, 4, big_endian_);
         const std::string_view name = string_at(funcnametab_ + name_off);
         if (name.empty()) break;
-        inlined.emplace_back(name);
+        inlined.push_back({std::string(name), "", 0});
+        at.push_back(pc);
         const auto parent_pc =
             static_cast<int32_t>(load_word(gofunc_, call + parent_pc_at, 4, big_endian_));
         if (parent_pc < 0) break;

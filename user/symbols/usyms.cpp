@@ -386,30 +386,39 @@ std::shared_ptr<const GoPclntab> UserSymbolizer::go_table(const ProcessMaps& map
     return go_tables_.insert(key, std::move(table));
 }
 
-Frame UserSymbolizer::symbolize(const ProcessMaps& maps, uint64_t addr) {
+std::vector<Frame> UserSymbolizer::symbolize_inlined(const ProcessMaps& maps, uint64_t addr) {
     const Mapping* m = maps.find(addr);
-    Frame frame{kUnknown, m ? std::string(m->path) : ""};
+    std::vector<Frame> frames{Frame{kUnknown, m ? std::string(m->path) : ""}};
+    Frame& frame = frames.front();
     frame.address = addr;
-    if (m == nullptr) return frame;
+    if (m == nullptr) return frames;
     frame.file_offset = addr - m->start + m->file_offset;
     const File& f = file(maps, *m);
-    if (!f.symbols) return frame;
+    if (!f.symbols) return frames;
     if (DebugInfoCache::is_build_id(f.debug_key)) frame.build_id = f.debug_key;
     auto vaddr = f.symbols->offset_to_vaddr(*frame.file_offset);
-    if (!vaddr) return frame;
+    if (!vaddr) return frames;
     // Go's own table first: it names stripped binaries too, and its lines are the compiler's.
     if (f.go) {
         const auto table = go_table(maps, *m);
         if (auto go = table ? table->lookup(*vaddr) : std::nullopt) {
-            frame.function = std::move(go->function);
-            frame.file = std::move(go->file);
-            if (go->line > 0) frame.line = static_cast<int>(go->line);
-            return frame;
+            auto named = [&frame](std::string function, std::string file, uint32_t line) {
+                Frame out = frame;  // where the code is: the same for every call inlined there
+                out.function = std::move(function);
+                out.file = std::move(file);
+                if (line > 0) out.line = static_cast<int>(line);
+                return out;
+            };
+            std::vector<Frame> chain;
+            for (GoInlinedCall& call : go->inlined)
+                chain.push_back(named(std::move(call.function), std::move(call.file), call.line));
+            chain.push_back(named(std::move(go->function), std::move(go->file), go->line));
+            return chain;
         }
     }
     if (auto name = f.symbols->lookup(*vaddr)) frame.function = demangle(*name);
     debug_info_.annotate_identified(f.debug_key, *vaddr, frame);
-    return frame;
+    return frames;
 }
 
 }  // namespace cwtrace

@@ -143,9 +143,17 @@ class UserSymbolizer {
   public:
     explicit UserSymbolizer(size_t max_files = 512, size_t max_go_tables = 32)
         : files_(max_files), go_tables_(max_go_tables) {}
-    // `addr` is an address in the process described by `maps`. Returns the function (or
-    // "[unknown]") and the module path (empty when no mapping covers the address).
-    Frame symbolize(const ProcessMaps& maps, uint64_t addr);
+    // `addr` is an address in the process described by `maps`. Returns its frames, innermost
+    // first: one, but where the Go compiler inlined calls, each inlined function is a frame of
+    // its own at its line, above the function it was inlined into at the outermost call's, as
+    // Go's tracebacks list them. Each has the function (or "[unknown]") and the module path
+    // (empty when no mapping covers the address).
+    std::vector<Frame> symbolize_inlined(const ProcessMaps& maps, uint64_t addr);
+    // The innermost of those: for a PC that stands for one frame, as those the Go runtime saves
+    // for its tracebacks do (one per inlined call: the call, then its inline mark in the caller).
+    Frame symbolize(const ProcessMaps& maps, uint64_t addr) {
+        return std::move(symbolize_inlined(maps, addr).front());
+    }
     uint64_t files_evicted() const { return files_.evictions(); }
 
   private:

@@ -14,78 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "go_fixture.h"
 #include "symbols/debug_info.h"
 #include "symbols/go_pclntab.h"
 #include "symbols/usyms.h"
-
-#ifndef CWTRACE_GO_FIXTURE
-#error "CWTRACE_GO_FIXTURE must name the built leaky_go (\"\" without go)"
-#endif
 
 namespace cwtrace {
 namespace {
 
 namespace fs = std::filesystem;
-
-const std::string kPlain = CWTRACE_GO_FIXTURE;
-const std::string kStripped = kPlain.empty() ? "" : kPlain + "_stripped";
-const std::string kSource = CWTRACE_GO_FIXTURE_SOURCE;
-
-#define SKIP_WITHOUT_GO()                                                                  \
-    if (kPlain.empty()) GTEST_SKIP() << "go is not installed (apt-get install golang-go)"; \
-    static_assert(true)
-
-std::string command_output(const std::string& command) {
-    std::string out;
-    if (FILE* p = popen(command.c_str(), "r")) {
-        char buf[4096];
-        for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-        pclose(p);
-    }
-    return out;
-}
-
-struct Symbol {
-    uint64_t addr, size;
-    std::string name;
-};
-
-// The functions the unstripped build's .symtab names, with their sizes.
-std::vector<Symbol> text_symbols() {
-    std::istringstream lines(command_output("nm -S --defined-only '" + kPlain + "'"));
-    std::vector<Symbol> out;
-    std::string addr, size, type, name;
-    for (std::string line; std::getline(lines, line);) {
-        std::istringstream fields(line);
-        // Names of methods on anonymous structs hold blanks: the name is the rest of the line.
-        if ((fields >> addr >> size >> type >> std::ws) && std::getline(fields, name) &&
-            (type == "T" || type == "t"))
-            out.push_back({std::stoull(addr, nullptr, 16), std::stoull(size, nullptr, 16), name});
-    }
-    return out;
-}
-
-const Symbol* find_symbol(const std::vector<Symbol>& syms, const std::string& name) {
-    for (const Symbol& s : syms)
-        if (s.name == name) return &s;
-    return nullptr;
-}
-
-int source_line_of(const std::string& needle) {
-    std::ifstream in(kSource);
-    std::string line;
-    for (int n = 1; std::getline(in, line); ++n)
-        if (line.find(needle) != std::string::npos) return n;
-    return 0;
-}
-
-std::optional<GoPclntab> load(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
-    auto table = GoPclntab::load(fd);
-    ::close(fd);
-    return table;
-}
+using namespace go_fixture;
 
 std::vector<uint8_t> section_bytes(const std::string& path) {
     const std::string out = (fs::temp_directory_path() / "cwtrace-gopclntab.bin").string();
@@ -96,61 +34,6 @@ std::vector<uint8_t> section_bytes(const std::string& path) {
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
     fs::remove(out);
     return bytes;
-}
-
-// The Go functions of the plain build's .symtab, with their sizes. Assembly functions there
-// carry their ABI (".abi0"), which Go's tools and its table do not print; cgo's C objects are
-// left out (their section symbols "net(.text)" are no functions). The linker's middle dot in a
-// few generated names ("type..eq.T·1") is a dot in .symtab.
-std::vector<Symbol> go_functions() {
-    std::vector<Symbol> out;
-    for (Symbol s : text_symbols()) {
-        if (s.size == 0 || s.name.find("(.text") != std::string::npos) continue;
-        if (s.name.ends_with(".abi0")) s.name.resize(s.name.size() - 5);
-        // The table writes a generic instantiation's type arguments as "[...]", as tracebacks do.
-        if (const size_t open = s.name.find('['); open != std::string::npos) {
-            const size_t close = s.name.rfind(']');
-            if (close > open) s.name.replace(open, close - open + 1, "[...]");
-        }
-        out.push_back(std::move(s));
-    }
-    return out;
-}
-
-// "file:line" for each of `pcs`, from the plain build's DWARF as binutils' addr2line reads it:
-// innermost first when the compiler inlined calls there, the outermost call last.
-std::vector<std::vector<std::string>> addr2line(const std::vector<uint64_t>& pcs) {
-    const std::string list =
-        (fs::temp_directory_path() / ("cwtrace-go-pcs-" + std::to_string(getpid()))).string();
-    {
-        std::ofstream out(list);
-        for (uint64_t pc : pcs) out << std::hex << pc << "\n";
-    }
-    std::istringstream lines(
-        command_output("addr2line -a -i -e '" + kPlain + "' < '" + list + "'"));
-    fs::remove(list);
-    std::vector<std::vector<std::string>> out;
-    for (std::string line; std::getline(lines, line);) {
-        if (line.starts_with("0x"))
-            out.emplace_back();
-        else if (!out.empty())
-            out.back().push_back(line);
-    }
-    return out;
-}
-
-// A /proc/PID/maps line mapping `binary` from offset 0 where it is linked plus `shift`, up to
-// `end` (as linked): a non-PIE executable maps where it is linked.
-std::string maps_line(const std::string& binary, uint64_t shift, uint64_t end) {
-    auto elf = ElfSymbols::load(binary);
-    struct stat st;
-    if (!elf || !elf->offset_to_vaddr(0) || ::stat(binary.c_str(), &st) != 0) return "";
-    char line[512];
-    std::snprintf(line, sizeof line, "%lx-%lx r-xp 00000000 %x:%x %lu %s\n",
-                  static_cast<unsigned long>(*elf->offset_to_vaddr(0) + shift),
-                  static_cast<unsigned long>(end + shift), major(st.st_dev), minor(st.st_dev),
-                  static_cast<unsigned long>(st.st_ino), binary.c_str());
-    return line;
 }
 
 // Every function the symbol table names is the one the stripped binary's pclntab names at its
@@ -177,8 +60,21 @@ TEST(GoPclntabTest, NamesWhatTheSymbolTableNames) {
     EXPECT_GE(syms.size() + 16, table->functions());
 }
 
+// "a b c": the functions of an inlined chain, innermost first.
+std::string chain_of(const GoFunction& fn) {
+    std::string out;
+    for (const GoInlinedCall& call : fn.inlined) out += call.function + " ";
+    return out + fn.function;
+}
+
+std::string chain_of(const std::vector<DwarfFrame>& frames) {
+    std::string out;
+    for (const DwarfFrame& f : frames) out += (out.empty() ? "" : " ") + f.function;
+    return out;
+}
+
 // The file and line of every byte of the fixture's own functions, and of the entries and middles
-// of all others, are DWARF's.
+// of all others, are DWARF's; so are the calls inlined there, as addr2line -i lists them.
 TEST(GoPclntabTest, FileAndLineAreDwarfs) {
     SKIP_WITHOUT_GO();
     auto table = load(kStripped);
@@ -189,13 +85,14 @@ TEST(GoPclntabTest, FileAndLineAreDwarfs) {
         for (uint64_t pc = s.addr; pc < s.addr + s.size; pc += own ? 1 : s.size / 2 + 1)
             pcs.push_back(pc);
     }
-    const std::vector<std::vector<std::string>> dwarf = addr2line(pcs);
+    const std::vector<std::vector<DwarfFrame>> dwarf = addr2line(pcs);
     ASSERT_EQ(dwarf.size(), pcs.size());
-    size_t compared = 0, own = 0, inlined = 0;
+    size_t compared = 0, own = 0, inlined = 0, deep = 0;
     for (size_t i = 0; i < pcs.size(); ++i) {
         if (dwarf[i].empty()) continue;
-        const std::string& outer = dwarf[i].back();
-        if (outer.starts_with("??") || outer.ends_with(":?")) continue;  // cgo's C code
+        const std::string& outer = dwarf[i].back().where;
+        // cgo's C code, and the runtime's assembly that DWARF gives no line ("go.go:0").
+        if (outer.starts_with("??") || outer.ends_with(":?") || outer.ends_with(":0")) continue;
         // DWARF names cgo's generated files relative to the build: "./_cgo_gotypes.go".
         const std::string where = outer.starts_with("./") ? outer.substr(2) : outer;
         auto fn = table->lookup(pcs[i]);
@@ -210,6 +107,15 @@ TEST(GoPclntabTest, FileAndLineAreDwarfs) {
             // place a few lines off (net.copyIP's To16 call), http.Get's below is exact.
             EXPECT_EQ(fn->file, where.substr(0, where.rfind(':'))) << std::hex << pcs[i];
             EXPECT_EQ(fn->inlined.size(), dwarf[i].size() - 1) << std::hex << pcs[i];
+            // The calls, innermost first, and the innermost's line (a generic's calls aside:
+            // "[...]" in the table, their shapes in DWARF).
+            const GoInlinedCall& innermost = fn->inlined.front();
+            if (chain_of(*fn).find('[') == std::string::npos) {
+                EXPECT_EQ(chain_of(*fn), chain_of(dwarf[i])) << std::hex << pcs[i];
+                EXPECT_EQ(innermost.file + ":" + std::to_string(innermost.line), dwarf[i][0].where)
+                    << innermost.function << " at " << std::hex << pcs[i];
+            }
+            if (fn->inlined.size() > 1) ++deep;
         }
         ++compared;
         if (fn->function.starts_with("main.")) ++own;
@@ -218,36 +124,7 @@ TEST(GoPclntabTest, FileAndLineAreDwarfs) {
     EXPECT_GT(compared, 8000u);
     EXPECT_GT(own, 300u);      // every byte of the fixture's functions
     EXPECT_GT(inlined, 500u);  // the standard library's inlined calls
-}
-
-// Walks every byte of the fixture's `function` in the stripped table, each named `function` in
-// leaky_go.go, to the first whose answer `wanted` accepts; nullopt when none does.
-template <typename Wanted>
-std::optional<GoFunction> first_in_function(const std::string& function, Wanted wanted) {
-    auto table = load(kStripped);
-    const std::vector<Symbol> syms = text_symbols();
-    const Symbol* sym = find_symbol(syms, function);
-    if (!table || !sym) return std::nullopt;
-    for (uint64_t pc = sym->addr; pc < sym->addr + sym->size; ++pc) {
-        auto fn = table->lookup(pc);
-        EXPECT_TRUE(fn && fn->function == function) << std::hex << pc;
-        EXPECT_TRUE(fn && fs::path(fn->file).filename() == "leaky_go.go") << std::hex << pc;
-        if (fn && wanted(*fn)) return fn;
-    }
-    return std::nullopt;
-}
-
-// http.Get is inlined into main.fetchWithoutClose: the frame is the user's function at the line
-// of its http.Get call, not client.go's, and says what was inlined there.
-TEST(GoPclntabTest, InlinedCallsAreNamedAtTheUsersLine) {
-    SKIP_WITHOUT_GO();
-    const int get_line = source_line_of(":= http.Get(");
-    ASSERT_GT(get_line, 0);
-    auto call = first_in_function("main.fetchWithoutClose", [](const GoFunction& fn) {
-        return fn.inlined == std::vector<std::string>{"net/http.Get"};
-    });
-    ASSERT_TRUE(call) << "http.Get is inlined in main.fetchWithoutClose";
-    EXPECT_EQ(call->line, static_cast<uint32_t>(get_line));
+    EXPECT_GT(deep, 20u);      // calls inlined into inlined calls
 }
 
 // The call of net.Dial is in main.openConnection at the line the source has it.
