@@ -1,5 +1,6 @@
 // pprof's profile.proto (proto/profile.proto), gzipped: what go tool pprof, Pyroscope and
-// Parca read. One sample per opening path: its frames as locations (leaf first), the opening
+// Parca read. One sample per opening path: its frames as locations (leaf first; calls inlined
+// at one address are one location's lines, innermost first), the opening
 // process's comm as the label "comm", and the number of sockets as the value of the one sample
 // type, sockets/count. A function is a (name, file) pair. User frames keep where their code is,
 // so that `pprof -symbolize` or a debuginfod-backed server can name what cwtrace could not: each
@@ -17,6 +18,7 @@
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "profile.pb.h"
 #include "render/flame.h"
@@ -45,14 +47,18 @@ class ProfileBuilder {
         return it->second;
     }
 
-    uint64_t location_id(const FlameFrame& f) {
-        auto [it, added] = locations_.try_emplace(f, locations_.size() + 1);
+    // `calls`: one address's frames, innermost first: the calls inlined there, then the
+    // function they were inlined into, as pprof lists a location's lines.
+    uint64_t location_id(const std::vector<FlameFrame>& calls) {
+        auto [it, added] = locations_.try_emplace(calls, locations_.size() + 1);
         if (added) {
+            const FlameFrame& f = calls.front();
             pb::Location* loc = profile_.add_location();
             loc->set_id(it->second);
             loc->set_mapping_id(mapping_id(f));
             if (f.address) loc->set_address(*f.address);
-            loc->add_line()->set_function_id(function_id(f.name, file_of(f)));
+            for (const FlameFrame& call : calls)
+                loc->add_line()->set_function_id(function_id(call.name, file_of(call)));
         }
         return it->second;
     }
@@ -103,8 +109,17 @@ class ProfileBuilder {
     std::map<std::string, int64_t> strings_;
     std::map<std::tuple<std::string, std::string, std::optional<uint64_t>>, uint64_t> mappings_;
     std::map<std::pair<std::string, std::string>, uint64_t> functions_;
-    std::map<FlameFrame, uint64_t> locations_;
+    std::map<std::vector<FlameFrame>, uint64_t> locations_;
 };
+
+// Whether `inner` is a call inlined into `outer` (the frame above it): the symbolizer gives
+// each call inlined at an address a frame of its own at that address. A recursive call from
+// one call site has the address too, but the same function: two locations.
+bool inlined_into(const FlameFrame& inner, const FlameFrame& outer) {
+    return inner.kind == FlameKind::User && outer.kind == FlameKind::User && inner.address &&
+           inner.address == outer.address && inner.module == outer.module &&
+           inner.name != outer.name;
+}
 
 int64_t nanos(double seconds) {
     if (!std::isfinite(seconds) || seconds <= 0) return 0;
@@ -162,8 +177,12 @@ std::string render_pprof(const Report& report, const ReportContext& context) {
     for (const auto& stack : flame_stacks(report, context.weight, /*with_addresses=*/true)) {
         pb::Sample* sample = b.profile().add_sample();
         // frames[0] is the process, a label here; the rest are locations, leaf first.
-        for (size_t i = stack.frames.size(); i-- > 1;)
-            sample->add_location_id(b.location_id(stack.frames[i]));
+        for (size_t i = stack.frames.size(); i-- > 1;) {
+            std::vector<FlameFrame> calls{stack.frames[i]};
+            while (i > 1 && inlined_into(stack.frames[i], stack.frames[i - 1]))
+                calls.push_back(stack.frames[--i]);
+            sample->add_location_id(b.location_id(calls));
+        }
         sample->add_value(static_cast<int64_t>(std::min<uint64_t>(
             stack.count, static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))));
         pb::Label* comm = sample->add_label();

@@ -196,6 +196,40 @@ TEST(RenderPprof, UserLocationsCanBeSymbolizedLater) {
     EXPECT_EQ(checked, frames.size());
 }
 
+// Calls inlined at one address (the symbolizer gives each a frame there) are one location
+// whose lines list them innermost first, the function they were inlined into last, as pprof
+// reads inlining; a recursive call from one call site, the same function at one address, stays
+// two locations.
+TEST(RenderPprof, InlinedCallsAreOneLocationsLines) {
+    Report r = accept_ipv6_report();
+    Origin o = *r.sockets.front().origin;
+    auto& stack = o.user_stack;  // innermost first
+    const std::string bin = "/usr/local/bin/fetch";
+    stack = {uf("net.Dial", bin),  uf("net/http.Get", bin), uf("main.fetch", bin),
+             uf("main.walk", bin), uf("main.walk", bin),    uf("main.main", bin)};
+    // http.Get inlined into main.fetch; main.walk calling itself from one site.
+    const uint64_t at[] = {0x401000, 0x402000, 0x402000, 0x403000, 0x403000, 0x404000};
+    for (size_t i = 0; i < stack.size(); ++i) {
+        stack[i].address = at[i];
+        stack[i].file_offset = at[i] - 0x400000;
+    }
+    const SharedOrigin shared(o);
+    for (auto& s : r.sockets) s.origin = shared;
+    const pb::Profile p = read_pprof(render_pprof(r, kHost));
+    ASSERT_EQ(p.sample_size(), 1);
+    std::vector<std::vector<std::string>> lines;  // per user location, leaf first
+    for (uint64_t id : p.sample(0).location_id()) {
+        const auto& loc = p.location(static_cast<int>(id - 1));
+        if (loc.address() == 0) continue;  // kernel
+        auto& names = lines.emplace_back();
+        for (const auto& line : loc.line())
+            names.push_back(str(p, p.function(static_cast<int>(line.function_id() - 1)).name()));
+    }
+    const std::vector<std::vector<std::string>> expected = {
+        {"net.Dial"}, {"net/http.Get", "main.fetch"}, {"main.walk"}, {"main.walk"}, {"main.main"}};
+    EXPECT_EQ(lines, expected);
+}
+
 TEST(RenderPprof, LostEventsAreSaidInAComment) {
     const pb::Profile p = read_pprof(render_pprof(lost_events_report(), kHost));
     std::string comments;
