@@ -318,6 +318,7 @@ class Cwtrace(Tracer):
         self.report = session.workdir / f"cwtrace-{time.monotonic_ns()}.out"
         self._attached = threading.Event()
         self.stderr_lines: list[str] = []
+        self.stderr_times: list[float] = []  # time.monotonic() at each line's arrival
         self.started_at = 0.0
         self.attached_at = 0.0
 
@@ -331,6 +332,7 @@ class Cwtrace(Tracer):
 
     def _read_stderr(self):
         for line in self.proc.stderr:
+            self.stderr_times.append(time.monotonic())
             self.stderr_lines.append(line.rstrip())
             if "tracing TCP" in line and not self._attached.is_set():
                 self.attached_at = time.monotonic()

@@ -345,9 +345,12 @@ def live_run(session, cwtrace, churn, counts, first_index, n, what, env) -> Row:
     sigint_at = time.monotonic()
     result = tracer.stop(600)
     row = cwtrace_row(tracer, result, "json", what, n, tracer.exited_at - sigint_at)
-    for line in tracer.stderr_lines:
-        if VERBOSE_SHOWN.search(line):
-            print(f"    {line}", flush=True)
+    # Every line after SIGINT, timed from it: what the report's seconds went to.
+    for at, line in zip(tracer.stderr_times, tracer.stderr_lines):
+        if at >= sigint_at or VERBOSE_SHOWN.search(line):
+            when = f"+{at - sigint_at:6.2f} s" if at >= sigint_at else " " * 9
+            print(f"    {when}  {line}", flush=True)
+    print(f"    +{tracer.exited_at - sigint_at:6.2f} s  exited", flush=True)
     teardown(holders)
     return row
 

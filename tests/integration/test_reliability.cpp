@@ -429,3 +429,52 @@ TEST(Scale, OpenersBeyondTheMapAreCountedWithItsSizeAndTheirSocketsKeepTheirOwne
               std::string::npos)
         << text.out;
 }
+
+namespace {
+
+// Opens 400 connections while cwtrace traces (with `--pid` of their opener, or not), then stops
+// it: every socket must be in the final report with its owner, its opening path and what
+// sock_diag says of it.
+void expect_burst_reported_whole(bool by_pid) {
+    constexpr int kLeaks = 400;
+    Process peer({FX_PEER, "-l"});
+    const int port = announced_port(peer);
+    Process client(
+        {FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", std::to_string(kLeaks), "-w", "20"});
+    ASSERT_TRUE(client.wait_line("waiting", 5s)) << client.err();
+    std::vector<std::string> args = {"-f", "json", "--min-age", "0s"};
+    if (by_pid) args.insert(args.end(), {"--pid", std::to_string(client.pid())});
+    auto cwtrace = start_cwtrace(args);
+    if (!cwtrace) return;
+    client.signal(SIGUSR1);  // attached: now the leaks
+    ASSERT_TRUE(client.wait_line("ready", 20s)) << client.err();
+    const json report = stop_with_report(*cwtrace);
+    const std::vector<json> leaked = sockets_with_port(report, "remote", port);
+    ASSERT_EQ(leaked.size(), size_t{kLeaks}) << report.at("stats").dump();
+    int with_opener = 0;
+    for (const json& s : leaked) {
+        ASSERT_EQ(s.at("pid"), client.pid()) << s.dump();  // its owner
+        EXPECT_EQ(s.at("comm"), "leaky_client");
+        EXPECT_EQ(s.at("recv_q"), 0) << s.dump();  // its facts: EOF read, never closed
+        EXPECT_EQ(s.at("diagnosis"), "eof_read_not_closed");
+        EXPECT_EQ(s.at("accepted"), false);
+        if (s.at("origin").at("pid") != client.pid()) continue;
+        EXPECT_TRUE(contains(function_names(s.at("origin").at("user_stack")), "open_connection"));
+        ++with_opener;
+    }
+    // Every opener recorded has its path shown; one the kernel could not record is counted.
+    const json& lost = report.at("stats").at("lost");
+    EXPECT_LE(kLeaks - with_opener, lost.value("origin_map_full", 0) +
+                                        lost.value("ringbuf_full", 0) +
+                                        lost.value("recursion_misses", 0))
+        << lost.dump();
+}
+
+}  // namespace
+
+// The final report is made after tracing ends, its sock_diag dump and walk of the holders
+// running beside the read of the kernel's map.
+TEST(Scale, ABurstWhileTracingIsReportedWholeAfterSigint) { expect_burst_reported_whole(false); }
+
+// With --pid the report reconciles its table with that dump first.
+TEST(Scale, ABurstOfOneProcessIsReportedWholeAfterSigint) { expect_burst_reported_whole(true); }

@@ -85,7 +85,8 @@ void poll_until_stopped(const Options& options, Session& session, MetricsExporte
             next_stack_room = now + kStackRoomNs;
         }
         if (now >= next_collect) {
-            session.collect_close_wait();
+            // In a burst, a read of a million entries takes seconds: a signal cuts it short.
+            session.collect_close_wait([] { return g_stop != 0; });
             next_collect = now + kCollectNs;
         }
         if (metrics && now >= metrics->next_refresh_ns())

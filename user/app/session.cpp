@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <future>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "app/presentation.h"
@@ -26,6 +28,45 @@ namespace {
 constexpr uint64_t kStartReuseNs = 10'000'000'000;  // how long the start's facts stand
 // How often the stack map's entries are counted when no stack is being lost.
 constexpr uint64_t kStackCensusNs = 10'000'000'000;
+
+// CPU time of the calling thread, in seconds: beside the wall time of a read made while a
+// burst takes the CPUs, it tells waiting from working.
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Keys in a sorted vector, asked as a set is (a million of them: no node per key).
+struct SortedKeys {
+    const std::vector<uint64_t>& keys;
+    size_t count(uint64_t key) const { return std::binary_search(keys.begin(), keys.end(), key); }
+};
+
+// Which of some flows a dump lists, asked as a set of the listed ones is.
+struct ListedFlows {
+    std::unordered_map<cw_flow, bool, FlowHash, FlowEqual> listed;
+    size_t count(const cw_flow& flow) const {
+        auto it = listed.find(flow);
+        return it != listed.end() && it->second;
+    }
+};
+
+// The flows of the tracked sockets `picked` chooses, each with whether `dump` lists it.
+template <typename Pick>
+ListedFlows listed_flows(const SocketTable& table, const std::vector<DumpedSocket>& dump,
+                         Pick picked) {
+    ListedFlows out;
+    table.for_each([&](const TrackedSocket& s) {
+        if (picked(s)) out.listed.emplace(s.flow, false);
+    });
+    if (out.listed.empty()) return out;
+    for (const DumpedSocket& d : dump) {
+        auto it = out.listed.find(flow_of(d.socket));
+        if (it != out.listed.end()) it->second = true;
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -190,13 +231,11 @@ void Session::backfill(const ProgressFn& dumped) {
 // With --pid the kernel follows only sockets the selected processes opened while tracing.
 // Their other sockets in CLOSE_WAIT (opened before, or handed over by another process) are
 // found here through sock_diag, and the ones found earlier that have closed are dropped.
-void Session::follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
-                              const FlowSet& present) {
+void Session::follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& dump) {
     std::unordered_set<uint64_t> held;
     for (pid_t pid : options_.pids) held.merge(socket_inodes_of(pid));
     for (const DumpedSocket& d : dump)
         if (d.socket.inode && held.count(d.socket.inode)) add_untraced(d.socket, now_ns);
-    table_.drop_untraced_missing(present);
 }
 
 // A socket sock_diag found in CLOSE_WAIT, unless its ports or address are filtered out (as the
@@ -214,46 +253,68 @@ bool Session::events_lost() const {
     return k.counter[CW_CNT_RINGBUF_FULL] || k.recursion_misses;
 }
 
-// Returns the dump it took, if any: the report's facts come from it (one dump, not two).
-std::optional<std::vector<DumpedSocket>> Session::reconcile(uint64_t now_ns) {
+// Takes a dump into `dumped` when it needs one and none was taken: the report's facts come from
+// it too (one dump, not two).
+void Session::reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>>& dumped) {
     const bool lost = events_lost() || map_unreadable_;
-    if (options_.pids.empty() && !lost) return std::nullopt;
-    std::vector<DumpedSocket> dump = close_wait_now();
-    FlowSet present;
-    for (const DumpedSocket& d : dump) present.insert(flow_of(d.socket));
+    if (options_.pids.empty() && !lost) return;
+    spdlog::stopwatch watch;
+    if (!dumped) dumped = close_wait_now();
+    const std::vector<DumpedSocket>& dump = *dumped;
+    spdlog::debug("reconcile: {} sockets in CLOSE_WAIT dumped at {:.3f} s", dump.size(), watch);
     if (!options_.pids.empty())
-        follow_untraced(now_ns, dump, present);
+        follow_untraced(now_ns, dump);
     else
         for (const DumpedSocket& d : dump) add_untraced(d.socket, now_ns);
-    // A lost record may have been a leave: its socket, closed, would stay for ever.
-    if (lost && !map_unreadable_) {
-        if (size_t n = table_.drop_missing(in_kernel_map_, present))
+    // A lost record may have been a leave: its socket, closed, would stay for ever. Only the
+    // sockets that may go are looked for in the dump: the untraced ones, and after a loss those
+    // the kernel's map did not list (a few, where the dump lists a million).
+    const bool sweep = lost && !map_unreadable_;
+    const SortedKeys listed{in_kernel_map_};
+    const ListedFlows present = listed_flows(table_, dump, [&](const TrackedSocket& s) {
+        return s.untraced || (sweep && !listed.count(s.key));
+    });
+    if (!options_.pids.empty()) table_.drop_untraced_missing(present);
+    if (sweep) {
+        if (size_t n = table_.drop_missing(listed, present))
             spdlog::debug("{} sockets no longer in CLOSE_WAIT (their leave records lost) dropped",
                           n);
     }
-    return dump;
+    spdlog::debug("reconcile: the table reconciled with the dump at {:.3f} s", watch);
 }
 
 // The sockets the kernel noted in CLOSE_WAIT in its map instead of sending a record (their
 // openers known): into the table, as those records would have put them.
-void Session::collect_close_wait() {
+void Session::collect_close_wait(const std::function<bool()>& stop) {
     if (!tracer_) return;
     spdlog::stopwatch watch;
+    const double cpu = thread_cpu_seconds();
     size_t read = 0, added = 0;
     in_kernel_map_.clear();
-    const bool ok = tracer_->for_each_close_wait([&](uint64_t sk, const cw_origin_entry& entry) {
-        ++read;
-        in_kernel_map_.insert(sk);
-        const TrackedSocket* known = table_.find(sk);
-        // Known as is, unless accept() named its opener in a record that was lost.
-        if (known && known->close_wait_since_ns == entry.close_wait_since && known->origin) return;
-        cw_origin_entry vetted = entry;
-        vet_stacks(vetted.origin, vetted.origin.opened_ns);
-        apply(enter_of(sk, vetted));
-        ++added;
-    });
-    spdlog::debug("{} sockets in CLOSE_WAIT read from the kernel's map ({} new) in {:.3f} s", read,
-                  added, watch);
+    const bool ok = tracer_->for_each_close_wait(
+        [&](uint64_t sk, const cw_origin_entry& entry) {
+            ++read;
+            in_kernel_map_.push_back(sk);
+            const TrackedSocket* known = table_.find(sk);
+            // Known as is, unless accept() named its opener in a record that was lost.
+            if (known && known->close_wait_since_ns == entry.close_wait_since && known->origin)
+                return;
+            cw_origin_entry vetted = entry;
+            vet_stacks(vetted.origin, vetted.origin.opened_ns);
+            apply(enter_of(sk, vetted));
+            ++added;
+        },
+        stop);
+    if (stop && stop()) {
+        spdlog::debug("read of the kernel's map stopped after {} sockets ({} new): tracing ends",
+                      read, added);
+        return;
+    }
+    std::sort(in_kernel_map_.begin(), in_kernel_map_.end());
+    spdlog::debug(
+        "{} sockets in CLOSE_WAIT read from the kernel's map ({} new) in {:.3f} s ({:.3f} s of "
+        "CPU)",
+        read, added, watch, thread_cpu_seconds() - cpu);
     if (!ok && !map_unreadable_) {
         spdlog::warn(
             "cannot read the kernel's map of sockets in CLOSE_WAIT (--verbose says why): "
@@ -262,17 +323,45 @@ void Session::collect_close_wait() {
     }
 }
 
+// Whether the start's facts and owners serve a report now: soon after start, of the sockets
+// found then only, no event lost.
+bool Session::start_serves(uint64_t now_ns) const {
+    return start_ && options_.pids.empty() && !events_lost() &&
+           usable_for(*start_, table_, now_ns, kStartReuseNs);
+}
+
+// Once tracing has ended, every socket a report can show is in CLOSE_WAIT already: the kernel's
+// dump and the walk of the file tables need not wait for the table (in front of a million
+// sockets, seconds each), and run beside the rest of the report's making.
+Session::Scans Session::start_scans() {
+    Scans scans;
+    scans.dump = std::async(std::launch::async, [] { return close_wait_now(); });
+    scans.held = std::async(std::launch::async,
+                            [this] { return owners_.walk([](uint64_t) { return true; }); });
+    return scans;
+}
+
 // The report of the sockets in CLOSE_WAIT now, after the table is reconciled with the kernel.
 Report Session::build(uint64_t now_ns) {
     const Progress progress(progress_, owners_, "report");
+    // Beside the read of the kernel's map; when the start's facts may serve (a report soon after
+    // start), after it, if they do not. None for an empty table (a quiet host).
+    Scans scans;
+    const bool start_fresh = start_ && now_ns - start_->taken_ns <= kStartReuseNs;
+    if (tracing_ended_ && !start_fresh && table_.size()) scans = start_scans();
     collect_close_wait();
-    const std::optional<std::vector<DumpedSocket>> dumped = reconcile(now_ns);
+    if (tracing_ended_ && !scans.dump.valid() && table_.size() && !start_serves(now_ns))
+        scans = start_scans();
+    std::optional<std::vector<DumpedSocket>> dumped;
+    if (scans.dump.valid()) dumped = scans.dump.get();
+    reconcile(now_ns, dumped);
+    std::optional<HeldSockets> held;
+    if (scans.held.valid()) held = scans.held.get();
     // A report soon after start, of the sockets found then only (and no event lost), uses
     // their facts and owners from then: in front of a pile-up, one dump and one /proc pass.
+    const bool reuse = start_serves(now_ns);
     std::optional<StartSnapshot> start = std::move(start_);
     start_.reset();
-    const bool reuse = start && options_.pids.empty() && !events_lost() &&
-                       usable_for(*start, table_, now_ns, kStartReuseNs);
     if (!reuse) start.reset();
     ReportInput input;
     input.now_ns = now_ns;
@@ -283,15 +372,27 @@ Report Session::build(uint64_t now_ns) {
     input.stats = stats();
     input.progress = progress.part("sockets");
     input.dumped = dumped ? &*dumped : nullptr;
+    input.held = held ? &*held : nullptr;
     Report report = builder_.build(table_, input, reuse ? &*start : nullptr);
     // The build symbolizes: the files it was refused count in this report.
     report.stats.files_refused = untrusted_file_stats().by_cause();
     return report;
 }
 
+void Session::finish_tracing() {
+    spdlog::stopwatch watch;
+    const uint64_t records = records_;
+    tracer_->finish();
+    tracing_ended_ = true;
+    spdlog::debug("tracing ended: programs detached, {} last records read in {:.3f} s",
+                  records_ - records, watch);
+}
+
 void Session::stop() {
+    spdlog::stopwatch watch;
     tracer_.reset();
     owners_.unload();
+    spdlog::debug("programs and maps closed in {:.3f} s", watch);
 }
 
 void Session::drain(int timeout_ms) {

@@ -7,13 +7,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "app/cli.h"
@@ -52,8 +52,9 @@ class Session {
     Result<void> start(const std::string& tracefs);
     // Reads what the kernel sent, waiting at most `timeout_ms` for it.
     void drain(int timeout_ms);
-    // Reads the sockets the kernel noted in CLOSE_WAIT in its map (their openers known).
-    void collect_close_wait();
+    // Reads the sockets the kernel noted in CLOSE_WAIT in its map (their openers known); stops
+    // early when `stop` says so (a report will read them all).
+    void collect_close_wait(const std::function<bool()>& stop = {});
     // Drops what was cached to symbolize processes that have exited and that nothing names.
     void forget_exited();
     // Deletes the stacks nothing refers to from the kernel's stack map when it is half full, or
@@ -73,7 +74,7 @@ class Session {
     std::string metrics(uint64_t now_ns);
 
     // Ends tracing: the programs detached, every record they sent read, the rings unmapped.
-    void finish_tracing() { tracer_->finish(); }
+    void finish_tracing();
     // Detaches the programs and frees the kernel's maps.
     void stop();
 
@@ -87,12 +88,17 @@ class Session {
     void watch_go(uint32_t pid, uint64_t start, const ProcessMaps& maps);
     PythonTracker::StackRead python_stack_read();
     void backfill(const ProgressFn& dumped);
-    using FlowSet = std::unordered_set<cw_flow, FlowHash, FlowEqual>;
     void add_untraced(const DiagSocket& d, uint64_t now_ns);
-    void follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
-                         const FlowSet& present);
+    void follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& dump);
     bool events_lost() const;
-    std::optional<std::vector<DumpedSocket>> reconcile(uint64_t now_ns);
+    void reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>>& dumped);
+    bool start_serves(uint64_t now_ns) const;
+    // A report's sock_diag dump and walk of the holders, under way on threads.
+    struct Scans {
+        std::future<std::vector<DumpedSocket>> dump;
+        std::future<std::optional<HeldSockets>> held;
+    };
+    Scans start_scans();
     Report build(uint64_t now_ns);
     Stats stats() const;
 
@@ -129,7 +135,8 @@ class Session {
     std::map<uint32_t, uint64_t> go_watched_;  // pid -> start time (clock ticks)
     std::optional<StartSnapshot> start_;       // for the first report, if soon enough
     bool map_unreadable_ = false;  // collect_close_wait() failed: sock_diag finds the sockets
-    std::unordered_set<uint64_t> in_kernel_map_;  // the sockets collect_close_wait() read last
+    bool tracing_ended_ = false;   // finish_tracing() done: no socket enters CLOSE_WAIT unseen
+    std::vector<uint64_t> in_kernel_map_;  // the sockets collect_close_wait() read last, sorted
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;

@@ -446,7 +446,8 @@ std::optional<cw_py_stack> Tracer::python_stack(uint64_t stack_id) const {
     return lookup<cw_py_stack>(skel_->maps.py_stacks, stack_id);
 }
 
-bool Tracer::for_each_close_wait(const CloseWaitVisit& visit) const {
+bool Tracer::for_each_close_wait(const CloseWaitVisit& visit,
+                                 const std::function<bool()>& stop) const {
     // In batches, a few hundred kB whatever the map holds; a batch ends at a bucket's end.
     constexpr uint32_t kBatch = 4096;
     const int fd = bpf_map__fd(skel_->maps.origins);
@@ -469,6 +470,7 @@ bool Tracer::for_each_close_wait(const CloseWaitVisit& visit) const {
             spdlog::debug("reading the origins map: {}", std::strerror(error));
             return false;
         }
+        if (stop && stop()) return true;
         in = out;
     }
 }

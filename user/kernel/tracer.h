@@ -99,9 +99,11 @@ class Tracer {
     // Calls `visit` with every socket in CLOSE_WAIT whose opener the kernel recorded (its entry
     // into CLOSE_WAIT sent no record: see cw_event_enter), read from the kernel's map, whose
     // entries are not read all at one instant: a socket leaving meanwhile may be visited or not
-    // (its leave record comes after). Returns false if the map could not be read.
+    // (its leave record comes after). Returns false if the map could not be read; stops early
+    // (true) when `stop` says so, asked between batches.
     using CloseWaitVisit = std::function<void(uint64_t sk, const cw_origin_entry& entry)>;
-    bool for_each_close_wait(const CloseWaitVisit& visit) const;
+    bool for_each_close_wait(const CloseWaitVisit& visit,
+                             const std::function<bool()>& stop = {}) const;
 
   private:
     Tracer() = default;

@@ -122,7 +122,7 @@ class SocketWriter {
         real(seconds(s.close_wait_seconds));
         raw(s.before_start ? ",\"before_start\":true,\"origin\":"
                            : ",\"before_start\":false,\"origin\":");
-        origin(s.origin);
+        shared_origin(s.origin);
         raw(",\"age_estimate_seconds\":");
         if (s.age_estimate_seconds)
             real(seconds(*s.age_estimate_seconds));
@@ -258,6 +258,21 @@ class SocketWriter {
         if (opened_from_event_loop(o)) raw(",\"event_loop\":true");
         out_ += '}';
     }
+    // Shared by the sockets one thread opened from one path (a million sockets, a few paths):
+    // written once, up to a bound on what is kept (as many paths as sockets would double the
+    // report's text in memory).
+    void shared_origin(const Origin& o) {
+        auto known = origins_.find(&o);
+        if (known != origins_.end()) {
+            out_ += known->second;
+            return;
+        }
+        const size_t at = out_.size();
+        origin(o);
+        if (origins_bytes_ >= kOriginsKeptBytes) return;
+        origins_bytes_ += out_.size() - at;
+        origins_.emplace(&o, out_.substr(at));
+    }
     // Shared by the sockets of a process (a million sockets, a few owners): written once.
     void owner(const OwnerDetails& d) {
         auto [it, fresh] = owners_.try_emplace(&d);
@@ -284,8 +299,12 @@ class SocketWriter {
         out_ += '}';
     }
 
+    static constexpr size_t kOriginsKeptBytes = 16 << 20;
+
     std::string& out_;
     std::unordered_map<const OwnerDetails*, std::string> owners_;
+    std::unordered_map<const Origin*, std::string> origins_;
+    size_t origins_bytes_ = 0;
 };
 
 Json closer(const Closer& c) { return thread_with_stacks(c); }

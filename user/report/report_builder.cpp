@@ -83,7 +83,8 @@ void take_from_start(StartSnapshot& start, uint64_t now_ns, std::vector<Candidat
 // The candidates' facts from a sock_diag dump (`taken` for this report, else a new one), their
 // owners from their holders now.
 void scan_now(OwnerFinder& owners, std::vector<Candidate>& candidates, Comms& comms,
-              const std::vector<DumpedSocket>* taken, const spdlog::stopwatch& watch) {
+              const std::vector<DumpedSocket>* taken, HeldSockets* walked,
+              const spdlog::stopwatch& watch) {
     TrackedIndex index(candidates.size());
     for (uint32_t i = 0; i < candidates.size(); ++i) index.add(i, *candidates[i].socket);
     const auto seen = [&](uint32_t at, const SocketFacts& facts) { candidates[at].seen = facts; };
@@ -94,9 +95,11 @@ void scan_now(OwnerFinder& owners, std::vector<Candidate>& candidates, Comms& co
         else
             look_up_close_wait(index, seen);
     });
-    HeldSockets held = owners.find_holders([&](uint64_t ino) { return index.holds(ino); });
-    spdlog::debug("report: {} sockets in the table, their holders found in {:.3f} s",
-                  candidates.size(), watch);
+    HeldSockets held = walked ? std::move(*walked)
+                              : owners.find_holders([&](uint64_t ino) { return index.holds(ino); });
+    if (!walked)
+        spdlog::debug("report: {} sockets in the table, their holders found in {:.3f} s",
+                      candidates.size(), watch);
     dumped.get();
     spdlog::debug("report: sock_diag dump done at {:.3f} s", watch);
     OwnerSlots slots;
@@ -161,7 +164,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
     if (start)
         take_from_start(*start, input.now_ns, candidates, comms);
     else if (!candidates.empty())  // nothing tracked (a quiet host): no dump, no walk
-        scan_now(owners_, candidates, comms, input.dumped, watch);
+        scan_now(owners_, candidates, comms, input.dumped, input.held, watch);
     order_by_age(candidates, input.now_ns, report.min_age_seconds);
 
     Details details;

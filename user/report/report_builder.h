@@ -27,6 +27,9 @@ struct ReportInput {
     // The sockets in CLOSE_WAIT as a dump taken for this report listed them (after a loss, or
     // with --pid); null: the builder dumps them itself.
     const std::vector<DumpedSocket>* dumped = nullptr;
+    // The holders of every socket in CLOSE_WAIT, found for this report after the table's last
+    // socket entered it (taken: moved from); null: the builder finds those of its sockets.
+    HeldSockets* held = nullptr;
 };
 
 class ReportBuilder {
