@@ -71,6 +71,22 @@ TEST(LoadError, MapRefusedIsNamedWithPrivilegeOrMemoryHint) {
     EXPECT_EQ(e.hint, "run as root, or grant CAP_BPF and CAP_PERFMON");
 }
 
+// What makes the opener map worth trying smaller: its own memory refused, by a memory cgroup
+// (ENOMEM) or RLIMIT_MEMLOCK before 5.11 (EPERM); not another map, not a verifier refusal.
+TEST(LoadError, MapRefusedMemoryIsThatMapsAndAMemoryError) {
+    LoadLog log = log_of({"libbpf: map 'origins': failed to create: Cannot allocate memory(-12)"});
+    log.error = -ENOMEM;
+    EXPECT_TRUE(map_refused_memory(log, "origins"));
+    EXPECT_FALSE(map_refused_memory(log, "events"));
+    log.error = EPERM;
+    EXPECT_TRUE(map_refused_memory(log, "origins"));
+    log.error = -EINVAL;
+    EXPECT_FALSE(map_refused_memory(log, "origins"));
+    LoadLog verifier = log_of({"libbpf: prog 'on_accept_exit': BPF program load failed: x"});
+    verifier.error = -ENOMEM;
+    EXPECT_FALSE(map_refused_memory(verifier, "origins"));
+}
+
 TEST(LoadError, OtherFailuresPointAtTheLog) {
     const Error e = classify_load_failure("attach", -ENOENT, {}, kRelease);
     EXPECT_EQ(e.message, "BPF attach failed: No such file or directory");
