@@ -25,9 +25,9 @@ void note_libbpf_warning(const std::string& line, LoadLog& log);
 Error classify_load_failure(const std::string& step, int err, const LoadLog& log,
                             const std::string& release);
 
-// Whether the load failed for want of memory for map `map` (a memory cgroup's limit: ENOMEM;
-// RLIMIT_MEMLOCK before 5.11: EPERM), so that a smaller one may load.
-bool map_refused_memory(const LoadLog& log, const std::string& map);
+// Whether the load failed for want of memory for a map (a memory cgroup's limit: ENOMEM;
+// RLIMIT_MEMLOCK before 5.11: EPERM), so that a smaller opener map, the largest, may leave room.
+bool map_refused_memory(const LoadLog& log);
 
 // Whether `error` says a verifier refused a program (the Direct -> Probed fallback tries then).
 bool is_verifier_refusal(const Error& error);

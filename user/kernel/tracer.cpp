@@ -178,7 +178,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start_fitting(const TracerConfig& config
             if (entries < planned) spdlog::warn("{}", opener_map_shrunk(planned, entries, refused));
             return started;
         }
-        if (!map_refused_memory(load_log, "origins")) return started;
+        // Whichever map was refused (the opener map, or one created after it took the room).
+        if (!map_refused_memory(load_log)) return started;
         refused = std::strerror(std::abs(load_log.error));
         spdlog::debug("opener map: {} entries refused ({})", thousands(entries), refused);
     }
@@ -208,7 +209,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config,
     skel->rodata->user_stack_mode = config.user_stack_mode;
     skel->rodata->user_stack_bytes = config.user_stack_bytes;
     resize(skel->maps.origins, opener_entries);
-    resize(skel->maps.close_wait_since, config.origin_entries);
+    // Set with the opener map's size (tests fill both), as large as the kernel gave that one.
+    resize(skel->maps.close_wait_since, config.origin_entries ? opener_entries : 0);
     resize(skel->maps.stacks, config.stack_entries);
     resize(skel->maps.events, config.ringbuf_bytes);
     resize(skel->maps.stack_copies, config.copies_ringbuf_bytes);
