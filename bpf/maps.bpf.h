@@ -165,6 +165,46 @@ struct {
     __type(value, struct memo_scratch);
 } memo_scratch SEC(".maps");
 
+/* Frame-pointer mode: what an opening's user stack was found to be (fp_memo.bpf.h), by the
+ * registers it was walked from, as unwind_memos in dwarf mode. The stack words the walk and the
+ * caller search read within CW_MAX_USER_STACK_BYTES of sp are kept as a dwarf memo's are; frames
+ * read elsewhere (code without frame pointers leaves any pointer in rbp), up to a few, by address.
+ * A record that a walk could not be memoized (stack.words 0) spares the next few openings of the
+ * same registers that walk: `retry_in` of them take the kernel's walk alone. */
+#define FP_MEMO_FAR_FRAMES 4
+struct fp_memo {
+    struct cw_unwind_memo stack;            /* process, address space, words (unwound_id unused) */
+    __u64 far_at[FP_MEMO_FAR_FRAMES];       /* frames read outside the stack words: where, */
+    __u64 far_words[FP_MEMO_FAR_FRAMES][2]; /* and what they held (next frame, return address) */
+    __u64 leaf_caller;                      /* the origin's leaf_caller */
+    __s32 user_stack_id;                    /* the origin's user_stack_id */
+    __u32 far_frames;
+    __u32 generation; /* stack_generation when the walk began: an older one may name a deleted id */
+    __u32 retry_in;   /* no memo: openings left before walking again */
+};
+
+/* Bumped by userspace after it deleted stack ids from `stacks` (user/kernel/stack_recycler.h):
+ * a memo of an earlier generation may name a deleted id, which a later stack may take, so it
+ * answers nothing. A walk reads the generation before bpf_get_stackid(): one reading the new
+ * generation began after the deletions, and got an id that names its stack. */
+__u32 stack_generation = 0;
+
+/* Preallocated; one entry in dwarf mode. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 1024);
+    __type(key, struct cw_unwind_memo_key);
+    __type(value, struct fp_memo);
+} fp_memos SEC(".maps");
+
+/* Where a walk fills its memo before storing it (too large for the BPF stack): per CPU. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct fp_memo);
+} fp_memo_scratch SEC(".maps");
+
 /* Counters by enum cw_counter (every loss among them), a slot per CPU. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

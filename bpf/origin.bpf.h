@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * A socket's opener (struct cw_origin), taken in process context inside connect() or at
- * accept()'s return: the thread, its user and kernel stacks (or the unwind memo that names its
- * user stack), its Python frames, its goroutine's creator, and the announcement of its process to
+ * accept()'s return: the thread, its user and kernel stacks (or the memo that names its user
+ * stack), its Python frames, its goroutine's creator, and the announcement of its process to
  * userspace, which then snapshots the process's mappings while it lives.
  */
 #pragma once
 
 #include "common.bpf.h"
 #include "events.bpf.h"
+#include "fp_memo.bpf.h"
 #include "go.bpf.h"
 #include "maps.bpf.h"
 #include "python.bpf.h"
@@ -67,14 +68,14 @@ static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct*
     return id;
 }
 
-/* `now`: the opening's time. Dwarf mode fills `state` for the stack copy. */
+/* `now`: the opening's time. `state`: the registers the user stack is taken from, filled for
+ * dwarf mode's stack copy and either mode's memo. */
 static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u32 kind,
                                         const struct sock* sk, __u64 now, struct user_state* state,
                                         const bool direct, const bool recent) {
     struct task_struct* task = current_task(recent);
     struct pt_regs* regs = user_regs(task, recent);
     __u64 pid_tgid = bpf_get_current_pid_tgid();
-    bool memoized = false;
 
     origin->opened_ns = now;
     origin->pid = pid_tgid >> 32;
@@ -86,23 +87,20 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
         bpf_get_current_comm(origin->comm, sizeof(origin->comm));
     origin->task_start_ns = task_start_ns(task, recent);
 #if defined(__TARGET_ARCH_x86)
-    if (user_stack_mode == CW_USER_STACKS_DWARF) {
-        state->key.pid = origin->pid;
-        state->key.ip = KREAD(recent, regs, ip);
-        state->key.sp = KREAD(recent, regs, sp);
-        state->key.bp = KREAD(recent, regs, bp);
-        state->mm = (__u64)KREAD(recent, task, mm);
-        memoized = memo_matches(state, origin, recent);
-    }
+    state->key.pid = origin->pid;
+    state->key.ip = KREAD(recent, regs, ip);
+    state->key.sp = KREAD(recent, regs, sp);
+    state->key.bp = KREAD(recent, regs, bp);
+    state->mm = (__u64)KREAD(recent, task, mm);
 #endif
-    if (memoized) {
+    if (user_stack_mode == CW_USER_STACKS_DWARF && memo_matches(state, origin, recent)) {
         /* The unwound stack is known: the frame-pointer walk, its fallback, is not needed. */
         origin->user_stack_id = CW_STACK_NOT_TAKEN;
         origin->leaf_caller = 0;
+    } else if (user_stack_mode == CW_USER_STACKS_FP) {
+        fp_user_stack(ctx, task, regs, origin, state, recent);
     } else {
-        origin->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-        if (origin->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
-        origin->leaf_caller = user_leaf_caller(regs, recent);
+        walk_user_stack(ctx, origin, regs, recent);
     }
     if (kind == CW_ORIGIN_CONNECT) {
         origin->kernel_stack_id = connect_kernel_stack(ctx, task, regs, origin, sk, direct, recent);

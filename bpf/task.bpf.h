@@ -33,20 +33,26 @@ static __always_inline struct pt_regs* user_regs(struct task_struct* task, const
 #define STACK_NEAR (1 << 20)
 
 /* cw_leaf_caller() with the CW_LEAF_CALLER_WORDS words above `sp` read in one go (a read per
- * word was most of a frame-pointer mode opening's cost), and the words no return address can
- * be passed over without reading the code before them. When the one read fails (the stack's
- * top within those words), word by word as cw_leaf_caller() does. */
-static __always_inline __u64 leaf_caller_of(__u64 sp, __u64 ip) {
-    __u64 words[CW_LEAF_CALLER_WORDS];
-
-    if (bpf_probe_read_user(words, sizeof(words), (const void*)sp)) return cw_leaf_caller(sp, ip);
-        /* Unrolled: constant offsets into the array, as older verifiers want on the stack. */
+ * word was most of a frame-pointer mode opening's cost) into `words`, and the words no return
+ * address can be passed over without reading the code before them. `*inspected`: how many of
+ * those words the answer follows from (the search stops at the first caller), 0 when the one
+ * read failed (the stack's top within those words): then word by word as cw_leaf_caller() does. */
+static __always_inline __u64 leaf_caller_of(__u64 sp, __u64 ip, __u64 words[CW_LEAF_CALLER_WORDS],
+                                            __u32* inspected) {
+    *inspected = 0;
+    if (bpf_probe_read_user(words, CW_LEAF_CALLER_WORDS * sizeof(__u64), (const void*)sp))
+        return cw_leaf_caller(sp, ip);
+    *inspected = CW_LEAF_CALLER_WORDS;
+    /* Unrolled: constant offsets into the array, as older verifiers want on the stack. */
 #pragma unroll
     for (__u32 i = 0; i < CW_LEAF_CALLER_WORDS; i++) {
         __u64 word = words[i];
 
         if (word < USER_CODE_MIN || word - sp < STACK_NEAR || sp - word < STACK_NEAR) continue;
-        if (cw_calls_current_function(word, ip, i == 0)) return word;
+        if (cw_calls_current_function(word, ip, i == 0)) {
+            *inspected = i + 1;
+            return word;
+        }
     }
     return 0;
 }
@@ -57,8 +63,11 @@ static __always_inline __u64 leaf_caller_of(__u64 sp, __u64 ip) {
  * Userspace checks the address again in the mapped file. */
 static __always_inline __u64 user_leaf_caller(struct pt_regs* regs, const bool recent) {
 #if defined(bpf_target_x86)
-    if (recent) return leaf_caller_of(PT_REGS_SP(regs), PT_REGS_IP(regs));
-    return leaf_caller_of(PT_REGS_SP_CORE(regs), PT_REGS_IP_CORE(regs));
+    __u64 words[CW_LEAF_CALLER_WORDS];
+    __u32 inspected;
+
+    if (recent) return leaf_caller_of(PT_REGS_SP(regs), PT_REGS_IP(regs), words, &inspected);
+    return leaf_caller_of(PT_REGS_SP_CORE(regs), PT_REGS_IP_CORE(regs), words, &inspected);
 #else
     (void)regs; /* the return address is in a register (lr), not on the stack */
     (void)recent;

@@ -2,8 +2,9 @@
 /*
  * Dwarf mode's user stacks: a copy of the stack at an opening, for userspace to unwind code
  * built without frame pointers with its CFI, and the kernel side of the unwind memo that spares
- * the copy when an opening would unwind as an earlier one did. The registers are read as
- * x86-64's; elsewhere the frame-pointer stack stands alone.
+ * the copy when an opening would unwind as an earlier one did (its compare serves frame-pointer
+ * mode's memo too: fp_memo.bpf.h). The registers are read as x86-64's; elsewhere the
+ * frame-pointer stack stands alone.
  */
 #pragma once
 
@@ -11,7 +12,8 @@
 #include "events.bpf.h"
 #include "maps.bpf.h"
 
-/* Dwarf mode: what an opening's user stack unwinds from, the registers and address space. */
+/* What an opening's user stack is taken from, the registers and address space: the key of
+ * either mode's memo, and what dwarf mode's copy is unwound from. */
 struct user_state {
     struct cw_unwind_memo_key key; /* pid, ip, sp, bp */
     __u64 mm;
@@ -72,20 +74,15 @@ static __always_inline bool memo_rest_holds(struct cw_unwind_memo* memo,
 }
 #endif
 
-/* Dwarf mode: whether this opening unwinds as an earlier one did: the memo of the same process,
- * address space and registers, and the same values in every stack word that unwind read. Then
- * its origin names that unwind, and no copy of the stack is needed. */
-static __always_inline bool memo_matches(const struct user_state* state, struct cw_origin* origin,
-                                         const bool recent) {
 #if defined(__TARGET_ARCH_x86)
-    struct cw_unwind_memo* memo = bpf_map_lookup_elem(&unwind_memos, &state->key);
+/* Whether the stack from `sp` holds every word `memo` names (either mode's memo: fp_memo.bpf.h
+ * keeps one inside its own), read in one go into the per-CPU scratch. */
+static __always_inline bool memo_holds(struct cw_unwind_memo* memo, __u64 sp, const bool recent) {
     struct memo_scratch* scratch;
     __u32 zero = 0;
     __u64 span; /* 64 bits: a 32-bit one is zero-extended into a copy, and the check on it */
 
-    if (!memo || memo->task_start_ns != origin->task_start_ns || memo->mm != state->mm ||
-        memo->words > CW_UNWIND_MEMO_WORDS)
-        return false;
+    if (memo->words > CW_UNWIND_MEMO_WORDS) return false;
     scratch = bpf_map_lookup_elem(&memo_scratch, &zero);
     if (!scratch) return false;
     /* 6.1's verifier loses a bound checked on another copy of the size than the one handed to
@@ -95,8 +92,7 @@ static __always_inline bool memo_matches(const struct user_state* state, struct 
     span = memo->span;
     if (span > CW_MAX_USER_STACK_BYTES) return false;
     barrier_var(span);
-    if (span && bpf_probe_read_user(scratch->bytes, span & (sizeof(scratch->bytes) - 1),
-                                    (void*)state->key.sp))
+    if (span && bpf_probe_read_user(scratch->bytes, span & (sizeof(scratch->bytes) - 1), (void*)sp))
         return false;
     /* The first words inline: an opening's stack is a few frames as a rule, and each step of
      * bpf_loop() is an indirect call. */
@@ -104,7 +100,21 @@ static __always_inline bool memo_matches(const struct user_state* state, struct 
         if (i >= memo->words) break;
         if (!memo_word_holds(memo, scratch, span, i)) return false;
     }
-    if (!memo_rest_holds(memo, scratch, span, recent)) return false;
+    return memo_rest_holds(memo, scratch, span, recent);
+}
+#endif
+
+/* Dwarf mode: whether this opening unwinds as an earlier one did: the memo of the same process,
+ * address space and registers, and the same values in every stack word that unwind read. Then
+ * its origin names that unwind, and no copy of the stack is needed. */
+static __always_inline bool memo_matches(const struct user_state* state, struct cw_origin* origin,
+                                         const bool recent) {
+#if defined(__TARGET_ARCH_x86)
+    struct cw_unwind_memo* memo = bpf_map_lookup_elem(&unwind_memos, &state->key);
+
+    if (!memo || memo->task_start_ns != origin->task_start_ns || memo->mm != state->mm ||
+        !memo_holds(memo, state->key.sp, recent))
+        return false;
     origin->unwound_id = memo->unwound_id + 1;
     count(CW_CNT_UNWIND_MEMO_HITS);
     return true;

@@ -361,6 +361,9 @@ enum cw_counter {
     CW_CNT_USER_STACK_COPY_LOST, /* dwarf mode: no stack copy (not x86-64, copy ring buffer full) */
     CW_CNT_UNWIND_MEMO_HITS,     /* dwarf mode: openings matched to an earlier unwind (no copy
                                     sent; not a loss) */
+    CW_CNT_FP_MEMO_HITS,         /* fp mode: openings matched to an earlier frame-pointer walk
+                                    (its stack id and caller reused; not a loss) */
+    CW_CNT_FP_MEMO_MISSES,       /* fp mode: openings walked (no memo, or one that differed) */
     CW_CNT_MAX,
 };
 

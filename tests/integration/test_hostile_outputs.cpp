@@ -107,12 +107,16 @@ TEST_F(HostileOutputs, ControlCharactersReachTheLogEscaped) {
 // Issue 25: the kernel's stack map was never emptied: once its buckets were taken (any user can
 // make many distinct stacks), every later stack was lost for the rest of the run. With a map of
 // 64 entries, 512 distinct stacks come and go, then a socket leaks through a path of its own:
-// the map has made room, and its opening stack is there.
+// the map has made room, and its opening stack is there. That path was taken once before the
+// 512 too (-e, from the same call site: the same registers and stack words), its connection
+// closed, so that a frame-pointer memo of it named an id the recycling deleted and gave to
+// another stack: a memo still answering for the leak would show no stack, or another path's.
 TEST_F(HostileOutputs, ManyDistinctStacksLeaveRoomForALateLeak) {
     Process peer({FX_PEER, "-l"});
     const int port = announced_port(peer);
     ASSERT_GT(port, 0);
-    Process maker({FX_STACK_MAKER, "-p", std::to_string(port), "-n", "512", "-w", "3", "-l", "3"});
+    Process maker(
+        {FX_STACK_MAKER, "-p", std::to_string(port), "-n", "512", "-w", "3", "-l", "3", "-e"});
     // --pid: only the maker's openings take room in the map, whatever else runs on the host.
     auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json", "--user-stacks", "fp", "--pid",
                                   std::to_string(maker.pid())},
@@ -126,7 +130,13 @@ TEST_F(HostileOutputs, ManyDistinctStacksLeaveRoomForALateLeak) {
     ASSERT_EQ(leaked.size(), 1u) << report.dump(1);
     const auto names = function_names(leaked[0].at("origin").at("user_stack"));
     EXPECT_TRUE(in_order(names, {"connection", "late_leak", "main"})) << joined(names);
+    EXPECT_FALSE(contains(names, "branch")) << joined(names);
     EXPECT_NE(cwtrace->err().find("named by nothing deleted"), std::string::npos) << cwtrace->err();
+    // Every opening walked: the 512 share their registers (one depth) and differ in their return
+    // addresses, and the leak's memo was made before the recycling.
+    EXPECT_NE(cwtrace->err().find("frame-pointer memo: 0 openings matched, 514 walked"),
+              std::string::npos)
+        << cwtrace->err();
 }
 
 }  // namespace

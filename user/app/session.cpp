@@ -414,11 +414,14 @@ bool Session::write(uint64_t now_ns, Format format, const Sink& sink, bool last,
                     std::FILE* stream) {
     if (spdlog::should_log(spdlog::level::debug)) {  // the kernel's counters: syscalls
         const UnwindStats& u = stacks_.unwind_stats();
+        const KernelCounters k = tracer_->counters();
         spdlog::debug(
             "dwarf unwinding: {} unwinds, {} memoized, {} failed; {} memos given to the "
             "kernel, {} openings matched there (no copy)",
             u.unwinds, u.memo_hits, u.failures, stacks_.memos_published(),
-            tracer_->counters().counter[CW_CNT_UNWIND_MEMO_HITS]);
+            k.counter[CW_CNT_UNWIND_MEMO_HITS]);
+        spdlog::debug("frame-pointer memo: {} openings matched, {} walked",
+                      k.counter[CW_CNT_FP_MEMO_HITS], k.counter[CW_CNT_FP_MEMO_MISSES]);
     }
     Report report = build(now_ns);
     report.late_closes = closes_.late_closes();

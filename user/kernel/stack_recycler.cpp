@@ -2,6 +2,8 @@
 
 #include <bpf/bpf.h>
 
+#include <atomic>
+
 #include "cwtrace/abi.h"
 
 namespace cwtrace {
@@ -65,6 +67,11 @@ size_t delete_stacks(const StackMaps& maps, const std::vector<int32_t>& ids) {
         const uint32_t key = static_cast<uint32_t>(id);
         if (bpf_map_delete_elem(maps.stacks, &key) == 0) ++deleted;
     }
+    // After the deletions, never before: a walk that reads the new generation then got its
+    // stack id after them. One that read the old one made a memo that answers nothing now, and
+    // an opening answered by it before this point was captured before the deletions (the
+    // caller's StackIdLedger counts it lost).
+    if (maps.generation) std::atomic_ref<uint32_t>(*maps.generation).fetch_add(1);
     return deleted;
 }
 

@@ -40,6 +40,9 @@ struct StackMaps {
     int origins = -1;       // sockets' openers (struct cw_origin_entry), which name stack ids
     int kernel_paths = -1;  // a cache naming kernel stack ids by user stack id
     uint32_t capacity = 0;  // the stack map's max_entries
+    // The programs' stack_generation (bpf/maps.bpf.h, mapped): frame-pointer memos name stack
+    // ids, and answer only in the generation they were made in.
+    uint32_t* generation = nullptr;
 };
 
 // The ids in the stack map now.
@@ -49,7 +52,9 @@ std::vector<int32_t> stack_ids(int stacks_fd);
 void add_origin_stack_ids(int origins_fd, std::unordered_set<int32_t>& into);
 
 // Deletes `ids` from the stack map, and first every entry of the kernel_paths cache (it names
-// kernel stack ids: it refills at the next openings). Returns how many stacks went.
+// kernel stack ids: it refills at the next openings); then starts a new generation, which every
+// frame-pointer memo made before it (naming ids that may be gone) is not of. Returns how many
+// stacks went.
 size_t delete_stacks(const StackMaps& maps, const std::vector<int32_t>& ids);
 
 }  // namespace cwtrace

@@ -219,6 +219,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config,
         resize(skel->maps.unwind_memos, 1);
         resize(skel->maps.stack_copies, static_cast<uint32_t>(sysconf(_SC_PAGESIZE)));
     }
+    if (config.user_stack_mode != CW_USER_STACKS_FP) resize(skel->maps.fp_memos, 1);
 
     skel->rodata->events_bytes = bpf_map__max_entries(skel->maps.events);
     skel->rodata->stack_copies_bytes = bpf_map__max_entries(skel->maps.stack_copies);
@@ -414,7 +415,8 @@ uint32_t Tracer::opener_entries() const { return bpf_map__max_entries(skel_->map
 
 StackMaps Tracer::stack_maps() const {
     return {bpf_map__fd(skel_->maps.stacks), bpf_map__fd(skel_->maps.origins),
-            bpf_map__fd(skel_->maps.kernel_paths), bpf_map__max_entries(skel_->maps.stacks)};
+            bpf_map__fd(skel_->maps.kernel_paths), bpf_map__max_entries(skel_->maps.stacks),
+            &skel_->bss->stack_generation};
 }
 
 std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {

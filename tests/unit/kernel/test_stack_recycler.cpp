@@ -29,5 +29,20 @@ TEST(StackRecycler, AThreadCapturedBeforeItsStackWasDeletedIsStale) {
     EXPECT_FALSE(ledger.stale(7, 6'000));
 }
 
+// Frame-pointer memos name stack ids and answer only in the generation they were made in:
+// every deletion starts a new one (here no map is open: the deletions fail, the bump is the same).
+TEST(StackRecycler, EveryDeletionStartsANewMemoGeneration) {
+    uint32_t generation = 41;
+    StackMaps maps;
+    maps.generation = &generation;
+    EXPECT_EQ(delete_stacks(maps, {3, 7}), 0u);
+    EXPECT_EQ(generation, 42u);
+    delete_stacks(maps, {3});
+    EXPECT_EQ(generation, 43u);
+    maps.generation = nullptr;  // no programs mapped: nothing to bump
+    delete_stacks(maps, {3});
+    EXPECT_EQ(generation, 43u);
+}
+
 }  // namespace
 }  // namespace cwtrace
