@@ -478,36 +478,3 @@ TEST(Scale, ABurstWhileTracingIsReportedWholeAfterSigint) { expect_burst_reporte
 
 // With --pid the report reconciles its table with that dump first.
 TEST(Scale, ABurstOfOneProcessIsReportedWholeAfterSigint) { expect_burst_reported_whole(true); }
-
-// The kernel refuses the opener map's planned memory (a memory cgroup's limit: 5.11+ charges
-// BPF maps to it): cwtrace loads it at half, and half again, says so in one warning naming both
-// sizes, and traces: a leak keeps its opening path, and the report names the size loaded.
-TEST(Scale, OpenerMapRefusedItsMemoryLoadsSmallerAndTraces) {
-    // 4,194,304 entries are 832 MiB, 1,048,576 208 MiB (with the LRU map sized alike, too much),
-    // 524,288 104 MiB: room for the other maps and cwtrace itself.
-    MemoryCgroup cgroup(256ull << 20);
-    ASSERT_FALSE(cgroup.procs().empty()) << "no memory cgroup controller on this machine";
-    Process peer({FX_PEER, "-l"});
-    const int port = announced_port(peer);
-    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "20"});
-    ASSERT_TRUE(client.wait_line("waiting", 5s)) << client.err();
-    auto cwtrace = start_cwtrace_as(
-        {"/bin/sh", "-c", "echo $$ > \"$0\" && exec \"$@\"", cgroup.procs(), CWTRACE_BIN},
-        {"-f", "json", "--min-age", "0s", "--pid", std::to_string(client.pid())},
-        {"CWTRACE_ORIGIN_MAP_ENTRIES=4194304"});
-    if (!cwtrace) return;
-    const std::string warning =
-        "opener map: 524,288 entries (104 MiB), not the 4,194,304 planned (832 MiB): the kernel "
-        "refused the memory (Cannot allocate memory)";
-    EXPECT_NE(cwtrace->err().find(warning), std::string::npos) << cwtrace->err();
-    client.signal(SIGUSR1);
-    ASSERT_TRUE(client.wait_line("ready", 10s)) << client.err();
-    const json report = stop_with_report(*cwtrace);
-
-    EXPECT_EQ(report.at("stats").at("origin_map_entries"), 524'288) << report.at("stats").dump();
-    const std::vector<json> leaked = sockets_with_port(report, "remote", port);
-    ASSERT_EQ(leaked.size(), 3u) << report.dump(1);
-    for (const json& s : leaked)
-        EXPECT_TRUE(contains(function_names(s.at("origin").at("user_stack")), "open_connection"))
-            << s.dump(1);
-}

@@ -61,11 +61,6 @@ Error classify_load_failure(const std::string& step, int err, const LoadLog& log
     return {message, "run with -v to see libbpf's log"};
 }
 
-bool map_refused_memory(const LoadLog& log) {
-    const int err = std::abs(log.error);
-    return !log.failed_map.empty() && (err == ENOMEM || err == EPERM);
-}
-
 bool is_verifier_refusal(const Error& error) { return error.message.rfind(kRefused, 0) == 0; }
 
 }  // namespace cwtrace

@@ -14,7 +14,6 @@ struct LoadLog {
     std::string failed_map;      // "map 'events': failed to create: ..."
     std::string failed_program;  // "prog 'on_accept_exit': BPF program load failed: ..."
     bool verifier_log = false;   // the kernel's verifier said why ("-- BEGIN PROG LOAD LOG --")
-    int error = 0;               // the errno the load failed with (the loader sets it)
 };
 
 // Notes in `log` what a line of libbpf's warnings says.
@@ -24,10 +23,6 @@ void note_libbpf_warning(const std::string& line, LoadLog& log);
 // sign), given what libbpf logged and the kernel's release.
 Error classify_load_failure(const std::string& step, int err, const LoadLog& log,
                             const std::string& release);
-
-// Whether the load failed for want of memory for a map (a memory cgroup's limit: ENOMEM;
-// RLIMIT_MEMLOCK before 5.11: EPERM), so that a smaller opener map, the largest, may leave room.
-bool map_refused_memory(const LoadLog& log);
 
 // Whether `error` says a verifier refused a program (the Direct -> Probed fallback tries then).
 bool is_verifier_refusal(const Error& error);

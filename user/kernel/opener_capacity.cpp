@@ -73,13 +73,6 @@ OpenerCapacity opener_capacity(const HostTcp& host) {
     return out;
 }
 
-std::vector<uint32_t> opener_map_sizes(uint32_t planned) {
-    std::vector<uint32_t> sizes{planned};
-    for (uint32_t half = planned / 2; half > kMinOpenerEntries; half /= 2) sizes.push_back(half);
-    if (planned > kMinOpenerEntries) sizes.push_back(kMinOpenerEntries);
-    return sizes;
-}
-
 HostTcp read_host_tcp() {
     HostTcp host;
     host.sockets_now =

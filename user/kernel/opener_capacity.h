@@ -7,7 +7,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace cwtrace {
 
@@ -46,11 +45,6 @@ struct OpenerCapacity {
 // up to a power of two; at least kMinOpenerEntries; at most kMaxOpenerEntries and what fits in
 // 1/kOpenerMemoryShare of the host's memory (not rounded). Pure: tested with made-up hosts.
 OpenerCapacity opener_capacity(const HostTcp& host);
-
-// The sizes to try in turn while the kernel refuses the map its memory (a memory cgroup's limit,
-// RLIMIT_MEMLOCK before 5.11): `planned`, its halves while above kMinOpenerEntries, then
-// kMinOpenerEntries; `planned` alone when no larger than that (a size set small on purpose).
-std::vector<uint32_t> opener_map_sizes(uint32_t planned);
 
 // The host's figures from /proc (missing ones read as 0).
 HostTcp read_host_tcp();

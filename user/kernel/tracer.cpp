@@ -24,7 +24,6 @@
 #include "kernel/load_error.h"
 #include "kernel/opener_capacity.h"
 #include "util/clock.h"
-#include "util/progress.h"
 
 namespace cwtrace {
 namespace {
@@ -50,7 +49,6 @@ int libbpf_to_spdlog(libbpf_print_level level, const char* format, va_list args)
 std::string release;  // uname -r, for the messages
 
 Error load_error(const char* step, int err) {
-    load_log.error = err;
     return classify_load_failure(step, err, load_log, release);
 }
 
@@ -131,18 +129,6 @@ uint32_t opener_map_entries(const TracerConfig& config) {
     return capacity.entries;
 }
 
-// The warning when the kernel refused the opener map its planned size (`why`: strerror).
-std::string opener_map_shrunk(uint32_t planned, uint32_t entries, const std::string& why) {
-    auto mib = [](uint32_t n) {
-        return " (" + std::to_string(uint64_t{n} * kOpenerEntryBytes >> 20) + " MiB)";
-    };
-    return "opener map: " + thousands(entries) + " entries" + mib(entries) + ", not the " +
-           thousands(planned) + " planned" + mib(planned) + ": the kernel refused the memory (" +
-           why +
-           "); raise cwtrace's memory cgroup limit (before Linux 5.11: ulimit -l) so that a "
-           "burst of connections keeps every opening path";
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler) {
@@ -154,7 +140,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     auto plan = plan_programs(*features, {config.probed_reads, config.no_bpf_loop});
     if (!plan) return plan.error();
     for (const std::string& warning : plan->warnings) spdlog::warn("{}", warning);
-    auto started = start_fitting(config, handler, *plan);
+    auto started = start(config, handler, *plan);
     const ProgramVariant fallback = fallback_of(plan->variant);
     if (started || fallback == plan->variant || !is_verifier_refusal(started.error()))
         return started;
@@ -163,34 +149,13 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     spdlog::debug("{}: loading the {} programs instead", started.error().message,
                   variant_suffix(fallback));
     plan->variant = fallback;
-    return start_fitting(config, handler, *plan);
+    return start(config, std::move(handler), *plan);
 }
 
-Result<std::unique_ptr<Tracer>> Tracer::start_fitting(const TracerConfig& config,
-                                                      const RecordHandler& handler,
-                                                      const ProgramPlan& plan) {
-    const uint32_t planned = opener_map_entries(config);
-    Result<std::unique_ptr<Tracer>> started = Error{};
-    std::string refused;  // why the kernel refused the last size tried
-    for (uint32_t entries : opener_map_sizes(planned)) {
-        started = start(config, handler, plan, entries);
-        if (started) {
-            if (entries < planned) spdlog::warn("{}", opener_map_shrunk(planned, entries, refused));
-            return started;
-        }
-        // Whichever map was refused (the opener map, or one created after it took the room).
-        if (!map_refused_memory(load_log)) return started;
-        refused = std::strerror(std::abs(load_log.error));
-        spdlog::debug("opener map: {} entries refused ({})", thousands(entries), refused);
-    }
-    return started;
-}
-
-Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config,
-                                              const RecordHandler& handler, const ProgramPlan& plan,
-                                              uint32_t opener_entries) {
+Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler,
+                                              const ProgramPlan& plan) {
     std::unique_ptr<Tracer> tracer(new Tracer());
-    tracer->handler_ = handler;
+    tracer->handler_ = std::move(handler);
     tracer->plan_ = plan;
     load_log = {};
 
@@ -208,9 +173,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config,
     skel->rodata->closer_min_age_ns = config.closer_min_age_ns;
     skel->rodata->user_stack_mode = config.user_stack_mode;
     skel->rodata->user_stack_bytes = config.user_stack_bytes;
-    resize(skel->maps.origins, opener_entries);
-    // Set with the opener map's size (tests fill both), as large as the kernel gave that one.
-    resize(skel->maps.close_wait_since, config.origin_entries ? opener_entries : 0);
+    resize(skel->maps.origins, opener_map_entries(config));
+    resize(skel->maps.close_wait_since, config.origin_entries);
     resize(skel->maps.stacks, config.stack_entries);
     resize(skel->maps.events, config.ringbuf_bytes);
     resize(skel->maps.stack_copies, config.copies_ringbuf_bytes);

@@ -107,15 +107,9 @@ class Tracer {
 
   private:
     Tracer() = default;
-    // start(), with the programs of `plan`, the opener map as large as the kernel grants: a map
-    // refused its memory is tried again at half its size, down to kMinOpenerEntries.
-    static Result<std::unique_ptr<Tracer>> start_fitting(const TracerConfig& config,
-                                                         const RecordHandler& handler,
-                                                         const ProgramPlan& plan);
-    // start(), with the programs of `plan` and an opener map of `opener_entries`.
-    static Result<std::unique_ptr<Tracer>> start(const TracerConfig& config,
-                                                 const RecordHandler& handler,
-                                                 const ProgramPlan& plan, uint32_t opener_entries);
+    // start(), with the programs of `plan`.
+    static Result<std::unique_ptr<Tracer>> start(const TracerConfig& config, RecordHandler handler,
+                                                 const ProgramPlan& plan);
     static int on_event(void* self, void* data, size_t size);
     static int on_stack_copy(void* self, void* data, size_t size);
     // Hands on the stack copies sent up to `ts_ns` (kernel CLOCK_MONOTONIC), in order.

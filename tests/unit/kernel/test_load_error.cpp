@@ -71,21 +71,6 @@ TEST(LoadError, MapRefusedIsNamedWithPrivilegeOrMemoryHint) {
     EXPECT_EQ(e.hint, "run as root, or grant CAP_BPF and CAP_PERFMON");
 }
 
-// What makes the opener map worth trying smaller: a map's memory refused, by a memory cgroup
-// (ENOMEM) or RLIMIT_MEMLOCK before 5.11 (EPERM); not a verifier refusal, not another errno.
-TEST(LoadError, MapRefusedMemoryIsAMapAndAMemoryError) {
-    LoadLog log = log_of({"libbpf: map 'stacks': failed to create: Cannot allocate memory(-12)"});
-    log.error = -ENOMEM;
-    EXPECT_TRUE(map_refused_memory(log));
-    log.error = EPERM;
-    EXPECT_TRUE(map_refused_memory(log));
-    log.error = -EINVAL;
-    EXPECT_FALSE(map_refused_memory(log));
-    LoadLog verifier = log_of({"libbpf: prog 'on_accept_exit': BPF program load failed: x"});
-    verifier.error = -ENOMEM;
-    EXPECT_FALSE(map_refused_memory(verifier));
-}
-
 TEST(LoadError, OtherFailuresPointAtTheLog) {
     const Error e = classify_load_failure("attach", -ENOENT, {}, kRelease);
     EXPECT_EQ(e.message, "BPF attach failed: No such file or directory");

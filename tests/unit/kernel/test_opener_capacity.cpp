@@ -80,16 +80,5 @@ TEST(OpenerCapacity, DescribedWithItsInputsAndCap) {
               "tcp_mem 575,814 pages; capped at 322,638 (1/64 of memory, at most 4,194,304)");
 }
 
-// A map the kernel would not give its memory is tried at halves, the last try the floor.
-TEST(OpenerMapSizes, HalvesDownToTheFloor) {
-    EXPECT_EQ(opener_map_sizes(1'048'576), (std::vector<uint32_t>{1'048'576, 524'288, 262'144}));
-    // A size capped by memory is no power of two: its halves, then the floor itself.
-    EXPECT_EQ(opener_map_sizes(1'935'832),
-              (std::vector<uint32_t>{1'935'832, 967'916, 483'958, 262'144}));
-    EXPECT_EQ(opener_map_sizes(300'000), (std::vector<uint32_t>{300'000, 262'144}));
-    EXPECT_EQ(opener_map_sizes(262'144), std::vector<uint32_t>{262'144});
-    EXPECT_EQ(opener_map_sizes(64), std::vector<uint32_t>{64});  // set small on purpose: kept
-}
-
 }  // namespace
 }  // namespace cwtrace
