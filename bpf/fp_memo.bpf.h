@@ -191,13 +191,12 @@ static __always_inline void fp_walk_and_memoize(void* ctx, struct cw_origin* ori
 #endif
 
 /* Frame-pointer mode: the opening's user stack id and caller, from a memo whose words hold in
- * this stack, else walked (and memoized when the walk can be). `state`: the registers. */
+ * this stack, else walked (and memoized when the walk can be). `state`: the registers.
+ * `generation`: stack_generation, read before anything named a stack id. */
 static __always_inline void fp_user_stack(void* ctx, struct task_struct* task, struct pt_regs* regs,
                                           struct cw_origin* origin, const struct user_state* state,
-                                          const bool recent) {
+                                          __u32 generation, const bool recent) {
 #if defined(__TARGET_ARCH_x86)
-    /* Read before anything names a stack id: see stack_generation. */
-    __u32 generation = *(volatile __u32*)&stack_generation;
     struct fp_memo* memo;
 
     if (!fp_memoizable(task, regs, recent)) {
@@ -222,6 +221,7 @@ static __always_inline void fp_user_stack(void* ctx, struct task_struct* task, s
 #else
     (void)task;
     (void)state;
+    (void)generation;
     walk_user_stack(ctx, origin, regs, recent);
 #endif
 }

@@ -72,11 +72,20 @@ struct kernel_path_key {
     __u32 kind;
 };
 
+/* The kernel stack id, and the stack generation (below) it was walked in: the recycler may delete
+ * the id, or the user stack id in the key, and a later stack take it; an entry of an earlier
+ * generation answers nothing. (Userspace also empties the map before it deletes ids, but a walk
+ * racing the deletions would store an entry naming a deleted id after that.) */
+struct kernel_path {
+    __s32 stack_id;
+    __u32 generation;
+};
+
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 4096);
     __type(key, struct kernel_path_key);
-    __type(value, __s32); /* kernel stack id */
+    __type(value, struct kernel_path);
 } kernel_paths SEC(".maps");
 
 /* When each socket now in CLOSE_WAIT without an origin entry (opened before tracing, or its

@@ -42,14 +42,16 @@ static __always_inline void announce_process(__u32 pid, __u64 task_start_ns, __u
 }
 
 /* What the kernel path of a connect() follows from. The user path is named by its
- * frame-pointer stack id, or in dwarf mode by the unwound stack an unwind memo matched. */
+ * frame-pointer stack id, or in dwarf mode by the unwound stack an unwind memo matched.
+ * `generation`: stack_generation, read before the user stack was taken. */
 static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct* task,
                                                   struct pt_regs* regs,
                                                   const struct cw_origin* origin,
-                                                  const struct sock* sk, const bool direct,
-                                                  const bool recent) {
+                                                  const struct sock* sk, __u32 generation,
+                                                  const bool direct, const bool recent) {
     struct kernel_path_key key = {};
-    __s32 *known, id;
+    struct kernel_path* known;
+    __s32 id;
 
     /* Kernel threads and io_uring workers reach connect() by other paths: always walk. */
     if ((origin->user_stack_id < 0 && !origin->unwound_id) ||
@@ -62,9 +64,13 @@ static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct*
     key.protocol = KREAD_BITFIELD(direct, sk, sk_protocol);
     key.kind = CW_ORIGIN_CONNECT;
     known = bpf_map_lookup_elem(&kernel_paths, &key);
-    if (known) return *known;
+    if (known && known->generation == generation) return known->stack_id;
     id = bpf_get_stackid(ctx, &stacks, 0);
-    if (id >= 0) bpf_map_update_elem(&kernel_paths, &key, &id, BPF_ANY);
+    if (id >= 0) {
+        struct kernel_path path = {.stack_id = id, .generation = generation};
+
+        bpf_map_update_elem(&kernel_paths, &key, &path, BPF_ANY);
+    }
     return id;
 }
 
@@ -76,6 +82,8 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     struct task_struct* task = current_task(recent);
     struct pt_regs* regs = user_regs(task, recent);
     __u64 pid_tgid = bpf_get_current_pid_tgid();
+    /* Read before anything names a stack id: see stack_generation. */
+    __u32 generation = *(volatile __u32*)&stack_generation;
 
     origin->opened_ns = now;
     origin->pid = pid_tgid >> 32;
@@ -98,12 +106,13 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
         origin->user_stack_id = CW_STACK_NOT_TAKEN;
         origin->leaf_caller = 0;
     } else if (user_stack_mode == CW_USER_STACKS_FP) {
-        fp_user_stack(ctx, task, regs, origin, state, recent);
+        fp_user_stack(ctx, task, regs, origin, state, generation, recent);
     } else {
         walk_user_stack(ctx, origin, regs, recent);
     }
     if (kind == CW_ORIGIN_CONNECT) {
-        origin->kernel_stack_id = connect_kernel_stack(ctx, task, regs, origin, sk, direct, recent);
+        origin->kernel_stack_id =
+            connect_kernel_stack(ctx, task, regs, origin, sk, generation, direct, recent);
         if (origin->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
     } else {
         /* At accept()'s syscall exit the kernel stack is only the exit path: not worth a walk. */

@@ -40,8 +40,8 @@ struct StackMaps {
     int origins = -1;       // sockets' openers (struct cw_origin_entry), which name stack ids
     int kernel_paths = -1;  // a cache naming kernel stack ids by user stack id
     uint32_t capacity = 0;  // the stack map's max_entries
-    // The programs' stack_generation (bpf/maps.bpf.h, mapped): frame-pointer memos name stack
-    // ids, and answer only in the generation they were made in.
+    // The programs' stack_generation (bpf/maps.bpf.h, mapped): frame-pointer memos and
+    // kernel_paths entries name stack ids, and answer only in the generation they were made in.
     uint32_t* generation = nullptr;
 };
 
@@ -53,7 +53,8 @@ void add_origin_stack_ids(int origins_fd, std::unordered_set<int32_t>& into);
 
 // Deletes `ids` from the stack map, and first every entry of the kernel_paths cache (it names
 // kernel stack ids: it refills at the next openings); then starts a new generation, which every
-// frame-pointer memo made before it (naming ids that may be gone) is not of. Returns how many
+// frame-pointer memo and kernel_paths entry made before it (naming ids that may be gone: an
+// opening racing the deletions may store one after the emptying) is not of. Returns how many
 // stacks went.
 size_t delete_stacks(const StackMaps& maps, const std::vector<int32_t>& ids);
 
