@@ -52,6 +52,8 @@ std::optional<uint64_t> load_bias(const Mapping& m, int fd) {
 // What a saved word that is no return address is changed by, to see whether the unwind's result
 // depends on it (multiple of 8: an address stays as aligned as it was).
 constexpr uint64_t kChange = 0x5a5a5a5a5a5a5a58ULL;
+// Words pointing into the stack copy tried one by one: an unwind each, once per unwind made.
+constexpr size_t kMaxWordsProbedAlone = 32;
 
 struct Memo {
     std::vector<StackRead> reads;
@@ -135,33 +137,61 @@ struct ProcessUnwinder::Impl {
         return self->frames.size() >= self->max_frames ? DWARF_CB_ABORT : DWARF_CB_OK;
     }
 
-    // The reads the unwind just made whose values its frames depend on. An unwind also reads
-    // the callee-saved registers each frame saved (a loop counter, a pointer), which change
-    // from call to call without changing a frame: those words, changed, must give the same
-    // frames through the same reads, or every read counts.
-    std::vector<StackRead> dependencies(const StackSample& s) {
+    // Whether the unwind of `s` with the words of `change` altered (each to its value ^
+    // kChange) finds the frames of the unwind just made, through reads at the same offsets;
+    // that unwind's frames and reads are kept.
+    bool unchanged_by(const StackSample& s, const std::vector<StackRead>& change) {
         std::vector<std::byte> changed(s.stack.begin(), s.stack.end());
-        std::vector<StackRead> kept;
-        bool any = false;
-        for (const StackRead& r : reads) {
-            if (!r.value || std::find(frames.begin(), frames.end(), *r.value) != frames.end()) {
-                kept.push_back(r);
-                continue;
-            }
+        for (const StackRead& r : change) {
             const uint64_t other = *r.value ^ kChange;
             std::memcpy(changed.data() + r.offset, &other, sizeof other);
-            any = true;
         }
-        if (!any) return reads;
         StackSample probe = s;
         probe.stack = changed;
         std::vector<StackRead> first_reads = std::move(reads);
         std::vector<uint64_t> first_frames = std::move(frames);
         run(probe);
-        const bool independent = frames == first_frames && same_offsets(reads, first_reads);
+        const bool same = frames == first_frames && same_offsets(reads, first_reads);
         reads = std::move(first_reads);
         frames = std::move(first_frames);
-        return independent ? kept : reads;
+        return same;
+    }
+
+    // The reads the unwind just made whose values its frames depend on. An unwind also reads
+    // the callee-saved registers each frame saved (a loop counter, a pointer), which change
+    // from call to call without changing a frame; a memo keeping one would answer no later
+    // opening (each would send the kernel a stack copy). Those words, changed together, must
+    // give the same frames through the same reads. When they do not, some matter: in code with
+    // frame pointers the next frame is found through a saved rbp, a word pointing into the
+    // copy. Then the words pointing elsewhere, changed together, must make no difference, and
+    // of those pointing into the copy each that makes none alone (up to kMaxWordsProbedAlone
+    // are tried, all confirmed together) is left out too. Else every read counts.
+    std::vector<StackRead> dependencies(const StackSample& s) {
+        std::vector<StackRead> kept, candidates;
+        for (const StackRead& r : reads) {
+            const bool frame =
+                !r.value || std::find(frames.begin(), frames.end(), *r.value) != frames.end();
+            (frame ? kept : candidates).push_back(r);
+        }
+        if (candidates.empty()) return reads;
+        if (unchanged_by(s, candidates)) return kept;
+        std::vector<StackRead> free, into_copy;
+        for (const StackRead& r : candidates) {
+            const bool in_copy = *r.value >= s.sp && *r.value - s.sp < s.stack.size();
+            (in_copy ? into_copy : free).push_back(r);
+        }
+        if (!free.empty() && !unchanged_by(s, free)) return reads;
+        if (into_copy.size() <= kMaxWordsProbedAlone) {
+            std::vector<StackRead> more = free;
+            for (const StackRead& r : into_copy)
+                if (unchanged_by(s, {r})) more.push_back(r);
+            if (more.size() > free.size() && unchanged_by(s, more)) free = std::move(more);
+        }
+        if (free.empty()) return reads;
+        std::vector<StackRead> depends_on;
+        for (const StackRead& r : reads)
+            if (std::find(free.begin(), free.end(), r) == free.end()) depends_on.push_back(r);
+        return depends_on;
     }
 
     // One unwind of `s` into frames and reads.
