@@ -34,8 +34,10 @@ NO_OPENER_TOKEN = b'"origin":{"kind":"unknown"'  # a socket whose opening path i
 # The opener map's size before it was sized from the host (the BPF object's default): the live
 # burst is run with it too, to show the report after a loss of openers.
 OLD_OPENER_MAP_ENTRIES = 262144
-# cwtrace's --verbose lines the scale rows print: the opener map's size and the report's steps.
-VERBOSE_SHOWN = re.compile(r"opener map:|report:|read from the kernel's map|dropped")
+# cwtrace's --verbose lines the scale rows print: the opener map's size, the reads of the kernel's
+# map during the burst, the report's steps and the stack copies lost (dwarf mode: their ring full
+# while the drain was held up).
+VERBOSE_SHOWN = re.compile(r"opener map:|report:|read from the kernel's map|dropped|stack copies")
 
 
 @dataclass

@@ -422,6 +422,8 @@ bool Session::write(uint64_t now_ns, Format format, const Sink& sink, bool last,
             k.counter[CW_CNT_UNWIND_MEMO_HITS]);
         spdlog::debug("frame-pointer memo: {} openings matched, {} walked",
                       k.counter[CW_CNT_FP_MEMO_HITS], k.counter[CW_CNT_FP_MEMO_MISSES]);
+        spdlog::debug("stack copies lost: {} (dwarf mode: their ring buffer was full)",
+                      k.counter[CW_CNT_USER_STACK_COPY_LOST]);
     }
     Report report = build(now_ns);
     report.late_closes = closes_.late_closes();
