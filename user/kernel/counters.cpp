@@ -9,6 +9,7 @@ Stats stats_of(const KernelCounters& k, uint64_t records, uint64_t decode_errors
     s.origin_map_full = k.counter[CW_CNT_ORIGIN_MAP_FULL];
     s.stacks_lost = k.counter[CW_CNT_USER_STACK_LOST] + k.counter[CW_CNT_KERNEL_STACK_LOST] +
                     k.counter[CW_CNT_USER_STACK_COPY_LOST];
+    s.stack_copies_lost = k.counter[CW_CNT_USER_STACK_COPY_LOST];
     s.accept_unresolved = k.counter[CW_CNT_ACCEPT_FD_UNRESOLVED];
     s.python_stacks_lost = k.counter[CW_CNT_PY_STACK_LOST];
     // Not a loss: a thread without Python frames opened the socket.

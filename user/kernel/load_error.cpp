@@ -61,6 +61,10 @@ Error classify_load_failure(const std::string& step, int err, const LoadLog& log
     return {message, "run with -v to see libbpf's log"};
 }
 
+bool opener_map_refused_memory(const LoadLog& log) {
+    return log.failed_map == "origins" && std::abs(log.error) == ENOMEM;
+}
+
 bool is_verifier_refusal(const Error& error) { return error.message.rfind(kRefused, 0) == 0; }
 
 }  // namespace cwtrace

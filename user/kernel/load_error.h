@@ -14,6 +14,7 @@ struct LoadLog {
     std::string failed_map;      // "map 'events': failed to create: ..."
     std::string failed_program;  // "prog 'on_accept_exit': BPF program load failed: ..."
     bool verifier_log = false;   // the kernel's verifier said why ("-- BEGIN PROG LOAD LOG --")
+    int error = 0;               // the errno the failed step returned (either sign)
 };
 
 // Notes in `log` what a line of libbpf's warnings says.
@@ -23,6 +24,10 @@ void note_libbpf_warning(const std::string& line, LoadLog& log);
 // sign), given what libbpf logged and the kernel's release.
 Error classify_load_failure(const std::string& step, int err, const LoadLog& log,
                             const std::string& release);
+
+// Whether the load failed because the kernel refused the opener map ('origins') its memory
+// (ENOMEM: a memory cgroup's limit, or no memory to be had), so that a smaller one may load.
+bool opener_map_refused_memory(const LoadLog& log);
 
 // Whether `error` says a verifier refused a program (the Direct -> Probed fallback tries then).
 bool is_verifier_refusal(const Error& error);

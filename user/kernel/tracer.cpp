@@ -24,6 +24,7 @@
 #include "kernel/load_error.h"
 #include "kernel/opener_capacity.h"
 #include "util/clock.h"
+#include "util/progress.h"
 
 namespace cwtrace {
 namespace {
@@ -49,6 +50,7 @@ int libbpf_to_spdlog(libbpf_print_level level, const char* format, va_list args)
 std::string release;  // uname -r, for the messages
 
 Error load_error(const char* step, int err) {
+    load_log.error = err;
     return classify_load_failure(step, err, load_log, release);
 }
 
@@ -120,13 +122,28 @@ void choose_programs(bpf_object* obj, ProgramVariant variant) {
     }
 }
 
-// The opener map's size: as set, or from what the host can hold (opener_capacity.h).
-uint32_t opener_map_entries(const TracerConfig& config) {
-    if (config.origin_entries) return config.origin_entries;
+// The opener map's size: as set, or from what the host can hold and cwtrace's memory cgroup
+// leaves (opener_capacity.h).
+OpenerPlan plan_opener_map(const TracerConfig& config) {
+    if (config.origin_entries) return {config.origin_entries, true, {}};
     const HostTcp host = read_host_tcp();
     const OpenerCapacity capacity = opener_capacity(host);
     spdlog::debug("opener map: {}", describe(capacity, host));
-    return capacity.entries;
+    OpenerPlan plan{capacity.entries, false, {}};
+    if (capacity.cgroup_capped) plan.warning = cgroup_cap_warning(capacity, *host.cgroup);
+    return plan;
+}
+
+// The warning when the kernel refused the opener map its planned size (`why`: strerror).
+std::string opener_map_shrunk(uint32_t planned, uint32_t entries, const std::string& why) {
+    auto mib = [](uint32_t n) {
+        return " (" + std::to_string(uint64_t{n} * kOpenerEntryBytes >> 20) + " MiB)";
+    };
+    return "opener map: " + thousands(entries) + " entries" + mib(entries) + ", not the " +
+           thousands(planned) + " planned" + mib(planned) + ": the kernel refused the memory (" +
+           why +
+           "); raise the memory limit of cwtrace's cgroup so that a burst of connections "
+           "keeps every opening path";
 }
 
 }  // namespace
@@ -140,7 +157,8 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     auto plan = plan_programs(*features, {config.probed_reads, config.no_bpf_loop});
     if (!plan) return plan.error();
     for (const std::string& warning : plan->warnings) spdlog::warn("{}", warning);
-    auto started = start(config, handler, *plan);
+    const OpenerPlan opener = plan_opener_map(config);
+    auto started = start_fitting(config, handler, *plan, opener);
     const ProgramVariant fallback = fallback_of(plan->variant);
     if (started || fallback == plan->variant || !is_verifier_refusal(started.error()))
         return started;
@@ -149,13 +167,36 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     spdlog::debug("{}: loading the {} programs instead", started.error().message,
                   variant_suffix(fallback));
     plan->variant = fallback;
-    return start(config, std::move(handler), *plan);
+    return start_fitting(config, handler, *plan, opener);
 }
 
-Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler,
-                                              const ProgramPlan& plan) {
+Result<std::unique_ptr<Tracer>> Tracer::start_fitting(const TracerConfig& config,
+                                                      const RecordHandler& handler,
+                                                      const ProgramPlan& plan,
+                                                      const OpenerPlan& opener) {
+    const std::vector<uint32_t> sizes =
+        opener.set ? std::vector<uint32_t>{opener.entries} : opener_map_sizes(opener.entries);
+    std::string refused;  // why the kernel refused the last size tried
+    for (size_t i = 0;; ++i) {
+        auto started = start(config, handler, plan, sizes[i]);
+        if (started && sizes[i] < opener.entries)
+            spdlog::warn("{}", opener_map_shrunk(opener.entries, sizes[i], refused));
+        else if (started && !opener.warning.empty())
+            spdlog::warn("{}", opener.warning);
+        // Only the opener map's own refusal is worth a smaller one: another map refused (a ring
+        // buffer set too large) is refused again whatever the opener map's size.
+        if (started || i + 1 == sizes.size() || !opener_map_refused_memory(load_log))
+            return started;
+        refused = std::strerror(std::abs(load_log.error));
+        spdlog::debug("opener map: {} entries refused ({})", thousands(sizes[i]), refused);
+    }
+}
+
+Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config,
+                                              const RecordHandler& handler, const ProgramPlan& plan,
+                                              uint32_t opener_entries) {
     std::unique_ptr<Tracer> tracer(new Tracer());
-    tracer->handler_ = std::move(handler);
+    tracer->handler_ = handler;
     tracer->plan_ = plan;
     load_log = {};
 
@@ -173,7 +214,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, Record
     skel->rodata->closer_min_age_ns = config.closer_min_age_ns;
     skel->rodata->user_stack_mode = config.user_stack_mode;
     skel->rodata->user_stack_bytes = config.user_stack_bytes;
-    resize(skel->maps.origins, opener_map_entries(config));
+    resize(skel->maps.origins, opener_entries);
     resize(skel->maps.close_wait_since, config.origin_entries);
     resize(skel->maps.stacks, config.stack_entries);
     resize(skel->maps.events, config.ringbuf_bytes);

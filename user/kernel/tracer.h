@@ -13,6 +13,7 @@
 
 #include "cwtrace/abi.h"
 #include "kernel/counters.h"
+#include "kernel/opener_capacity.h"
 #include "kernel/program_plan.h"
 #include "kernel/stack_recycler.h"
 #include "util/cidr.h"
@@ -107,9 +108,16 @@ class Tracer {
 
   private:
     Tracer() = default;
-    // start(), with the programs of `plan`.
-    static Result<std::unique_ptr<Tracer>> start(const TracerConfig& config, RecordHandler handler,
-                                                 const ProgramPlan& plan);
+    // start(), with the programs of `plan` and the opener map as large as the kernel grants of
+    // `opener_entries` (planned; tried at halves while the kernel refuses its memory, unless set).
+    static Result<std::unique_ptr<Tracer>> start_fitting(const TracerConfig& config,
+                                                         const RecordHandler& handler,
+                                                         const ProgramPlan& plan,
+                                                         const OpenerPlan& opener);
+    // start(), with the programs of `plan` and an opener map of `opener_entries`.
+    static Result<std::unique_ptr<Tracer>> start(const TracerConfig& config,
+                                                 const RecordHandler& handler,
+                                                 const ProgramPlan& plan, uint32_t opener_entries);
     static int on_event(void* self, void* data, size_t size);
     static int on_stack_copy(void* self, void* data, size_t size);
     // Hands on the stack copies sent up to `ts_ns` (kernel CLOCK_MONOTONIC), in order.

@@ -165,6 +165,9 @@ struct Stats {
     // The kernel's opener map's size (entries), sized at start from what the host can hold: a
     // loss of openers (origin_map_full) happened at this cap. 0: not known (an older report).
     uint64_t origin_map_entries = 0;
+    // Of stacks_lost: dwarf mode's stack copies the copy ring buffer had no room for (the
+    // consumer behind a burst). The rest of stacks_lost is the stack map's and stale stacks.
+    uint64_t stack_copies_lost = 0;
 };
 
 // Every loss cause above by the key the JSON and the metrics name it with, in the order they are

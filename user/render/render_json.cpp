@@ -375,6 +375,7 @@ Json stats(const Stats& st) {
     j["stale_stacks"] = st.stale_stacks;
     if (st.origin_map_entries)  // addition: the size origin_map_full hit
         j["origin_map_entries"] = st.origin_map_entries;
+    j["stack_copies_lost"] = st.stack_copies_lost;  // addition: the copies' part of stacks_lost
     return j;
 }
 

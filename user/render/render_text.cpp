@@ -67,6 +67,23 @@ std::string header(const Layout& L, const Report& r) {
          plural(r.stats.events, "event,", "events,"), std::to_string(r.stats.lost_events), "lost"});
 }
 
+// Why stacks went uncaptured, and what raises the limit each hit: dwarf mode's copies (the copy
+// ring full while cwtrace was behind a burst), the stack map (full, or a hash collision).
+std::string stacks_lost_why(const Stats& st) {
+    std::string text;
+    if (st.stack_copies_lost)
+        text += ". " + plural(st.stack_copies_lost, "stack copy", "stack copies") +
+                " not unwound: the copy ring buffer was full while cwtrace was behind "
+                "(CWTRACE_COPY_RINGBUF_BYTES raises it); those sockets show their frame-pointer "
+                "stack";
+    const uint64_t copies_and_stale = st.stack_copies_lost + st.stale_stacks;
+    if (st.stacks_lost > copies_and_stale)
+        text += ". " + plural(st.stacks_lost - copies_and_stale, "stack", "stacks") +
+                " not captured: the stack map was full or a hash collided "
+                "(CWTRACE_STACK_MAP_ENTRIES raises it)";
+    return text;
+}
+
 std::string lost_warning(const Layout& L, const Stats& st) {
     const std::pair<const char*, uint64_t> causes[] = {
         {"ring buffer full", st.ringbuf_full},
@@ -94,6 +111,7 @@ std::string lost_warning(const Layout& L, const Stats& st) {
                 thousands(st.origin_map_entries) +
                 " entries (CWTRACE_ORIGIN_MAP_ENTRIES raises it); their sockets show no "
                 "opening path";
+    text += stacks_lost_why(st);
     return L.paint(L.wrap("", "         ", split_words(text)), Paint::Warning);
 }
 

@@ -327,6 +327,7 @@ Stats stats(const Field& f) {
     if (f.has("stacks_recycled")) st.stacks_recycled = f["stacks_recycled"].unsigned_int();
     if (f.has("stale_stacks")) st.stale_stacks = f["stale_stacks"].unsigned_int();
     if (f.has("origin_map_entries")) st.origin_map_entries = f["origin_map_entries"].unsigned_int();
+    if (f.has("stack_copies_lost")) st.stack_copies_lost = f["stack_copies_lost"].unsigned_int();
     return st;
 }
 

@@ -10,7 +10,8 @@
 namespace cwtrace {
 
 std::optional<std::string> read_procfs_text(const std::string& path, size_t max_bytes, bool& cut) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // Kernel files are never symlinks nor FIFOs: one put in their place is refused, not waited on.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) return std::nullopt;
     constexpr size_t kChunk = 64 << 10;
     std::string text;

@@ -14,7 +14,8 @@ inline constexpr std::string_view kFieldBlanks = " \t\r";
 
 // At most `max_bytes` of a procfs file, cut after its last whole line; `cut` tells whether there
 // was more. procfs reports st_size 0, so the file is read to its end or the bound, the buffer
-// growing with what came (a bound of megabytes costs nothing for a file of kilobytes).
+// growing with what came (a bound of megabytes costs nothing for a file of kilobytes). A symlink
+// at `path` is not followed (nullopt).
 std::optional<std::string> read_procfs_text(const std::string& path, size_t max_bytes, bool& cut);
 
 // Splits off the next line (without its '\n'); empty at the end of the text.

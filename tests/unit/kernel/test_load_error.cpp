@@ -71,6 +71,25 @@ TEST(LoadError, MapRefusedIsNamedWithPrivilegeOrMemoryHint) {
     EXPECT_EQ(e.hint, "run as root, or grant CAP_BPF and CAP_PERFMON");
 }
 
+// Only the opener map refused its memory is worth a smaller opener map: another map refused (a
+// ring buffer set too large) is refused again whatever its size, and so is a privilege refusal.
+TEST(LoadError, OnlyTheOpenerMapRefusedMemoryIsRetriedSmaller) {
+    LoadLog log = log_of({"libbpf: map 'origins': failed to create: Cannot allocate memory(-12)"});
+    log.error = -ENOMEM;
+    EXPECT_TRUE(opener_map_refused_memory(log));
+    log.error = ENOMEM;
+    EXPECT_TRUE(opener_map_refused_memory(log));
+    log.error = -EPERM;
+    EXPECT_FALSE(opener_map_refused_memory(log));
+    LoadLog events =
+        log_of({"libbpf: map 'events': failed to create: Cannot allocate memory(-12)"});
+    events.error = -ENOMEM;
+    EXPECT_FALSE(opener_map_refused_memory(events));
+    LoadLog verifier = log_of({"libbpf: prog 'on_accept_exit': BPF program load failed: x"});
+    verifier.error = -ENOMEM;
+    EXPECT_FALSE(opener_map_refused_memory(verifier));
+}
+
 TEST(LoadError, OtherFailuresPointAtTheLog) {
     const Error e = classify_load_failure("attach", -ENOENT, {}, kRelease);
     EXPECT_EQ(e.message, "BPF attach failed: No such file or directory");

@@ -1,13 +1,16 @@
 // The opener map's size from the host's TCP figures: sockstat parsed, the most the host can hold
-// doubled to a power of two, never below the old default nor above the memory cap.
+// doubled to a power of two, never below the old default nor above the memory cap, the host's or
+// its share of what cwtrace's memory cgroup leaves; the sizes tried when the kernel refuses it.
 #include <gtest/gtest.h>
 
 #include "kernel/opener_capacity.h"
+#include "util/progress.h"
 
 namespace cwtrace {
 namespace {
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
+constexpr uint64_t kMiB = uint64_t{1} << 20;
 
 constexpr const char* kSockstat =
     "sockets: used 1000123\n"
@@ -29,7 +32,12 @@ TEST(TcpSocketsIn, OneFileMissingOrBroken) {
 }
 
 HostTcp host(uint64_t now, uint64_t orphans, uint64_t mem_pages, uint64_t memory) {
-    return {now, orphans, mem_pages, memory};
+    HostTcp h;
+    h.sockets_now = now;
+    h.max_orphans = orphans;
+    h.mem_high_pages = mem_pages;
+    h.mem_total_bytes = memory;
+    return h;
 }
 
 TEST(OpenerCapacity, IdleSmallHostKeepsTheDefault) {
@@ -78,6 +86,73 @@ TEST(OpenerCapacity, DescribedWithItsInputsAndCap) {
     EXPECT_EQ(describe(opener_capacity(h), h),
               "322,638 entries (63 MiB) for 5 TCP sockets now, tcp_max_orphans 1,065,536, "
               "tcp_mem 575,814 pages; capped at 322,638 (1/64 of memory, at most 4,194,304)");
+}
+
+// A 24 GiB host with the kernel's defaults (1,048,576 entries planned) in a memory cgroup.
+HostTcp in_cgroup(uint64_t headroom, uint64_t limit) {
+    HostTcp h = host(5, 131'072, 575'814, 24 * kGiB);
+    h.cgroup = CgroupRoom{headroom, limit, "/sys/fs/cgroup/t/memory.max"};
+    return h;
+}
+
+TEST(OpenerCapacity, ACgroupCapsItAtItsShareAfterCwtracesOwn) {
+    // 612 MiB left, 100 MiB of it cwtrace's own: 1/5 of 512 MiB is 107,374,182 bytes, 516,222
+    // entries of 208.
+    const OpenerCapacity c = opener_capacity(in_cgroup(612 * kMiB, 640 * kMiB), 100 * kMiB);
+    EXPECT_EQ(c.entries, 516'222u);
+    EXPECT_EQ(c.cap, 516'222u);
+    EXPECT_TRUE(c.capped);
+    EXPECT_TRUE(c.cgroup_capped);
+    EXPECT_EQ(c.host_entries, 1'048'576u);
+    EXPECT_EQ(cgroup_cap_warning(c, *in_cgroup(612 * kMiB, 640 * kMiB).cgroup),
+              "opener map: 516,222 entries (102 MiB), not the 1,048,576 the host calls for: "
+              "cwtrace's memory cgroup leaves 612 MiB (/sys/fs/cgroup/t/memory.max: 640 MiB); "
+              "raise that limit so that a burst of connections keeps every opening path");
+}
+
+TEST(OpenerCapacity, ALargeCgroupLeavesTheHostsSize) {
+    // 8 GiB left: its share (1.6 GiB) is more than the host's plan; the cgroup sets nothing.
+    const OpenerCapacity c = opener_capacity(in_cgroup(8 * kGiB, 8 * kGiB), 100 * kMiB);
+    EXPECT_EQ(c.entries, 1'048'576u);
+    EXPECT_FALSE(c.cgroup_capped);
+    EXPECT_FALSE(c.capped);
+    // Nor does it raise the host's memory cap (1/64 of 24 GiB: 1,935,832 entries).
+    HostTcp many = in_cgroup(64 * kGiB, 64 * kGiB);
+    many.max_orphans = 4'000'000;
+    EXPECT_EQ(opener_capacity(many, 100 * kMiB).entries, 1'935'832u);
+    EXPECT_FALSE(opener_capacity(many, 100 * kMiB).cgroup_capped);
+}
+
+TEST(OpenerCapacity, ACgroupLeavingLessThanTheFloorGetsTheFloor) {
+    // 96 MiB left, all of it cwtrace's own and more: the floor, which the kernel may refuse.
+    const OpenerCapacity c = opener_capacity(in_cgroup(96 * kMiB, 96 * kMiB), 100 * kMiB);
+    EXPECT_EQ(c.entries, 262'144u);
+    EXPECT_TRUE(c.cgroup_capped);
+    EXPECT_EQ(opener_capacity(in_cgroup(0, 96 * kMiB), 100 * kMiB).entries, 262'144u);
+}
+
+TEST(OpenerCapacity, DescribedWithTheCgroupsRoom) {
+    const HostTcp h = in_cgroup(900 * kMiB, 1024 * kMiB);
+    // cwtrace's own memory is larger under ASan: the entries follow from it.
+    const uint64_t entries = (900 * kMiB - kOwnBytes) / 5 / 208;
+    EXPECT_EQ(describe(opener_capacity(h), h),
+              thousands(entries) + " entries (" + std::to_string(entries * 208 >> 20) +
+                  " MiB) for 5 TCP sockets now, tcp_max_orphans 131,072, tcp_mem 575,814 pages; "
+                  "cwtrace's memory cgroup leaves 900 MiB (/sys/fs/cgroup/t/memory.max: "
+                  "1,024 MiB), the map at most 1/5 of it after cwtrace's own " +
+                  std::to_string(kOwnBytes >> 20) + " MiB; capped at " + thousands(entries) +
+                  " (1/64 of memory, at most 4,194,304, and the cgroup's share)");
+}
+
+// A map the kernel would not give its memory is tried at halves, the last try the floor.
+TEST(OpenerMapSizes, HalvesDownToTheFloor) {
+    EXPECT_EQ(opener_map_sizes(1'048'576), (std::vector<uint32_t>{1'048'576, 524'288, 262'144}));
+    // A size capped by memory is no power of two: its halves, then the floor itself.
+    EXPECT_EQ(opener_map_sizes(1'935'832),
+              (std::vector<uint32_t>{1'935'832, 967'916, 483'958, 262'144}));
+    EXPECT_EQ(opener_map_sizes(300'000), (std::vector<uint32_t>{300'000, 262'144}));
+    EXPECT_EQ(opener_map_sizes(262'144), std::vector<uint32_t>{262'144});
+    EXPECT_EQ(opener_map_sizes(64), std::vector<uint32_t>{64});
 }
 
 }  // namespace

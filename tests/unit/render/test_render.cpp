@@ -3,6 +3,7 @@
 // A missing or different golden fails; CWTRACE_BLESS=1 (scripts/bless-goldens) rewrites them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -123,6 +124,36 @@ TEST(RenderText, LostEventsLineNamesTheNonZeroCauses) {
     EXPECT_NE(text.find("stacks not captured: 2"), std::string::npos);
     EXPECT_EQ(text.find("origin map full"), std::string::npos);
     EXPECT_EQ(text.find("decode errors"), std::string::npos);
+}
+
+// Stacks lost say why and what raises the limit each hit: dwarf mode's copies (the copy ring
+// full while cwtrace was behind), the rest but stale ones the stack map's. JSON keeps the split.
+TEST(RenderText, StackLossesNameTheLimitTheyHit) {
+    Report r = lost_events_report();
+    r.stats.stacks_lost = 1010;
+    r.stats.stack_copies_lost = 1000;
+    r.stats.stale_stacks = 2;
+    std::string text = render_text(r);
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    text.erase(
+        std::unique(text.begin(), text.end(), [](char a, char b) { return a == ' ' && b == ' '; }),
+        text.end());
+    EXPECT_NE(text.find("1000 stack copies not unwound: the copy ring buffer was full while "
+                        "cwtrace was behind (CWTRACE_COPY_RINGBUF_BYTES raises it); those "
+                        "sockets show their frame-pointer stack"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("8 stacks not captured: the stack map was full or a hash collided "
+                        "(CWTRACE_STACK_MAP_ENTRIES raises it)"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(render_json(r).find("\"stack_copies_lost\":1000"), std::string::npos);
+    // Stale stacks alone are the recycling's, said on the names-lost line: no limit to name.
+    r.stats.stacks_lost = 2;
+    r.stats.stack_copies_lost = 0;
+    text = render_text(r);
+    EXPECT_EQ(text.find("CWTRACE_STACK_MAP_ENTRIES"), std::string::npos) << text;
+    EXPECT_EQ(text.find("CWTRACE_COPY_RINGBUF_BYTES"), std::string::npos) << text;
 }
 
 TEST(RenderText, LargestGroupFirstThenSummarized) {
