@@ -6,61 +6,20 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "recorded_stack.h"
 #include "unwind/unwind_dwarf.h"
 #include "unwind/unwind_memo.h"
 
-namespace {
-
-constexpr size_t kCopyBytes = 4096;
-
-struct Recorded {
-    cwtrace::StackSample sample;
-    std::vector<std::byte> copy;
-};
-
-// Bytes from `sp` to the end of its mapping: the copy must not run past the top of the stack.
-size_t bytes_above(uint64_t sp) {
-    std::ifstream maps("/proc/self/maps");
-    std::string line;
-    while (std::getline(maps, line)) {
-        uint64_t start = std::stoull(line, nullptr, 16);
-        uint64_t end = std::stoull(line.substr(line.find('-') + 1), nullptr, 16);
-        if (sp >= start && sp < end) return static_cast<size_t>(end - sp);
-    }
-    return 0;
-}
-
-// Word by word and unchecked by ASan: it reads other functions' frames, as the BPF side does.
-__attribute__((no_sanitize("address"), noinline)) void copy_stack(std::byte* to, uint64_t sp,
-                                                                  size_t n) {
-    for (size_t i = 0; i + 8 <= n; i += 8) {
-        uint64_t word = *reinterpret_cast<const volatile uint64_t*>(sp + i);
-        std::memcpy(to + i, &word, 8);
-    }
-}
-
-}  // namespace
+using cwtrace::unwind_test::Recorded;
 
 #if defined(__x86_64__)
 // Where the stack is recorded, like the syscall instruction in libc's connect().
 extern "C" __attribute__((noinline)) void cw_unwind_record(Recorded* out) {
-    uint64_t sp, bp, ip;
-    asm volatile(
-        "mov %%rsp, %0\n"
-        "mov %%rbp, %1\n"
-        "lea 0(%%rip), %2\n"
-        : "=r"(sp), "=r"(bp), "=r"(ip));
-    out->copy.resize(std::min(kCopyBytes, bytes_above(sp)) & ~size_t{7});
-    copy_stack(out->copy.data(), sp, out->copy.size());
-    out->sample.ip = ip;
-    out->sample.sp = sp;
-    out->sample.bp = bp;
-    out->sample.tid = static_cast<uint32_t>(gettid());
+    cwtrace::unwind_test::record_here(out);
 }
 
 // Work after each call keeps it a call (no tail call), as in the fixture programs.
