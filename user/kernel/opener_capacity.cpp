@@ -79,7 +79,6 @@ OpenerCapacity opener_capacity(const HostTcp& host, uint64_t own_bytes) {
     out.entries = static_cast<uint32_t>(std::clamp<uint64_t>(out.wanted, kMinOpenerEntries, cap));
     out.host_entries =
         static_cast<uint32_t>(std::clamp<uint64_t>(out.wanted, kMinOpenerEntries, host_cap));
-    out.cgroup_capped = out.entries < out.host_entries;
     return out;
 }
 
@@ -133,7 +132,18 @@ std::string cgroup_cap_warning(const OpenerCapacity& capacity, const CgroupRoom&
     return "opener map: " + thousands(capacity.entries) + " entries (" + mib(capacity.bytes()) +
            "), not the " + thousands(capacity.host_entries) +
            " the host calls for: " + cgroup_room_text(room) +
-           "; raise that limit so that a burst of connections keeps " + "every opening path";
+           "; raise that limit so that a burst of connections keeps every opening path";
+}
+
+std::string opener_map_shrunk(uint32_t planned, uint32_t entries, const std::string& why) {
+    const auto in_mib = [](uint32_t n) {
+        return " (" + mib(uint64_t{n} * kOpenerEntryBytes) + ")";
+    };
+    return "opener map: " + thousands(entries) + " entries" + in_mib(entries) + ", not the " +
+           thousands(planned) + " planned" + in_mib(planned) + ": the kernel refused the memory (" +
+           why +
+           "); raise the memory limit of cwtrace's cgroup so that a burst of connections keeps "
+           "every opening path";
 }
 
 }  // namespace cwtrace

@@ -54,14 +54,14 @@ inline constexpr uint64_t kOwnBytes = uint64_t{96} << 20;
 
 struct OpenerCapacity {
     uint32_t entries = kMinOpenerEntries;
-    uint64_t wanted = 0;  // twice the sockets the host can hold, before the cap
-    uint32_t cap = 0;     // the largest size allowed here
-    bool capped = false;  // wanted more than the cap
-    // The cgroup's room, not the host's memory, set the cap, and it kept the map below what the
-    // host alone would have given it.
-    bool cgroup_capped = false;
+    uint64_t wanted = 0;        // twice the sockets the host can hold, before the cap
+    uint32_t cap = 0;           // the largest size allowed here
+    bool capped = false;        // wanted more than the cap
     uint32_t host_entries = 0;  // the size the host alone would have given
     uint64_t bytes() const { return uint64_t{entries} * kOpenerEntryBytes; }
+    // The cgroup's room, not the host's memory, set the cap, and it kept the map below what the
+    // host alone would have given it.
+    bool cgroup_capped() const { return entries < host_entries; }
 };
 
 // Twice the sockets the host can hold (the most of: its sockets now, tcp_max_orphans, and the
@@ -89,8 +89,12 @@ HostTcp read_host_tcp();
 // "1,048,576 entries (208 MiB) for 5 TCP sockets now, ...": for the start's -v line.
 std::string describe(const OpenerCapacity& capacity, const HostTcp& host);
 
-// The warning when the cgroup's room, not the host, set the size (cgroup_capped): the size
+// The warning when the cgroup's room, not the host, set the size (cgroup_capped()): the size
 // chosen, the host's, and the limit file to raise.
 std::string cgroup_cap_warning(const OpenerCapacity& capacity, const CgroupRoom& room);
+
+// The warning when the kernel refused the opener map its planned size and it loaded smaller
+// (`why`: strerror of the refusal).
+std::string opener_map_shrunk(uint32_t planned, uint32_t entries, const std::string& why);
 
 }  // namespace cwtrace

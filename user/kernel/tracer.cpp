@@ -130,20 +130,8 @@ OpenerPlan plan_opener_map(const TracerConfig& config) {
     const OpenerCapacity capacity = opener_capacity(host);
     spdlog::debug("opener map: {}", describe(capacity, host));
     OpenerPlan plan{capacity.entries, false, {}};
-    if (capacity.cgroup_capped) plan.warning = cgroup_cap_warning(capacity, *host.cgroup);
+    if (capacity.cgroup_capped()) plan.warning = cgroup_cap_warning(capacity, *host.cgroup);
     return plan;
-}
-
-// The warning when the kernel refused the opener map its planned size (`why`: strerror).
-std::string opener_map_shrunk(uint32_t planned, uint32_t entries, const std::string& why) {
-    auto mib = [](uint32_t n) {
-        return " (" + std::to_string(uint64_t{n} * kOpenerEntryBytes >> 20) + " MiB)";
-    };
-    return "opener map: " + thousands(entries) + " entries" + mib(entries) + ", not the " +
-           thousands(planned) + " planned" + mib(planned) + ": the kernel refused the memory (" +
-           why +
-           "); raise the memory limit of cwtrace's cgroup so that a burst of connections "
-           "keeps every opening path";
 }
 
 }  // namespace

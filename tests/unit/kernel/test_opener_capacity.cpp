@@ -102,7 +102,7 @@ TEST(OpenerCapacity, ACgroupCapsItAtItsShareAfterCwtracesOwn) {
     EXPECT_EQ(c.entries, 516'222u);
     EXPECT_EQ(c.cap, 516'222u);
     EXPECT_TRUE(c.capped);
-    EXPECT_TRUE(c.cgroup_capped);
+    EXPECT_TRUE(c.cgroup_capped());
     EXPECT_EQ(c.host_entries, 1'048'576u);
     EXPECT_EQ(cgroup_cap_warning(c, *in_cgroup(612 * kMiB, 640 * kMiB).cgroup),
               "opener map: 516,222 entries (102 MiB), not the 1,048,576 the host calls for: "
@@ -114,20 +114,20 @@ TEST(OpenerCapacity, ALargeCgroupLeavesTheHostsSize) {
     // 8 GiB left: its share (1.6 GiB) is more than the host's plan; the cgroup sets nothing.
     const OpenerCapacity c = opener_capacity(in_cgroup(8 * kGiB, 8 * kGiB), 100 * kMiB);
     EXPECT_EQ(c.entries, 1'048'576u);
-    EXPECT_FALSE(c.cgroup_capped);
+    EXPECT_FALSE(c.cgroup_capped());
     EXPECT_FALSE(c.capped);
     // Nor does it raise the host's memory cap (1/64 of 24 GiB: 1,935,832 entries).
     HostTcp many = in_cgroup(64 * kGiB, 64 * kGiB);
     many.max_orphans = 4'000'000;
     EXPECT_EQ(opener_capacity(many, 100 * kMiB).entries, 1'935'832u);
-    EXPECT_FALSE(opener_capacity(many, 100 * kMiB).cgroup_capped);
+    EXPECT_FALSE(opener_capacity(many, 100 * kMiB).cgroup_capped());
 }
 
 TEST(OpenerCapacity, ACgroupLeavingLessThanTheFloorGetsTheFloor) {
     // 96 MiB left, all of it cwtrace's own and more: the floor, which the kernel may refuse.
     const OpenerCapacity c = opener_capacity(in_cgroup(96 * kMiB, 96 * kMiB), 100 * kMiB);
     EXPECT_EQ(c.entries, 262'144u);
-    EXPECT_TRUE(c.cgroup_capped);
+    EXPECT_TRUE(c.cgroup_capped());
     EXPECT_EQ(opener_capacity(in_cgroup(0, 96 * kMiB), 100 * kMiB).entries, 262'144u);
 }
 
@@ -153,6 +153,14 @@ TEST(OpenerMapSizes, HalvesDownToTheFloor) {
     EXPECT_EQ(opener_map_sizes(300'000), (std::vector<uint32_t>{300'000, 262'144}));
     EXPECT_EQ(opener_map_sizes(262'144), std::vector<uint32_t>{262'144});
     EXPECT_EQ(opener_map_sizes(64), std::vector<uint32_t>{64});
+}
+
+// The warning when the kernel refused the planned size and the map loaded smaller.
+TEST(OpenerMapSizes, ShrunkWarningNamesBothSizesAndTheRefusal) {
+    EXPECT_EQ(opener_map_shrunk(1'048'576, 262'144, "Cannot allocate memory"),
+              "opener map: 262,144 entries (52 MiB), not the 1,048,576 planned (208 MiB): the "
+              "kernel refused the memory (Cannot allocate memory); raise the memory limit of "
+              "cwtrace's cgroup so that a burst of connections keeps every opening path");
 }
 
 }  // namespace
