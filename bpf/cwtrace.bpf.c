@@ -134,17 +134,12 @@ static __always_inline void fill_leave_origin(struct cw_origin* origin, __u32* h
     }
 }
 
-/* A close younger than --min-age of a followed socket: one small record. */
-static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task, bool reset,
-                                             __u64 age, __u64 now,
-                                             const struct cw_origin_entry* entry,
+static __always_inline void fill_leave_quick(struct cw_event_leave_quick* event, __u64 sk,
+                                             int new_state, bool task, bool reset, __u64 age,
+                                             __u64 now, const struct cw_origin_entry* entry,
                                              const bool recent) {
-    struct cw_event_leave_quick* event;
-    __u64 pid_tgid;
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
 
-    event = reserve_or_count(&events, sizeof(*event), CW_CNT_RINGBUF_FULL);
-    if (!event) return;
-    pid_tgid = bpf_get_current_pid_tgid();
     fill_header(&event->hdr, CW_EV_LEAVE_QUICK, sizeof(*event), sk, now);
     event->new_state = new_state;
     event->close_kind = close_kind(new_state, task, reset, recent);
@@ -153,6 +148,54 @@ static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task,
     event->closer_pid = task ? pid_tgid >> 32 : 0;
     event->closer_tid = task ? (__u32)pid_tgid : 0;
     fill_leave_origin(&event->origin, &event->has_origin, entry);
+}
+
+/* This CPU's quick-leave ring (struct cw_quick_ring), and in `head` where its next record goes;
+ * NULL when it has no room (or there are no rings). Only this program writes it, and it never
+ * runs nested in itself on a CPU: no lock. */
+static __always_inline struct cw_quick_ring* quick_ring_with_room(__u64* head) {
+#if defined(__TARGET_ARCH_x86)
+    __u32 cpu = bpf_get_smp_processor_id();
+    struct cw_quick_ring* ring;
+
+    if (!quick_slots) return NULL;
+    ring = bpf_map_lookup_elem(&quick_leaves, &cpu);
+    if (!ring) return NULL;
+    *head = ring->head;
+    /* A stale tail (userspace reading meanwhile) only sends this record the other way. */
+    if (*head - *(volatile __u64*)&ring->tail >= quick_slots) return NULL;
+    return ring;
+#else
+    /* A record is published by the order of two stores (emit_leave_quick()), which x86 keeps:
+     * elsewhere every quick leave goes through the ring buffer. */
+    (void)head;
+    return NULL;
+#endif
+}
+
+/* A close younger than --min-age of a followed socket: one small record, into this CPU's ring
+ * when it has room, else the ring buffer. */
+static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task, bool reset,
+                                             __u64 age, __u64 now,
+                                             const struct cw_origin_entry* entry,
+                                             const bool recent) {
+    struct cw_event_leave_quick* event;
+    struct cw_quick_ring* ring;
+    __u64 head = 0;
+
+    ring = quick_ring_with_room(&head);
+    if (ring) {
+        /* The mask keeps the verifier's bound: quick_slots is a power of two, set at load. */
+        event = (void*)(ring + 1) + (head & (quick_slots - 1)) * sizeof(*event);
+        fill_leave_quick(event, sk, new_state, task, reset, age, now, entry, recent);
+        /* The record before the head that shows it (x86 keeps the order of stores). */
+        asm volatile("" ::: "memory");
+        ring->head = head + 1;
+        return;
+    }
+    event = reserve_or_count(&events, sizeof(*event), CW_CNT_RINGBUF_FULL);
+    if (!event) return;
+    fill_leave_quick(event, sk, new_state, task, reset, age, now, entry, recent);
     bpf_ringbuf_submit(event, submit_flags());
 }
 

@@ -128,6 +128,20 @@ struct {
     __uint(max_entries, EVENTS_RING_BYTES);
 } events SEC(".maps");
 
+/* Quick leaves' rings (struct cw_quick_ring, abi.h): an element per CPU, the header then
+ * `quick_slots` records. Userspace sets the slots (a power of two; 0: no rings, every quick
+ * leave through `events`), the elements (one per possible CPU) and their size before load, and
+ * maps the array to read it. */
+const volatile __u32 quick_slots = 0;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __uint(max_entries, 1);
+    __uint(key_size, sizeof(__u32));
+    __uint(value_size, sizeof(struct cw_quick_ring) + sizeof(struct cw_event_leave_quick));
+} quick_leaves SEC(".maps");
+
 /* Dwarf mode's stack copies (8 KiB each) have a ring buffer of their own: a burst of connections
  * fills it with copies, never the events above (a lost copy falls back to the frame-pointer
  * stack and is counted). With the unwind memo only openings from paths not seen before send one,

@@ -260,6 +260,23 @@ struct cw_event_leave_quick {
     struct cw_origin origin;
 };
 
+/* Quick leaves, the one record of every healthy connection, go through a ring per CPU of their
+ * own rather than the `events` ring buffer, whose reservation takes a lock with interrupts off
+ * (on a paravirtualised guest, enabling them again was most of the record's cost). An element of
+ * the mmapable array `quick_leaves` per CPU: this header, then `slots` records (a power of two,
+ * set at load). Only that CPU's run of the state-change program writes it (a program never runs
+ * nested in itself on a CPU); userspace reads it. A record goes to the ring buffer as before
+ * when its CPU's ring is full, and always off x86-64 (the record is published by the order of
+ * two stores). */
+struct cw_quick_ring {
+    __u64 head;   /* records written, free-running; advanced after the record is written */
+    __u64 pad[7]; /* head and tail on cache lines of their own */
+    __u64 tail;   /* records read, written by userspace */
+    __u64 pad2[7];
+    /* struct cw_event_leave_quick slots[]; */
+};
+#define CW_QUICK_RING_MAX_SLOTS 4096
+
 /* A socket's entry in the kernel's `origins` map: its opener, and once it is in CLOSE_WAIT, when
  * it entered and what cw_event_enter would say of it. */
 struct cw_origin_entry {

@@ -246,6 +246,28 @@ TEST(LateCloses, WhoClosedHowAndAfterHowLong) {
         EXPECT_NE(text.out.find(needle), std::string::npos) << needle << " in:\n" << text.out;
 }
 
+// Healthy closes' quick leaves go through a ring per CPU, and through the ring buffer when that
+// ring is full: with rings of one record (CWTRACE_QUICK_RING_SLOTS=1) most take the ring buffer,
+// and every one is still counted once in the durations, none twice.
+TEST(LateCloses, EveryHealthyCloseCountedOnceWhenTheQuickRingsOverflow) {
+    auto cwtrace =
+        start_cwtrace({"--min-age", "30s", "-f", "json"}, {"CWTRACE_QUICK_RING_SLOTS=1"});
+    if (!cwtrace) return;
+    Process peer({FX_PEER, "-l"});
+    const int port = announced_port(peer);
+    ASSERT_NE(port, 0);
+    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "0", "-g", "400"});
+    ASSERT_TRUE(client.wait_line("ready", 20s)) << client.err();
+    std::this_thread::sleep_for(300ms);
+
+    ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();
+    const json report = json::parse(cwtrace->out());
+    const auto healthy = durations_through(report, "fetch_page_properly");
+    ASSERT_EQ(healthy.size(), 1u) << report.at("close_wait_durations").dump(2);
+    EXPECT_EQ(healthy[0].at("count").get<uint64_t>(), 400u) << healthy[0].dump(2);
+    EXPECT_EQ(report.at("stats").at("lost_events").get<uint64_t>(), 0u);
+}
+
 // The two ways out of CLOSE_WAIT not taken by close() or exit, live: a reset (sent by the
 // process: SO_LINGER 0; received from the peer: data to a peer that has closed) and the kernel
 // tearing the connection down with no process (TCP_USER_TIMEOUT on zero-window probes to a peer

@@ -89,6 +89,8 @@ std::string environment() {
             {"CWTRACE_RINGBUF_BYTES", "event ring buffer, a power of two (default 2 MiB)"},
             {"CWTRACE_COPY_RINGBUF_BYTES",
              "dwarf mode's stack-copy ring, a power of two (default 8 MiB)"},
+            {"CWTRACE_QUICK_RING_SLOTS",
+             "quick leaves' ring per CPU, a power of two (default: from the CPUs)"},
             {"CWTRACE_PROC_OWNERS", "set: find socket holders in /proc/*/fd, not by the BPF walk"},
             {"CWTRACE_PROBED_READS", "set: load the probe-read programs (as before 6.2) anyway"},
             {"CWTRACE_NO_BPF_LOOP",

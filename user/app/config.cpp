@@ -34,6 +34,7 @@ EnvConfig read_env_config(const std::function<const char*(const char*)>& lookup)
     config.stack_map_entries = size("CWTRACE_STACK_MAP_ENTRIES");
     config.ringbuf_bytes = size("CWTRACE_RINGBUF_BYTES");
     config.copy_ringbuf_bytes = size("CWTRACE_COPY_RINGBUF_BYTES");
+    config.quick_ring_slots = size("CWTRACE_QUICK_RING_SLOTS");
     config.probed_reads = lookup("CWTRACE_PROBED_READS") != nullptr;
     config.no_bpf_loop = lookup("CWTRACE_NO_BPF_LOOP") != nullptr;
     config.proc_owners = lookup("CWTRACE_PROC_OWNERS") != nullptr;

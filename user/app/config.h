@@ -16,6 +16,7 @@ struct EnvConfig {
     uint32_t stack_map_entries = 0;   // CWTRACE_STACK_MAP_ENTRIES
     uint32_t ringbuf_bytes = 0;       // CWTRACE_RINGBUF_BYTES
     uint32_t copy_ringbuf_bytes = 0;  // CWTRACE_COPY_RINGBUF_BYTES
+    uint32_t quick_ring_slots = 0;    // CWTRACE_QUICK_RING_SLOTS (tests: a ring that fills)
     // CWTRACE_PROBED_READS: load the programs that read kernel fields through helper calls (what
     // kernels before 6.2 get) even where the direct ones load.
     bool probed_reads = false;

@@ -132,6 +132,7 @@ Result<void> Session::start(const std::string& tracefs) {
     config.stack_entries = env_.stack_map_entries;
     config.ringbuf_bytes = env_.ringbuf_bytes;
     config.copies_ringbuf_bytes = env_.copy_ringbuf_bytes;
+    config.quick_ring_slots = env_.quick_ring_slots;
     config.probed_reads = env_.probed_reads;
     config.no_bpf_loop = env_.no_bpf_loop;
     config.closer_min_age_ns = static_cast<uint64_t>(options_.min_age.count());

@@ -5,10 +5,12 @@
 #include <linux/perf_event.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -134,6 +136,23 @@ OpenerPlan plan_opener_map(const TracerConfig& config) {
     return plan;
 }
 
+// One quick-leave ring per possible CPU (x86-64 only: bpf/cwtrace.bpf.c), of `slots` (0: as
+// quick_ring_slots() gives).
+void size_quick_rings(cwtrace_bpf& skel, uint32_t slots) {
+#if defined(__x86_64__)
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return;  // none: every quick leave through the ring buffer
+    slots = slots ? std::bit_floor(std::min<uint32_t>(slots, CW_QUICK_RING_MAX_SLOTS))
+                  : quick_ring_slots(static_cast<uint32_t>(cpus));
+    bpf_map__set_max_entries(skel.maps.quick_leaves, static_cast<uint32_t>(cpus));
+    bpf_map__set_value_size(skel.maps.quick_leaves, static_cast<uint32_t>(quick_ring_bytes(slots)));
+    skel.rodata->quick_slots = slots;
+#else
+    (void)skel;
+    (void)slots;
+#endif
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler) {
@@ -214,10 +233,13 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config,
     }
     if (config.user_stack_mode != CW_USER_STACKS_FP) resize(skel->maps.fp_memos, 1);
 
+    size_quick_rings(*skel, config.quick_ring_slots);
+
     skel->rodata->events_bytes = bpf_map__max_entries(skel->maps.events);
     skel->rodata->stack_copies_bytes = bpf_map__max_entries(skel->maps.stack_copies);
     if (int err = cwtrace_bpf__load(skel)) return load_error("load", err);
     spdlog::debug("{}", describe(plan.variant));
+    if (auto mapped = tracer->map_quick_rings(); !mapped) return mapped.error();
     if (auto attached = tracer->attach(config.tracefs); !attached) return attached.error();
 
     tracer->events_ =
@@ -235,6 +257,20 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config,
             return load_error("ring buffer setup", errno);
     }
     return tracer;
+}
+
+Result<void> Tracer::map_quick_rings() {
+    const uint32_t slots = skel_->rodata->quick_slots;
+    if (!slots) return Ok{};
+    const uint32_t rings = bpf_map__max_entries(skel_->maps.quick_leaves);
+    const size_t bytes = rings * quick_ring_bytes(slots);
+    void* area = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+                      bpf_map__fd(skel_->maps.quick_leaves), 0);
+    if (area == MAP_FAILED) return load_error("quick-leave rings setup", errno);
+    quick_area_ = area;
+    quick_area_bytes_ = bytes;
+    quick_.emplace(std::span(static_cast<std::byte*>(area), bytes), rings, slots);
+    return Ok{};
 }
 
 // Attached the way libbpf would (a perf event per tracepoint, cpu 0, any pid; a raw tracepoint
@@ -309,8 +345,19 @@ void Tracer::finish() {
     // detach() returns after the programs' last runs (a grace period): all they sent is in the
     // rings now.
     detach();
+    take_quick_leaves(UINT64_MAX);
     ring_buffer__consume(events_);
+    deliver_quick_until(UINT64_MAX);
     deliver_copies_until(UINT64_MAX);
+    if (quick_) {
+        spdlog::debug("quick leaves: {} read from the rings ({} CPUs x {} slots)",
+                      thousands(quick_->handed()), quick_->rings(), quick_->slots());
+        if (quick_->corrupt())
+            spdlog::warn(
+                "quick-leave rings: {} found overwritten by something else, their "
+                "records skipped",
+                quick_->corrupt());
+    }
     free_rings();
 }
 
@@ -320,6 +367,9 @@ void Tracer::free_rings() {
     copies_ = events_ = nullptr;
     if (epoll_fd_ >= 0) close(epoll_fd_);
     epoll_fd_ = -1;
+    quick_.reset();
+    if (quick_area_) munmap(quick_area_, quick_area_bytes_);
+    quick_area_ = nullptr;
 }
 
 namespace {
@@ -336,14 +386,51 @@ uint64_t sent_ns(const void* data, size_t size) {
 constexpr uint64_t kCommitSkewNs = 1'000'000;
 // A copy held for that skew is handed on this soon: its unwind memo spares later copies.
 constexpr int kHeldCopyWaitMs = 1;  // the skew: it is due by then
+// The kernel wakes the reader for no quick leave: with a quick ring a quarter full at the last
+// read, the next comes this soon, before it fills and its records take the ring buffer.
+constexpr int kBusyQuickRingWaitMs = 10;
 
 }  // namespace
 
 int Tracer::on_event(void* self, void* data, size_t size) {
     auto* tracer = static_cast<Tracer*>(self);
+    // The quick leaves sent before it, read now: a leave of one socket is followed, at least
+    // microseconds later, by what a later socket at the same address sends (its stack copy
+    // among them), which must not be handed on ahead of it.
+    tracer->take_quick_leaves(sent_ns(data, size));
+    tracer->deliver_quick_until(sent_ns(data, size));
     tracer->deliver_copies_until(sent_ns(data, size));
     tracer->handler_({static_cast<const std::byte*>(data), size});
     return 0;
+}
+
+void Tracer::take_quick_leaves(uint64_t until_ns) {
+    if (!quick_) return;
+    const size_t before = quick_pending_.size();
+    quick_->consume(until_ns, [this](std::span<const std::byte> record) {
+        cw_event_leave_quick leave;
+        std::memcpy(&leave, record.data(), sizeof leave);
+        quick_pending_.push_back(leave);
+    });
+    // Each ring is in its CPU's order; together, in the order they were sent.
+    auto sent_before = [](const cw_event_leave_quick& a, const cw_event_leave_quick& b) {
+        return a.hdr.ts_ns < b.hdr.ts_ns;
+    };
+    const auto read = quick_pending_.begin() + static_cast<std::ptrdiff_t>(before);
+    std::stable_sort(read, quick_pending_.end(), sent_before);
+    std::inplace_merge(quick_pending_.begin(), read, quick_pending_.end(), sent_before);
+}
+
+void Tracer::deliver_quick_until(uint64_t ts_ns) {
+    size_t n = 0;
+    for (; n < quick_pending_.size() && quick_pending_[n].hdr.ts_ns <= ts_ns; ++n) {
+        const cw_event_leave_quick& leave = quick_pending_[n];
+        // Its socket's stack copy, sent at its opening, before it.
+        deliver_copies_until(leave.hdr.ts_ns);
+        handler_({reinterpret_cast<const std::byte*>(&leave), sizeof leave});
+    }
+    quick_pending_.erase(quick_pending_.begin(),
+                         quick_pending_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 // libbpf has no peek: a copy sent after the bound is consumed, held, and handed on later.
@@ -373,14 +460,25 @@ int Tracer::drain(int timeout_ms) {
     if (!events_) return 0;  // finished
     epoll_event ready[2];
     if (!held_copy_.empty()) timeout_ms = std::min(timeout_ms, kHeldCopyWaitMs);
+    if (quick_ && quick_->fullest() > quick_->slots() / 4)
+        timeout_ms = std::min(timeout_ms, kBusyQuickRingWaitMs);
     int woken = epoll_wait(epoll_fd_, ready, 2, timeout_ms);
     if (woken < 0 && errno != EINTR) return -errno;
+    // A moment every record sent before has surely been committed by. The quick leaves sent up
+    // to it are read first, so that none is handed on ahead of an earlier record of its socket
+    // still on its way through the ring buffer, then handed on in the order they were sent among
+    // the records read below and the copies.
+    const uint64_t committed_ns = monotonic_ns() - kCommitSkewNs;
+    take_quick_leaves(committed_ns);
+    const size_t quick = quick_pending_.size();
     int consumed = ring_buffer__consume(events_);
     if (consumed < 0) return consumed;
-    // Copies of openings whose events have not come (yet, or ever) go too, up to a moment every
-    // earlier event has surely been committed by.
-    deliver_copies_until(monotonic_ns() - kCommitSkewNs);
-    return consumed;
+    deliver_quick_until(committed_ns);
+    // Copies of openings whose events have not come (yet, or ever) go too, up to that moment
+    // (not a later one: a copy of a later opening at the same address must come after the quick
+    // leave of the earlier socket, read after that moment).
+    deliver_copies_until(committed_ns);
+    return consumed + static_cast<int>(quick);
 }
 
 KernelCounters Tracer::counters() const {

@@ -15,6 +15,7 @@
 #include "kernel/counters.h"
 #include "kernel/opener_capacity.h"
 #include "kernel/program_plan.h"
+#include "kernel/quick_rings.h"
 #include "kernel/stack_recycler.h"
 #include "util/cidr.h"
 #include "util/result.h"
@@ -38,6 +39,7 @@ struct TracerConfig {
     uint32_t stack_entries = 0;
     uint32_t ringbuf_bytes = 0;
     uint32_t copies_ringbuf_bytes = 0;  // dwarf mode's stack copies
+    uint32_t quick_ring_slots = 0;      // per CPU (quick_rings.h); 0: sized from the CPUs
     // Closing stacks are captured for closes at least this late (--min-age).
     uint64_t closer_min_age_ns = 0;
     uint32_t user_stack_mode = CW_USER_STACKS_FP;             // enum cw_user_stack_mode
@@ -122,11 +124,17 @@ class Tracer {
     static int on_stack_copy(void* self, void* data, size_t size);
     // Hands on the stack copies sent up to `ts_ns` (kernel CLOCK_MONOTONIC), in order.
     void deliver_copies_until(uint64_t ts_ns);
+    // Reads the quick leaves sent up to `until_ns` from their rings into quick_pending_.
+    void take_quick_leaves(uint64_t until_ns);
+    // Hands on the pending quick leaves sent up to `ts_ns`, each after the copies sent before it.
+    void deliver_quick_until(uint64_t ts_ns);
 
     // Each program on its tracepoint; a missing optional tracepoint only warns.
     Result<void> attach(const std::string& tracefs);
     void detach();
-    // Unmaps both rings and closes their epoll set (at finish(), or at destruction).
+    // Maps the quick-leave rings (after load).
+    Result<void> map_quick_rings();
+    // Unmaps the rings and closes their epoll set (at finish(), or at destruction).
     void free_rings();
 
     cwtrace_bpf* skel_ = nullptr;
@@ -140,6 +148,11 @@ class Tracer {
     uint64_t copies_until_ns_ = 0;      // what deliver_copies_until() may hand on now
     std::vector<std::byte> held_copy_;  // read past that bound: handed on first, later
     RecordHandler handler_;
+    // Quick leaves (quick_rings.h): the mapped array and its reader.
+    void* quick_area_ = nullptr;
+    size_t quick_area_bytes_ = 0;
+    std::optional<QuickRings> quick_;
+    std::vector<cw_event_leave_quick> quick_pending_;  // read, in send order, not yet handed on
     ProgramPlan plan_;
 };
 

@@ -45,11 +45,16 @@ void SocketTable::enter(const cw_event_enter& event) {
 
 std::optional<TrackedSocket> SocketTable::take(const cw_event_leave& event) {
     uint64_t key = event.hdr.sk;
-    if (!sockets_.count(key)) {
+    if (auto it = sockets_.find(key); it == sockets_.end()) {
         // Found at start, so known by its flow only.
         auto known = key_of(event.flow);
         if (!known || !sockets_.at(*known).untraced) return std::nullopt;
         key = *known;
+    } else if (it->second.close_wait_since_ns > event.hdr.ts_ns) {
+        // Not the socket that left: a later one at the same address (the kernel reused it) that
+        // entered CLOSE_WAIT after this leave, its record read first (quick leaves come last).
+        // (A socket found by sock_diag has the time it was found instead: not compared.)
+        return std::nullopt;
     }
     std::optional<TrackedSocket> left = sockets_.at(key);
     erase(key);

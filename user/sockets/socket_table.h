@@ -47,7 +47,8 @@ class SocketTable {
     void enter(const cw_event_enter& event);
     // A socket left CLOSE_WAIT. Returns whether it was known.
     bool leave(const cw_event_leave& event) { return take(event).has_value(); }
-    // Likewise, returning the socket as it was tracked (nullopt if unknown).
+    // Likewise, returning the socket as it was tracked (nullopt if unknown, or if the one
+    // tracked at that address entered CLOSE_WAIT after the leave: another socket).
     std::optional<TrackedSocket> take(const cw_event_leave& event);
     // accept() returned a socket that was already in CLOSE_WAIT. Returns whether it was known.
     bool attach_origin(const cw_event_origin& event);

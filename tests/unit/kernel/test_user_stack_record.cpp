@@ -56,12 +56,19 @@ TEST(UnwoundStacksTest, KeptPerOpeningAndInterned) {
     // Another opening's time: the socket at that address is not the one unwound.
     EXPECT_FALSE(stacks.find(7, 999));
     EXPECT_FALSE(stacks.find(5000, 0));
-    // The address reused by a later socket: the new opening replaces the old one.
+    // The address reused by a later socket: the earlier opening is still found (its leave may
+    // be read after the later copy), until a third takes the address.
     stacks.add(7, 2000, {0x40});
-    EXPECT_FALSE(stacks.find(7, 107));
+    ASSERT_TRUE(stacks.find(7, 107));
+    EXPECT_EQ(stacks.stack(*stacks.find(7, 107)), path);
     ASSERT_TRUE(stacks.find(7, 2000));
     EXPECT_EQ(stacks.stack(*stacks.find(7, 2000)), std::vector<uint64_t>{0x40});
     EXPECT_EQ(stacks.distinct_stacks(), 2u);
+    stacks.add(7, 3000, {0x50});
+    EXPECT_FALSE(stacks.find(7, 107));
+    EXPECT_TRUE(stacks.find(7, 2000));
+    EXPECT_TRUE(stacks.find(7, 3000));
+    EXPECT_FALSE(stacks.find(8, 0)) << "no opening at time 0";
 }
 
 CliResult parse(std::vector<const char*> args) {

@@ -81,6 +81,21 @@ TEST(SocketTable, ReusedAddressReplacesStaleEntry) {
     EXPECT_FALSE(s->origin) << "a stale opener must not stick to a new socket";
 }
 
+// Quick leaves are read after the ring buffer's records: a socket's leave may come after a
+// later socket at the same address entered CLOSE_WAIT, which it must not take.
+TEST(SocketTable, ALeaveDoesNotTakeALaterSocketAtTheSameAddress) {
+    SocketTable t;
+    const cw_event_enter earlier = enter_event(0xa, 10 * kSec);
+    cw_event_leave leave = leave_event(earlier);  // at 10 s + 1 ns
+    t.enter(enter_event(0xa, 20 * kSec));         // the address reused, read first
+    EXPECT_FALSE(t.take(leave).has_value());
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_EQ(t.find(0xa)->close_wait_since_ns, 20 * kSec);
+    leave.hdr.ts_ns = 30 * kSec;  // its own leave
+    ASSERT_TRUE(t.take(leave).has_value());
+    EXPECT_EQ(t.size(), 0u);
+}
+
 TEST(SocketTable, OriginAttachedAfterLateAccept) {
     SocketTable t;
     cw_event_enter e = enter_event(0xa, kSec);
