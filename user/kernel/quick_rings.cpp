@@ -52,6 +52,7 @@ size_t QuickRings::consume(uint64_t until_ns, const Handler& handler) {
         }
         fullest_ = std::max(fullest_, head - tail);
         const auto* slots = reinterpret_cast<const std::byte*>(r + 1);
+        const uint64_t first = tail;
         for (; tail != head; ++tail) {
             cw_event_leave_quick record;
             std::memcpy(&record, slots + (tail & (slots_ - 1)) * sizeof record, sizeof record);
@@ -59,8 +60,9 @@ size_t QuickRings::consume(uint64_t until_ns, const Handler& handler) {
             handler({reinterpret_cast<const std::byte*>(&record), sizeof record});
             ++handed;
         }
-        // The slots read are the kernel's again.
-        __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+        // The slots read are the kernel's again. Written only when it moved: the program reads
+        // that cache line at every record.
+        if (tail != first) __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
     }
     handed_ += handed;
     return handed;

@@ -422,15 +422,17 @@ void Tracer::take_quick_leaves(uint64_t until_ns) {
 }
 
 void Tracer::deliver_quick_until(uint64_t ts_ns) {
-    size_t n = 0;
-    for (; n < quick_pending_.size() && quick_pending_[n].hdr.ts_ns <= ts_ns; ++n) {
-        const cw_event_leave_quick& leave = quick_pending_[n];
+    if (quick_pending_.empty() || quick_pending_.front().hdr.ts_ns > ts_ns) return;
+    const auto due = std::find_if(quick_pending_.begin(), quick_pending_.end(),
+                                  [ts_ns](const auto& leave) { return leave.hdr.ts_ns > ts_ns; });
+    // Taken out before any is handed on, so that none goes twice whatever the handler does.
+    const std::vector<cw_event_leave_quick> leaves(quick_pending_.begin(), due);
+    quick_pending_.erase(quick_pending_.begin(), due);
+    for (const cw_event_leave_quick& leave : leaves) {
         // Its socket's stack copy, sent at its opening, before it.
         deliver_copies_until(leave.hdr.ts_ns);
         handler_({reinterpret_cast<const std::byte*>(&leave), sizeof leave});
     }
-    quick_pending_.erase(quick_pending_.begin(),
-                         quick_pending_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 // libbpf has no peek: a copy sent after the bound is consumed, held, and handed on later.
