@@ -144,8 +144,9 @@ TEST_F(Reports, LiveRunDrawnInEveryFormat) {
     const std::string dir = dir_template;
     Process peer({FX_PEER, "-l"});
     const int port = announced_port(peer);
-    // The client exists before cwtrace starts (so --pid can name it) and connects 3 s later.
-    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "3"});
+    // The client exists before cwtrace starts (so --pid can name it) and connects when both
+    // runs trace (told by SIGUSR1; a fixed wait lost the race to two sanitizer builds' start).
+    Process client({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-w", "30"});
     const std::string pid = std::to_string(client.pid());
     auto svg_run = start_cwtrace(
         {"--min-age", "1s", "-d", "6s", "-i", "1s", "--pid", pid, "-o", dir + "/leaks.svg"});
@@ -153,6 +154,8 @@ TEST_F(Reports, LiveRunDrawnInEveryFormat) {
     auto json_run =
         start_cwtrace({"--min-age", "1s", "-d", "6s", "--pid", pid, "-o", dir + "/leaks.json"});
     if (!json_run) return;
+    ASSERT_TRUE(client.wait_line("waiting", 10s)) << client.err();
+    client.signal(SIGUSR1);
     ASSERT_TRUE(client.wait_line("ready", 10s)) << client.err();
     ASSERT_EQ(svg_run->wait(30s), std::optional<int>(0)) << svg_run->err();
     ASSERT_EQ(json_run->wait(30s), std::optional<int>(0)) << json_run->err();
