@@ -30,16 +30,19 @@ size_t quick_ring_bytes(uint32_t slots) {
 }
 
 QuickRings::QuickRings(std::span<std::byte> area, uint32_t rings, uint32_t slots)
-    : area_(area), rings_(rings), slots_(slots) {}
+    : area_(area),
+      // An area too small for them holds none: nothing is read.
+      rings_(slots && area.size() >= rings * quick_ring_bytes(slots) ? rings : 0),
+      slots_(slots),
+      stride_(quick_ring_bytes(slots)) {}
 
 cw_quick_ring* QuickRings::ring(uint32_t i) const {
-    return reinterpret_cast<cw_quick_ring*>(area_.data() + i * quick_ring_bytes(slots_));
+    return reinterpret_cast<cw_quick_ring*>(area_.data() + i * stride_);
 }
 
 size_t QuickRings::consume(uint64_t until_ns, const Handler& handler) {
     size_t handed = 0;
     fullest_ = 0;
-    if (!slots_ || area_.size() < rings_ * quick_ring_bytes(slots_)) return 0;
     for (uint32_t i = 0; i < rings_; ++i) {
         cw_quick_ring* r = ring(i);
         // The head after the records it shows (the kernel writes them first).

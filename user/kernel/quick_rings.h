@@ -22,7 +22,8 @@ class QuickRings {
   public:
     using Handler = std::function<void(std::span<const std::byte>)>;
 
-    // `area`: the mapped array, `rings` elements of quick_ring_bytes(slots) each.
+    // `area`: the mapped array, `rings` elements of quick_ring_bytes(slots) each (none are read
+    // from an area smaller than that).
     QuickRings(std::span<std::byte> area, uint32_t rings, uint32_t slots);
 
     // Hands on each record sent (its header's ts_ns) at or before `until_ns`, ring by ring; a
@@ -44,6 +45,7 @@ class QuickRings {
     std::span<std::byte> area_;
     uint32_t rings_;
     uint32_t slots_;
+    size_t stride_;  // quick_ring_bytes(slots_)
     uint64_t fullest_ = 0;
     uint64_t corrupt_ = 0;
     uint64_t handed_ = 0;

@@ -462,8 +462,7 @@ int Tracer::drain(int timeout_ms) {
     if (!events_) return 0;  // finished
     epoll_event ready[2];
     if (!held_copy_.empty()) timeout_ms = std::min(timeout_ms, kHeldCopyWaitMs);
-    if (quick_ && quick_->fullest() > quick_->slots() / 4)
-        timeout_ms = std::min(timeout_ms, kBusyQuickRingWaitMs);
+    if (quick_busy_) timeout_ms = std::min(timeout_ms, kBusyQuickRingWaitMs);
     int woken = epoll_wait(epoll_fd_, ready, 2, timeout_ms);
     if (woken < 0 && errno != EINTR) return -errno;
     // A moment every record sent before has surely been committed by. The quick leaves sent up
@@ -472,6 +471,9 @@ int Tracer::drain(int timeout_ms) {
     // the records read below and the copies.
     const uint64_t committed_ns = monotonic_ns() - kCommitSkewNs;
     take_quick_leaves(committed_ns);
+    // Judged at this read, not at the later ones before each record (a ring they find nearly
+    // empty may fill by the next drain all the same).
+    quick_busy_ = quick_ && quick_->fullest() > quick_->slots() / 4;
     const size_t quick = quick_pending_.size();
     int consumed = ring_buffer__consume(events_);
     if (consumed < 0) return consumed;

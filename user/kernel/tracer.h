@@ -153,6 +153,7 @@ class Tracer {
     size_t quick_area_bytes_ = 0;
     std::optional<QuickRings> quick_;
     std::vector<cw_event_leave_quick> quick_pending_;  // read, in send order, not yet handed on
+    bool quick_busy_ = false;  // a ring was a quarter full at the last drain's read
     ProgramPlan plan_;
 };
 
