@@ -17,6 +17,7 @@
 #include "events.bpf.h"
 #include "filter.bpf.h"
 #include "maps.bpf.h"
+#include "openers.bpf.h"
 #include "origin.bpf.h"
 #include "python.bpf.h"
 #include "sock.bpf.h"
@@ -38,8 +39,9 @@ static __always_inline bool pid_selected(__u32 tgid) {
  * and a state change costs what it costs an empty program (no map lookups, no deletes). */
 __u32 following = 0;
 
-static __always_inline void remember_origin(__u64 sk, const struct cw_origin_entry* entry) {
-    if (bpf_map_update_elem(&origins, &sk, entry, BPF_ANY)) count(CW_CNT_ORIGIN_MAP_FULL);
+static __always_inline void remember_origin(__u64 sk, const struct cw_origin_entry* entry,
+                                            const bool recent) {
+    if (opener_store(sk, entry, recent)) count(CW_CNT_ORIGIN_MAP_FULL);
     if (filter_pid_count && !following) following = 1;
 }
 
@@ -199,9 +201,10 @@ static __always_inline void emit_leave_quick(__u64 sk, int new_state, bool task,
     bpf_ringbuf_submit(event, submit_flags());
 }
 
-static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk, int new_state,
+/* `entry`: the socket's opener entry, NULL when none was recorded. */
+static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk,
+                                       struct cw_origin_entry* entry, int new_state,
                                        const bool direct, const bool recent) {
-    struct cw_origin_entry* entry = bpf_map_lookup_elem(&origins, &sk);
     struct cw_event_leave* event;
     __u64 *since, since_ns = 0, now, age;
     bool late, task, reset;
@@ -254,9 +257,13 @@ static __always_inline void emit_leave(void* ctx, const struct sock* s, __u64 sk
  * CLOSE (the opener forgotten). The others are decided on the tracepoint's arguments alone,
  * before the socket or any map is read: they cost what an empty program costs. */
 static __always_inline bool acted_on(int old_state, int new_state) {
-    return (old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT) ||
-           new_state == CW_TCP_CLOSE_WAIT || old_state == CW_TCP_CLOSE_WAIT ||
-           (new_state == CW_TCP_CLOSE && old_state != CW_TCP_LAST_ACK);
+    /* As bits, one test for most: a state change's tests are branches the CPU mispredicts, its
+     * runs ten different changes apart. SYN_SENT is entered from CLOSE alone (connect()). */
+    const __u32 by_new = (1u << CW_TCP_SYN_SENT) | (1u << CW_TCP_CLOSE_WAIT) | (1u << CW_TCP_CLOSE);
+    const __u32 by_old = 1u << CW_TCP_CLOSE_WAIT;
+
+    if (!(((1u << (new_state & 15)) & by_new) | ((1u << (old_state & 15)) & by_old))) return false;
+    return !(new_state == CW_TCP_CLOSE && old_state == CW_TCP_LAST_ACK);
 }
 
 /* A raw tracepoint: the program gets the tracepoint's arguments (sk, old and new state) as they
@@ -267,15 +274,21 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
                                      const bool recent) {
     int old_state = (int)ctx->args[1];
     int new_state = (int)ctx->args[2];
-    bool opening = old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT;
     const struct sock* s;
+    bool opening;
     __u64 sk;
 
-    /* With --pid, nothing but an opening until a selected process has opened a socket. */
-    if (filter_pid_count && !following && !opening) return 0;
+    /* On the arguments alone first: a run that loads no word of a map's memory costs what an
+     * empty program costs, and one that does ~10 ns more on these VMs (its page's translation). */
     if (!acted_on(old_state, new_state)) return 0;
-    s = KCAST(direct, struct sock, ctx->args[0]);
-    sk = (__u64)s;
+    opening = old_state == CW_TCP_CLOSE && new_state == CW_TCP_SYN_SENT;
+    /* With --pid, nothing but an opening until a selected process has opened a socket. Read
+     * here, not before (volatile: clang would load it ahead of the test above). */
+    if (filter_pid_count && !*(volatile __u32*)&following && !opening) return 0;
+    /* The key as the number the tracepoint passed: a typed pointer is none the verifier lets a
+     * hash be computed from. */
+    sk = ctx->args[0];
+    s = KCAST(direct, struct sock, sk);
     /* Inside connect(), in the connecting thread: the one moment the opener is current. */
     if (opening) {
         struct cw_origin_entry entry = {};
@@ -287,18 +300,19 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, s, bpf_ktime_get_ns(), &state, direct,
                     recent);
         emit_user_stack(sk, &entry.origin, &state);
-        remember_origin(sk, &entry);
+        remember_origin(sk, &entry, recent);
         return 0;
     }
     if (new_state == CW_TCP_CLOSE_WAIT) {
+        struct opener_slot slot;
         struct cw_origin_entry* entry;
         __u64 now;
 
         if (!tcp_protocol(s, direct) || !flow_selected(s, direct)) return 0;
-        entry = bpf_map_lookup_elem(&origins, &sk);
+        entry = opener_find(sk, &slot, recent);
         /* With --pid, nothing for sockets the selected processes did not open. */
         if (!followed(entry)) return 0;
-        now = bpf_ktime_get_ns();
+        now = fin_received_ns(s, direct);
         if (entry) {
             /* No record: userspace reads the entry when it reports, and the leave record says
              * the rest (a record here, sent and handled for every churning connection, was a
@@ -311,18 +325,21 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         return 0;
     }
     if (old_state == CW_TCP_CLOSE_WAIT) {
+        struct opener_slot slot;
+        struct cw_origin_entry* entry = opener_find(sk, &slot, recent);
+
         /* A socket the filters leave out entered CLOSE_WAIT unnoted: its leave says nothing. */
         if (tcp_protocol(s, direct) && flow_selected(s, direct))
-            emit_leave(ctx, s, sk, new_state, direct, recent);
+            emit_leave(ctx, s, sk, entry, new_state, direct, recent);
         /* It never enters CLOSE_WAIT again: its opener is forgotten now, while the entry the
          * leave just read is in the cache, rather than at its CLOSE (a cold bucket, later). */
-        bpf_map_delete_elem(&origins, &sk);
+        opener_forget_found(sk, &slot, recent);
         return 0;
     }
     /* The kernel reuses struct sock memory: forget the opener so it never outlives its socket
      * (only TCP sockets have one: no protocol check needed). acted_on() passes over a CLOSE from
      * LAST_ACK, whose leave forgot it. */
-    if (new_state == CW_TCP_CLOSE) bpf_map_delete_elem(&origins, &sk);
+    if (new_state == CW_TCP_CLOSE) opener_forget(sk, recent);
     return 0;
 }
 
@@ -363,31 +380,31 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
                                             const bool recent) {
     struct cw_origin_entry entry = {};
     struct cw_origin_entry* stored;
+    struct opener_slot slot;
     struct user_state state = {};
     struct cw_event_origin* event;
     struct sock* sk;
-    __u64 key, since;
+    __u64 key = 0, since;
 
     if (fd < 0 || !pid_selected(bpf_get_current_pid_tgid() >> 32)) return 0;
-    sk = sock_of_fd(fd, direct, recent);
+    sk = sock_of_fd(fd, &key, direct, recent);
     if (!sk) {
         count(CW_CNT_ACCEPT_FD_UNRESOLVED);
         return 0;
     }
     /* Filtered out, it never reaches a report: no opener to record. */
     if (!is_tcp(sk, direct) || !flow_selected(sk, direct)) return 0;
-    key = (__u64)sk;
     fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk, bpf_ktime_get_ns(), &state, direct,
                 recent);
     emit_user_stack(key, &entry.origin, &state);
     /* In the map before the state is read: a FIN handled from here on (softirq, another CPU)
      * finds the opener and notes CLOSE_WAIT in its entry. Read first, a FIN between the read and
      * the insert went out with no opener, and none was ever sent. */
-    remember_origin(key, &entry);
+    remember_origin(key, &entry, recent);
     if (KREAD(direct, sk, __sk_common.skc_state) != CW_TCP_CLOSE_WAIT) return 0;
     /* tcp_set_state() runs the tracepoint before it stores the state: a FIN whose run found
      * the entry has noted it there already, and sent nothing. */
-    stored = bpf_map_lookup_elem(&origins, &key);
+    stored = opener_find(key, &slot, recent);
     if (!stored || stored->close_wait_since) return 0;
     since = note_accepted_in_close_wait(sk, key, stored, direct);
 

@@ -49,6 +49,20 @@ struct {
     __type(value, struct cw_origin_entry);
 } origins SEC(".maps");
 
+/* The same in the programs that have atomics, on x86-64 (openers.bpf.h): `opener_buckets` of
+ * them, set by userspace; 0: the programs keep openers in `origins`. Declared here, beside it:
+ * maps are created in this order, and the opener map is the one the kernel may refuse its memory
+ * (userspace then tries a smaller one), before the others are made. */
+const volatile __u32 opener_buckets = 0;
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct cw_opener_bucket);
+} opener_table SEC(".maps");
+
 /* Deduplicates opening stacks: a path opening 100,000 sockets is stored once. No
  * BPF_F_REUSE_STACKID: an id, once given, never changes meaning, so a socket can never be
  * shown with another socket's stack; a hash collision is counted as a lost stack instead. */

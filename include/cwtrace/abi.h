@@ -287,6 +287,23 @@ struct cw_origin_entry {
     struct cw_flow flow;    /* likewise */
 };
 
+/* The opener table: where the direct and probed programs keep cw_origin_entry on x86-64, in place
+ * of the `origins` hash map (which the _compat programs keep). A hash map takes a bucket lock
+ * with interrupts off for every insert and delete, two of each per connection; here a slot is
+ * claimed by a compare-and-swap on its key and freed by a store. An entry lives in the bucket its
+ * key hashes to first, or when that one is full in its second choice, which the first bucket
+ * then counts in `spilled` (lookups look there only while it is not 0). Userspace maps the table
+ * read-only. A bucket is 1 KiB, its keys on a cache line of their own. */
+#define CW_OPENER_WAYS 7
+#define CW_OPENER_WRITING 1ULL /* in a key's low bit: the entry is being written */
+struct cw_opener_bucket {
+    __u64 keys[CW_OPENER_WAYS]; /* struct sock address; 0: free; | CW_OPENER_WRITING */
+    __u64 spilled;              /* entries of keys hashing here held in their second choice */
+    struct cw_origin_entry entries[CW_OPENER_WAYS];
+    __u8 generations[8]; /* per way, bumped when it is claimed: a reader's copy of an entry holds
+                            if the way's generation and key were the same before and after */
+};
+
 struct cw_event_origin {
     struct cw_event_header hdr;
     __u64 ino;

@@ -69,7 +69,10 @@ TEST(Scale, OpenerMapPlannedWithinTheMemoryCgroupLoadsSmallerAndTraces) {
     client.signal(SIGUSR1);  // attached: now the leaks
     ASSERT_TRUE(client.wait_line("ready", 10s)) << client.err();
     const json report = stop_with_report(*cwtrace);
-    EXPECT_EQ(report.at("stats").at("origin_map_entries"), entries) << report.at("stats").dump();
+    // As many, in whole buckets of the opener table where there is one.
+    const uint64_t kept = report.at("stats").at("origin_map_entries").get<uint64_t>();
+    EXPECT_GE(kept, entries) << report.at("stats").dump();
+    EXPECT_LT(kept, entries + CW_OPENER_WAYS) << report.at("stats").dump();
     const std::vector<json> leaked = sockets_with_port(report, "remote", port);
     ASSERT_EQ(leaked.size(), 3u) << report.dump(1);
     for (const json& s : leaked)
@@ -79,7 +82,8 @@ TEST(Scale, OpenerMapPlannedWithinTheMemoryCgroupLoadsSmallerAndTraces) {
 
 // Room for cwtrace up to its maps (the features probe, the object opened, its BTF: ~14 MiB
 // measured, ~70 MiB under ASan, OOM-killed at 64 MiB) and the ring buffer created before the
-// opener map, but not for the smallest opener map (262,144 entries, 52 MiB) on top.
+// opener map, but not for the smallest opener map (262,144 entries: 52 MiB, 37 MiB as the opener
+// table) on top.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr uint64_t kRoomForCwtraceOnly = 96ull << 20;
 #else
@@ -96,8 +100,10 @@ TEST(Scale, SmallestOpenerMapRefusedIsExit1NamingIt) {
     command.insert(command.end(), {CWTRACE_BIN, "-d", "1s", "-f", "json"});
     const RunResult r = run_command(command, 30s);
     EXPECT_EQ(r.exit_code, 1) << r.err;
-    EXPECT_NE(r.err.find("the kernel refused to create BPF map 'origins': Cannot allocate memory"),
-              std::string::npos)
+    // The opener table where the programs keep openers there, the map where not.
+    EXPECT_TRUE(std::regex_search(r.err, std::regex("the kernel refused to create BPF map "
+                                                    "'(opener_table|origins)': Cannot allocate "
+                                                    "memory")))
         << r.err;
     EXPECT_NE(r.err.find("hint: raise the memory limit of cwtrace's cgroup"), std::string::npos)
         << r.err;

@@ -16,6 +16,7 @@
 
 #include "cwtrace/abi.h"
 #include "harness.h"
+#include "kernel/opener_capacity.h"
 #include "memory_cgroup.h"
 
 using namespace cwtrace::testing;
@@ -349,7 +350,9 @@ TEST(Errors, MapCreationRefusedIsExit1NamingTheMap) {
 }  // namespace
 
 // 100 connections opened by one process against a 64-entry opener map: with --pid only that
-// process's openings are recorded, so exactly 36 are not, and the report says so and why.
+// process's openings are recorded, so at least 36 are not (30 as the opener table, 64 in whole
+// buckets of 7, which may find no room a little before it is full: a socket's entry goes in one
+// of two buckets), each counted, and the report says how many and why.
 TEST(Scale, OpenersBeyondTheMapAreCountedWithItsSizeAndTheirSocketsKeepTheirOwner) {
     constexpr int kLeaks = 100, kEntries = 64;
     Process peer({FX_PEER, "-l"});
@@ -367,9 +370,13 @@ TEST(Scale, OpenersBeyondTheMapAreCountedWithItsSizeAndTheirSocketsKeepTheirOwne
     expect_schema_valid(cwtrace->out());
 
     const json& stats = report.at("stats");
-    EXPECT_EQ(stats.at("lost").at("origin_map_full"), kLeaks - kEntries) << stats.dump();
-    EXPECT_EQ(stats.at("origin_map_entries"), kEntries) << stats.dump();
-    EXPECT_GE(stats.at("lost_events").get<int>(), kLeaks - kEntries);
+    const int unrecorded = stats.at("lost").at("origin_map_full").get<int>();
+    const int capacity = stats.at("origin_map_entries").get<int>();
+    EXPECT_TRUE(capacity == kEntries ||
+                capacity == int(cwtrace::opener_buckets(kEntries) * CW_OPENER_WAYS))
+        << stats.dump();
+    EXPECT_GE(unrecorded, kLeaks - capacity) << stats.dump();
+    EXPECT_GE(stats.at("lost_events").get<int>(), unrecorded);
     const std::vector<json> leaked = sockets_with_port(report, "remote", port);
     ASSERT_EQ(leaked.size(), size_t{kLeaks}) << report.dump(1);
     int with_opener = 0;
@@ -379,7 +386,8 @@ TEST(Scale, OpenersBeyondTheMapAreCountedWithItsSizeAndTheirSocketsKeepTheirOwne
         ++with_opener;
         EXPECT_TRUE(contains(function_names(s.at("origin").at("user_stack")), "open_connection"));
     }
-    EXPECT_EQ(with_opener, kEntries);
+    EXPECT_EQ(with_opener, kLeaks - unrecorded);  // each one not recorded counted, none more
+    EXPECT_GT(with_opener, kEntries / 2);
 
     // The text says it in words, with the size and the setting that raises it.
     const std::string saved = "/tmp/cwtrace-scale-" + std::to_string(getpid()) + ".json";
@@ -388,8 +396,11 @@ TEST(Scale, OpenersBeyondTheMapAreCountedWithItsSizeAndTheirSocketsKeepTheirOwne
     std::remove(saved.c_str());
     ASSERT_EQ(text.exit_code, 0) << text.err;
     EXPECT_NE(one_line(text.out).find(
-                  "36 openers not recorded: the opener map was full at its 64 entries "
-                  "(CWTRACE_ORIGIN_MAP_ENTRIES raises it); their sockets show no opening path"),
+                  std::to_string(unrecorded) +
+                  " openers not recorded: no room for them in the opener map (" +
+                  std::to_string(capacity) +
+                  " entries; CWTRACE_ORIGIN_MAP_ENTRIES raises it); their sockets show no "
+                  "opening path"),
               std::string::npos)
         << text.out;
 }

@@ -532,7 +532,10 @@ void Session::keep_stack_room(uint64_t now_ns) {
         referenced.insert(s.origin->user_stack_id);
         referenced.insert(s.origin->kernel_stack_id);
     });
-    add_origin_stack_ids(maps.origins, referenced);
+    tracer_->for_each_opener([&](uint64_t, const cw_origin_entry& entry) {
+        referenced.insert(entry.origin.user_stack_id);
+        referenced.insert(entry.origin.kernel_stack_id);
+    });
     const std::vector<int32_t> gone = unreferenced_ids(present, referenced);
     if (gone.empty()) return;
     const size_t deleted = delete_stacks(maps, gone);

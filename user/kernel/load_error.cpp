@@ -62,7 +62,8 @@ Error classify_load_failure(const std::string& step, int err, const LoadLog& log
 }
 
 bool opener_map_refused_memory(const LoadLog& log) {
-    return log.failed_map == "origins" && std::abs(log.error) == ENOMEM;
+    return (log.failed_map == "origins" || log.failed_map == "opener_table") &&
+           std::abs(log.error) == ENOMEM;
 }
 
 bool is_verifier_refusal(const Error& error) { return error.message.rfind(kRefused, 0) == 0; }

@@ -25,7 +25,8 @@ void note_libbpf_warning(const std::string& line, LoadLog& log);
 Error classify_load_failure(const std::string& step, int err, const LoadLog& log,
                             const std::string& release);
 
-// Whether the load failed because the kernel refused the opener map ('origins') its memory
+// Whether the load failed because the kernel refused the opener map ('origins', or the table that
+// replaces it: 'opener_table') its memory
 // (ENOMEM: a memory cgroup's limit, or no memory to be had), so that a smaller one may load.
 bool opener_map_refused_memory(const LoadLog& log);
 

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cwtrace/abi.h"
 #include "kernel/cgroup_memory.h"
 
 namespace cwtrace {
@@ -75,6 +76,13 @@ OpenerCapacity opener_capacity(const HostTcp& host, uint64_t own_bytes = kOwnByt
 // The sizes to try in turn while the kernel refuses the opener map its memory: `planned`, its
 // halves while above kMinOpenerEntries, then kMinOpenerEntries; `planned` alone when no larger.
 std::vector<uint32_t> opener_map_sizes(uint32_t planned);
+
+// The opener table's buckets for `entries` openers (bpf/openers.bpf.h): seven ways each. At 1 KiB
+// a bucket, an entry costs 147 bytes, within kOpenerEntryBytes. A socket's entry goes in one of
+// two buckets: a burst may find both full a little before the table holds `entries`.
+inline uint32_t opener_buckets(uint32_t entries) {
+    return static_cast<uint32_t>((uint64_t{entries} + CW_OPENER_WAYS - 1) / CW_OPENER_WAYS);
+}
 
 // The opener map's size as a load starts from it.
 struct OpenerPlan {

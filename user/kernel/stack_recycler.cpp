@@ -41,15 +41,6 @@ std::vector<int32_t> stack_ids(int stacks_fd) {
     return ids;
 }
 
-void add_origin_stack_ids(int origins_fd, std::unordered_set<int32_t>& into) {
-    for (uint64_t sk : keys_of<uint64_t>(origins_fd, UINT32_MAX)) {
-        cw_origin_entry entry;
-        if (bpf_map_lookup_elem(origins_fd, &sk, &entry) != 0) continue;  // gone meanwhile
-        into.insert(entry.origin.user_stack_id);
-        into.insert(entry.origin.kernel_stack_id);
-    }
-}
-
 size_t delete_stacks(const StackMaps& maps, const std::vector<int32_t>& ids) {
     // Its keys are struct kernel_path_key (bpf/maps.bpf.h): read as bytes, never interpreted.
     bpf_map_info info = {};

@@ -37,7 +37,6 @@ std::vector<int32_t> unreferenced_ids(const std::vector<int32_t>& present,
 // The maps involved (Tracer::stack_maps()).
 struct StackMaps {
     int stacks = -1;        // the stack map
-    int origins = -1;       // sockets' openers (struct cw_origin_entry), which name stack ids
     int kernel_paths = -1;  // a cache naming kernel stack ids by user stack id
     uint32_t capacity = 0;  // the stack map's max_entries
     // The programs' stack_generation (bpf/maps.bpf.h, mapped): frame-pointer memos and
@@ -47,9 +46,6 @@ struct StackMaps {
 
 // The ids in the stack map now.
 std::vector<int32_t> stack_ids(int stacks_fd);
-
-// Adds the stack ids the openers in the kernel's origins map name.
-void add_origin_stack_ids(int origins_fd, std::unordered_set<int32_t>& into);
 
 // Deletes `ids` from the stack map, and first every entry of the kernel_paths cache (it names
 // kernel stack ids: it refills at the next openings); then starts a new generation, which every

@@ -153,6 +153,23 @@ void size_quick_rings(cwtrace_bpf& skel, uint32_t slots) {
 #endif
 }
 
+// Where the programs keep openers, for `entries` of them: the opener table (bpf/openers.bpf.h)
+// where they can (the programs with bpf_loop() on x86-64), else the `origins` hash map. The one
+// not used is left at a single entry.
+void size_openers(cwtrace_bpf& skel, ProgramVariant variant, uint32_t entries) {
+#if defined(__x86_64__)
+    if (variant != ProgramVariant::Compat) {
+        const uint32_t buckets = opener_buckets(entries);
+        bpf_map__set_max_entries(skel.maps.opener_table, buckets);
+        skel.rodata->opener_buckets = buckets;
+        bpf_map__set_max_entries(skel.maps.origins, 1);
+        return;
+    }
+#endif
+    (void)variant;
+    resize(skel.maps.origins, entries);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config, RecordHandler handler) {
@@ -221,7 +238,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config,
     skel->rodata->closer_min_age_ns = config.closer_min_age_ns;
     skel->rodata->user_stack_mode = config.user_stack_mode;
     skel->rodata->user_stack_bytes = config.user_stack_bytes;
-    resize(skel->maps.origins, opener_entries);
+    size_openers(*skel, plan.variant, opener_entries);
     resize(skel->maps.close_wait_since, config.origin_entries);
     resize(skel->maps.stacks, config.stack_entries);
     resize(skel->maps.events, config.ringbuf_bytes);
@@ -240,6 +257,7 @@ Result<std::unique_ptr<Tracer>> Tracer::start(const TracerConfig& config,
     if (int err = cwtrace_bpf__load(skel)) return load_error("load", err);
     spdlog::debug("{}", describe(plan.variant));
     if (auto mapped = tracer->map_quick_rings(); !mapped) return mapped.error();
+    if (auto mapped = tracer->map_opener_table(); !mapped) return mapped.error();
     if (auto attached = tracer->attach(config.tracefs); !attached) return attached.error();
 
     tracer->events_ =
@@ -270,6 +288,19 @@ Result<void> Tracer::map_quick_rings() {
     quick_area_ = area;
     quick_area_bytes_ = bytes;
     quick_.emplace(std::span(static_cast<std::byte*>(area), bytes), rings, slots);
+    return Ok{};
+}
+
+Result<void> Tracer::map_opener_table() {
+    const uint32_t buckets = skel_->rodata->opener_buckets;
+    if (!buckets) return Ok{};
+    const size_t bytes = size_t{buckets} * sizeof(cw_opener_bucket);
+    void* area =
+        mmap(nullptr, bytes, PROT_READ, MAP_SHARED, bpf_map__fd(skel_->maps.opener_table), 0);
+    if (area == MAP_FAILED) return load_error("opener table setup", errno);
+    openers_area_ = area;
+    openers_area_bytes_ = bytes;
+    openers_.emplace(std::span(static_cast<const std::byte*>(area), bytes), buckets);
     return Ok{};
 }
 
@@ -322,6 +353,8 @@ Result<void> Tracer::attach(const std::string& tracefs) {
 Tracer::~Tracer() {
     free_rings();
     detach();
+    openers_.reset();
+    if (openers_area_) munmap(openers_area_, openers_area_bytes_);
     cwtrace_bpf__destroy(skel_);  // closes every map
 }
 
@@ -349,6 +382,12 @@ void Tracer::finish() {
     ring_buffer__consume(events_);
     deliver_quick_until(UINT64_MAX);
     deliver_copies_until(UINT64_MAX);
+    if (openers_) {
+        const OpenerTable::Census held = openers_->census();
+        spdlog::debug("opener table: {} of {} entries in use, {} of them in their second bucket",
+                      thousands(held.entries), thousands(openers_->ways()),
+                      thousands(held.spilled));
+    }
     if (quick_) {
         spdlog::debug("quick leaves: {} read from the rings ({} CPUs x {} slots)",
                       thousands(quick_->handed()), quick_->rings(), quick_->slots());
@@ -506,12 +545,14 @@ KernelCounters Tracer::counters() const {
     return out;
 }
 
-uint32_t Tracer::opener_entries() const { return bpf_map__max_entries(skel_->maps.origins); }
+uint32_t Tracer::opener_entries() const {
+    if (openers_) return static_cast<uint32_t>(openers_->ways());
+    return bpf_map__max_entries(skel_->maps.origins);
+}
 
 StackMaps Tracer::stack_maps() const {
-    return {bpf_map__fd(skel_->maps.stacks), bpf_map__fd(skel_->maps.origins),
-            bpf_map__fd(skel_->maps.kernel_paths), bpf_map__max_entries(skel_->maps.stacks),
-            &skel_->bss->stack_generation};
+    return {bpf_map__fd(skel_->maps.stacks), bpf_map__fd(skel_->maps.kernel_paths),
+            bpf_map__max_entries(skel_->maps.stacks), &skel_->bss->stack_generation};
 }
 
 std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {
@@ -579,8 +620,22 @@ std::optional<cw_py_stack> Tracer::python_stack(uint64_t stack_id) const {
     return lookup<cw_py_stack>(skel_->maps.py_stacks, stack_id);
 }
 
-bool Tracer::for_each_close_wait(const CloseWaitVisit& visit,
+bool Tracer::for_each_close_wait(const OpenerVisit& visit,
                                  const std::function<bool()>& stop) const {
+    return for_each_opener(
+        [&](uint64_t sk, const cw_origin_entry& e) {
+            // Set last by the kernel: with it but no flow, the entry was read as it was written;
+            // the next read sees it whole.
+            if (e.close_wait_since && e.flow.family) visit(sk, e);
+        },
+        stop);
+}
+
+bool Tracer::for_each_opener(const OpenerVisit& visit, const std::function<bool()>& stop) const {
+    if (openers_) {
+        openers_->for_each(visit, stop);
+        return true;
+    }
     // In batches, a few hundred kB whatever the map holds; a batch ends at a bucket's end.
     constexpr uint32_t kBatch = 4096;
     const int fd = bpf_map__fd(skel_->maps.origins);
@@ -592,15 +647,10 @@ bool Tracer::for_each_close_wait(const CloseWaitVisit& visit,
         const int err = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(),
                                              entries.data(), &count, nullptr);
         const int error = err ? errno : 0;
-        for (uint32_t i = 0; i < count; ++i) {
-            const cw_origin_entry& e = entries[i];
-            // Set last by the kernel: with it but no flow, the entry was read as it was written;
-            // the next read sees it whole.
-            if (e.close_wait_since && e.flow.family) visit(keys[i], e);
-        }
+        for (uint32_t i = 0; i < count; ++i) visit(keys[i], entries[i]);
         if (error == ENOENT) return true;  // the end of the map
         if (error) {
-            spdlog::debug("reading the origins map: {}", std::strerror(error));
+            spdlog::debug("reading the opener map: {}", std::strerror(error));
             return false;
         }
         if (stop && stop()) return true;

@@ -14,6 +14,7 @@
 #include "cwtrace/abi.h"
 #include "kernel/counters.h"
 #include "kernel/opener_capacity.h"
+#include "kernel/opener_table.h"
 #include "kernel/program_plan.h"
 #include "kernel/quick_rings.h"
 #include "kernel/stack_recycler.h"
@@ -70,7 +71,8 @@ class Tracer {
     void finish();
 
     KernelCounters counters() const;
-    // The size of the opener map (`origins`), which CW_CNT_ORIGIN_MAP_FULL counts losses at.
+    // How many openers the kernel keeps (the opener table's ways: the size asked for in whole
+    // buckets; or the `origins` map's size), about which CW_CNT_ORIGIN_MAP_FULL counts losses.
     uint32_t opener_entries() const;
 
     // The programs loaded, and what was left out for want of a kernel feature.
@@ -99,13 +101,15 @@ class Tracer {
     // A captured Python stack (see cw_origin.py_stack_id), or nullopt.
     std::optional<cw_py_stack> python_stack(uint64_t stack_id) const;
 
-    // Calls `visit` with every socket in CLOSE_WAIT whose opener the kernel recorded (its entry
-    // into CLOSE_WAIT sent no record: see cw_event_enter), read from the kernel's map, whose
-    // entries are not read all at one instant: a socket leaving meanwhile may be visited or not
-    // (its leave record comes after). Returns false if the map could not be read; stops early
-    // (true) when `stop` says so, asked between batches.
-    using CloseWaitVisit = std::function<void(uint64_t sk, const cw_origin_entry& entry)>;
-    bool for_each_close_wait(const CloseWaitVisit& visit,
+    // Calls `visit` with every opener the kernel keeps (by struct sock address), read from the
+    // opener table or map, whose entries are not read all at one instant: a socket closed
+    // meanwhile may be visited or not (its records come after). Returns false if the map could
+    // not be read; stops early (true) when `stop` says so, asked between batches.
+    using OpenerVisit = std::function<void(uint64_t sk, const cw_origin_entry& entry)>;
+    bool for_each_opener(const OpenerVisit& visit, const std::function<bool()>& stop = {}) const;
+    // The same, of the sockets in CLOSE_WAIT (their entry into CLOSE_WAIT sent no record: see
+    // cw_event_enter).
+    bool for_each_close_wait(const OpenerVisit& visit,
                              const std::function<bool()>& stop = {}) const;
 
   private:
@@ -134,6 +138,8 @@ class Tracer {
     void detach();
     // Maps the quick-leave rings (after load).
     Result<void> map_quick_rings();
+    // Maps the opener table read-only (after load), when the programs keep openers there.
+    Result<void> map_opener_table();
     // Unmaps the rings and closes their epoll set (at finish(), or at destruction).
     void free_rings();
 
@@ -154,6 +160,10 @@ class Tracer {
     std::optional<QuickRings> quick_;
     std::vector<cw_event_leave_quick> quick_pending_;  // read, in send order, not yet handed on
     bool quick_busy_ = false;  // a ring was a quarter full at the last drain's read
+    // The opener table (opener_table.h), mapped until destruction: read for the final report.
+    void* openers_area_ = nullptr;
+    size_t openers_area_bytes_ = 0;
+    std::optional<OpenerTable> openers_;
     ProgramPlan plan_;
 };
 

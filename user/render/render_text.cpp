@@ -107,9 +107,9 @@ std::string lost_warning(const Layout& L, const Stats& st) {
     // Why openers went unrecorded, and what to do about it: their sockets show no opening path.
     if (st.origin_map_full && st.origin_map_entries)
         text += ". " + plural(st.origin_map_full, "opener", "openers") +
-                " not recorded: the opener map was full at its " +
+                " not recorded: no room for them in the opener map (" +
                 thousands(st.origin_map_entries) +
-                " entries (CWTRACE_ORIGIN_MAP_ENTRIES raises it); their sockets show no "
+                " entries; CWTRACE_ORIGIN_MAP_ENTRIES raises it); their sockets show no "
                 "opening path";
     text += stacks_lost_why(st);
     return L.paint(L.wrap("", "         ", split_words(text)), Paint::Warning);

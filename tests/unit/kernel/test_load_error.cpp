@@ -81,6 +81,10 @@ TEST(LoadError, OnlyTheOpenerMapRefusedMemoryIsRetriedSmaller) {
     EXPECT_TRUE(opener_map_refused_memory(log));
     log.error = -EPERM;
     EXPECT_FALSE(opener_map_refused_memory(log));
+    LoadLog table =
+        log_of({"libbpf: map 'opener_table': failed to create: Cannot allocate memory(-12)"});
+    table.error = -ENOMEM;
+    EXPECT_TRUE(opener_map_refused_memory(table));
     LoadLog events =
         log_of({"libbpf: map 'events': failed to create: Cannot allocate memory(-12)"});
     events.error = -ENOMEM;

@@ -165,3 +165,13 @@ TEST(OpenerMapSizes, ShrunkWarningNamesBothSizesAndTheRefusal) {
 
 }  // namespace
 }  // namespace cwtrace
+
+// Whole buckets of CW_OPENER_WAYS, at least the openers asked for, one bucket at the least.
+TEST(OpenerBuckets, WholeBucketsHoldingAtLeastTheEntries) {
+    for (uint32_t entries : {1u, 6u, 7u, 8u, 64u, 262'144u, 4'194'304u}) {
+        const uint64_t ways = uint64_t{cwtrace::opener_buckets(entries)} * CW_OPENER_WAYS;
+        EXPECT_GE(ways, entries) << entries;
+        EXPECT_LT(ways, uint64_t{entries} + CW_OPENER_WAYS) << entries;
+    }
+    EXPECT_EQ(cwtrace::opener_buckets(0xffffffffu), 0xffffffffu / CW_OPENER_WAYS + 1);
+}
