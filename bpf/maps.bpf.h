@@ -63,6 +63,16 @@ struct {
     __type(value, struct cw_opener_bucket);
 } opener_table SEC(".maps");
 
+/* Entries the opener table holds per window of CW_OPENER_WINDOW_BUCKETS buckets, counted per CPU
+ * (+1 where one is inserted, -1 where one is deleted: only their sum means anything). Userspace
+ * sizes it to the table's windows. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __s64);
+} opener_window_use SEC(".maps");
+
 /* Deduplicates opening stacks: a path opening 100,000 sockets is stored once. No
  * BPF_F_REUSE_STACKID: an id, once given, never changes meaning, so a socket can never be
  * shown with another socket's stack; a hash collision is counted as a lost stack instead. */

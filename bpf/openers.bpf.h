@@ -25,6 +25,7 @@ struct opener_slot {
     struct cw_origin_entry* entry; /* NULL: none */
     __u64* key;
     __u64* spilled; /* in its second choice: the first one's count, else NULL */
+    __u32 index;    /* its bucket's */
 };
 
 /* Whether the table is used: by the programs with bpf_loop() (5.17+, which have the atomics a
@@ -41,11 +42,19 @@ static __always_inline bool opener_table_used(const bool recent) {
 /* Bucket `choice` (0, 1) of `sk`: the high half of a product with an odd constant, scaled to the
  * bucket count (any count, no power of two needed). Socket addresses are slab objects whose low
  * bits repeat; the product mixes the bits above them into its high half. */
-static __always_inline struct cw_opener_bucket* opener_bucket(__u64 sk, int choice) {
+static __always_inline struct cw_opener_bucket* opener_bucket(__u64 sk, int choice, __u32* index) {
     __u64 mixed = sk * (choice ? 0xc2b2ae3d27d4eb4fULL : 0x9e3779b97f4a7c15ULL);
-    __u32 index = (__u32)(((mixed >> 32) * opener_buckets) >> 32);
 
-    return bpf_map_lookup_elem(&opener_table, &index);
+    *index = (__u32)(((mixed >> 32) * opener_buckets) >> 32);
+    return bpf_map_lookup_elem(&opener_table, index);
+}
+
+/* Counts an entry in or out of bucket `index`'s window (this CPU's count). */
+static __always_inline void opener_window_count(__u32 index, __s64 n) {
+    __u32 window = index / CW_OPENER_WINDOW_BUCKETS;
+    __s64* use = bpf_map_lookup_elem(&opener_window_use, &window);
+
+    if (use) *use += n;
 }
 
 /* `sk`'s way in `bucket`, -1 when it has none. */
@@ -57,24 +66,26 @@ static __always_inline int opener_way(const struct cw_opener_bucket* bucket, __u
 }
 
 static __always_inline void opener_slot_at(struct opener_slot* slot,
-                                           struct cw_opener_bucket* bucket, int way,
+                                           struct cw_opener_bucket* bucket, __u32 index, int way,
                                            __u64* spilled) {
     if (way < 0 || way >= CW_OPENER_WAYS) return;
     slot->entry = &bucket->entries[way];
     slot->key = &bucket->keys[way];
     slot->spilled = spilled;
+    slot->index = index;
 }
 
 /* `sk`'s entry in the table, in `slot` (its entry NULL when it has none). */
 static __always_inline void opener_table_find(__u64 sk, struct opener_slot* slot) {
-    struct cw_opener_bucket* first = opener_bucket(sk, 0);
+    __u32 index, second_index;
+    struct cw_opener_bucket* first = opener_bucket(sk, 0, &index);
     struct cw_opener_bucket* second;
 
     if (!first) return;
-    opener_slot_at(slot, first, opener_way(first, sk), NULL);
+    opener_slot_at(slot, first, index, opener_way(first, sk), NULL);
     if (slot->entry || !first->spilled) return;
-    second = opener_bucket(sk, 1);
-    if (second) opener_slot_at(slot, second, opener_way(second, sk), &first->spilled);
+    second = opener_bucket(sk, 1, &second_index);
+    if (second) opener_slot_at(slot, second, second_index, opener_way(second, sk), &first->spilled);
 }
 
 /* A free way of `bucket` claimed for `sk` (its key then says it is being written), -1: none. */
@@ -91,32 +102,38 @@ static __always_inline int opener_claim(struct cw_opener_bucket* bucket, __u64 s
  * program run it did not make), else in a free way of its first bucket, else of its second.
  * Returns 0, or -1 when both are full. */
 static __always_inline int opener_table_store(__u64 sk, const struct cw_origin_entry* entry) {
-    struct cw_opener_bucket *first = opener_bucket(sk, 0), *second = NULL, *bucket;
+    __u32 first_index, second_index = 0, index;
+    struct cw_opener_bucket *first = opener_bucket(sk, 0, &first_index), *second = NULL, *bucket;
     int way;
 
     if (!first) return -1;
     bucket = first;
+    index = first_index;
     way = opener_way(first, sk);
     if (way < 0 && first->spilled) {
-        second = opener_bucket(sk, 1);
+        second = opener_bucket(sk, 1, &second_index);
         if (second) {
             bucket = second;
+            index = second_index;
             way = opener_way(second, sk);
         }
     }
     if (way >= 0) {
-        /* A stale entry of this socket's address: nothing else reads it while it is opened. */
+        /* A stale entry of this socket's address (counted when it was stored): nothing else
+         * reads it while it is opened. */
         if (way >= CW_OPENER_WAYS) return -1;
         bucket->keys[way] = sk | CW_OPENER_WRITING;
     } else {
         bucket = first;
+        index = first_index;
         way = opener_claim(first, sk);
         if (way < 0) {
-            second = second ?: opener_bucket(sk, 1);
+            second = second ?: opener_bucket(sk, 1, &second_index);
             if (!second) return -1;
             /* Counted before the key is claimed: a lookup that can find it looks there. */
             __sync_fetch_and_add(&first->spilled, 1);
             bucket = second;
+            index = second_index;
             way = opener_claim(second, sk);
             if (way < 0) {
                 __sync_fetch_and_add(&first->spilled, -1);
@@ -124,6 +141,7 @@ static __always_inline int opener_table_store(__u64 sk, const struct cw_origin_e
             }
         }
         if (way >= CW_OPENER_WAYS) return -1;
+        opener_window_count(index, 1);
     }
     bucket->generations[way]++;
     asm volatile("" ::: "memory");
@@ -141,6 +159,7 @@ static __always_inline void opener_table_free(const struct opener_slot* slot) {
     if (!slot->entry) return;
     *slot->key = 0;
     if (slot->spilled) __sync_fetch_and_add(slot->spilled, -1);
+    opener_window_count(slot->index, -1);
 }
 
 /* `sk`'s opener entry, NULL when none was recorded; `slot` says where, for opener_forget(). */
@@ -149,6 +168,7 @@ static __always_inline struct cw_origin_entry* opener_find(__u64 sk, struct open
     slot->entry = NULL;
     slot->key = NULL;
     slot->spilled = NULL;
+    slot->index = 0;
     if (opener_table_used(recent))
         opener_table_find(sk, slot);
     else

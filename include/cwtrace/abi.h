@@ -295,6 +295,9 @@ struct cw_origin_entry {
  * then counts in `spilled` (lookups look there only while it is not 0). Userspace maps the table
  * read-only. A bucket is 1 KiB, its keys on a cache line of their own. */
 #define CW_OPENER_WAYS 7
+/* Buckets a window of the table holds (4 MiB): the programs count each window's entries per CPU
+ * (opener_window_use), so that a read maps only the windows that hold some. */
+#define CW_OPENER_WINDOW_BUCKETS 4096
 #define CW_OPENER_WRITING 1ULL /* in a key's low bit: the entry is being written */
 struct cw_opener_bucket {
     __u64 keys[CW_OPENER_WAYS]; /* struct sock address; 0: free; | CW_OPENER_WRITING */

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <numeric>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -161,6 +162,9 @@ void size_openers(cwtrace_bpf& skel, ProgramVariant variant, uint32_t entries) {
     if (variant != ProgramVariant::Compat) {
         const uint32_t buckets = opener_buckets(entries);
         bpf_map__set_max_entries(skel.maps.opener_table, buckets);
+        bpf_map__set_max_entries(
+            skel.maps.opener_window_use,
+            (buckets + CW_OPENER_WINDOW_BUCKETS - 1) / CW_OPENER_WINDOW_BUCKETS);
         skel.rodata->opener_buckets = buckets;
         bpf_map__set_max_entries(skel.maps.origins, 1);
         return;
@@ -294,14 +298,45 @@ Result<void> Tracer::map_quick_rings() {
 Result<void> Tracer::map_opener_table() {
     const uint32_t buckets = skel_->rodata->opener_buckets;
     if (!buckets) return Ok{};
-    const size_t bytes = size_t{buckets} * sizeof(cw_opener_bucket);
+    // Once now, so that a table that cannot be read says so at start, not in a report.
+    const size_t bytes =
+        size_t{std::min<uint32_t>(buckets, CW_OPENER_WINDOW_BUCKETS)} * sizeof(cw_opener_bucket);
     void* area =
         mmap(nullptr, bytes, PROT_READ, MAP_SHARED, bpf_map__fd(skel_->maps.opener_table), 0);
     if (area == MAP_FAILED) return load_error("opener table setup", errno);
-    openers_area_ = area;
-    openers_area_bytes_ = bytes;
-    openers_.emplace(std::span(static_cast<const std::byte*>(area), bytes), buckets);
+    munmap(area, bytes);
+    opener_buckets_ = buckets;
     return Ok{};
+}
+
+bool Tracer::read_opener_table(const std::function<bool(const OpenerTable&)>& each) const {
+    const int fd = bpf_map__fd(skel_->maps.opener_table);
+    const int ncpus = libbpf_num_possible_cpus();
+    std::vector<int64_t> use(ncpus > 0 ? ncpus : 1);
+    for (uint32_t first = 0; first < opener_buckets_; first += CW_OPENER_WINDOW_BUCKETS) {
+        // A window whose entries the programs counted out as often as in holds none: not mapped
+        // (mapping one costs its pages' page-table entries, 1,024 of them).
+        const uint32_t window = first / CW_OPENER_WINDOW_BUCKETS;
+        if (bpf_map__lookup_elem(skel_->maps.opener_window_use, &window, sizeof window, use.data(),
+                                 use.size() * sizeof(int64_t), 0) == 0 &&
+            std::accumulate(use.begin(), use.end(), int64_t{0}) <= 0)
+            continue;
+        const uint32_t buckets =
+            std::min<uint32_t>(CW_OPENER_WINDOW_BUCKETS, opener_buckets_ - first);
+        const size_t bytes = size_t{buckets} * sizeof(cw_opener_bucket);
+        // A window starts on a page: 4 MiB windows of 1 KiB buckets.
+        const off_t offset = off_t(first) * off_t(sizeof(cw_opener_bucket));
+        void* area = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, offset);
+        if (area == MAP_FAILED) {
+            spdlog::debug("mapping the opener table at {}: {}", offset, std::strerror(errno));
+            return false;
+        }
+        const bool more =
+            each(OpenerTable(std::span(static_cast<const std::byte*>(area), bytes), buckets));
+        munmap(area, bytes);
+        if (!more) break;
+    }
+    return true;
 }
 
 // Attached the way libbpf would (a perf event per tracepoint, cpu 0, any pid; a raw tracepoint
@@ -353,8 +388,6 @@ Result<void> Tracer::attach(const std::string& tracefs) {
 Tracer::~Tracer() {
     free_rings();
     detach();
-    openers_.reset();
-    if (openers_area_) munmap(openers_area_, openers_area_bytes_);
     cwtrace_bpf__destroy(skel_);  // closes every map
 }
 
@@ -382,10 +415,16 @@ void Tracer::finish() {
     ring_buffer__consume(events_);
     deliver_quick_until(UINT64_MAX);
     deliver_copies_until(UINT64_MAX);
-    if (openers_) {
-        const OpenerTable::Census held = openers_->census();
+    if (opener_buckets_) {
+        OpenerTable::Census held;
+        read_opener_table([&](const OpenerTable& window) {
+            const OpenerTable::Census part = window.census();
+            held.entries += part.entries;
+            held.spilled += part.spilled;
+            return true;
+        });
         spdlog::debug("opener table: {} of {} entries in use, {} of them in their second bucket",
-                      thousands(held.entries), thousands(openers_->ways()),
+                      thousands(held.entries), thousands(opener_entries()),
                       thousands(held.spilled));
     }
     if (quick_) {
@@ -546,7 +585,9 @@ KernelCounters Tracer::counters() const {
 }
 
 uint32_t Tracer::opener_entries() const {
-    if (openers_) return static_cast<uint32_t>(openers_->ways());
+    if (opener_buckets_)
+        return static_cast<uint32_t>(
+            std::min<uint64_t>(uint64_t{opener_buckets_} * CW_OPENER_WAYS, UINT32_MAX));
     return bpf_map__max_entries(skel_->maps.origins);
 }
 
@@ -632,10 +673,11 @@ bool Tracer::for_each_close_wait(const OpenerVisit& visit,
 }
 
 bool Tracer::for_each_opener(const OpenerVisit& visit, const std::function<bool()>& stop) const {
-    if (openers_) {
-        openers_->for_each(visit, stop);
-        return true;
-    }
+    if (opener_buckets_)
+        return read_opener_table([&](const OpenerTable& window) {
+            window.for_each(visit);
+            return !(stop && stop());
+        });
     // In batches, a few hundred kB whatever the map holds; a batch ends at a bucket's end.
     constexpr uint32_t kBatch = 4096;
     const int fd = bpf_map__fd(skel_->maps.origins);

@@ -138,8 +138,12 @@ class Tracer {
     void detach();
     // Maps the quick-leave rings (after load).
     Result<void> map_quick_rings();
-    // Maps the opener table read-only (after load), when the programs keep openers there.
+    // Checks that the opener table maps (after load), when the programs keep openers there.
     Result<void> map_opener_table();
+    // Calls `each` with the opener table a window at a time, mapped read-only while it runs
+    // (mapped whole, the table's pages, already the kernel's memory, would count in cwtrace's
+    // RSS: 150 MB at a million entries), until it returns false. False if a window would not map.
+    bool read_opener_table(const std::function<bool(const OpenerTable&)>& each) const;
     // Unmaps the rings and closes their epoll set (at finish(), or at destruction).
     void free_rings();
 
@@ -159,11 +163,8 @@ class Tracer {
     size_t quick_area_bytes_ = 0;
     std::optional<QuickRings> quick_;
     std::vector<cw_event_leave_quick> quick_pending_;  // read, in send order, not yet handed on
-    bool quick_busy_ = false;  // a ring was a quarter full at the last drain's read
-    // The opener table (opener_table.h), mapped until destruction: read for the final report.
-    void* openers_area_ = nullptr;
-    size_t openers_area_bytes_ = 0;
-    std::optional<OpenerTable> openers_;
+    bool quick_busy_ = false;      // a ring was a quarter full at the last drain's read
+    uint32_t opener_buckets_ = 0;  // the opener table's (opener_table.h); 0: none
     ProgramPlan plan_;
 };
 
