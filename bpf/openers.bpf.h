@@ -49,12 +49,14 @@ static __always_inline struct cw_opener_bucket* opener_bucket(__u64 sk, int choi
     return bpf_map_lookup_elem(&opener_table, index);
 }
 
-/* Counts an entry in or out of bucket `index`'s window (this CPU's count). */
+/* Counts an entry in or out of bucket `index`'s window (this CPU's count). Atomic although no
+ * other CPU writes it: a program in softirq (a leave's delete) may run between the load and the
+ * store of accept()'s insert on this CPU, and a count lost so would hide a window from reads. */
 static __always_inline void opener_window_count(__u32 index, __s64 n) {
     __u32 window = index / CW_OPENER_WINDOW_BUCKETS;
     __s64* use = bpf_map_lookup_elem(&opener_window_use, &window);
 
-    if (use) *use += n;
+    if (use) __sync_fetch_and_add(use, n);
 }
 
 /* `sk`'s way in `bucket`, -1 when it has none. */

@@ -315,9 +315,11 @@ bool Tracer::read_opener_table(const std::function<bool(const OpenerTable&)>& ea
     std::vector<int64_t> use(ncpus > 0 ? ncpus : 1);
     for (uint32_t first = 0; first < opener_buckets_; first += CW_OPENER_WINDOW_BUCKETS) {
         // A window whose entries the programs counted out as often as in holds none: not mapped
-        // (mapping one costs its pages' page-table entries, 1,024 of them).
+        // (mapping one costs its pages' page-table entries, 1,024 of them). Once tracing has
+        // ended, every window is read: the final report trusts no count.
         const uint32_t window = first / CW_OPENER_WINDOW_BUCKETS;
-        if (bpf_map__lookup_elem(skel_->maps.opener_window_use, &window, sizeof window, use.data(),
+        if (events_ &&
+            bpf_map__lookup_elem(skel_->maps.opener_window_use, &window, sizeof window, use.data(),
                                  use.size() * sizeof(int64_t), 0) == 0 &&
             std::accumulate(use.begin(), use.end(), int64_t{0}) <= 0)
             continue;
