@@ -25,17 +25,14 @@ bool copy_entry(const cw_opener_bucket& b, int way, uint64_t& key, cw_origin_ent
     return load(b.keys[way]) == key && load(b.generations[way]) == generation;
 }
 
-constexpr uint32_t kStopEvery = 4096;  // buckets between two questions to `stop` (4 MiB)
-
 }  // namespace
 
 OpenerTable::OpenerTable(std::span<const std::byte> area, uint32_t buckets)
     : area_(area), buckets_(area.size() / sizeof(cw_opener_bucket) >= buckets ? buckets : 0) {}
 
-void OpenerTable::for_each(const Visit& visit, const std::function<bool()>& stop) const {
+void OpenerTable::for_each(const Visit& visit) const {
     const auto* table = reinterpret_cast<const cw_opener_bucket*>(area_.data());
     for (uint32_t b = 0; b < buckets_; ++b) {
-        if (stop && b % kStopEvery == kStopEvery - 1 && stop()) return;
         for (int way = 0; way < CW_OPENER_WAYS; ++way) {
             uint64_t key;
             cw_origin_entry entry;

@@ -22,9 +22,8 @@ class OpenerTable {
     // that).
     OpenerTable(std::span<const std::byte> area, uint32_t buckets);
 
-    // Calls `visit` with every entry written whole, bucket by bucket; stops early when `stop`
-    // says so (asked every few thousand buckets).
-    void for_each(const Visit& visit, const std::function<bool()>& stop = {}) const;
+    // Calls `visit` with every entry written whole, bucket by bucket.
+    void for_each(const Visit& visit) const;
 
     // What the table holds now: entries, and how many of those are in their second bucket (the
     // buckets' own count of them). With every traced socket closed, both are 0: an entry left is
@@ -36,8 +35,6 @@ class OpenerTable {
     Census census() const;
 
     uint32_t buckets() const { return buckets_; }
-    // Entries it holds when full (a few fewer may fit: an entry goes to one of two buckets).
-    uint64_t ways() const { return uint64_t{buckets_} * CW_OPENER_WAYS; }
 
   private:
     std::span<const std::byte> area_;
