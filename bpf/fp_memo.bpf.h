@@ -7,7 +7,9 @@
  * opening's cost. Their answers follow from the registers, the address space and the words they
  * read: an opening whose words hold what an earlier one's held, at the same registers, takes
  * that one's stack id and caller after one read of the stack and a compare (memo_holds(), as
- * dwarf mode's memo does). The registers are read as x86-64's; elsewhere every opening walks.
+ * dwarf mode's memo does); one where only the words the caller search passed over differ takes
+ * the stack id and searches for its caller alone (fp_search_caller()). The registers are read
+ * as x86-64's; elsewhere every opening walks.
  */
 #pragma once
 
@@ -118,14 +120,43 @@ static __always_inline bool fp_memoizable(struct task_struct* task, struct pt_re
     return !bpf_core_field_exists(task->utask) || !KREAD(recent, task, utask);
 }
 
-/* Whether `memo`, of this generation, process and address space, holds in this stack. */
-static __always_inline bool fp_memo_holds(struct fp_memo* memo, const struct user_state* state,
-                                          __u64 task_start_ns, __u32 generation,
-                                          const bool recent) {
+/* How much of a memo holds in an opening's stack: nothing, the walk (its stack id), or the walk
+ * and the caller search (its caller too). The caller search's words apart: a syscall wrapper
+ * keeps its arguments (a descriptor among them) in the words it passes over, so the walk holds
+ * for many more openings than its caller. */
+enum fp_memo_match {
+    FP_MEMO_NONE = 0,
+    FP_MEMO_WALK = 1,
+    FP_MEMO_WHOLE = 2,
+};
+
+_Static_assert(FP_MEMO_CALLER_WORDS == CW_LEAF_CALLER_WORDS, "a memo holds every word searched");
+
+/* Whether the caller search's words hold, in the stack memo_holds() read from sp into the
+ * per-CPU scratch (span bytes, which cover them: fp_walk_and_memoize()). */
+static __always_inline bool fp_caller_words_hold(const struct fp_memo* memo) {
+    struct memo_scratch* scratch;
+    __u32 zero = 0;
+
+    scratch = bpf_map_lookup_elem(&memo_scratch, &zero);
+    if (!scratch || memo->stack.span < memo->caller_words_used * sizeof(__u64)) return false;
+#pragma unroll
+    for (__u32 i = 0; i < FP_MEMO_CALLER_WORDS; i++) {
+        if (i >= memo->caller_words_used) break;
+        if (*(__u64*)(scratch->bytes + i * sizeof(__u64)) != memo->caller_words[i]) return false;
+    }
+    return true;
+}
+
+/* How much of `memo`, of this generation, process and address space, holds in this stack. */
+static __always_inline enum fp_memo_match fp_memo_holds(struct fp_memo* memo,
+                                                        const struct user_state* state,
+                                                        __u64 task_start_ns, __u32 generation,
+                                                        const bool recent) {
     if (memo->generation != generation || memo->stack.task_start_ns != task_start_ns ||
-        memo->stack.mm != state->mm || !memo->stack.words ||
+        memo->stack.mm != state->mm || !memo->caller_words_used ||
         !memo_holds(&memo->stack, state->key.sp, recent))
-        return false;
+        return FP_MEMO_NONE;
 #pragma unroll
     for (__u32 k = 0; k < FP_MEMO_FAR_FRAMES; k++) {
         __u64 words[2];
@@ -133,9 +164,43 @@ static __always_inline bool fp_memo_holds(struct fp_memo* memo, const struct use
         if (k >= memo->far_frames) break;
         if (bpf_probe_read_user(words, sizeof(words), (const void*)memo->far_at[k]) ||
             words[0] != memo->far_words[k][0] || words[1] != memo->far_words[k][1])
-            return false;
+            return FP_MEMO_NONE;
     }
-    return true;
+    return fp_caller_words_hold(memo) ? FP_MEMO_WHOLE : FP_MEMO_WALK;
+}
+
+/* The caller of an opening whose walk a memo answered: an earlier search's on this CPU when the
+ * words it read hold (same process, address space and registers), else searched again. */
+static __always_inline __u64 fp_search_caller(const struct user_state* state, __u64 task_start_ns,
+                                              const bool recent) {
+    __u64 words[CW_LEAF_CALLER_WORDS], sp = state->key.sp, ip = state->key.ip, caller;
+    __u32 index = (__u32)(ip ^ (sp >> 4)) & (FP_CALLERS - 1), inspected;
+    struct fp_caller* known;
+    bool holds = true;
+
+    if (bpf_probe_read_user(words, sizeof(words), (const void*)sp)) return cw_leaf_caller(sp, ip);
+    known = bpf_map_lookup_elem(&fp_callers, &index);
+    if (known && known->words_used && known->ip == ip && known->sp == sp &&
+        known->mm == state->mm && known->task_start_ns == task_start_ns) {
+#pragma unroll
+        for (__u32 i = 0; i < CW_LEAF_CALLER_WORDS; i++) {
+            if (i >= known->words_used) break;
+            if (words[i] != known->words[i]) holds = false;
+        }
+        if (holds) return known->leaf_caller;
+    }
+    caller = leaf_caller_in(words, sp, ip, &inspected, recent);
+    count(CW_CNT_FP_MEMO_CALLER_SEARCHES);
+    if (!known) return caller;
+    known->task_start_ns = task_start_ns;
+    known->mm = state->mm;
+    known->ip = ip;
+    known->sp = sp;
+#pragma unroll
+    for (__u32 i = 0; i < CW_LEAF_CALLER_WORDS; i++) known->words[i] = words[i];
+    known->leaf_caller = caller;
+    known->words_used = inspected;
+    return caller;
 }
 
 /* The kernel's walk and the caller search, each noting what it read in the per-CPU memo, which
@@ -148,16 +213,14 @@ static __always_inline void fp_walk_and_memoize(void* ctx, struct cw_origin* ori
     struct fp_memo* memo;
     __u32 zero = 0, inspected;
 
-    origin->leaf_caller = leaf_caller_of(state->key.sp, state->key.ip, words, &inspected);
+    origin->leaf_caller = leaf_caller_of(state->key.sp, state->key.ip, words, &inspected, recent);
     memo = bpf_map_lookup_elem(&fp_memo_scratch, &zero);
     if (memo) {
-        /* The caller search's words first: constant indices. */
 #pragma unroll
-        for (__u32 i = 0; i < CW_LEAF_CALLER_WORDS; i++) {
-            memo->stack.offsets[i] = i * sizeof(__u64);
-            memo->stack.values[i] = words[i];
-        }
-        memo->stack.words = inspected;
+        for (__u32 i = 0; i < CW_LEAF_CALLER_WORDS; i++) memo->caller_words[i] = words[i];
+        memo->caller_words_used = inspected;
+        /* The read that compares the walk's words takes the search's too. */
+        memo->stack.words = 0;
         memo->stack.span = inspected * sizeof(__u64);
         memo->far_frames = 0;
         walk.memo = memo;
@@ -183,7 +246,7 @@ static __always_inline void fp_walk_and_memoize(void* ctx, struct cw_origin* ori
     memo->generation = generation;
     memo->retry_in = 0;
     if (!walk.ended || origin->user_stack_id < 0) {
-        memo->stack.words = 0; /* answers nothing: spares the next few openings the walk */
+        memo->caller_words_used = 0; /* answers nothing: spares the next few openings the walk */
         memo->retry_in = FP_MEMO_RETRY_IN;
     }
     bpf_map_update_elem(&fp_memos, &state->key, memo, BPF_ANY);
@@ -197,6 +260,7 @@ static __always_inline void fp_user_stack(void* ctx, struct task_struct* task, s
                                           struct cw_origin* origin, const struct user_state* state,
                                           __u32 generation, const bool recent) {
 #if defined(__TARGET_ARCH_x86)
+    enum fp_memo_match match;
     struct fp_memo* memo;
 
     if (!fp_memoizable(task, regs, recent)) {
@@ -204,14 +268,19 @@ static __always_inline void fp_user_stack(void* ctx, struct task_struct* task, s
         return;
     }
     memo = bpf_map_lookup_elem(&fp_memos, &state->key);
-    if (memo && fp_memo_holds(memo, state, origin->task_start_ns, generation, recent)) {
+    match =
+        memo ? fp_memo_holds(memo, state, origin->task_start_ns, generation, recent) : FP_MEMO_NONE;
+    if (match != FP_MEMO_NONE) {
         origin->user_stack_id = memo->user_stack_id;
         origin->leaf_caller = memo->leaf_caller;
         count(CW_CNT_FP_MEMO_HITS);
+        /* The walk holds, not its caller search's words: the search alone. */
+        if (match == FP_MEMO_WALK)
+            origin->leaf_caller = fp_search_caller(state, origin->task_start_ns, recent);
         return;
     }
     count(CW_CNT_FP_MEMO_MISSES);
-    if (memo && !memo->stack.words && memo->retry_in && memo->generation == generation &&
+    if (memo && !memo->caller_words_used && memo->retry_in && memo->generation == generation &&
         memo->stack.task_start_ns == origin->task_start_ns) {
         memo->retry_in--; /* racing CPUs may lose a step: a retry comes a little later */
         walk_user_stack(ctx, origin, regs, recent);

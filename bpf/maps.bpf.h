@@ -213,22 +213,49 @@ struct {
 } memo_scratch SEC(".maps");
 
 /* Frame-pointer mode: what an opening's user stack was found to be (fp_memo.bpf.h), by the
- * registers it was walked from, as unwind_memos in dwarf mode. The stack words the walk and the
- * caller search read within CW_MAX_USER_STACK_BYTES of sp are kept as a dwarf memo's are; frames
- * read elsewhere (code without frame pointers leaves any pointer in rbp), up to a few, by address.
- * A record that a walk could not be memoized (stack.words 0) spares the next few openings of the
- * same registers that walk: `retry_in` of them take the kernel's walk alone. */
+ * registers it was walked from, as unwind_memos in dwarf mode. The stack words the walk read
+ * within CW_MAX_USER_STACK_BYTES of sp are kept as a dwarf memo's are; frames read elsewhere
+ * (code without frame pointers leaves any pointer in rbp), up to a few, by address; the caller
+ * search's words apart, as they answer only for the caller. A record that a walk could not be
+ * memoized (caller_words_used 0) spares the next few openings of the same registers that walk:
+ * `retry_in` of them take the kernel's walk alone. */
 #define FP_MEMO_FAR_FRAMES 4
+#define FP_MEMO_CALLER_WORDS 8 /* CW_LEAF_CALLER_WORDS (fp_memo.bpf.h checks) */
 struct fp_memo {
-    struct cw_unwind_memo stack;            /* process, address space, words (unwound_id unused) */
-    __u64 far_at[FP_MEMO_FAR_FRAMES];       /* frames read outside the stack words: where, */
-    __u64 far_words[FP_MEMO_FAR_FRAMES][2]; /* and what they held (next frame, return address) */
-    __u64 leaf_caller;                      /* the origin's leaf_caller */
-    __s32 user_stack_id;                    /* the origin's user_stack_id */
+    struct cw_unwind_memo stack;              /* process, address space, the walk's words near sp */
+    __u64 far_at[FP_MEMO_FAR_FRAMES];         /* frames read outside the stack words: where, */
+    __u64 far_words[FP_MEMO_FAR_FRAMES][2];   /* and what they held (next frame, return address) */
+    __u64 caller_words[FP_MEMO_CALLER_WORDS]; /* the caller search's words from sp */
+    __u64 leaf_caller;                        /* the origin's leaf_caller */
+    __s32 user_stack_id;                      /* the origin's user_stack_id */
     __u32 far_frames;
     __u32 generation; /* stack_generation when the walk began: an older one may name a deleted id */
     __u32 retry_in;   /* no memo: openings left before walking again */
+    __u32 caller_words_used; /* of caller_words, those the caller follows from; 0: no memo */
+    __u32 pad;
 };
+
+/* Frame-pointer mode: the caller searches of openings whose walk a memo answered but not their
+ * caller (the words the search passed over differed: a syscall wrapper keeps its arguments
+ * there, a descriptor among them), a few per CPU by registers. Only openings, in process
+ * context and never nested in one another on a CPU, use them: no lock. */
+#define FP_CALLERS 4
+struct fp_caller {
+    __u64 task_start_ns;               /* the process, */
+    __u64 mm;                          /* its address space, */
+    __u64 ip, sp;                      /* and the registers of the search, */
+    __u64 words[FP_MEMO_CALLER_WORDS]; /* the words it read, */
+    __u64 leaf_caller;                 /* and its answer, */
+    __u32 words_used;                  /* which followed from these many words; 0: none */
+    __u32 pad;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, FP_CALLERS);
+    __type(key, __u32);
+    __type(value, struct fp_caller);
+} fp_callers SEC(".maps");
 
 /* Bumped by userspace after it deleted stack ids from `stacks` (user/kernel/stack_recycler.h):
  * a memo of an earlier generation may name a deleted id, which a later stack may take, so it

@@ -32,16 +32,30 @@ static __always_inline struct pt_regs* user_regs(struct task_struct* task, const
 /* A word pointing this near the stack pointer points into the stack, which holds no code. */
 #define STACK_NEAR (1 << 20)
 
-/* cw_leaf_caller() with the CW_LEAF_CALLER_WORDS words above `sp` read in one go (a read per
- * word was most of a frame-pointer mode opening's cost) into `words`, and the words no return
- * address can be passed over without reading the code before them. `*inspected`: how many of
- * those words the answer follows from (the search stops at the first caller), 0 when the one
- * read failed (the stack's top within those words): then word by word as cw_leaf_caller() does. */
-static __always_inline __u64 leaf_caller_of(__u64 sp, __u64 ip, __u64 words[CW_LEAF_CALLER_WORDS],
-                                            __u32* inspected) {
-    *inspected = 0;
-    if (bpf_probe_read_user(words, CW_LEAF_CALLER_WORDS * sizeof(__u64), (const void*)sp))
-        return cw_leaf_caller(sp, ip);
+/* bpf_find_vma()'s callback: whether a mapping was found is all that is asked, which its return
+ * value tells. */
+static long any_vma(struct task_struct* task, struct vm_area_struct* vma, void* ctx) {
+    (void)task;
+    (void)vma;
+    (void)ctx;
+    return 0;
+}
+
+/* Whether nothing is mapped at `addr` in the current task's address space (5.17+): a read there
+ * faults, which costs microseconds on some VMs (an exception each; a descriptor kept on the
+ * stack is such a word), where looking costs a tree walk. Not known (false) while the lock on
+ * the address space is held for writing: the read then tells. */
+static __always_inline bool unmapped_user_address(__u64 addr, const bool recent) {
+    if (!recent) return false;
+    return bpf_find_vma(bpf_get_current_task_btf(), addr, any_vma, NULL, 0) == -2 /* ENOENT */;
+}
+
+/* cw_leaf_caller() over the CW_LEAF_CALLER_WORDS words above `sp`, read already (`words`),
+ * passing over without reading the code before them the words no return address can be.
+ * `*inspected`: how many of those words the answer follows from (the search stops at the first
+ * caller). */
+static __always_inline __u64 leaf_caller_in(const __u64 words[CW_LEAF_CALLER_WORDS], __u64 sp,
+                                            __u64 ip, __u32* inspected, const bool recent) {
     *inspected = CW_LEAF_CALLER_WORDS;
     /* Unrolled: constant offsets into the array, as older verifiers want on the stack. */
 #pragma unroll
@@ -49,12 +63,24 @@ static __always_inline __u64 leaf_caller_of(__u64 sp, __u64 ip, __u64 words[CW_L
         __u64 word = words[i];
 
         if (word < USER_CODE_MIN || word - sp < STACK_NEAR || sp - word < STACK_NEAR) continue;
+        if (unmapped_user_address(word - CW_CALL_WINDOW, recent)) continue;
         if (cw_calls_current_function(word, ip, i == 0)) {
             *inspected = i + 1;
             return word;
         }
     }
     return 0;
+}
+
+/* leaf_caller_in() with the words read in one go (a read per word was most of a frame-pointer
+ * mode opening's cost) into `words`; `*inspected` 0 when that read failed (the stack's top
+ * within those words): then word by word as cw_leaf_caller() does. */
+static __always_inline __u64 leaf_caller_of(__u64 sp, __u64 ip, __u64 words[CW_LEAF_CALLER_WORDS],
+                                            __u32* inspected, const bool recent) {
+    *inspected = 0;
+    if (bpf_probe_read_user(words, CW_LEAF_CALLER_WORDS * sizeof(__u64), (const void*)sp))
+        return cw_leaf_caller(sp, ip);
+    return leaf_caller_in(words, sp, ip, inspected, recent);
 }
 #endif
 
@@ -66,8 +92,8 @@ static __always_inline __u64 user_leaf_caller(struct pt_regs* regs, const bool r
     __u64 words[CW_LEAF_CALLER_WORDS];
     __u32 inspected;
 
-    if (recent) return leaf_caller_of(PT_REGS_SP(regs), PT_REGS_IP(regs), words, &inspected);
-    return leaf_caller_of(PT_REGS_SP_CORE(regs), PT_REGS_IP_CORE(regs), words, &inspected);
+    if (recent) return leaf_caller_of(PT_REGS_SP(regs), PT_REGS_IP(regs), words, &inspected, true);
+    return leaf_caller_of(PT_REGS_SP_CORE(regs), PT_REGS_IP_CORE(regs), words, &inspected, false);
 #else
     (void)regs; /* the return address is in a register (lr), not on the stack */
     (void)recent;

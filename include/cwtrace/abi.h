@@ -401,6 +401,8 @@ enum cw_counter {
     CW_CNT_FP_MEMO_HITS,         /* fp mode: openings matched to an earlier frame-pointer walk
                                     (its stack id and caller reused; not a loss) */
     CW_CNT_FP_MEMO_MISSES,       /* fp mode: openings walked (no memo, or one that differed) */
+    CW_CNT_FP_MEMO_CALLER_SEARCHES, /* fp mode: of the matched openings, those whose caller was
+                                       searched again (the words it passed over differed) */
     CW_CNT_MAX,
 };
 

@@ -22,16 +22,18 @@ using json = nlohmann::json;
 namespace {
 
 struct MemoCounts {
-    unsigned long matched = 0, walked = 0;
+    unsigned long matched = 0, walked = 0, searched = 0;
 };
 
-// From cwtrace -v's "frame-pointer memo: M openings matched, W walked".
+// From cwtrace -v's "frame-pointer memo: M openings matched, W walked; of the matched, S
+// searched for their caller again".
 std::optional<MemoCounts> memo_counts(const std::string& err) {
     std::smatch m;
-    if (!std::regex_search(
-            err, m, std::regex(R"(frame-pointer memo: (\d+) openings matched, (\d+) walked)")))
+    if (!std::regex_search(err, m,
+                           std::regex(R"(frame-pointer memo: (\d+) openings matched, (\d+) )"
+                                      R"(walked; of the matched, (\d+) searched)")))
         return std::nullopt;
-    return MemoCounts{std::stoul(m[1]), std::stoul(m[2])};
+    return MemoCounts{std::stoul(m[1]), std::stoul(m[2]), std::stoul(m[3])};
 }
 
 }  // namespace
@@ -75,4 +77,39 @@ TEST(FpMemo, RepeatsTakeTheWalkedStackAndTwinPathsStayApart) {
     ASSERT_TRUE(counts) << cwtrace->err();
     EXPECT_EQ(counts->matched, 6u) << cwtrace->err();
     EXPECT_EQ(counts->walked, 2u) << cwtrace->err();
+    EXPECT_EQ(counts->searched, 0u) << cwtrace->err();  // one thread: nothing differed
+}
+
+// From a second thread, glibc's connect() takes its cancellable path, which keeps the descriptor
+// in the words the caller search passes over: each leak's differ (a new descriptor each), the
+// frame-pointer walk's do not. Every leak after the first takes the walk's stack from the memo
+// and searches for its caller alone (no walk), and shows the same whole stack as the first.
+TEST(FpMemo, ADescriptorOnTheStackCostsTheCallerSearchNotTheWalk) {
+    Process peer({FX_PEER, "-l"});
+    const int port = announced_port(peer);
+    ASSERT_GT(port, 0);
+    Process client(
+        {FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "4", "-t", "crawler", "-w", "20"});
+    ASSERT_TRUE(client.wait_line("waiting", 5s)) << client.err();
+    auto cwtrace = start_cwtrace({"--min-age", "0s", "-f", "json", "--user-stacks", "fp", "--pid",
+                                  std::to_string(client.pid())});
+    if (!cwtrace) return;
+    client.signal(SIGUSR1);
+    ASSERT_TRUE(client.wait_line("ready", 10s)) << client.err();
+    const json report = stop_with_report(*cwtrace);
+
+    const auto leaked = sockets_with_port(report, "remote", port);
+    ASSERT_EQ(leaked.size(), 4u) << report.dump(1);
+    const json& first = leaked.front().at("origin").at("user_stack");
+    EXPECT_TRUE(starts_with_chain(function_names(first),
+                                  {"connect", "open_connection", "fetch_page", "crawl"}))
+        << joined(function_names(first));
+    for (const auto& s : leaked) EXPECT_EQ(s.at("origin").at("user_stack"), first);
+    EXPECT_TRUE(nothing_dropped(report.at("stats")));
+
+    const auto counts = memo_counts(cwtrace->err());
+    ASSERT_TRUE(counts) << cwtrace->err();
+    EXPECT_EQ(counts->matched, 3u) << cwtrace->err();
+    EXPECT_EQ(counts->walked, 1u) << cwtrace->err();
+    EXPECT_EQ(counts->searched, 3u) << cwtrace->err();
 }

@@ -421,8 +421,11 @@ bool Session::write(uint64_t now_ns, Format format, const Sink& sink, bool last,
             "kernel, {} openings matched there (no copy)",
             u.unwinds, u.memo_hits, u.failures, stacks_.memos_published(),
             k.counter[CW_CNT_UNWIND_MEMO_HITS]);
-        spdlog::debug("frame-pointer memo: {} openings matched, {} walked",
-                      k.counter[CW_CNT_FP_MEMO_HITS], k.counter[CW_CNT_FP_MEMO_MISSES]);
+        spdlog::debug(
+            "frame-pointer memo: {} openings matched, {} walked; of the matched, {} searched "
+            "for their caller again",
+            k.counter[CW_CNT_FP_MEMO_HITS], k.counter[CW_CNT_FP_MEMO_MISSES],
+            k.counter[CW_CNT_FP_MEMO_CALLER_SEARCHES]);
         spdlog::debug("stack copies lost: {} (dwarf mode: their ring buffer was full)",
                       k.counter[CW_CNT_USER_STACK_COPY_LOST]);
     }
