@@ -169,6 +169,27 @@ static __always_inline enum fp_memo_match fp_memo_holds(struct fp_memo* memo,
     return fp_caller_words_hold(memo) ? FP_MEMO_WHOLE : FP_MEMO_WALK;
 }
 
+/* Copies memo `from` into `to` (its stack words as memo_copy() does); false when `to` holds
+ * nothing whole. */
+static __always_inline bool fp_memo_copy(struct fp_memo* to, const struct fp_memo* from) {
+    if (!memo_copy(&to->stack, &from->stack)) return false;
+#pragma unroll
+    for (__u32 k = 0; k < FP_MEMO_FAR_FRAMES; k++) {
+        to->far_at[k] = from->far_at[k];
+        to->far_words[k][0] = from->far_words[k][0];
+        to->far_words[k][1] = from->far_words[k][1];
+    }
+#pragma unroll
+    for (__u32 i = 0; i < FP_MEMO_CALLER_WORDS; i++) to->caller_words[i] = from->caller_words[i];
+    to->leaf_caller = from->leaf_caller;
+    to->user_stack_id = from->user_stack_id;
+    to->far_frames = from->far_frames;
+    to->generation = from->generation;
+    to->retry_in = 0;
+    to->caller_words_used = from->caller_words_used;
+    return true;
+}
+
 /* The caller of an opening whose walk a memo answered: an earlier search's on this CPU when the
  * words it read hold (same process, address space and registers), else searched again. */
 static __always_inline __u64 fp_search_caller(const struct user_state* state, __u64 task_start_ns,
@@ -261,15 +282,27 @@ static __always_inline void fp_user_stack(void* ctx, struct task_struct* task, s
                                           __u32 generation, const bool recent) {
 #if defined(__TARGET_ARCH_x86)
     enum fp_memo_match match;
+    struct recent_memo* known;
     struct fp_memo* memo;
 
     if (!fp_memoizable(task, regs, recent)) {
         walk_user_stack(ctx, origin, regs, recent);
         return;
     }
-    memo = bpf_map_lookup_elem(&fp_memos, &state->key);
-    match =
-        memo ? fp_memo_holds(memo, state, origin->task_start_ns, generation, recent) : FP_MEMO_NONE;
+    known = recent_memo_of(&state->key);
+    match = known ? fp_memo_holds(&known->memo, state, origin->task_start_ns, generation, recent)
+                  : FP_MEMO_NONE;
+    if (match != FP_MEMO_NONE) {
+        memo = &known->memo;
+    } else {
+        memo = bpf_map_lookup_elem(&fp_memos, &state->key);
+        match = memo ? fp_memo_holds(memo, state, origin->task_start_ns, generation, recent)
+                     : FP_MEMO_NONE;
+        if (match != FP_MEMO_NONE) {
+            known = recent_memo_slot(&state->key);
+            if (known && fp_memo_copy(&known->memo, memo)) known->key = state->key;
+        }
+    }
     if (match != FP_MEMO_NONE) {
         origin->user_stack_id = memo->user_stack_id;
         origin->leaf_caller = memo->leaf_caller;

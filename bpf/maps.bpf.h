@@ -235,6 +235,27 @@ struct fp_memo {
     __u32 pad;
 };
 
+/* The memos this CPU matched last (dwarf mode's in `stack`, frame-pointer mode's whole), copied
+ * out of unwind_memos or fp_memos, a few by registers: an opening on a path seen here before
+ * compares its words with one of them after a look-up that costs a load (a look-up in a hash
+ * costs a hash of the key and a walk of its bucket, ~100 ns here, twice a connection). A copy
+ * stays right whatever the hash does later: a memo answers from the process, registers and words
+ * it names alone, the unwound stacks it names are never reused, and a frame-pointer memo names
+ * the stack ids of its generation. Only openings, in process context and never nested in one
+ * another on a CPU, use them: no lock. */
+#define RECENT_MEMOS 4
+struct recent_memo {
+    struct cw_unwind_memo_key key; /* sp 0: none */
+    struct fp_memo memo;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, RECENT_MEMOS);
+    __type(key, __u32);
+    __type(value, struct recent_memo);
+} recent_memos SEC(".maps");
+
 /* Frame-pointer mode: the caller searches of openings whose walk a memo answered but not their
  * caller (the words the search passed over differed: a syscall wrapper keeps its arguments
  * there, a descriptor among them), a few per CPU by registers. Only openings, in process

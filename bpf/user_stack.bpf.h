@@ -104,17 +104,78 @@ static __always_inline bool memo_holds(struct cw_unwind_memo* memo, __u64 sp, co
 }
 #endif
 
+#if defined(__TARGET_ARCH_x86)
+/* Whether `memo` answers for this opening: the same process and address space, and every word
+ * it names holding. */
+static __always_inline bool memo_answers(struct cw_unwind_memo* memo,
+                                         const struct user_state* state,
+                                         const struct cw_origin* origin, const bool recent) {
+    return memo->task_start_ns == origin->task_start_ns && memo->mm == state->mm &&
+           memo_holds(memo, state->key.sp, recent);
+}
+#endif
+
+#if defined(__TARGET_ARCH_x86)
+/* This CPU's slot in recent_memos for the registers `key` (emptied: sp 0), NULL when none. */
+static __always_inline struct recent_memo* recent_memo_slot(const struct cw_unwind_memo_key* key) {
+    __u32 index = (__u32)(key->ip ^ (key->sp >> 4)) & (RECENT_MEMOS - 1);
+    struct recent_memo* slot = bpf_map_lookup_elem(&recent_memos, &index);
+
+    if (slot) slot->key.sp = 0; /* no opening's: answers nothing until filled whole */
+    return slot;
+}
+
+/* This CPU's copy of the memo for the registers `key`, NULL when it has none. */
+static __always_inline struct recent_memo* recent_memo_of(const struct cw_unwind_memo_key* key) {
+    __u32 index = (__u32)(key->ip ^ (key->sp >> 4)) & (RECENT_MEMOS - 1);
+    struct recent_memo* slot = bpf_map_lookup_elem(&recent_memos, &index);
+
+    if (!slot || slot->key.sp != key->sp || slot->key.ip != key->ip || slot->key.bp != key->bp ||
+        slot->key.pid != key->pid)
+        return NULL;
+    return slot;
+}
+
+/* Copies the part of memo `from` that answers (its words, not the whole arrays: many threads on
+ * one path take turns in a slot, each with a memo of its own stack pointer) into `to`; false
+ * when `to` holds nothing whole. By helper calls: clang's copy of a variable size is a libcall. */
+static __always_inline bool memo_copy(struct cw_unwind_memo* to,
+                                      const struct cw_unwind_memo* from) {
+    __u64 values = from->words * sizeof(__u64), offsets = from->words * sizeof(__u16);
+
+    /* Bounds checked on the sizes handed over (see memo_holds()). */
+    barrier_var(values);
+    barrier_var(offsets);
+    if (values > sizeof(to->values) || offsets > sizeof(to->offsets)) return false;
+    if (values && (bpf_probe_read_kernel(to->values, values, from->values) ||
+                   bpf_probe_read_kernel(to->offsets, offsets, from->offsets)))
+        return false;
+    to->task_start_ns = from->task_start_ns;
+    to->mm = from->mm;
+    to->unwound_id = from->unwound_id;
+    to->span = from->span;
+    to->words = from->words;
+    return true;
+}
+#endif
+
 /* Dwarf mode: whether this opening unwinds as an earlier one did: the memo of the same process,
  * address space and registers, and the same values in every stack word that unwind read. Then
  * its origin names that unwind, and no copy of the stack is needed. */
 static __always_inline bool memo_matches(const struct user_state* state, struct cw_origin* origin,
                                          const bool recent) {
 #if defined(__TARGET_ARCH_x86)
-    struct cw_unwind_memo* memo = bpf_map_lookup_elem(&unwind_memos, &state->key);
+    struct recent_memo* known = recent_memo_of(&state->key);
+    struct cw_unwind_memo* memo;
 
-    if (!memo || memo->task_start_ns != origin->task_start_ns || memo->mm != state->mm ||
-        !memo_holds(memo, state->key.sp, recent))
-        return false;
+    if (known && memo_answers(&known->memo.stack, state, origin, recent)) {
+        memo = &known->memo.stack;
+    } else {
+        memo = bpf_map_lookup_elem(&unwind_memos, &state->key);
+        if (!memo || !memo_answers(memo, state, origin, recent)) return false;
+        known = recent_memo_slot(&state->key);
+        if (known && memo_copy(&known->memo.stack, memo)) known->key = state->key;
+    }
     origin->unwound_id = memo->unwound_id + 1;
     count(CW_CNT_UNWIND_MEMO_HITS);
     return true;
