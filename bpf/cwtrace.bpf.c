@@ -297,8 +297,7 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         if (!pid_selected(bpf_get_current_pid_tgid() >> 32) || !tcp_protocol(s, direct) ||
             !remote_end_selected(s, direct))
             return 0;
-        fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, s, bpf_ktime_get_ns(), &state, direct,
-                    recent);
+        fill_origin(ctx, &entry.origin, CW_ORIGIN_CONNECT, s, &state, direct, recent);
         emit_user_stack(sk, &entry.origin, &state);
         remember_origin(sk, &entry, recent);
         return 0;
@@ -312,7 +311,7 @@ static __always_inline int set_state(struct bpf_raw_tracepoint_args* ctx, const 
         entry = opener_find(sk, &slot, recent);
         /* With --pid, nothing for sockets the selected processes did not open. */
         if (!followed(entry)) return 0;
-        now = fin_received_ns(s, direct);
+        now = received_ns(s, direct);
         if (entry) {
             /* No record: userspace reads the entry when it reports, and the leave record says
              * the rest (a record here, sent and handled for every churning connection, was a
@@ -394,8 +393,7 @@ static __always_inline int on_accept_return(void* ctx, long fd, const bool direc
     }
     /* Filtered out, it never reaches a report: no opener to record. */
     if (!is_tcp(sk, direct) || !flow_selected(sk, direct)) return 0;
-    fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk, bpf_ktime_get_ns(), &state, direct,
-                recent);
+    fill_origin(ctx, &entry.origin, CW_ORIGIN_ACCEPT, sk, &state, direct, recent);
     emit_user_stack(key, &entry.origin, &state);
     /* In the map before the state is read: a FIN handled from here on (softirq, another CPU)
      * finds the opener and notes CLOSE_WAIT in its entry. Read first, a FIN between the read and

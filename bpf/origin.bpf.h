@@ -13,6 +13,7 @@
 #include "go.bpf.h"
 #include "maps.bpf.h"
 #include "python.bpf.h"
+#include "sock.bpf.h"
 #include "task.bpf.h"
 #include "user_stack.bpf.h"
 
@@ -74,10 +75,22 @@ static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct*
     return id;
 }
 
-/* `now`: the opening's time. `state`: the registers the user stack is taken from, filled for
- * dwarf mode's stack copy and either mode's memo. */
+/* The opening's time: the clock's; for an accept() whose user stack an unwind memo named, when
+ * its socket's last segment came (received_ns(): the handshake's as a rule, a little earlier
+ * than the accept) rather than a clock read, a third of a churning connection's on some VMs.
+ * Not when the origin names stack ids: those are vetted against the time stack ids were
+ * deleted at (an earlier time could find a good id stale), nor when a stack copy goes out: it
+ * and its origin are matched by socket and time. */
+static __always_inline __u64 opened_ns(const struct cw_origin* origin, const struct sock* sk,
+                                       const bool direct) {
+    if (origin->kind == CW_ORIGIN_ACCEPT && origin->unwound_id) return received_ns(sk, direct);
+    return bpf_ktime_get_ns();
+}
+
+/* `state`: the registers the user stack is taken from, filled for dwarf mode's stack copy and
+ * either mode's memo. */
 static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u32 kind,
-                                        const struct sock* sk, __u64 now, struct user_state* state,
+                                        const struct sock* sk, struct user_state* state,
                                         const bool direct, const bool recent) {
     struct task_struct* task = current_task(recent);
     struct pt_regs* regs = user_regs(task, recent);
@@ -85,7 +98,6 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     /* Read before anything names a stack id: see stack_generation. */
     __u32 generation = *(volatile __u32*)&stack_generation;
 
-    origin->opened_ns = now;
     origin->pid = pid_tgid >> 32;
     origin->tid = (__u32)pid_tgid;
     origin->kind = kind;
@@ -110,6 +122,7 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     } else {
         walk_user_stack(ctx, origin, regs, recent);
     }
+    origin->opened_ns = opened_ns(origin, sk, direct);
     if (kind == CW_ORIGIN_CONNECT) {
         origin->kernel_stack_id =
             connect_kernel_stack(ctx, task, regs, origin, sk, generation, direct, recent);
@@ -120,5 +133,5 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     }
     py_capture(origin, recent);
     go_capture(origin, regs, recent);
-    announce_process(origin->pid, origin->task_start_ns, now);
+    announce_process(origin->pid, origin->task_start_ns, origin->opened_ns);
 }

@@ -25,13 +25,14 @@ static __always_inline bool is_tcp(const struct sock* sk, const bool direct) {
            KREAD_BITFIELD(direct, sk, sk_protocol) == IPPROTO_TCP;
 }
 
-/* When a TCP socket's FIN moved it into CLOSE_WAIT, on the clock of bpf_ktime_get_ns(): the
- * socket's receive-time stamp (tcp_mstamp, microseconds of CLOCK_MONOTONIC), which the kernel
- * refreshes as it begins to process each segment (tcp_rcv_established() and
- * tcp_rcv_state_process(), whose FIN handling makes this change), so that no clock is read here:
- * a clock read is a tenth of the tracing's cost per connection on a paravirtualized guest. At
- * most a microsecond early. `now()`'s read when the socket has none. */
-static __always_inline __u64 fin_received_ns(const struct sock* sk, const bool direct) {
+/* When the kernel began to process the socket's last segment, on the clock of
+ * bpf_ktime_get_ns(): its receive-time stamp (tcp_mstamp, microseconds of CLOCK_MONOTONIC),
+ * refreshed as each segment's processing begins (tcp_rcv_established(),
+ * tcp_rcv_state_process()), so that no clock is read: a clock read is a tenth of the tracing's
+ * cost per connection on a paravirtualized guest. For a socket entering CLOSE_WAIT, its FIN's
+ * (at most a microsecond early); for one accept() returns, the handshake's last or a later one.
+ * `now()`'s read when the socket has none. */
+static __always_inline __u64 received_ns(const struct sock* sk, const bool direct) {
     __u64 us = KREAD(direct, KCAST(direct, struct tcp_sock, (__u64)sk), tcp_mstamp);
 
     return us ? us * 1000 : bpf_ktime_get_ns();
