@@ -276,8 +276,9 @@ static __always_inline void fp_walk_and_memoize(void* ctx, struct cw_origin* ori
 
 /* Frame-pointer mode: the opening's user stack id and caller, from a memo whose words hold in
  * this stack, else walked (and memoized when the walk can be). `state`: the registers.
- * `generation`: stack_generation, read before anything named a stack id. */
-static __always_inline void fp_user_stack(void* ctx, struct task_struct* task, struct pt_regs* regs,
+ * `generation`: stack_generation, read before anything named a stack id. Whether a memo of that
+ * generation named the stack id. */
+static __always_inline bool fp_user_stack(void* ctx, struct task_struct* task, struct pt_regs* regs,
                                           struct cw_origin* origin, const struct user_state* state,
                                           __u32 generation, const bool recent) {
 #if defined(__TARGET_ARCH_x86)
@@ -287,7 +288,7 @@ static __always_inline void fp_user_stack(void* ctx, struct task_struct* task, s
 
     if (!fp_memoizable(task, regs, recent)) {
         walk_user_stack(ctx, origin, regs, recent);
-        return;
+        return false;
     }
     known = recent_memo_of(&state->key);
     match = known ? fp_memo_holds(&known->memo, state, origin->task_start_ns, generation, recent)
@@ -310,20 +311,22 @@ static __always_inline void fp_user_stack(void* ctx, struct task_struct* task, s
         /* The walk holds, not its caller search's words: the search alone. */
         if (match == FP_MEMO_WALK)
             origin->leaf_caller = fp_search_caller(state, origin->task_start_ns, recent);
-        return;
+        return true;
     }
     count(CW_CNT_FP_MEMO_MISSES);
     if (memo && !memo->caller_words_used && memo->retry_in && memo->generation == generation &&
         memo->stack.task_start_ns == origin->task_start_ns) {
         memo->retry_in--; /* racing CPUs may lose a step: a retry comes a little later */
         walk_user_stack(ctx, origin, regs, recent);
-        return;
+        return false;
     }
     fp_walk_and_memoize(ctx, origin, state, generation, recent);
+    return false;
 #else
     (void)task;
     (void)state;
     (void)generation;
     walk_user_stack(ctx, origin, regs, recent);
+    return false;
 #endif
 }

@@ -284,6 +284,11 @@ struct {
  * generation began after the deletions, and got an id that names its stack. */
 __u32 stack_generation = 0;
 
+/* When userspace took the time of the last deletions (after the bump, as StackIdLedger counts
+ * an id deleted then): an opening that read this before a generation it found new came after
+ * it. Read before stack_generation. */
+__u64 stack_generation_ns = 0;
+
 /* Preallocated; one entry in dwarf mode. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -75,16 +75,23 @@ static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct*
     return id;
 }
 
-/* The opening's time: the clock's; for an accept() whose user stack an unwind memo named, when
- * its socket's last segment came (received_ns(): the handshake's as a rule, a little earlier
- * than the accept) rather than a clock read, a third of a churning connection's on some VMs.
- * Not when the origin names stack ids: those are vetted against the time stack ids were
- * deleted at (an earlier time could find a good id stale), nor when a stack copy goes out: it
- * and its origin are matched by socket and time. */
+/* The opening's time: the clock's, or for an accept() when its socket's last segment came
+ * (received_ns(): the handshake's as a rule, a little earlier than the accept) when that time
+ * serves, as a clock read is a third of a churning connection's cost on some VMs. It serves
+ * when an unwind memo named the user stack (no stack id to vet, no stack copy to match by
+ * socket and time), and when a frame-pointer memo of the current generation named its stack id:
+ * then no earlier than the deletions that began that generation (`generation_ns`, read before
+ * the generation), so that StackIdLedger does not find the id stale; an opening that read an
+ * older generation read an older time too, before those deletions as their ledger wants. */
 static __always_inline __u64 opened_ns(const struct cw_origin* origin, const struct sock* sk,
-                                       const bool direct) {
-    if (origin->kind == CW_ORIGIN_ACCEPT && origin->unwound_id) return received_ns(sk, direct);
-    return bpf_ktime_get_ns();
+                                       bool fp_memo_named, __u64 generation_ns, const bool direct) {
+    __u64 received;
+
+    if (origin->kind != CW_ORIGIN_ACCEPT || (!origin->unwound_id && !fp_memo_named))
+        return bpf_ktime_get_ns();
+    received = received_ns(sk, direct);
+    if (origin->unwound_id || received > generation_ns) return received;
+    return generation_ns + 1;
 }
 
 /* `state`: the registers the user stack is taken from, filled for dwarf mode's stack copy and
@@ -95,8 +102,10 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     struct task_struct* task = current_task(recent);
     struct pt_regs* regs = user_regs(task, recent);
     __u64 pid_tgid = bpf_get_current_pid_tgid();
-    /* Read before anything names a stack id: see stack_generation. */
+    /* Read before anything names a stack id: see stack_generation. Its time first. */
+    __u64 generation_ns = *(volatile __u64*)&stack_generation_ns;
     __u32 generation = *(volatile __u32*)&stack_generation;
+    bool fp_memo_named = false;
 
     origin->pid = pid_tgid >> 32;
     origin->tid = (__u32)pid_tgid;
@@ -118,11 +127,11 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
         origin->user_stack_id = CW_STACK_NOT_TAKEN;
         origin->leaf_caller = 0;
     } else if (user_stack_mode == CW_USER_STACKS_FP) {
-        fp_user_stack(ctx, task, regs, origin, state, generation, recent);
+        fp_memo_named = fp_user_stack(ctx, task, regs, origin, state, generation, recent);
     } else {
         walk_user_stack(ctx, origin, regs, recent);
     }
-    origin->opened_ns = opened_ns(origin, sk, direct);
+    origin->opened_ns = opened_ns(origin, sk, fp_memo_named, generation_ns, direct);
     if (kind == CW_ORIGIN_CONNECT) {
         origin->kernel_stack_id =
             connect_kernel_stack(ctx, task, regs, origin, sk, generation, direct, recent);

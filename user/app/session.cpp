@@ -544,6 +544,7 @@ void Session::keep_stack_room(uint64_t now_ns) {
     const size_t deleted = delete_stacks(maps, gone);
     const uint64_t deleted_at = monotonic_ns();  // after every deletion: see StackIdLedger
     for (int32_t id : gone) stack_ledger_.deleted(id, deleted_at);
+    publish_deletion_time(maps, deleted_at);
     stacks_.forget_stack_ids({gone.begin(), gone.end()});
     stacks_recycled_ += deleted;
     spdlog::debug("stack map: {} of {} entries named by nothing deleted ({} in all so far)",

@@ -66,4 +66,9 @@ size_t delete_stacks(const StackMaps& maps, const std::vector<int32_t>& ids) {
     return deleted;
 }
 
+void publish_deletion_time(const StackMaps& maps, uint64_t at_ns) {
+    if (maps.generation_ns)
+        std::atomic_ref<__u64>(*maps.generation_ns).store(at_ns, std::memory_order_release);
+}
+
 }  // namespace cwtrace

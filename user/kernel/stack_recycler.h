@@ -7,6 +7,8 @@
 // the new stack (StackIdLedger).
 #pragma once
 
+#include <linux/types.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
@@ -42,6 +44,9 @@ struct StackMaps {
     // The programs' stack_generation (bpf/maps.bpf.h, mapped): frame-pointer memos and
     // kernel_paths entries name stack ids, and answer only in the generation they were made in.
     uint32_t* generation = nullptr;
+    // The programs' stack_generation_ns: when the deletions that began the generation were
+    // counted done (StackIdLedger's time for them).
+    __u64* generation_ns = nullptr;  // the skeleton's type
 };
 
 // The ids in the stack map now.
@@ -53,5 +58,10 @@ std::vector<int32_t> stack_ids(int stacks_fd);
 // opening racing the deletions may store one after the emptying) is not of. Returns how many
 // stacks went.
 size_t delete_stacks(const StackMaps& maps, const std::vector<int32_t>& ids);
+
+// Tells the programs the time `at_ns` the ledger counts the last deletions at (taken after
+// delete_stacks() returned): an opening that read it before it read the new generation came
+// after it, and may say so of a stack id a memo of that generation named.
+void publish_deletion_time(const StackMaps& maps, uint64_t at_ns);
 
 }  // namespace cwtrace

@@ -595,7 +595,8 @@ uint32_t Tracer::opener_entries() const {
 
 StackMaps Tracer::stack_maps() const {
     return {bpf_map__fd(skel_->maps.stacks), bpf_map__fd(skel_->maps.kernel_paths),
-            bpf_map__max_entries(skel_->maps.stacks), &skel_->bss->stack_generation};
+            bpf_map__max_entries(skel_->maps.stacks), &skel_->bss->stack_generation,
+            &skel_->bss->stack_generation_ns};
 }
 
 std::vector<uint64_t> Tracer::stack(int32_t stack_id) const {

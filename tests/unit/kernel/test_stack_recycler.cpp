@@ -44,5 +44,20 @@ TEST(StackRecycler, EveryDeletionStartsANewMemoGeneration) {
     EXPECT_EQ(generation, 43u);
 }
 
+// The ledger's time for the last deletions reaches the programs (an accept() answered by a memo
+// of the new generation is no earlier), and only with the programs mapped.
+TEST(StackRecycler, TheDeletionTimeIsTheLedgers) {
+    __u64 generation_ns = 0;
+    StackMaps maps;
+    publish_deletion_time(maps, 5'000);  // nothing mapped: nothing written
+    maps.generation_ns = &generation_ns;
+    publish_deletion_time(maps, 7'000);
+    EXPECT_EQ(generation_ns, 7'000u);
+    StackIdLedger ledger;
+    ledger.deleted(3, 7'000);
+    EXPECT_FALSE(ledger.stale(3, generation_ns + 1));  // what such an accept() says
+    EXPECT_TRUE(ledger.stale(3, generation_ns));
+}
+
 }  // namespace
 }  // namespace cwtrace
