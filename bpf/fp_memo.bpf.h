@@ -277,10 +277,11 @@ static __always_inline void fp_walk_and_memoize(void* ctx, struct cw_origin* ori
 /* Frame-pointer mode: the opening's user stack id and caller, from a memo whose words hold in
  * this stack, else walked (and memoized when the walk can be). `state`: the registers.
  * `generation`: stack_generation, read before anything named a stack id. Whether a memo of that
- * generation named the stack id. */
+ * generation named the stack id; `*slot`: this CPU's copy of it, when it has one. */
 static __always_inline bool fp_user_stack(void* ctx, struct task_struct* task, struct pt_regs* regs,
                                           struct cw_origin* origin, const struct user_state* state,
-                                          __u32 generation, const bool recent) {
+                                          __u32 generation, struct recent_memo** slot,
+                                          const bool recent) {
 #if defined(__TARGET_ARCH_x86)
     enum fp_memo_match match;
     struct recent_memo* known;
@@ -295,13 +296,17 @@ static __always_inline bool fp_user_stack(void* ctx, struct task_struct* task, s
                   : FP_MEMO_NONE;
     if (match != FP_MEMO_NONE) {
         memo = &known->memo;
+        *slot = known;
     } else {
         memo = bpf_map_lookup_elem(&fp_memos, &state->key);
         match = memo ? fp_memo_holds(memo, state, origin->task_start_ns, generation, recent)
                      : FP_MEMO_NONE;
         if (match != FP_MEMO_NONE) {
             known = recent_memo_slot(&state->key);
-            if (known && fp_memo_copy(&known->memo, memo)) known->key = state->key;
+            if (known && fp_memo_copy(&known->memo, memo)) {
+                known->key = state->key;
+                *slot = known;
+            }
         }
     }
     if (match != FP_MEMO_NONE) {
@@ -326,6 +331,7 @@ static __always_inline bool fp_user_stack(void* ctx, struct task_struct* task, s
     (void)task;
     (void)state;
     (void)generation;
+    (void)slot;
     walk_user_stack(ctx, origin, regs, recent);
     return false;
 #endif

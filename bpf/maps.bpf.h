@@ -247,6 +247,10 @@ struct fp_memo {
 struct recent_memo {
     struct cw_unwind_memo_key key; /* sp 0: none */
     struct fp_memo memo;
+    /* The kernel path of the last connect() the memo answered (kernel_paths' key and entry):
+     * found here, it spares that hash's look-up too. */
+    struct kernel_path_key path_key;
+    struct kernel_path path;
 };
 
 struct {

@@ -42,14 +42,24 @@ static __always_inline void announce_process(__u32 pid, __u64 task_start_ns, __u
     bpf_map_update_elem(&announced, &pid, &task_start_ns, BPF_ANY);
 }
 
+static __always_inline bool same_kernel_path(const struct kernel_path_key* a,
+                                             const struct kernel_path_key* b) {
+    return a->user_stack_id == b->user_stack_id && a->unwound_id == b->unwound_id &&
+           a->syscall_nr == b->syscall_nr && a->family == b->family && a->protocol == b->protocol &&
+           a->kind == b->kind;
+}
+
 /* What the kernel path of a connect() follows from. The user path is named by its
  * frame-pointer stack id, or in dwarf mode by the unwound stack an unwind memo matched.
- * `generation`: stack_generation, read before the user stack was taken. */
+ * `generation`: stack_generation, read before the user stack was taken. `slot`: this CPU's copy
+ * of the memo that named the user stack (NULL: none), which keeps the last kernel path found
+ * with it. */
 static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct* task,
                                                   struct pt_regs* regs,
                                                   const struct cw_origin* origin,
                                                   const struct sock* sk, __u32 generation,
-                                                  const bool direct, const bool recent) {
+                                                  struct recent_memo* slot, const bool direct,
+                                                  const bool recent) {
     struct kernel_path_key key = {};
     struct kernel_path* known;
     __s32 id;
@@ -64,13 +74,24 @@ static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct*
     key.family = KREAD(direct, sk, __sk_common.skc_family);
     key.protocol = KREAD_BITFIELD(direct, sk, sk_protocol);
     key.kind = CW_ORIGIN_CONNECT;
+    if (slot && slot->path.generation == generation && same_kernel_path(&slot->path_key, &key))
+        return slot->path.stack_id;
     known = bpf_map_lookup_elem(&kernel_paths, &key);
-    if (known && known->generation == generation) return known->stack_id;
-    id = bpf_get_stackid(ctx, &stacks, 0);
-    if (id >= 0) {
-        struct kernel_path path = {.stack_id = id, .generation = generation};
+    if (known && known->generation == generation) {
+        id = known->stack_id;
+    } else {
+        struct kernel_path path;
 
+        id = bpf_get_stackid(ctx, &stacks, 0);
+        if (id < 0) return id;
+        path.stack_id = id;
+        path.generation = generation;
         bpf_map_update_elem(&kernel_paths, &key, &path, BPF_ANY);
+    }
+    if (slot) {
+        slot->path_key = key;
+        slot->path.stack_id = id;
+        slot->path.generation = generation;
     }
     return id;
 }
@@ -105,6 +126,7 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     /* Read before anything names a stack id: see stack_generation. Its time first. */
     __u64 generation_ns = *(volatile __u64*)&stack_generation_ns;
     __u32 generation = *(volatile __u32*)&stack_generation;
+    struct recent_memo* slot = NULL; /* this CPU's copy of the memo that named the user stack */
     bool fp_memo_named = false;
 
     origin->pid = pid_tgid >> 32;
@@ -122,19 +144,19 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     state->key.bp = KREAD(recent, regs, bp);
     state->mm = (__u64)KREAD(recent, task, mm);
 #endif
-    if (user_stack_mode == CW_USER_STACKS_DWARF && memo_matches(state, origin, recent)) {
+    if (user_stack_mode == CW_USER_STACKS_DWARF && memo_matches(state, origin, &slot, recent)) {
         /* The unwound stack is known: the frame-pointer walk, its fallback, is not needed. */
         origin->user_stack_id = CW_STACK_NOT_TAKEN;
         origin->leaf_caller = 0;
     } else if (user_stack_mode == CW_USER_STACKS_FP) {
-        fp_memo_named = fp_user_stack(ctx, task, regs, origin, state, generation, recent);
+        fp_memo_named = fp_user_stack(ctx, task, regs, origin, state, generation, &slot, recent);
     } else {
         walk_user_stack(ctx, origin, regs, recent);
     }
     origin->opened_ns = opened_ns(origin, sk, fp_memo_named, generation_ns, direct);
     if (kind == CW_ORIGIN_CONNECT) {
         origin->kernel_stack_id =
-            connect_kernel_stack(ctx, task, regs, origin, sk, generation, direct, recent);
+            connect_kernel_stack(ctx, task, regs, origin, sk, generation, slot, direct, recent);
         if (origin->kernel_stack_id < 0) count(CW_CNT_KERNEL_STACK_LOST);
     } else {
         /* At accept()'s syscall exit the kernel stack is only the exit path: not worth a walk. */

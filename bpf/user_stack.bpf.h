@@ -161,25 +161,31 @@ static __always_inline bool memo_copy(struct cw_unwind_memo* to,
 
 /* Dwarf mode: whether this opening unwinds as an earlier one did: the memo of the same process,
  * address space and registers, and the same values in every stack word that unwind read. Then
- * its origin names that unwind, and no copy of the stack is needed. */
+ * its origin names that unwind, and no copy of the stack is needed; `*slot`: this CPU's copy of
+ * the memo, when it has one. */
 static __always_inline bool memo_matches(const struct user_state* state, struct cw_origin* origin,
-                                         const bool recent) {
+                                         struct recent_memo** slot, const bool recent) {
 #if defined(__TARGET_ARCH_x86)
     struct recent_memo* known = recent_memo_of(&state->key);
     struct cw_unwind_memo* memo;
 
     if (known && memo_answers(&known->memo.stack, state, origin, recent)) {
         memo = &known->memo.stack;
+        *slot = known;
     } else {
         memo = bpf_map_lookup_elem(&unwind_memos, &state->key);
         if (!memo || !memo_answers(memo, state, origin, recent)) return false;
         known = recent_memo_slot(&state->key);
-        if (known && memo_copy(&known->memo.stack, memo)) known->key = state->key;
+        if (known && memo_copy(&known->memo.stack, memo)) {
+            known->key = state->key;
+            *slot = known;
+        }
     }
     origin->unwound_id = memo->unwound_id + 1;
     count(CW_CNT_UNWIND_MEMO_HITS);
     return true;
 #else
+    (void)slot;
     return false;
 #endif
 }
