@@ -194,12 +194,16 @@ static __always_inline bool fp_memo_copy(struct fp_memo* to, const struct fp_mem
  * words it read hold (same process, address space and registers), else searched again. */
 static __always_inline __u64 fp_search_caller(const struct user_state* state, __u64 task_start_ns,
                                               const bool recent) {
-    __u64 words[CW_LEAF_CALLER_WORDS], sp = state->key.sp, ip = state->key.ip, caller;
-    __u32 index = (__u32)(ip ^ (sp >> 4)) & (FP_CALLERS - 1), inspected;
+    __u64 words[CW_LEAF_CALLER_WORDS], sp = state->key.sp, ip = state->key.ip, caller, mixed;
+    __u32 index, inspected;
     struct fp_caller* known;
     bool holds = true;
 
     if (bpf_probe_read_user(words, sizeof(words), (const void*)sp)) return cw_leaf_caller(sp, ip);
+    /* By the registers and the first words too: the few descriptors a thread cycles through
+     * each keep a slot of their own. */
+    mixed = (ip ^ (sp >> 4) ^ words[0] ^ words[1] ^ words[2] ^ words[3]) * 0x9e3779b97f4a7c15ULL;
+    index = (__u32)(mixed >> 60) & (FP_CALLERS - 1);
     known = bpf_map_lookup_elem(&fp_callers, &index);
     if (known && known->words_used && known->ip == ip && known->sp == sp &&
         known->mm == state->mm && known->task_start_ns == task_start_ns) {

@@ -262,9 +262,9 @@ struct {
 
 /* Frame-pointer mode: the caller searches of openings whose walk a memo answered but not their
  * caller (the words the search passed over differed: a syscall wrapper keeps its arguments
- * there, a descriptor among them), a few per CPU by registers. Only openings, in process
- * context and never nested in one another on a CPU, use them: no lock. */
-#define FP_CALLERS 4
+ * there, a descriptor among them), sixteen per CPU by registers and words. Only openings, in
+ * process context and never nested in one another on a CPU, use them: no lock. */
+#define FP_CALLERS 16
 struct fp_caller {
     __u64 task_start_ns;               /* the process, */
     __u64 mm;                          /* its address space, */
