@@ -113,13 +113,17 @@ static __always_inline bool memo_answers(struct cw_unwind_memo* memo,
     return memo->task_start_ns == origin->task_start_ns && memo->mm == state->mm &&
            memo_holds(memo, state->key.sp, recent);
 }
-#endif
 
-#if defined(__TARGET_ARCH_x86)
-/* This CPU's slot in recent_memos for the registers `key` (emptied: sp 0), NULL when none. */
-static __always_inline struct recent_memo* recent_memo_slot(const struct cw_unwind_memo_key* key) {
+/* This CPU's slot in recent_memos for the registers `key`, whatever it holds. */
+static __always_inline struct recent_memo* recent_memo_at(const struct cw_unwind_memo_key* key) {
     __u32 index = (__u32)(key->ip ^ (key->sp >> 4)) & (RECENT_MEMOS - 1);
-    struct recent_memo* slot = bpf_map_lookup_elem(&recent_memos, &index);
+
+    return bpf_map_lookup_elem(&recent_memos, &index);
+}
+
+/* That slot emptied (sp 0) to be filled, NULL when none. */
+static __always_inline struct recent_memo* recent_memo_slot(const struct cw_unwind_memo_key* key) {
+    struct recent_memo* slot = recent_memo_at(key);
 
     if (slot) slot->key.sp = 0; /* no opening's: answers nothing until filled whole */
     return slot;
@@ -127,8 +131,7 @@ static __always_inline struct recent_memo* recent_memo_slot(const struct cw_unwi
 
 /* This CPU's copy of the memo for the registers `key`, NULL when it has none. */
 static __always_inline struct recent_memo* recent_memo_of(const struct cw_unwind_memo_key* key) {
-    __u32 index = (__u32)(key->ip ^ (key->sp >> 4)) & (RECENT_MEMOS - 1);
-    struct recent_memo* slot = bpf_map_lookup_elem(&recent_memos, &index);
+    struct recent_memo* slot = recent_memo_at(key);
 
     if (!slot || slot->key.sp != key->sp || slot->key.ip != key->ip || slot->key.bp != key->bp ||
         slot->key.pid != key->pid)
