@@ -132,6 +132,16 @@ enum fp_memo_match {
 
 _Static_assert(FP_MEMO_CALLER_WORDS == CW_LEAF_CALLER_WORDS, "a memo holds every word searched");
 
+/* Whether the first `used` of the caller search's words `read` are those `kept`. */
+static __always_inline bool caller_words_same(const __u64* read, const __u64* kept, __u32 used) {
+#pragma unroll
+    for (__u32 i = 0; i < FP_MEMO_CALLER_WORDS; i++) {
+        if (i >= used) break;
+        if (read[i] != kept[i]) return false;
+    }
+    return true;
+}
+
 /* Whether the caller search's words hold, in the stack memo_holds() read from sp into the
  * per-CPU scratch (span bytes, which cover them: fp_walk_and_memoize()). */
 static __always_inline bool fp_caller_words_hold(const struct fp_memo* memo) {
@@ -140,12 +150,8 @@ static __always_inline bool fp_caller_words_hold(const struct fp_memo* memo) {
 
     scratch = bpf_map_lookup_elem(&memo_scratch, &zero);
     if (!scratch || memo->stack.span < memo->caller_words_used * sizeof(__u64)) return false;
-#pragma unroll
-    for (__u32 i = 0; i < FP_MEMO_CALLER_WORDS; i++) {
-        if (i >= memo->caller_words_used) break;
-        if (*(__u64*)(scratch->bytes + i * sizeof(__u64)) != memo->caller_words[i]) return false;
-    }
-    return true;
+    return caller_words_same((const __u64*)scratch->bytes, memo->caller_words,
+                             memo->caller_words_used);
 }
 
 /* How much of `memo`, of this generation, process and address space, holds in this stack. */
@@ -197,7 +203,6 @@ static __always_inline __u64 fp_search_caller(const struct user_state* state, __
     __u64 words[CW_LEAF_CALLER_WORDS], sp = state->key.sp, ip = state->key.ip, caller, mixed;
     __u32 index, inspected;
     struct fp_caller* known;
-    bool holds = true;
 
     if (bpf_probe_read_user(words, sizeof(words), (const void*)sp)) return cw_leaf_caller(sp, ip);
     /* By the registers and the first words too: the few descriptors a thread cycles through
@@ -206,14 +211,9 @@ static __always_inline __u64 fp_search_caller(const struct user_state* state, __
     index = (__u32)(mixed >> 60) & (FP_CALLERS - 1);
     known = bpf_map_lookup_elem(&fp_callers, &index);
     if (known && known->words_used && known->ip == ip && known->sp == sp &&
-        known->mm == state->mm && known->task_start_ns == task_start_ns) {
-#pragma unroll
-        for (__u32 i = 0; i < CW_LEAF_CALLER_WORDS; i++) {
-            if (i >= known->words_used) break;
-            if (words[i] != known->words[i]) holds = false;
-        }
-        if (holds) return known->leaf_caller;
-    }
+        known->mm == state->mm && known->task_start_ns == task_start_ns &&
+        caller_words_same(words, known->words, known->words_used))
+        return known->leaf_caller;
     caller = leaf_caller_in(words, sp, ip, &inspected, recent);
     count(CW_CNT_FP_MEMO_CALLER_SEARCHES);
     if (!known) return caller;
