@@ -37,37 +37,6 @@ double thread_cpu_seconds() {
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// Keys in a sorted vector, asked as a set is (a million of them: no node per key).
-struct SortedKeys {
-    const std::vector<uint64_t>& keys;
-    size_t count(uint64_t key) const { return std::binary_search(keys.begin(), keys.end(), key); }
-};
-
-// Which of some flows a dump lists, asked as a set of the listed ones is.
-struct ListedFlows {
-    std::unordered_map<cw_flow, bool, FlowHash, FlowEqual> listed;
-    size_t count(const cw_flow& flow) const {
-        auto it = listed.find(flow);
-        return it != listed.end() && it->second;
-    }
-};
-
-// The flows of the tracked sockets `picked` chooses, each with whether `dump` lists it.
-template <typename Pick>
-ListedFlows listed_flows(const SocketTable& table, const std::vector<DumpedSocket>& dump,
-                         Pick picked) {
-    ListedFlows out;
-    table.for_each([&](const TrackedSocket& s) {
-        if (picked(s)) out.listed.emplace(s.flow, false);
-    });
-    if (out.listed.empty()) return out;
-    for (const DumpedSocket& d : dump) {
-        auto it = out.listed.find(flow_of(d.socket));
-        if (it != out.listed.end()) it->second = true;
-    }
-    return out;
-}
-
 }  // namespace
 
 Session::Session(const Options& options, const EnvConfig& env)
@@ -239,6 +208,12 @@ void Session::follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& 
         if (d.socket.inode && held.count(d.socket.inode)) add_untraced(d.socket, now_ns);
 }
 
+// After a lost event, the dumped sockets the table does not know: a million flows joined at once.
+void Session::add_unknown(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
+                          const SortedFlows& flows) {
+    for (size_t at : table_.unknown_flows(flows)) add_untraced(dump[at].socket, now_ns);
+}
+
 // A socket sock_diag found in CLOSE_WAIT, unless its ports or address are filtered out (as the
 // kernel filters the sockets it notes).
 void Session::add_untraced(const DiagSocket& d, uint64_t now_ns) {
@@ -260,24 +235,23 @@ void Session::reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>
     const bool lost = events_lost() || map_unreadable_;
     if (options_.pids.empty() && !lost) return;
     spdlog::stopwatch watch;
-    if (!dumped) dumped = close_wait_now();
+    if (!dumped) dumped = close_wait_now(table_.size());
     const std::vector<DumpedSocket>& dump = *dumped;
     spdlog::debug("reconcile: {} sockets in CLOSE_WAIT dumped at {:.3f} s", dump.size(), watch);
+    std::vector<cw_flow> flows;
+    flows.reserve(dump.size());
+    for (const DumpedSocket& d : dump) flows.push_back(flow_of(d.socket));
+    const SortedFlows present(std::move(flows));
     if (!options_.pids.empty())
         follow_untraced(now_ns, dump);
     else
-        for (const DumpedSocket& d : dump) add_untraced(d.socket, now_ns);
-    // A lost record may have been a leave: its socket, closed, would stay for ever. Only the
-    // sockets that may go are looked for in the dump: the untraced ones, and after a loss those
-    // the kernel's map did not list (a few, where the dump lists a million).
-    const bool sweep = lost && !map_unreadable_;
-    const SortedKeys listed{in_kernel_map_};
-    const ListedFlows present = listed_flows(table_, dump, [&](const TrackedSocket& s) {
-        return s.untraced || (sweep && !listed.count(s.key));
-    });
+        add_unknown(now_ns, dump, present);
+    // A lost record may have been a leave: its socket, closed, would stay for ever. The sockets
+    // that may go are looked for in the dump: the untraced ones, and after a loss those the
+    // kernel's map did not list (a few, where the dump lists a million).
     if (!options_.pids.empty()) table_.drop_untraced_missing(present);
-    if (sweep) {
-        if (size_t n = table_.drop_missing(listed, present))
+    if (lost && !map_unreadable_) {
+        if (size_t n = table_.drop_missing(present))
             spdlog::debug("{} sockets no longer in CLOSE_WAIT (their leave records lost) dropped",
                           n);
     }
@@ -291,18 +265,18 @@ void Session::collect_close_wait(const std::function<bool()>& stop) {
     spdlog::stopwatch watch;
     const double cpu = thread_cpu_seconds();
     size_t read = 0, added = 0;
-    in_kernel_map_.clear();
+    table_.begin_map_read();
     const bool ok = tracer_->for_each_close_wait(
         [&](uint64_t sk, const cw_origin_entry& entry) {
             ++read;
-            in_kernel_map_.push_back(sk);
-            const TrackedSocket* known = table_.find(sk);
+            const TrackedSocket* known = table_.note_in_map(sk);
             // Known as is, unless accept() named its opener in a record that was lost.
             if (known && known->close_wait_since_ns == entry.close_wait_since && known->origin)
                 return;
             cw_origin_entry vetted = entry;
             vet_stacks(vetted.origin, vetted.origin.opened_ns);
             apply(enter_of(sk, vetted));
+            table_.note_in_map(sk);
             ++added;
         },
         stop);
@@ -311,7 +285,6 @@ void Session::collect_close_wait(const std::function<bool()>& stop) {
                       read, added);
         return;
     }
-    std::sort(in_kernel_map_.begin(), in_kernel_map_.end());
     spdlog::debug(
         "{} sockets in CLOSE_WAIT read from the kernel's map ({} new) in {:.3f} s ({:.3f} s of "
         "CPU)",
@@ -336,7 +309,8 @@ bool Session::start_serves(uint64_t now_ns) const {
 // sockets, seconds each), and run beside the rest of the report's making.
 Session::Scans Session::start_scans() {
     Scans scans;
-    scans.dump = std::async(std::launch::async, [] { return close_wait_now(); });
+    scans.dump = std::async(std::launch::async,
+                            [expected = table_.size()] { return close_wait_now(expected); });
     scans.held = std::async(std::launch::async,
                             [this] { return owners_.walk([](uint64_t) { return true; }); });
     return scans;

@@ -90,6 +90,8 @@ class Session {
     void backfill(const ProgressFn& dumped);
     void add_untraced(const DiagSocket& d, uint64_t now_ns);
     void follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& dump);
+    void add_unknown(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
+                     const SortedFlows& flows);
     bool events_lost() const;
     void reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>>& dumped);
     bool start_serves(uint64_t now_ns) const;
@@ -136,7 +138,6 @@ class Session {
     std::optional<StartSnapshot> start_;       // for the first report, if soon enough
     bool map_unreadable_ = false;  // collect_close_wait() failed: sock_diag finds the sockets
     bool tracing_ended_ = false;   // finish_tracing() done: no socket enters CLOSE_WAIT unseen
-    std::vector<uint64_t> in_kernel_map_;  // the sockets collect_close_wait() read last, sorted
     uint64_t started_ns_ = 0;
     uint64_t records_ = 0;
     uint64_t decode_errors_ = 0;

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cinttypes>
 #include <cmath>
@@ -16,6 +17,22 @@ namespace cwtrace {
 double best_age_seconds(const SocketEntry& socket) {
     const double age = socket.age_estimate_seconds.value_or(socket.close_wait_seconds);
     return std::isfinite(age) && age > 0 ? age : 0;
+}
+
+void sort_oldest_first(std::vector<const SocketEntry*>& sockets) {
+    const auto older = [](const SocketEntry* a, const SocketEntry* b) {
+        return best_age_seconds(*a) > best_age_seconds(*b);
+    };
+    if (std::is_sorted(sockets.begin(), sockets.end(), older)) return;
+    std::vector<std::pair<double, size_t>> by_age;  // -age, then position: stable
+    by_age.reserve(sockets.size());
+    for (size_t i = 0; i < sockets.size(); ++i)
+        by_age.emplace_back(-best_age_seconds(*sockets[i]), i);
+    std::sort(by_age.begin(), by_age.end());
+    std::vector<const SocketEntry*> sorted;
+    sorted.reserve(sockets.size());
+    for (const auto& [age, at] : by_age) sorted.push_back(sockets[at]);
+    sockets = std::move(sorted);
 }
 
 std::string format_process(const std::optional<std::string>& comm, std::optional<uint32_t> pid) {

@@ -49,7 +49,7 @@ std::vector<OwnGroup> group_by_own_frame(const Report& report) {
         m.paths.push_back(std::move(g));
     }
     for (OwnGroup& m : merged)
-        if (m.paths.size() > 1) std::stable_sort(m.sockets.begin(), m.sockets.end(), older);
+        if (m.paths.size() > 1) sort_oldest_first(m.sockets);
     std::stable_sort(merged.begin(), merged.end(), [](const OwnGroup& a, const OwnGroup& b) {
         if (a.sockets.size() != b.sockets.size()) return a.sockets.size() > b.sockets.size();
         return older(a.sockets.front(), b.sockets.front());

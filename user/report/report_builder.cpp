@@ -87,6 +87,7 @@ void scan_now(OwnerFinder& owners, std::vector<Candidate>& candidates, Comms& co
               const spdlog::stopwatch& watch) {
     TrackedIndex index(candidates.size());
     for (uint32_t i = 0; i < candidates.size(); ++i) index.add(i, *candidates[i].socket);
+    index.finish();
     const auto seen = [&](uint32_t at, const SocketFacts& facts) { candidates[at].seen = facts; };
     // The kernel's dump and the /proc scan are the two slow steps, and independent.
     auto dumped = std::async(std::launch::async, [&] {

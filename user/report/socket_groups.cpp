@@ -113,13 +113,10 @@ std::vector<SocketGroup> group_sockets(const Report& report) {
         for (SocketGroup& g : group_by_holder(path, report.local_port_range))
             groups.push_back(std::move(g));
     }
-    const auto older = [](const SocketEntry* a, const SocketEntry* b) {
-        return best_age_seconds(*a) > best_age_seconds(*b);
-    };
-    for (auto& g : groups) std::stable_sort(g.sockets.begin(), g.sockets.end(), older);
+    for (auto& g : groups) sort_oldest_first(g.sockets);
     std::stable_sort(groups.begin(), groups.end(), [&](const SocketGroup& a, const SocketGroup& b) {
         if (a.sockets.size() != b.sockets.size()) return a.sockets.size() > b.sockets.size();
-        return older(a.sockets.front(), b.sockets.front());
+        return best_age_seconds(*a.sockets.front()) > best_age_seconds(*b.sockets.front());
     });
     return groups;
 }

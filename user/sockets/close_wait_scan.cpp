@@ -84,8 +84,9 @@ std::pair<uint16_t, uint16_t> ephemeral_ports() {
     return kDefaultLocalPortRange;
 }
 
-std::vector<DumpedSocket> close_wait_now() {
+std::vector<DumpedSocket> close_wait_now(size_t expected) {
     std::vector<DumpedSocket> out;
+    out.reserve(expected + expected / 8);
     for_each_close_wait([&](const DiagSocket& d, const SocketFacts& facts) {
         out.push_back({d, facts});
     });
@@ -117,18 +118,50 @@ void for_each_close_wait(const FactsVisitor& visit) {
 }
 
 void TrackedIndex::add(uint32_t at, const TrackedSocket& s) {
-    if (s.ino)
-        by_inode_.emplace(s.ino, at);
-    else
+    if (s.ino) {
+        by_inode_.emplace_back(s.ino, at);
+    } else {
         by_flow_.emplace(s.flow, at);
+    }
+}
+
+bool TrackedIndex::holds(uint64_t inode) const {
+    auto it = std::lower_bound(by_inode_.begin(), by_inode_.end(), std::pair{inode, uint32_t{0}});
+    return it != by_inode_.end() && it->first == inode;
 }
 
 std::optional<uint32_t> TrackedIndex::find(const DiagSocket& d) const {
     if (d.inode) {
-        if (auto it = by_inode_.find(d.inode); it != by_inode_.end()) return it->second;
+        auto it =
+            std::lower_bound(by_inode_.begin(), by_inode_.end(), std::pair{d.inode, uint32_t{0}});
+        // One inode, one socket: the first entry is the one added first (positions ascend).
+        if (it != by_inode_.end() && it->first == d.inode) return it->second;
     }
     auto it = by_flow_.find(flow_of(d));
     return it == by_flow_.end() ? std::nullopt : std::optional(it->second);
+}
+
+void TrackedIndex::match(const std::vector<DumpedSocket>& dump,
+                         const std::function<void(size_t, uint32_t)>& found) const {
+    std::vector<std::pair<uint64_t, size_t>> dumped;  // inode, position in the dump
+    dumped.reserve(dump.size());
+    for (size_t i = 0; i < dump.size(); ++i)
+        if (dump[i].socket.inode) dumped.emplace_back(dump[i].socket.inode, i);
+    std::sort(dumped.begin(), dumped.end());
+    std::vector<bool> by_inode(dump.size());
+    auto t = by_inode_.begin();
+    for (const auto& [inode, at] : dumped) {
+        while (t != by_inode_.end() && t->first < inode) ++t;
+        if (t == by_inode_.end() || t->first != inode) continue;
+        by_inode[at] = true;
+        found(at, t->second);
+    }
+    if (by_flow_.empty()) return;
+    for (size_t i = 0; i < dump.size(); ++i) {
+        if (by_inode[i]) continue;
+        auto it = by_flow_.find(flow_of(dump[i].socket));
+        if (it != by_flow_.end()) found(i, it->second);
+    }
 }
 
 void look_up_close_wait(const TrackedIndex& index, const FoundFacts& found) {
@@ -139,8 +172,7 @@ void look_up_close_wait(const TrackedIndex& index, const FoundFacts& found) {
 
 void look_up_close_wait(const TrackedIndex& index, const std::vector<DumpedSocket>& dump,
                         const FoundFacts& found) {
-    for (const DumpedSocket& d : dump)
-        if (const auto at = index.find(d.socket)) found(*at, d.facts);
+    index.match(dump, [&](size_t dumped, uint32_t at) { found(at, dump[dumped].facts); });
 }
 
 }  // namespace cwtrace

@@ -2,6 +2,7 @@
 // a report says of each (queues, accepted or a client's, the time since the last ACK).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -47,22 +48,31 @@ struct DumpedSocket {
 
 // The sockets in CLOSE_WAIT now, in every network namespace, with their facts (with --pid, and
 // after a lost event). Kept for the report being built: one dump of a million sockets serves
-// both the table's reconciliation and the report's facts.
-std::vector<DumpedSocket> close_wait_now();
+// both the table's reconciliation and the report's facts. `expected`: about how many (the
+// vector's room, taken at once: grown by doubling, a million sockets were copied and faulted in
+// again at each step).
+std::vector<DumpedSocket> close_wait_now(size_t expected = 0);
 
 // Tells which of a list of tracked sockets a dumped one is: by inode (flows are unique within a
 // network namespace only), or by flow for one tracked before it had an inode (in a listen queue
 // then).
+// Inodes are kept sorted, not hashed: a million of them are one array, and a whole dump is
+// matched against it in one merge (look_up_close_wait()).
 class TrackedIndex {
   public:
     explicit TrackedIndex(size_t expected) { by_inode_.reserve(expected); }
     // The socket at position `at` in the list.
     void add(uint32_t at, const TrackedSocket& socket);
-    bool holds(uint64_t inode) const { return by_inode_.count(inode) > 0; }
+    // After the last add(), before the first question (which may then come from many threads).
+    void finish() { std::sort(by_inode_.begin(), by_inode_.end()); }
+    bool holds(uint64_t inode) const;
     std::optional<uint32_t> find(const DiagSocket& d) const;
+    // Calls `found` with each dumped socket's position in `dump` and the tracked one's.
+    void match(const std::vector<DumpedSocket>& dump,
+               const std::function<void(size_t, uint32_t)>& found) const;
 
   private:
-    std::unordered_map<uint64_t, uint32_t> by_inode_;
+    std::vector<std::pair<uint64_t, uint32_t>> by_inode_;  // inode, position
     std::unordered_map<cw_flow, uint32_t, FlowHash, FlowEqual> by_flow_;
 };
 

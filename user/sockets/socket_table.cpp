@@ -2,12 +2,27 @@
 
 #include <algorithm>
 #include <string_view>
+#include <utility>
 
 namespace cwtrace {
 
 size_t FlowHash::operator()(const cw_flow& f) const {
     return std::hash<std::string_view>()(
         std::string_view(reinterpret_cast<const char*>(&f), sizeof f));
+}
+
+SortedFlows::SortedFlows(std::vector<cw_flow> flows) : flows_(std::move(flows)) {
+    by_hash_.reserve(flows_.size());
+    for (size_t i = 0; i < flows_.size(); ++i) by_hash_.emplace_back(FlowHash()(flows_[i]), i);
+    std::sort(by_hash_.begin(), by_hash_.end());
+}
+
+size_t SortedFlows::count(const cw_flow& flow) const {
+    const size_t hash = FlowHash()(flow);
+    auto it = std::lower_bound(by_hash_.begin(), by_hash_.end(), std::pair{hash, size_t{0}});
+    for (; it != by_hash_.end() && it->first == hash; ++it)
+        if (FlowEqual()(flows_[it->second], flow)) return 1;
+    return 0;
 }
 
 std::optional<uint64_t> SocketTable::key_of(const cw_flow& flow) const {
@@ -83,6 +98,26 @@ bool SocketTable::add_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_
     return add_flow(flow, ino, seen_ns, /*before_start=*/false);
 }
 
+std::vector<size_t> SocketTable::unknown_flows(const SortedFlows& flows) const {
+    // Both sides by hash; equal hashes are told apart by the flows themselves.
+    std::vector<std::pair<size_t, const cw_flow*>> tracked;
+    tracked.reserve(sockets_.size());
+    for (const auto& [key, s] : sockets_) tracked.emplace_back(FlowHash()(s.flow), &s.flow);
+    std::sort(tracked.begin(), tracked.end());
+
+    std::vector<size_t> unknown;
+    auto t = tracked.begin();
+    for (const auto& [hash, at] : flows.by_hash()) {
+        while (t != tracked.end() && t->first < hash) ++t;
+        bool known = false;
+        for (auto same = t; same != tracked.end() && same->first == hash && !known; ++same)
+            known = FlowEqual()(*same->second, flows[at]);
+        if (!known) unknown.push_back(at);
+    }
+    std::sort(unknown.begin(), unknown.end());
+    return unknown;
+}
+
 bool SocketTable::add_flow(const cw_flow& flow, uint64_t ino, uint64_t seen_ns, bool before_start) {
     // One lookup of the flow (a million of them at start).
     if (key_of(flow)) return false;
@@ -118,6 +153,13 @@ std::vector<const TrackedSocket*> SocketTable::at_least(uint64_t now_ns,
                    : a->key < b->key;
     });
     return out;
+}
+
+const TrackedSocket* SocketTable::note_in_map(uint64_t key) {
+    auto it = sockets_.find(key);
+    if (it == sockets_.end()) return nullptr;
+    it->second.map_read = map_read_;
+    return &it->second;
 }
 
 const TrackedSocket* SocketTable::find(uint64_t key) const {

@@ -23,6 +23,22 @@ struct FlowEqual {
     }
 };
 
+// Flows sorted by hash, asked as a set is: the million of one dump in one sort, where a hash set
+// allocated a node each; the same order serves SocketTable::unknown_flows()'s join.
+class SortedFlows {
+  public:
+    explicit SortedFlows(std::vector<cw_flow> flows);
+    // 1 if listed, else 0.
+    size_t count(const cw_flow& flow) const;
+    const cw_flow& operator[](size_t at) const { return flows_[at]; }
+    // (FlowHash, position), ascending.
+    const std::vector<std::pair<size_t, size_t>>& by_hash() const { return by_hash_; }
+
+  private:
+    std::vector<cw_flow> flows_;
+    std::vector<std::pair<size_t, size_t>> by_hash_;
+};
+
 struct TrackedSocket {
     uint64_t key = 0;  // struct sock address; a small serial number for sockets found at start
     uint64_t ino = 0;  // 0 until the socket is attached to a file (accepted)
@@ -34,6 +50,8 @@ struct TrackedSocket {
     bool untraced = false;
     // Sweeps running (drop_missing) that found it neither in the kernel's map nor in a dump.
     uint8_t sweeps_missed = 0;
+    // The read of the kernel's map that last listed it (SocketTable::note_in_map()); 0: none.
+    uint32_t map_read = 0;
     // The opener, when traced; shared, not inline: most sockets of a pile found at start have none.
     std::shared_ptr<const cw_origin> origin;
 
@@ -58,6 +76,10 @@ class SocketTable {
     // A socket found in CLOSE_WAIT by sock_diag while tracing that the kernel does not follow
     // (with --pid, one a selected process did not open). Ignored (false) when already known.
     bool add_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_ns);
+    // The positions in `flows` of those no tracked socket has, ascending. For a whole dump (a
+    // million flows after a lost event): one sorted join, where asking add_untraced() of each
+    // missed the cache four times a flow, seconds in all.
+    std::vector<size_t> unknown_flows(const SortedFlows& flows) const;
     // Forgets the untraced sockets whose flow `still_in_close_wait` no longer lists. Returns how
     // many.
     template <typename FlowSet>
@@ -71,14 +93,14 @@ class SocketTable {
 
     // After a lost event (a leave record among them) a socket may stay tracked long after it
     // closed: diagnosis unknown, no owner, counted in every report and gauge. Forgets the
-    // sockets listed neither in the kernel's map (`in_kernel_map`, by key) nor in the latest
+    // sockets listed neither in the kernel's last read map (note_in_map()) nor in the latest
     // sock_diag dump (`in_dump`, by flow) by the second sweep running: one that entered
     // CLOSE_WAIT after the dump was taken is missed by one sweep only. Returns how many went.
-    template <typename KeySet, typename FlowSet>
-    size_t drop_missing(const KeySet& in_kernel_map, const FlowSet& in_dump) {
+    template <typename FlowSet>
+    size_t drop_missing(const FlowSet& in_dump) {
         std::vector<uint64_t> gone;
         for (auto& [key, s] : sockets_) {
-            if (in_kernel_map.count(key) || in_dump.count(s.flow))
+            if (in_last_map_read(s) || in_dump.count(s.flow))
                 s.sweeps_missed = 0;
             else if (++s.sweeps_missed >= kSweepsToDrop)
                 gone.push_back(key);
@@ -93,6 +115,16 @@ class SocketTable {
     std::vector<const TrackedSocket*> at_least(uint64_t now_ns, uint64_t min_age_ns) const;
 
     const TrackedSocket* find(uint64_t key) const;
+
+    // A read of the kernel's map of sockets in CLOSE_WAIT begins: the sockets it lists are noted
+    // in each (a mark, where a set of a million keys cost a search each, twice a report).
+    void begin_map_read() { ++map_read_; }
+    // The socket at `key` is listed by the read under way; returns it, or nullptr if unknown.
+    const TrackedSocket* note_in_map(uint64_t key);
+    // Whether the last read of the kernel's map listed `s`.
+    bool in_last_map_read(const TrackedSocket& s) const {
+        return map_read_ && s.map_read == map_read_;
+    }
     // Calls `visit` with every tracked socket, in no particular order.
     template <typename Visit>
     void for_each(Visit&& visit) const {
@@ -119,6 +151,7 @@ class SocketTable {
     // memory of a map keyed by the 40-byte flow.
     std::unordered_multimap<size_t, uint64_t> by_flow_;
     uint64_t next_before_start_key_ = 1;  // kernel addresses are never this small
+    uint32_t map_read_ = 0;               // reads of the kernel's map begun
 };
 
 }  // namespace cwtrace

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "report/socket_groups.h"
 #include "report_fixtures.h"
@@ -89,6 +90,23 @@ TEST(SocketGroups, LargestGroupFirstThenOldest) {
     EXPECT_FALSE(groups[0].held);
     EXPECT_GE(best_age_seconds(*groups[0].sockets[0]), best_age_seconds(*groups[0].sockets[1]));
     EXPECT_TRUE(groups[1].held);
+}
+
+// Oldest first by the best age known (an estimate over the traced age), equal ages in the order
+// given, whether the sockets came in that order (a report's) or not (one read back, merged groups).
+TEST(SocketGroups, SortOldestFirstKeepsTiesInOrder) {
+    std::vector<SocketEntry> entries(5);
+    const double ages[] = {3, 9, 3, 1, 9};
+    for (size_t i = 0; i < entries.size(); ++i) entries[i].close_wait_seconds = ages[i];
+    entries[2].age_estimate_seconds = 20;  // its estimate counts, not its traced age
+    std::vector<const SocketEntry*> sockets;
+    for (const SocketEntry& e : entries) sockets.push_back(&e);
+    sort_oldest_first(sockets);
+    const std::vector<const SocketEntry*> want = {&entries[2], &entries[1], &entries[4],
+                                                  &entries[0], &entries[3]};
+    EXPECT_EQ(sockets, want);
+    sort_oldest_first(sockets);  // in order already: unchanged
+    EXPECT_EQ(sockets, want);
 }
 
 }  // namespace
