@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "sockets/close_wait_scan.h"
+#include "util/huge_pages.h"
 
 namespace cwtrace {
 namespace {
@@ -156,6 +157,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
 
     std::vector<Candidate> candidates;
     candidates.reserve(table.size());
+    advise_huge_pages(candidates);
     // Ports and addresses first: the sockets they leave out cost no dump and no owner.
     table.for_each([&](const TrackedSocket& s) {
         if (input.filter.flow_selected(s.flow))
@@ -171,6 +173,7 @@ Report ReportBuilder::build(const SocketTable& table, const ReportInput& input,
     Details details;
     StackResolver::ResolvedOrigins resolved;
     report.sockets.reserve(candidates.size());
+    advise_huge_pages(report.sockets);
     for (size_t i = 0; i < candidates.size(); ++i) {
         const Candidate& c = candidates[i];
         const TrackedSocket* s = c.socket;

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "sockets/netns.h"
+#include "util/huge_pages.h"
 
 namespace cwtrace {
 namespace {
@@ -87,6 +88,7 @@ std::pair<uint16_t, uint16_t> ephemeral_ports() {
 std::vector<DumpedSocket> close_wait_now(size_t expected) {
     std::vector<DumpedSocket> out;
     out.reserve(expected + expected / 8);
+    advise_huge_pages(out);
     for_each_close_wait([&](const DiagSocket& d, const SocketFacts& facts) {
         out.push_back({d, facts});
     });
