@@ -417,18 +417,6 @@ void Tracer::finish() {
     ring_buffer__consume(events_);
     deliver_quick_until(UINT64_MAX);
     deliver_copies_until(UINT64_MAX);
-    if (opener_buckets_) {
-        OpenerTable::Census held;
-        read_opener_table([&](const OpenerTable& window) {
-            const OpenerTable::Census part = window.census();
-            held.entries += part.entries;
-            held.spilled += part.spilled;
-            return true;
-        });
-        spdlog::debug("opener table: {} of {} entries in use, {} of them in their second bucket",
-                      thousands(held.entries), thousands(opener_entries()),
-                      thousands(held.spilled));
-    }
     if (quick_) {
         spdlog::debug("quick leaves: {} read from the rings ({} CPUs x {} slots)",
                       thousands(quick_->handed()), quick_->rings(), quick_->slots());
@@ -676,11 +664,26 @@ bool Tracer::for_each_close_wait(const OpenerVisit& visit,
 }
 
 bool Tracer::for_each_opener(const OpenerVisit& visit, const std::function<bool()>& stop) const {
-    if (opener_buckets_)
-        return read_opener_table([&](const OpenerTable& window) {
+    if (opener_buckets_) {
+        // Once tracing has ended, how full the table is, counted in the same read (its own read
+        // of a table of hundreds of MB cost a tenth of a second of the report after SIGINT).
+        const bool census = !events_ && spdlog::should_log(spdlog::level::debug);
+        OpenerTable::Census held;
+        const bool ok = read_opener_table([&](const OpenerTable& window) {
             window.for_each(visit);
+            if (census) {
+                const OpenerTable::Census part = window.census();
+                held.entries += part.entries;
+                held.spilled += part.spilled;
+            }
             return !(stop && stop());
         });
+        if (census && ok)
+            spdlog::debug(
+                "opener table: {} of {} entries in use, {} of them in their second bucket",
+                thousands(held.entries), thousands(opener_entries()), thousands(held.spilled));
+        return ok;
+    }
     // In batches, a few hundred kB whatever the map holds; a batch ends at a bucket's end.
     constexpr uint32_t kBatch = 4096;
     const int fd = bpf_map__fd(skel_->maps.origins);
