@@ -121,7 +121,7 @@ static __always_inline void fill_closer(void* ctx, struct cw_origin* closer, __u
     closer->user_stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
     if (closer->user_stack_id < 0) count(CW_CNT_USER_STACK_LOST);
     closer->leaf_caller = user_leaf_caller(user_regs(current_task(recent), recent), recent);
-    announce_process(closer->pid, closer->task_start_ns, now);
+    announce_process(closer->pid, closer->task_start_ns);
 }
 
 /* A leave record's opener: `entry`'s, none when NULL. */

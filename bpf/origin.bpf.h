@@ -17,7 +17,7 @@
 #include "task.bpf.h"
 #include "user_stack.bpf.h"
 
-static __always_inline void announce_process(__u32 pid, __u64 task_start_ns, __u64 now) {
+static __always_inline void announce_process(__u32 pid, __u64 task_start_ns) {
     __u32 zero = 0;
     struct last_announced* last = bpf_map_lookup_elem(&last_announced, &zero);
     struct cw_event_process* event;
@@ -34,7 +34,8 @@ static __always_inline void announce_process(__u32 pid, __u64 task_start_ns, __u
     }
     event = reserve_or_count(&events, sizeof(*event), CW_CNT_RINGBUF_FULL);
     if (!event) return; /* not remembered: the next socket of this process tries again */
-    fill_header(&event->hdr, CW_EV_PROCESS, sizeof(*event), 0, now);
+    /* Its own clock read (an opening's time may be a bound in the past): once a process. */
+    fill_header(&event->hdr, CW_EV_PROCESS, sizeof(*event), 0, bpf_ktime_get_ns());
     event->task_start_ns = task_start_ns;
     event->pid = pid;
     event->pad = 0;
@@ -96,23 +97,26 @@ static __always_inline __s32 connect_kernel_stack(void* ctx, struct task_struct*
     return id;
 }
 
-/* The opening's time: the clock's, or for an accept() when its socket's last segment came
- * (received_ns(): the handshake's as a rule, a little earlier than the accept) when that time
- * serves, as a clock read is a third of a churning connection's cost on some VMs. It serves
- * when an unwind memo named the user stack (no stack id to vet, no stack copy to match by
- * socket and time), and when a frame-pointer memo of the current generation named its stack id:
- * then no earlier than the deletions that began that generation (`generation_ns`, read before
- * the generation), so that StackIdLedger does not find the id stale; an opening that read an
- * older generation read an older time too, before those deletions as their ledger wants. */
+/* The opening's time: the clock's, or when a memo named the user stack (no stack copy to match
+ * by socket and time), a time that serves without a clock read, a third of a churning
+ * connection's cost on some VMs. Then no earlier than the deletions that began the stack
+ * generation read (`generation_ns`, read before the generation) and no later than now, so that
+ * StackIdLedger finds no id of that generation stale and finds stale every id deleted after it
+ * (an opening racing a recycling loses its kernel stack, as one that read the clock before the
+ * deletion was counted did already). For a connect(), that bound itself: the time is not
+ * reported, only vetted. For an accept(), its socket's last segment (received_ns(): the
+ * handshake's as a rule, a little earlier than the accept) when later, as it may also say since
+ * when an accepted socket is in CLOSE_WAIT. A memo of the current generation named a
+ * frame-pointer stack id (`fp_memo_named`), or an unwind memo the user stack (`unwound_id`:
+ * unwound ids are never reused, only a kernel stack id is vetted). */
 static __always_inline __u64 opened_ns(const struct cw_origin* origin, const struct sock* sk,
                                        bool fp_memo_named, __u64 generation_ns, const bool direct) {
     __u64 received;
 
-    if (origin->kind != CW_ORIGIN_ACCEPT || (!origin->unwound_id && !fp_memo_named))
-        return bpf_ktime_get_ns();
+    if (!origin->unwound_id && !fp_memo_named) return bpf_ktime_get_ns();
+    if (origin->kind != CW_ORIGIN_ACCEPT) return generation_ns + 1;
     received = received_ns(sk, direct);
-    if (origin->unwound_id || received > generation_ns) return received;
-    return generation_ns + 1;
+    return received > generation_ns ? received : generation_ns + 1;
 }
 
 /* `state`: the registers the user stack is taken from, filled for dwarf mode's stack copy and
@@ -164,5 +168,5 @@ static __always_inline void fill_origin(void* ctx, struct cw_origin* origin, __u
     }
     py_capture(origin, recent);
     go_capture(origin, regs, recent);
-    announce_process(origin->pid, origin->task_start_ns, origin->opened_ns);
+    announce_process(origin->pid, origin->task_start_ns);
 }

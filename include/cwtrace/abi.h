@@ -59,7 +59,7 @@ enum cw_origin_kind {
 
 /* Who opened a socket and where: recorded in process context, carried to CLOSE_WAIT. */
 struct cw_origin {
-    __u64 opened_ns;     /* bpf_ktime_get_ns() at connect()/accept() */
+    __u64 opened_ns;     /* bpf_ktime_get_ns() at connect()/accept(), or a bound (origin.bpf.h) */
     __u64 leaf_caller;   /* word at the user stack pointer: the return address into the
                             syscall wrapper's caller, which a frame-pointer walk skips */
     __u64 task_start_ns; /* the process's start_boottime: with pid, an identity that survives
