@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <future>
 #include <set>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "app/presentation.h"

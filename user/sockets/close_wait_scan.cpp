@@ -127,17 +127,18 @@ void TrackedIndex::add(uint32_t at, const TrackedSocket& s) {
     }
 }
 
-bool TrackedIndex::holds(uint64_t inode) const {
+std::optional<uint32_t> TrackedIndex::at_inode(uint64_t inode) const {
     auto it = std::lower_bound(by_inode_.begin(), by_inode_.end(), std::pair{inode, uint32_t{0}});
-    return it != by_inode_.end() && it->first == inode;
+    // One inode, one socket: the first entry is the one added first (positions ascend).
+    if (it == by_inode_.end() || it->first != inode) return std::nullopt;
+    return it->second;
 }
+
+bool TrackedIndex::holds(uint64_t inode) const { return at_inode(inode).has_value(); }
 
 std::optional<uint32_t> TrackedIndex::find(const DiagSocket& d) const {
     if (d.inode) {
-        auto it =
-            std::lower_bound(by_inode_.begin(), by_inode_.end(), std::pair{d.inode, uint32_t{0}});
-        // One inode, one socket: the first entry is the one added first (positions ascend).
-        if (it != by_inode_.end() && it->first == d.inode) return it->second;
+        if (const auto at = at_inode(d.inode)) return at;
     }
     auto it = by_flow_.find(flow_of(d));
     return it == by_flow_.end() ? std::nullopt : std::optional(it->second);

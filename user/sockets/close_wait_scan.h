@@ -72,6 +72,8 @@ class TrackedIndex {
                const std::function<void(size_t, uint32_t)>& found) const;
 
   private:
+    std::optional<uint32_t> at_inode(uint64_t inode) const;
+
     std::vector<std::pair<uint64_t, uint32_t>> by_inode_;  // inode, position
     std::unordered_map<cw_flow, uint32_t, FlowHash, FlowEqual> by_flow_;
 };
