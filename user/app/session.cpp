@@ -209,8 +209,8 @@ void Session::follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& 
 
 // After a lost event, the dumped sockets the table does not know: a million flows joined at once.
 void Session::add_unknown(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
-                          const SortedFlows& flows) {
-    for (size_t at : table_.unknown_flows(flows)) add_untraced(dump[at].socket, now_ns);
+                          const SortedFlows& flows, const TrackedFlows& tracked) {
+    for (size_t at : unknown_flows(flows, tracked)) add_untraced(dump[at].socket, now_ns);
 }
 
 // A socket sock_diag found in CLOSE_WAIT, unless its ports or address are filtered out (as the
@@ -228,9 +228,14 @@ bool Session::events_lost() const {
     return k.counter[CW_CNT_RINGBUF_FULL] || k.recursion_misses;
 }
 
+bool Session::joins_dump() const {
+    return options_.pids.empty() && (events_lost() || map_unreadable_);
+}
+
 // Takes a dump into `dumped` when it needs one and none was taken: the report's facts come from
-// it too (one dump, not two).
-void Session::reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>>& dumped) {
+// it too (one dump, not two). `tracked`: the table's flows, if taken since it last changed.
+void Session::reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>>& dumped,
+                        std::optional<TrackedFlows> tracked) {
     const bool lost = events_lost() || map_unreadable_;
     if (options_.pids.empty() && !lost) return;
     spdlog::stopwatch watch;
@@ -244,7 +249,7 @@ void Session::reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>
     if (!options_.pids.empty())
         follow_untraced(now_ns, dump);
     else
-        add_unknown(now_ns, dump, present);
+        add_unknown(now_ns, dump, present, tracked ? *tracked : table_.tracked_flows());
     // A lost record may have been a leave: its socket, closed, would stay for ever. The sockets
     // that may go are looked for in the dump: the untraced ones, and after a loss those the
     // kernel's map did not list (a few, where the dump lists a million).
@@ -326,9 +331,13 @@ Report Session::build(uint64_t now_ns) {
     collect_close_wait();
     if (tracing_ended_ && !scans.dump.valid() && table_.size() && !start_serves(now_ns))
         scans = start_scans();
+    // The table's half of reconcile's join, taken while the dump runs on its thread (in front
+    // of a million sockets, the main thread waits a second for it here).
+    std::optional<TrackedFlows> tracked;
+    if (scans.dump.valid() && joins_dump()) tracked = table_.tracked_flows();
     std::optional<std::vector<DumpedSocket>> dumped;
     if (scans.dump.valid()) dumped = scans.dump.get();
-    reconcile(now_ns, dumped);
+    reconcile(now_ns, dumped, std::move(tracked));
     std::optional<HeldSockets> held;
     if (scans.held.valid()) held = scans.held.get();
     // A report soon after start, of the sockets found then only (and no event lost), uses

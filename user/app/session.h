@@ -91,9 +91,13 @@ class Session {
     void add_untraced(const DiagSocket& d, uint64_t now_ns);
     void follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& dump);
     void add_unknown(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
-                     const SortedFlows& flows);
+                     const SortedFlows& flows, const TrackedFlows& tracked);
     bool events_lost() const;
-    void reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>>& dumped);
+    // Whether reconcile() looks for sockets the table does not know in the dump (a whole-dump
+    // join).
+    bool joins_dump() const;
+    void reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>>& dumped,
+                   std::optional<TrackedFlows> tracked = std::nullopt);
     bool start_serves(uint64_t now_ns) const;
     // A report's sock_diag dump and walk of the holders, under way on threads.
     struct Scans {

@@ -1,14 +1,22 @@
 #include "sockets/socket_table.h"
 
 #include <algorithm>
-#include <string_view>
+#include <random>
 #include <utility>
 
 namespace cwtrace {
 
 size_t FlowHash::operator()(const cw_flow& f) const {
-    return std::hash<std::string_view>()(
-        std::string_view(reinterpret_cast<const char*>(&f), sizeof f));
+    static const uint64_t seed = std::random_device()() | uint64_t{std::random_device()()} << 32;
+    static_assert(sizeof f == 5 * sizeof(uint64_t));
+    uint64_t words[5];
+    std::memcpy(words, &f, sizeof f);
+    uint64_t h = seed;
+    for (uint64_t w : words) {
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    return h;
 }
 
 SortedFlows::SortedFlows(std::vector<cw_flow> flows) : flows_(std::move(flows)) {
@@ -98,20 +106,25 @@ bool SocketTable::add_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_
     return add_flow(flow, ino, seen_ns, /*before_start=*/false);
 }
 
-std::vector<size_t> SocketTable::unknown_flows(const SortedFlows& flows) const {
-    // Both sides by hash; equal hashes are told apart by the flows themselves.
-    std::vector<std::pair<size_t, const cw_flow*>> tracked;
-    tracked.reserve(sockets_.size());
-    for (const auto& [key, s] : sockets_) tracked.emplace_back(FlowHash()(s.flow), &s.flow);
-    std::sort(tracked.begin(), tracked.end());
+TrackedFlows SocketTable::tracked_flows() const {
+    TrackedFlows tracked;
+    tracked.by_hash_.reserve(sockets_.size());
+    for (const auto& [key, s] : sockets_)
+        tracked.by_hash_.emplace_back(FlowHash()(s.flow), &s.flow);
+    std::sort(tracked.by_hash_.begin(), tracked.by_hash_.end());
+    return tracked;
+}
 
+std::vector<size_t> unknown_flows(const SortedFlows& dumped, const TrackedFlows& tracked) {
+    // Both sides by hash; equal hashes are told apart by the flows themselves.
     std::vector<size_t> unknown;
-    auto t = tracked.begin();
-    for (const auto& [hash, at] : flows.by_hash()) {
-        while (t != tracked.end() && t->first < hash) ++t;
+    auto t = tracked.by_hash().begin();
+    const auto end = tracked.by_hash().end();
+    for (const auto& [hash, at] : dumped.by_hash()) {
+        while (t != end && t->first < hash) ++t;
         bool known = false;
-        for (auto same = t; same != tracked.end() && same->first == hash && !known; ++same)
-            known = FlowEqual()(*same->second, flows[at]);
+        for (auto same = t; same != end && same->first == hash && !known; ++same)
+            known = FlowEqual()(*same->second, dumped[at]);
         if (!known) unknown.push_back(at);
     }
     std::sort(unknown.begin(), unknown.end());

@@ -14,6 +14,9 @@
 
 namespace cwtrace {
 
+// A flow's hash: a multiply-xorshift over its five words, seeded once per process (the peers
+// choose addresses and ports). A million flows are hashed twice in a report after a loss, where
+// the standard string hash cost a quarter of a second.
 struct FlowHash {
     size_t operator()(const cw_flow& f) const;
 };
@@ -38,6 +41,21 @@ class SortedFlows {
     std::vector<cw_flow> flows_;
     std::vector<std::pair<size_t, size_t>> by_hash_;
 };
+
+// The tracked sockets' flows sorted by hash (SocketTable::tracked_flows()), the other half of
+// unknown_flows()'s join: taken while the dump is under way. Valid while the table is unchanged.
+class TrackedFlows {
+  public:
+    // (FlowHash, the flow in its socket), ascending.
+    const std::vector<std::pair<size_t, const cw_flow*>>& by_hash() const { return by_hash_; }
+
+  private:
+    friend class SocketTable;
+    std::vector<std::pair<size_t, const cw_flow*>> by_hash_;
+};
+
+// The positions in `dumped` (ascending) of the flows no tracked socket has.
+std::vector<size_t> unknown_flows(const SortedFlows& dumped, const TrackedFlows& tracked);
 
 struct TrackedSocket {
     uint64_t key = 0;  // struct sock address; a small serial number for sockets found at start
@@ -76,10 +94,10 @@ class SocketTable {
     // A socket found in CLOSE_WAIT by sock_diag while tracing that the kernel does not follow
     // (with --pid, one a selected process did not open). Ignored (false) when already known.
     bool add_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_ns);
-    // The positions in `flows` of those no tracked socket has, ascending. For a whole dump (a
-    // million flows after a lost event): one sorted join, where asking add_untraced() of each
-    // missed the cache four times a flow, seconds in all.
-    std::vector<size_t> unknown_flows(const SortedFlows& flows) const;
+    // The tracked flows for unknown_flows(): a whole dump (a million flows after a lost event)
+    // is one sorted join, where asking add_untraced() of each missed the cache four times a
+    // flow, seconds in all.
+    TrackedFlows tracked_flows() const;
     // Forgets the untraced sockets whose flow `still_in_close_wait` no longer lists. Returns how
     // many.
     template <typename FlowSet>

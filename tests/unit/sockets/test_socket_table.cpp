@@ -270,9 +270,33 @@ TEST(SocketTable, UnknownFlowsOfADumpAreThoseNoTrackedSocketHas) {
     const auto new1 = enter_event(0xc, 0), new2 = enter_event(0xd, 0);
     const std::vector<cw_flow> dumped = {new2.flow, traced.flow, started.flow, new1.flow,
                                          new2.flow};
-    EXPECT_EQ(t.unknown_flows(SortedFlows(dumped)), (std::vector<size_t>{0, 3, 4}));
-    EXPECT_TRUE(t.unknown_flows(SortedFlows({})).empty());
-    EXPECT_EQ(SocketTable().unknown_flows(SortedFlows({traced.flow})), std::vector<size_t>{0});
+    EXPECT_EQ(unknown_flows(SortedFlows(dumped), t.tracked_flows()),
+              (std::vector<size_t>{0, 3, 4}));
+    EXPECT_TRUE(unknown_flows(SortedFlows({}), t.tracked_flows()).empty());
+    EXPECT_EQ(unknown_flows(SortedFlows({traced.flow}), SocketTable().tracked_flows()),
+              std::vector<size_t>{0});
+}
+
+// Every byte of a flow counts: flows one field apart hash apart, equal flows alike.
+TEST(FlowHash, EachFieldOfTheFlowCounts) {
+    cw_flow base = {};
+    base.family = 2;
+    base.saddr[0] = 127, base.saddr[3] = 1;
+    base.daddr[0] = 127, base.daddr[3] = 1;
+    base.sport = 40000, base.dport = 8080;
+    std::vector<cw_flow> flows = {base};
+    for (size_t byte = 0; byte < sizeof base; ++byte) {
+        for (uint8_t bit : {uint8_t{1}, uint8_t{0x80}}) {
+            cw_flow other = base;
+            reinterpret_cast<uint8_t*>(&other)[byte] ^= bit;
+            flows.push_back(other);
+        }
+    }
+    std::unordered_set<size_t> hashes;
+    for (const cw_flow& f : flows) hashes.insert(FlowHash()(f));
+    EXPECT_EQ(hashes.size(), flows.size());
+    cw_flow same = base;
+    EXPECT_EQ(FlowHash()(same), FlowHash()(base));
 }
 
 TEST(SocketTable, SortedFlowsListWhatTheyWereGiven) {
