@@ -117,29 +117,36 @@ static __always_inline void leave_process(struct walk_ctx* c) {
         c->error = 1; /* could be read again and again: userspace falls back to /proc */
 }
 
-/* Looks at one open descriptor; false when its record did not fit. */
-static __always_inline bool look_at(struct walk_ctx* c, __u32 fd) {
+/* Looks at one open descriptor; false when its record did not fit. `direct` (bpf/common.bpf.h):
+ * past the descriptor's slot, its file, inode, socket and sock are read by plain loads, where
+ * the probed twin calls a helper for each of eight fields (in front of a million sockets, most
+ * of the walk's CPU). */
+static __always_inline bool look_at(struct walk_ctx* c, __u32 fd, const bool direct) {
     struct cw_held_socket rec;
     struct file* file = NULL;
     struct socket* sock;
     struct inode* inode;
     struct sock* sk;
+    void* private_data;
     __u16 family;
     __u8 state;
 
     if (bpf_probe_read_kernel(&file, sizeof(file), &c->fds[fd]) || !file) return true;
-    inode = BPF_CORE_READ(file, f_inode);
-    if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK) return true;
+    file = KCAST(direct, struct file, file);
+    inode = KREAD(direct, file, f_inode);
+    if (!inode || (KREAD(direct, inode, i_mode) & S_IFMT) != S_IFSOCK) return true;
     if (c->pid == c->w->self_pid) self_sockets++;
-    sock = BPF_CORE_READ(file, private_data);
-    sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+    private_data = KREAD(direct, file, private_data);
+    if (!private_data) return true;
+    sock = KCAST(direct, struct socket, private_data);
+    sk = KREAD(direct, sock, sk);
     if (!sk) return true;
-    family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    family = KREAD(direct, sk, __sk_common.skc_family);
     if (family != AF_INET && family != AF_INET6) return true;
-    state = BPF_CORE_READ(sk, __sk_common.skc_state);
+    state = KREAD(direct, sk, __sk_common.skc_state);
     if (state >= 32 || !(wanted_states & (1u << state))) return true;
-    if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP) return true;
-    rec.ino = BPF_CORE_READ(inode, i_ino);
+    if (KREAD_BITFIELD(direct, sk, sk_protocol) != IPPROTO_TCP) return true;
+    rec.ino = KREAD(direct, inode, i_ino);
     rec.pid = c->pid;
     rec.fd = fd;
     if (bpf_ringbuf_output(&held, &rec, sizeof(rec), BPF_RB_NO_WAKEUP)) return false;
@@ -154,7 +161,7 @@ static __always_inline __u32 lowest_bit(unsigned long word) {
 
 /* One step: move to the next process, read the next word of its open-descriptor bitmap, or
  * look at the next open descriptor of the word read. Returns 1 to end the run. */
-static long step(__u32 index, struct walk_ctx* c) {
+static __always_inline long step(struct walk_ctx* c, const bool direct) {
     unsigned long word = 0;
     __u32 fd;
 
@@ -192,7 +199,7 @@ static long step(__u32 index, struct walk_ctx* c) {
         c->word = 0;
         return 0;
     }
-    if (!look_at(c, fd)) {
+    if (!look_at(c, fd, direct)) {
         c->fd = fd; /* the ring buffer is full: the next run starts here */
         c->word = 0;
         return 1;
@@ -202,8 +209,12 @@ static long step(__u32 index, struct walk_ctx* c) {
     return 0;
 }
 
-SEC("raw_tp")
-int walk_fds(void* ctx) {
+/* bpf_loop()'s callbacks, one a variant. */
+static long step_direct(__u32 index, struct walk_ctx* c) { return step(c, true); }
+
+static long step_probed(__u32 index, struct walk_ctx* c) { return step(c, false); }
+
+static __always_inline int walk_tables(const bool direct) {
     struct walk_ctx c = {};
     struct task_struct* head;
     __u32 key = 0;
@@ -231,7 +242,10 @@ int walk_fds(void* ctx) {
     c.fd = opaque_zero;
     c.word_base = opaque_zero;
     c.pid = opaque_zero;
-    bpf_loop(1 << 23, step, &c, 0);
+    if (direct)
+        bpf_loop(1 << 23, step_direct, &c, 0);
+    else
+        bpf_loop(1 << 23, step_probed, &c, 0);
     if (c.in_process) {
         /* Stopped inside a process: the next run resumes there. */
         c.w->pid = c.pid;
@@ -242,3 +256,11 @@ int walk_fds(void* ctx) {
     }
     return c.error ? 1 : 0;
 }
+
+/* Userspace loads the direct walk with the tracer's direct programs (kernel 6.2+), else the
+ * probed one (user/owners/socket_holders.cpp). */
+SEC("raw_tp")
+int walk_fds(void* ctx) { return walk_tables(true); }
+
+SEC("raw_tp")
+int walk_fds_probed(void* ctx) { return walk_tables(false); }

@@ -326,7 +326,7 @@ def program_totals(pairs) -> dict[str, list[int]]:
 
 # Programs no connection runs: the file-table walk at start, and the exec tracepoint, which
 # every exec on the machine (other people's builds too) runs. In the table, not in the figure.
-NOT_PER_CONNECTION = ("walk_fds", "on_process_exec")
+NOT_PER_CONNECTION = ("walk_fds", "walk_fds_probed", "on_process_exec")
 
 
 def bpf_ns_per_connection(results) -> dict[str, float]:

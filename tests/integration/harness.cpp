@@ -183,15 +183,6 @@ std::chrono::milliseconds patience(std::chrono::milliseconds base) {
 constexpr const char* kDirectReads = "kernel fields read by plain loads (bpf_rdonly_cast)";
 constexpr const char* kProbedReads = "kernel fields read through bpf_probe_read_kernel()";
 
-// The programs a cwtrace run must load: "probed" when it is asked for the twins (by the test's
-// `env` or the run's CWTRACE_PROBED_READS, which it inherits), else "direct"; or what
-// CWTRACE_EXPECT_READS says ("any" expects nothing).
-std::string expected_reads(const std::vector<std::string>& env) {
-    if (contains(env, "CWTRACE_PROBED_READS=1")) return "probed";
-    if (const std::string said = env_or_empty("CWTRACE_EXPECT_READS"); !said.empty()) return said;
-    return std::getenv("CWTRACE_PROBED_READS") ? "probed" : "direct";
-}
-
 // Fails the test unless cwtrace loaded the variant the run expects.
 bool loaded_expected_variant(const Process& cwtrace, const std::vector<std::string>& env) {
     const std::string expected = expected_reads(env);
@@ -212,6 +203,15 @@ bool loaded_expected_variant(const Process& cwtrace, const std::vector<std::stri
 }
 
 }  // namespace
+
+// The programs a cwtrace run must load: "probed" when it is asked for the twins (by the test's
+// `env` or the run's CWTRACE_PROBED_READS, which it inherits), else "direct"; or what
+// CWTRACE_EXPECT_READS says ("any" expects nothing).
+std::string expected_reads(const std::vector<std::string>& env) {
+    if (contains(env, "CWTRACE_PROBED_READS=1")) return "probed";
+    if (const std::string said = env_or_empty("CWTRACE_EXPECT_READS"); !said.empty()) return said;
+    return std::getenv("CWTRACE_PROBED_READS") ? "probed" : "direct";
+}
 
 std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
                                        std::vector<std::string> env) {

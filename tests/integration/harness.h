@@ -124,6 +124,9 @@ void skip_or_fail(const std::string& why);
 // in the default variant only and is skipped here.
 std::unique_ptr<Process> start_cwtrace(std::vector<std::string> args,
                                        std::vector<std::string> env = {});
+// The variant of the programs a run expects loaded, as start_cwtrace() checks it: "direct",
+// "probed" or "any".
+std::string expected_reads(const std::vector<std::string>& env = {});
 // The same with cwtrace started by `command` (e.g. setpriv ... -- /tmp/copy/cwtrace, as another
 // user), which ends with the binary, instead of CWTRACE_BIN.
 std::unique_ptr<Process> start_cwtrace_as(std::vector<std::string> command,

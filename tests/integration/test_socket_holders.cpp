@@ -136,21 +136,36 @@ class SocketHoldersTest : public ::testing::Test {
     pid_t child_ = -1;
 };
 
+// The walk of the run's variant (plain loads on 6.2+, helper calls on older kernels or when the
+// run asks for them), then the walk asked for plain loads, which falls back to helper calls
+// where the kernel refuses those: each finds the /proc pass's owners.
 TEST_F(SocketHoldersTest, OwnersAreThoseOfTheProcPass) {
-    auto holders = load_or_skip({});
-    if (!holders) return;
-    expect_same_as_proc(*holders);
-    // At least ours: the walk counts every held socket in CLOSE_WAIT on the machine, and other
-    // processes' come and go (ours are compared one by one above).
-    EXPECT_GE(holders->last_walk().found, wanted_.size());
-    // Walked again (the state of the first walk is forgotten): the same answer.
-    expect_same_as_proc(*holders);
+    const std::string reads = expected_reads();
+    for (bool ask_direct : {reads != "probed", true}) {
+        SCOPED_TRACE(ask_direct ? "plain loads asked" : "helper calls asked");
+        auto holders = load_or_skip({.direct_reads = ask_direct});
+        if (!holders) return;
+        if (!ask_direct) {
+            EXPECT_FALSE(holders->direct_reads());
+        } else if (reads == "direct") {
+            EXPECT_TRUE(holders->direct_reads());
+        } else if (reads == "probed" && !std::getenv("CWTRACE_PROBED_READS")) {
+            EXPECT_FALSE(holders->direct_reads()) << "this kernel refuses plain loads";
+        }
+        expect_same_as_proc(*holders);
+        // At least ours: the walk counts every held socket in CLOSE_WAIT on the machine, and
+        // other processes' come and go (ours are compared one by one above).
+        EXPECT_GE(holders->last_walk().found, wanted_.size());
+        // Walked again (the state of the first walk is forgotten): the same answer.
+        expect_same_as_proc(*holders);
+    }
 }
 
 // Runs of 50 steps and a ring buffer of one page (170 records): the walk stops inside process
 // tables, and on a full buffer, many times over, and resumes where it stopped.
 TEST_F(SocketHoldersTest, ResumesWhereEachShortRunStopped) {
-    auto holders = load_or_skip({.steps_per_run = 50, .ringbuf_bytes = 4096});
+    auto holders = load_or_skip(
+        {.steps_per_run = 50, .ringbuf_bytes = 4096, .direct_reads = expected_reads() != "probed"});
     if (!holders) return;
     expect_same_as_proc(*holders);
     // A lower bound: how many runs it takes depends on every process and descriptor on the

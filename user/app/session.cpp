@@ -111,6 +111,7 @@ Result<void> Session::start(const std::string& tracefs) {
     if (!tracer) return tracer.error();
     tracer_ = std::move(*tracer);
     if (!tracer_->plan().fd_walk) owners_.use_proc();  // the walk needs bpf_loop
+    if (tracer_->plan().variant == ProgramVariant::Direct) owners_.use_direct_reads();
     if (config.user_stack_mode == CW_USER_STACKS_DWARF)
         stacks_.set_memo_publisher(
             [this](const KernelUnwindMemo& m) { tracer_->set_unwind_memo(m.key, m.memo); },
@@ -204,20 +205,20 @@ void Session::follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& 
     std::unordered_set<uint64_t> held;
     for (pid_t pid : options_.pids) held.merge(socket_inodes_of(pid));
     for (const DumpedSocket& d : dump)
-        if (d.socket.inode && held.count(d.socket.inode)) add_untraced(d.socket, now_ns);
+        if (d.inode && held.count(d.inode)) add_untraced(d.flow, d.inode, now_ns);
 }
 
 // After a lost event, the dumped sockets the table does not know: a million flows joined at once.
 void Session::add_unknown(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
                           const SortedFlows& flows, const TrackedFlows& tracked) {
-    for (size_t at : unknown_flows(flows, tracked)) add_untraced(dump[at].socket, now_ns);
+    for (size_t at : unknown_flows(flows, tracked))
+        add_untraced(dump[at].flow, dump[at].inode, now_ns);
 }
 
 // A socket sock_diag found in CLOSE_WAIT, unless its ports or address are filtered out (as the
 // kernel filters the sockets it notes).
-void Session::add_untraced(const DiagSocket& d, uint64_t now_ns) {
-    const cw_flow flow = flow_of(d);
-    if (options_.filter.flow_selected(flow)) table_.add_untraced(flow, d.inode, now_ns);
+void Session::add_untraced(const cw_flow& flow, uint64_t inode, uint64_t now_ns) {
+    if (options_.filter.flow_selected(flow)) table_.add_untraced(flow, inode, now_ns);
 }
 
 // A CLOSE_WAIT event the kernel could not deliver (ring buffer full, a skipped program run)
@@ -244,7 +245,7 @@ void Session::reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>
     spdlog::debug("reconcile: {} sockets in CLOSE_WAIT dumped at {:.3f} s", dump.size(), watch);
     std::vector<cw_flow> flows;
     flows.reserve(dump.size());
-    for (const DumpedSocket& d : dump) flows.push_back(flow_of(d.socket));
+    for (const DumpedSocket& d : dump) flows.push_back(d.flow);
     const SortedFlows present(std::move(flows));
     if (!options_.pids.empty())
         follow_untraced(now_ns, dump);

@@ -88,7 +88,7 @@ class Session {
     void watch_go(uint32_t pid, uint64_t start, const ProcessMaps& maps);
     PythonTracker::StackRead python_stack_read();
     void backfill(const ProgressFn& dumped);
-    void add_untraced(const DiagSocket& d, uint64_t now_ns);
+    void add_untraced(const cw_flow& flow, uint64_t inode, uint64_t now_ns);
     void follow_untraced(uint64_t now_ns, const std::vector<DumpedSocket>& dump);
     void add_unknown(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
                      const SortedFlows& flows, const TrackedFlows& tracked);

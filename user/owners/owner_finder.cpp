@@ -20,7 +20,7 @@ HeldSockets OwnerFinder::find_holders(const InodeFilter& wanted) {
 
 std::optional<HeldSockets> OwnerFinder::walk(const InodeFilter& wanted) {
     if (!holders_ && !walk_failed_) {
-        auto loaded = SocketHolders::load();
+        auto loaded = SocketHolders::load({.direct_reads = direct_reads_});
         if (loaded) {
             holders_ = std::move(*loaded);
         } else {

@@ -45,6 +45,8 @@ class OwnerFinder {
         holders_.reset();
         walk_failed_ = true;
     }
+    // The walk reads kernel fields by plain loads (the tracer loaded its direct programs).
+    void use_direct_reads() { direct_reads_ = true; }
 
     // What /proc says of an owner (command line, pid in its namespace, cgroup, container) and,
     // for a process in a pod, what kubelet's files name it.
@@ -53,6 +55,7 @@ class OwnerFinder {
   private:
     std::unique_ptr<SocketHolders> holders_;
     bool walk_failed_ = false;
+    bool direct_reads_ = false;
     KubeletNames kubelet_;
     ProgressFn progress_;
 };

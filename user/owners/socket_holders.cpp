@@ -25,6 +25,16 @@ Error walk_error(const char* step, int err) {
 }  // namespace
 
 Result<std::unique_ptr<SocketHolders>> SocketHolders::load(const SocketHoldersConfig& config) {
+    if (config.direct_reads) {
+        auto direct = load_variant(config, true);
+        if (direct) return direct;
+        spdlog::debug("{}: the walk reading through helper calls instead", direct.error().message);
+    }
+    return load_variant(config, false);
+}
+
+Result<std::unique_ptr<SocketHolders>> SocketHolders::load_variant(
+    const SocketHoldersConfig& config, bool direct) {
     std::unique_ptr<SocketHolders> holders(new SocketHolders());
     holders->skel_ = fd_walk_bpf__open();
     if (!holders->skel_) return walk_error("open", errno);
@@ -32,7 +42,11 @@ Result<std::unique_ptr<SocketHolders>> SocketHolders::load(const SocketHoldersCo
     skel->rodata->wanted_states = 1u << CW_TCP_CLOSE_WAIT;
     skel->data->steps_per_run = config.steps_per_run ? config.steps_per_run : 1;
     if (config.ringbuf_bytes) bpf_map__set_max_entries(skel->maps.held, config.ringbuf_bytes);
+    bpf_program__set_autoload(skel->progs.walk_fds, direct);
+    bpf_program__set_autoload(skel->progs.walk_fds_probed, !direct);
     if (int err = fd_walk_bpf__load(skel)) return walk_error("load", err);
+    holders->program_ = direct ? skel->progs.walk_fds : skel->progs.walk_fds_probed;
+    holders->direct_reads_ = direct;
     holders->ring_ = ring_buffer__new(bpf_map__fd(skel->maps.held), &SocketHolders::on_record,
                                       holders.get(), nullptr);
     if (!holders->ring_) return walk_error("ring buffer", errno);
@@ -72,7 +86,7 @@ std::optional<HeldSockets> SocketHolders::walk(const InodeFilter& wanted) {
     stats_ = {};
     skel_->bss->self_seen = 0;
     skel_->bss->self_sockets = 0;
-    const int prog_fd = bpf_program__fd(skel_->progs.walk_fds);
+    const int prog_fd = bpf_program__fd(program_);
     for (;;) {
         LIBBPF_OPTS(bpf_test_run_opts, run);
         const int err = bpf_prog_test_run_opts(prog_fd, &run);

@@ -15,12 +15,16 @@
 
 struct fd_walk_bpf;
 struct ring_buffer;
+struct bpf_program;
 
 namespace cwtrace {
 
 struct SocketHoldersConfig {
     uint32_t steps_per_run = 65536;  // descriptors (and bitmap words, processes) per program run
     uint32_t ringbuf_bytes = 0;      // 0: the object's default; small values make tests resume
+    // The walk reading kernel fields by plain loads (kernel 6.2+: bpf/common.bpf.h), as the
+    // tracer's direct programs do; the probed twin when false, or when the kernel refuses it.
+    bool direct_reads = false;
 };
 
 struct WalkStats {
@@ -45,12 +49,18 @@ class SocketHolders {
     std::optional<HeldSockets> walk(const InodeFilter& wanted);
 
     const WalkStats& last_walk() const { return stats_; }
+    // Whether the walk loaded reads kernel fields by plain loads.
+    bool direct_reads() const { return direct_reads_; }
 
   private:
     SocketHolders() = default;
+    static Result<std::unique_ptr<SocketHolders>> load_variant(const SocketHoldersConfig& config,
+                                                               bool direct);
     static int on_record(void* self, void* data, size_t size);
 
     fd_walk_bpf* skel_ = nullptr;
+    bpf_program* program_ = nullptr;  // the variant loaded
+    bool direct_reads_ = false;
     ring_buffer* ring_ = nullptr;
     const InodeFilter* wanted_ = nullptr;  // during walk()
     HeldSockets found_;

@@ -90,7 +90,7 @@ std::vector<DumpedSocket> close_wait_now(size_t expected) {
     out.reserve(expected + expected / 8);
     advise_huge_pages(out);
     for_each_close_wait([&](const DiagSocket& d, const SocketFacts& facts) {
-        out.push_back({d, facts});
+        out.push_back({flow_of(d), d.inode, facts});
     });
     return out;
 }
@@ -149,7 +149,7 @@ void TrackedIndex::match(const std::vector<DumpedSocket>& dump,
     std::vector<std::pair<uint64_t, size_t>> dumped;  // inode, position in the dump
     dumped.reserve(dump.size());
     for (size_t i = 0; i < dump.size(); ++i)
-        if (dump[i].socket.inode) dumped.emplace_back(dump[i].socket.inode, i);
+        if (dump[i].inode) dumped.emplace_back(dump[i].inode, i);
     std::sort(dumped.begin(), dumped.end());
     std::vector<bool> by_inode(dump.size());
     auto t = by_inode_.begin();
@@ -162,7 +162,7 @@ void TrackedIndex::match(const std::vector<DumpedSocket>& dump,
     if (by_flow_.empty()) return;
     for (size_t i = 0; i < dump.size(); ++i) {
         if (by_inode[i]) continue;
-        auto it = by_flow_.find(flow_of(dump[i].socket));
+        auto it = by_flow_.find(dump[i].flow);
         if (it != by_flow_.end()) found(i, it->second);
     }
 }

@@ -21,11 +21,11 @@ TrackedSocket tracked(uint64_t ino, uint16_t sport) {
     return s;
 }
 
-DumpedSocket dumped(uint64_t inode, uint16_t sport) {
-    DumpedSocket d;
-    d.socket.inode = inode;
-    d.socket.sport = sport;
-    d.socket.dport = 80;
+DiagSocket dumped(uint64_t inode, uint16_t sport) {
+    DiagSocket d;
+    d.inode = inode;
+    d.sport = sport;
+    d.dport = 80;
     return d;
 }
 
@@ -39,13 +39,15 @@ TEST(TrackedIndex, ADumpMatchedAtOnceFindsWhatEachQuestionFinds) {
     EXPECT_TRUE(index.holds(500));
     EXPECT_FALSE(index.holds(501));
 
-    const std::vector<DumpedSocket> dump = {
+    const std::vector<DiagSocket> sockets = {
         dumped(500, 3),                  // by inode
         dumped(777, 9),                  // unknown
         dumped(42, 4),                   // its inode since accept() is not indexed: by its flow
         dumped(900, 1), dumped(100, 7),  // by inode, whatever the flow says
         dumped(0, 2),  // no inode, and no socket tracked without one has that flow
     };
+    std::vector<DumpedSocket> dump;
+    for (const DiagSocket& d : sockets) dump.push_back({flow_of(d), d.inode, {}});
     std::vector<std::pair<size_t, uint32_t>> matched;
     index.match(dump,
                 [&](size_t at, uint32_t tracked_at) { matched.emplace_back(at, tracked_at); });
@@ -53,7 +55,7 @@ TEST(TrackedIndex, ADumpMatchedAtOnceFindsWhatEachQuestionFinds) {
     const std::vector<std::pair<size_t, uint32_t>> want = {{0, 2}, {2, 3}, {3, 0}, {4, 1}};
     EXPECT_EQ(matched, want);
     for (size_t i = 0; i < dump.size(); ++i) {
-        const auto one = index.find(dump[i].socket);
+        const auto one = index.find(sockets[i]);
         const auto it =
             std::find_if(want.begin(), want.end(), [&](auto& m) { return m.first == i; });
         if (it == want.end())
