@@ -36,21 +36,21 @@ size_t SortedFlows::count(const cw_flow& flow) const {
 std::optional<uint64_t> SocketTable::key_of(const cw_flow& flow) const {
     auto [it, end] = by_flow_.equal_range(FlowHash()(flow));
     for (; it != end; ++it)
-        if (FlowEqual()(sockets_.at(it->second).flow, flow)) return it->second;
+        if (FlowEqual()(sockets_.find(it->second)->flow, flow)) return it->second;
     return std::nullopt;
 }
 
 void SocketTable::erase(uint64_t key) {
-    auto it = sockets_.find(key);
-    if (it == sockets_.end()) return;
-    auto [at, end] = by_flow_.equal_range(FlowHash()(it->second.flow));
+    const TrackedSocket* s = sockets_.find(key);
+    if (!s) return;
+    auto [at, end] = by_flow_.equal_range(FlowHash()(s->flow));
     for (; at != end; ++at) {
         if (at->second == key) {
             by_flow_.erase(at);
             break;
         }
     }
-    sockets_.erase(it);
+    sockets_.erase(key);
 }
 
 void SocketTable::enter(const cw_event_enter& event) {
@@ -63,32 +63,32 @@ void SocketTable::enter(const cw_event_enter& event) {
     s.close_wait_since_ns = event.hdr.ts_ns;
     if (event.has_origin) s.origin = std::make_shared<const cw_origin>(event.origin);
     by_flow_.emplace(FlowHash()(s.flow), s.key);
-    sockets_.emplace(s.key, s);
+    sockets_.insert(std::move(s));
 }
 
 std::optional<TrackedSocket> SocketTable::take(const cw_event_leave& event) {
     uint64_t key = event.hdr.sk;
-    if (auto it = sockets_.find(key); it == sockets_.end()) {
+    if (const TrackedSocket* s = sockets_.find(key); !s) {
         // Found at start, so known by its flow only.
         auto known = key_of(event.flow);
-        if (!known || !sockets_.at(*known).untraced) return std::nullopt;
+        if (!known || !sockets_.find(*known)->untraced) return std::nullopt;
         key = *known;
-    } else if (it->second.close_wait_since_ns > event.hdr.ts_ns) {
+    } else if (s->close_wait_since_ns > event.hdr.ts_ns) {
         // Not the socket that left: a later one at the same address (the kernel reused it) that
         // entered CLOSE_WAIT after this leave, its record read first (quick leaves come last).
         // (A socket found by sock_diag has the time it was found instead: not compared.)
         return std::nullopt;
     }
-    std::optional<TrackedSocket> left = sockets_.at(key);
+    std::optional<TrackedSocket> left = *sockets_.find(key);
     erase(key);
     return left;
 }
 
 bool SocketTable::attach_origin(const cw_event_origin& event) {
-    auto it = sockets_.find(event.hdr.sk);
-    if (it == sockets_.end()) return false;
-    it->second.origin = std::make_shared<const cw_origin>(event.origin);
-    if (event.ino) it->second.ino = event.ino;
+    TrackedSocket* s = sockets_.find(event.hdr.sk);
+    if (!s) return false;
+    s->origin = std::make_shared<const cw_origin>(event.origin);
+    if (event.ino) s->ino = event.ino;
     return true;
 }
 
@@ -96,7 +96,7 @@ bool SocketTable::add_before_start(const cw_flow& flow, uint64_t ino, uint64_t t
     if (add_flow(flow, ino, tracing_start_ns, /*before_start=*/true)) return true;
     // The flow is known. Two sockets found at start with one flow are in two network namespaces
     // (identical containers), told apart by their inodes; the first one keeps the flow's index.
-    const TrackedSocket& other = sockets_.at(*key_of(flow));
+    const TrackedSocket& other = *sockets_.find(*key_of(flow));
     if (!other.before_start || !ino || !other.ino || other.ino == ino) return false;
     insert_untraced(flow, ino, tracing_start_ns, /*before_start=*/true);
     return true;
@@ -109,7 +109,7 @@ bool SocketTable::add_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_
 TrackedFlows SocketTable::tracked_flows() const {
     TrackedFlows tracked;
     tracked.by_hash_.reserve(sockets_.size());
-    for (const auto& [key, s] : sockets_)
+    for (const TrackedSocket& s : sockets_)
         tracked.by_hash_.emplace_back(FlowHash()(s.flow), &s.flow);
     std::sort(tracked.by_hash_.begin(), tracked.by_hash_.end());
     return tracked;
@@ -147,7 +147,7 @@ uint64_t SocketTable::insert_untraced(const cw_flow& flow, uint64_t ino, uint64_
     s.close_wait_since_ns = seen_ns;
     s.untraced = true;
     s.before_start = before_start;
-    sockets_.emplace(s.key, std::move(s));
+    sockets_.insert(std::move(s));
     return next_before_start_key_ - 1;
 }
 
@@ -156,7 +156,7 @@ std::vector<const TrackedSocket*> SocketTable::all() const { return at_least(UIN
 std::vector<const TrackedSocket*> SocketTable::at_least(uint64_t now_ns,
                                                         uint64_t min_age_ns) const {
     std::vector<const TrackedSocket*> out;
-    for (const auto& [key, s] : sockets_) {
+    for (const TrackedSocket& s : sockets_) {
         if (now_ns >= s.close_wait_since_ns && now_ns - s.close_wait_since_ns >= min_age_ns)
             out.push_back(&s);
     }
@@ -169,15 +169,11 @@ std::vector<const TrackedSocket*> SocketTable::at_least(uint64_t now_ns,
 }
 
 const TrackedSocket* SocketTable::note_in_map(uint64_t key) {
-    auto it = sockets_.find(key);
-    if (it == sockets_.end()) return nullptr;
-    it->second.map_read = map_read_;
-    return &it->second;
+    TrackedSocket* s = sockets_.find(key);
+    if (s) s->map_read = map_read_;
+    return s;
 }
 
-const TrackedSocket* SocketTable::find(uint64_t key) const {
-    auto it = sockets_.find(key);
-    return it == sockets_.end() ? nullptr : &it->second;
-}
+const TrackedSocket* SocketTable::find(uint64_t key) const { return sockets_.find(key); }
 
 }  // namespace cwtrace

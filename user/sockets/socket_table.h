@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cwtrace/abi.h"
+#include "sockets/socket_slots.h"
 
 namespace cwtrace {
 
@@ -57,25 +58,6 @@ class TrackedFlows {
 // The positions in `dumped` (ascending) of the flows no tracked socket has.
 std::vector<size_t> unknown_flows(const SortedFlows& dumped, const TrackedFlows& tracked);
 
-struct TrackedSocket {
-    uint64_t key = 0;  // struct sock address; a small serial number for sockets found at start
-    uint64_t ino = 0;  // 0 until the socket is attached to a file (accepted)
-    cw_flow flow = {};
-    uint64_t close_wait_since_ns = 0;  // CLOCK_MONOTONIC; for before_start, tracing start
-    bool before_start = false;         // already in CLOSE_WAIT when tracing began
-    // Not followed by the kernel (found by sock_diag: at start, or with --pid later): no leave
-    // event will come, so it is checked against sock_diag at each report.
-    bool untraced = false;
-    // Sweeps running (drop_missing) that found it neither in the kernel's map nor in a dump.
-    uint8_t sweeps_missed = 0;
-    // The read of the kernel's map that last listed it (SocketTable::note_in_map()); 0: none.
-    uint32_t map_read = 0;
-    // The opener, when traced; shared, not inline: most sockets of a pile found at start have none.
-    std::shared_ptr<const cw_origin> origin;
-
-    bool inet6() const { return flow.family == 10; }
-};
-
 class SocketTable {
   public:
     // A socket entered CLOSE_WAIT. An entry for the same address (its leave event was lost and
@@ -103,8 +85,8 @@ class SocketTable {
     template <typename FlowSet>
     size_t drop_untraced_missing(const FlowSet& still_in_close_wait) {
         std::vector<uint64_t> gone;
-        for (const auto& [key, s] : sockets_)
-            if (s.untraced && !still_in_close_wait.count(s.flow)) gone.push_back(key);
+        for (const TrackedSocket& s : sockets_)
+            if (s.untraced && !still_in_close_wait.count(s.flow)) gone.push_back(s.key);
         for (uint64_t key : gone) erase(key);
         return gone.size();
     }
@@ -117,11 +99,11 @@ class SocketTable {
     template <typename FlowSet>
     size_t drop_missing(const FlowSet& in_dump) {
         std::vector<uint64_t> gone;
-        for (auto& [key, s] : sockets_) {
+        for (TrackedSocket& s : sockets_) {
             if (in_last_map_read(s) || in_dump.count(s.flow))
                 s.sweeps_missed = 0;
             else if (++s.sweeps_missed >= kSweepsToDrop)
-                gone.push_back(key);
+                gone.push_back(s.key);
         }
         for (uint64_t key : gone) erase(key);
         return gone.size();
@@ -146,7 +128,7 @@ class SocketTable {
     // Calls `visit` with every tracked socket, in no particular order.
     template <typename Visit>
     void for_each(Visit&& visit) const {
-        for (const auto& [key, s] : sockets_) visit(s);
+        for (const TrackedSocket& s : sockets_) visit(s);
     }
     size_t size() const { return sockets_.size(); }
     // The key given to the last socket added by add_before_start() or add_untraced().
@@ -164,7 +146,7 @@ class SocketTable {
     uint64_t insert_untraced(const cw_flow& flow, uint64_t ino, uint64_t seen_ns,
                              bool before_start);
 
-    std::unordered_map<uint64_t, TrackedSocket> sockets_;
+    SocketSlots sockets_;
     // Flow index: FlowHash of the flow -> key (its socket holds the flow to compare): half the
     // memory of a map keyed by the 40-byte flow.
     std::unordered_multimap<size_t, uint64_t> by_flow_;
