@@ -84,10 +84,12 @@ TEST(DwarfStacks, KernelMemoAnswersRepeatsAndTellsTwinPathsApart) {
     const std::string port = port_line->substr(port_line->find(' ') + 1);
     // 3 through crawl(), then 3 through crawl_other(), 300 ms apart: time for each copy to be
     // unwound and its memo stored before the next opening.
-    Process client({FX_NOFP_CLIENT, "-p", port, "-n", "3", "-o", "3", "-s", "300", "-w", "3"});
+    Process client({FX_NOFP_CLIENT, "-p", port, "-n", "3", "-o", "3", "-s", "300", "-w", "30"});
+    ASSERT_TRUE(client.wait_line("waiting", 5s)) << client.err();
     auto cwtrace = start_cwtrace(
         {"--min-age", "0s", "-f", "json", "-v", "--pid", std::to_string(client.pid())});
     if (!cwtrace) return;
+    client.signal(SIGUSR1);  // attached: now the leaks
     ASSERT_TRUE(client.wait_line("ready", 15s)) << client.err();
     std::this_thread::sleep_for(500ms);
     ASSERT_EQ(stop(*cwtrace), std::optional<int>(0)) << cwtrace->err();

@@ -55,15 +55,18 @@ long folded_weight(const std::string& line) { return std::stol(line.substr(line.
 TEST(WeightSeconds, LiveFoldedReportWeighsThePathBySecondsInCloseWait) {
     Process peer({FX_PEER, "-l"});
     const int port = announced_port(peer);
-    // The client exists before cwtrace starts (so --pid can name it) and connects 4 s later.
+    // The client exists before cwtrace starts (so --pid can name it) and connects once both
+    // runs are attached.
     Process client(
-        {FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-s", "1000", "-w", "4"});
+        {FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3", "-s", "1000", "-w", "30"});
+    ASSERT_TRUE(client.wait_line("waiting", 5s)) << client.err();
     const std::string pid = std::to_string(client.pid());
     auto folded_run =
         start_cwtrace({"--min-age", "0s", "-f", "folded", "--weight", "seconds", "--pid", pid});
     if (!folded_run) return;
     auto json_run = start_cwtrace({"--min-age", "0s", "-f", "json", "--pid", pid});
     if (!json_run) return;
+    client.signal(SIGUSR1);
     ASSERT_TRUE(client.wait_line("ready", 15s)) << client.err();
     std::this_thread::sleep_for(1700ms);
     folded_run->signal(SIGINT);

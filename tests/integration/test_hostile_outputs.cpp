@@ -2,6 +2,7 @@
 // planted where the report goes is never followed, hostile strings reach the log escaped, and
 // a user making many distinct stacks cannot fill the kernel's stack map for the rest of the run.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,12 +117,14 @@ TEST_F(HostileOutputs, ManyDistinctStacksLeaveRoomForALateLeak) {
     const int port = announced_port(peer);
     ASSERT_GT(port, 0);
     Process maker(
-        {FX_STACK_MAKER, "-p", std::to_string(port), "-n", "512", "-w", "3", "-l", "3", "-e"});
+        {FX_STACK_MAKER, "-p", std::to_string(port), "-n", "512", "-w", "30", "-l", "3", "-e"});
+    ASSERT_TRUE(maker.wait_line("waiting", 5s)) << maker.err();
     // --pid: only the maker's openings take room in the map, whatever else runs on the host.
     auto cwtrace = start_cwtrace({"--min-age", "1s", "-f", "json", "--user-stacks", "fp", "--pid",
                                   std::to_string(maker.pid())},
                                  {"CWTRACE_STACK_MAP_ENTRIES=64"});
     if (!cwtrace) return;
+    maker.signal(SIGUSR1);  // attached: now the openings
     ASSERT_TRUE(maker.wait_line("made", 20s)) << maker.err();
     ASSERT_TRUE(maker.wait_line("ready", 20s)) << maker.err();
     std::this_thread::sleep_for(1500ms);  // past --min-age

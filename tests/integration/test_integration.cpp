@@ -272,9 +272,9 @@ TEST_F(Integration, PidFilterFollowsSocketAcceptedAfterPeerClosed) {
 TEST_F(Integration, PidFilterShowsWhatTheProcessHoldsNowNotWhatItOpened) {
     Process peer({FX_PEER, "-l"});
     const int port = announced_port(peer);
-    // Each opener forks its receiver at once, then opens 2 sockets 2 s later, while tracing.
-    Process gives_away({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-r", "-w", "2"});
-    Process hands_over({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-r", "-w", "2"});
+    // Each opener forks its receiver at once, then opens 2 sockets once cwtrace is attached.
+    Process gives_away({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-r", "-w", "30"});
+    Process hands_over({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-r", "-w", "30"});
     auto away_line = gives_away.wait_line("receiver ", 5s);
     auto over_line = hands_over.wait_line("receiver ", 5s);
     ASSERT_TRUE(away_line && over_line) << gives_away.err() << hands_over.err();
@@ -284,6 +284,10 @@ TEST_F(Integration, PidFilterShowsWhatTheProcessHoldsNowNotWhatItOpened) {
         start_cwtrace({"--min-age", "1s", "-f", "json", "--pid", std::to_string(gives_away.pid()),
                        "--pid", std::to_string(selected_receiver)});
     if (!cwtrace) return;
+    for (Process* opener : {&gives_away, &hands_over}) {
+        ASSERT_TRUE(opener->wait_line("waiting", 5s)) << opener->err();
+        opener->signal(SIGUSR1);
+    }
     ASSERT_TRUE(gives_away.wait_line("ready", 8s)) << gives_away.err();
     ASSERT_TRUE(hands_over.wait_line("ready", 8s)) << hands_over.err();
     std::this_thread::sleep_for(1500ms);

@@ -169,15 +169,17 @@ TEST_F(Prometheus, QueryApiReturnsTheFixturesLeakCount) {
     auto port_line = peer.wait_line("port ", 5s);
     ASSERT_TRUE(port_line);
     const std::string port = port_line->substr(port_line->find(' ') + 1);
-    // The client waits before connecting, so cwtrace can follow it alone by --pid: other
-    // tests on the machine may leak to 127.0.0.1 too.
+    // The client waits to connect until cwtrace follows it alone by --pid: other tests on the
+    // machine may leak to 127.0.0.1 too.
     Process client(
-        {FX_LEAKY_CLIENT, "-p", port, "-n", std::to_string(kLeaks), "-g", "2", "-w", "3"});
+        {FX_LEAKY_CLIENT, "-p", port, "-n", std::to_string(kLeaks), "-g", "2", "-w", "30"});
+    ASSERT_TRUE(client.wait_line("waiting", 5s)) << client.err();
     const std::string textfile = dir.path("cwtrace.prom");
     auto cwtrace = start_cwtrace(
         {"--min-age", "1s", "-f", "json", "--pid", std::to_string(client.pid()), "--metrics-addr",
          "127.0.0.1:" + std::to_string(metrics_port), "--metrics-textfile", textfile});
     if (!cwtrace) return;
+    client.signal(SIGUSR1);
     // Another process leaks and closes healthy connections in the same run: were --pid
     // ignored, every count below would be off by its own.
     Process other({FX_LEAKY_CLIENT, "-p", port, "-n", "2", "-g", "5"});

@@ -70,13 +70,15 @@ TEST_F(Reliability, SocketSentWithScmRightsIsOwnedByTheReceiver) {
 TEST_F(Reliability, PidOfTheReceiverFindsSocketsHandedOverWhileTracing) {
     Process peer({FX_PEER, "-l"});
     const int port = announced_port(peer);
-    Process opener({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-r", "-w", "2"});
+    Process opener({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "2", "-r", "-w", "30"});
     auto receiver_line = opener.wait_line("receiver ", 5s);
     ASSERT_TRUE(receiver_line) << opener.err();
     const pid_t receiver = number_after_space(*receiver_line);
     auto cwtrace =
         start_cwtrace({"--min-age", "1s", "-f", "json", "--pid", std::to_string(receiver)});
     if (!cwtrace) return;
+    ASSERT_TRUE(opener.wait_line("waiting", 5s)) << opener.err();
+    opener.signal(SIGUSR1);  // attached: now the openings
     Process other({FX_LEAKY_CLIENT, "-p", std::to_string(port), "-n", "3"});
     ASSERT_TRUE(opener.wait_line("ready", 8s)) << opener.err();
     ASSERT_TRUE(other.wait_line("ready", 5s)) << other.err();
