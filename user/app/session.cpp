@@ -229,15 +229,16 @@ bool Session::events_lost() const {
     return k.counter[CW_CNT_RINGBUF_FULL] || k.recursion_misses;
 }
 
-bool Session::joins_dump() const {
-    return options_.pids.empty() && (events_lost() || map_unreadable_);
-}
-
-// Takes a dump into `dumped` when it needs one and none was taken: the report's facts come from
-// it too (one dump, not two). `tracked`: the table's flows, if taken since it last changed.
-void Session::reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>>& dumped,
-                        std::optional<TrackedFlows> tracked) {
+// Takes into `dumped` the dump under way (`pending`), or a new one when it needs one and none was
+// under way: the report's facts come from it too (one dump, not two).
+void Session::reconcile(uint64_t now_ns, std::future<std::vector<DumpedSocket>>& pending,
+                        std::optional<std::vector<DumpedSocket>>& dumped) {
     const bool lost = events_lost() || map_unreadable_;
+    // The table's half of the join after a loss, taken while the dump runs on its thread (in
+    // front of a million sockets, the main thread waits a second for it here).
+    std::optional<TrackedFlows> tracked;
+    if (pending.valid() && options_.pids.empty() && lost) tracked = table_.tracked_flows();
+    if (pending.valid()) dumped = pending.get();
     if (options_.pids.empty() && !lost) return;
     spdlog::stopwatch watch;
     if (!dumped) dumped = close_wait_now(table_.size());
@@ -332,13 +333,8 @@ Report Session::build(uint64_t now_ns) {
     collect_close_wait();
     if (tracing_ended_ && !scans.dump.valid() && table_.size() && !start_serves(now_ns))
         scans = start_scans();
-    // The table's half of reconcile's join, taken while the dump runs on its thread (in front
-    // of a million sockets, the main thread waits a second for it here).
-    std::optional<TrackedFlows> tracked;
-    if (scans.dump.valid() && joins_dump()) tracked = table_.tracked_flows();
     std::optional<std::vector<DumpedSocket>> dumped;
-    if (scans.dump.valid()) dumped = scans.dump.get();
-    reconcile(now_ns, dumped, std::move(tracked));
+    reconcile(now_ns, scans.dump, dumped);
     std::optional<HeldSockets> held;
     if (scans.held.valid()) held = scans.held.get();
     // A report soon after start, of the sockets found then only (and no event lost), uses

@@ -93,11 +93,8 @@ class Session {
     void add_unknown(uint64_t now_ns, const std::vector<DumpedSocket>& dump,
                      const SortedFlows& flows, const TrackedFlows& tracked);
     bool events_lost() const;
-    // Whether reconcile() looks for sockets the table does not know in the dump (a whole-dump
-    // join).
-    bool joins_dump() const;
-    void reconcile(uint64_t now_ns, std::optional<std::vector<DumpedSocket>>& dumped,
-                   std::optional<TrackedFlows> tracked = std::nullopt);
+    void reconcile(uint64_t now_ns, std::future<std::vector<DumpedSocket>>& pending,
+                   std::optional<std::vector<DumpedSocket>>& dumped);
     bool start_serves(uint64_t now_ns) const;
     // A report's sock_diag dump and walk of the holders, under way on threads.
     struct Scans {

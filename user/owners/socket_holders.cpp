@@ -46,7 +46,6 @@ Result<std::unique_ptr<SocketHolders>> SocketHolders::load_variant(
     bpf_program__set_autoload(skel->progs.walk_fds_probed, !direct);
     if (int err = fd_walk_bpf__load(skel)) return walk_error("load", err);
     holders->program_ = direct ? skel->progs.walk_fds : skel->progs.walk_fds_probed;
-    holders->direct_reads_ = direct;
     holders->ring_ = ring_buffer__new(bpf_map__fd(skel->maps.held), &SocketHolders::on_record,
                                       holders.get(), nullptr);
     if (!holders->ring_) return walk_error("ring buffer", errno);
@@ -57,6 +56,8 @@ SocketHolders::~SocketHolders() {
     ring_buffer__free(ring_);
     fd_walk_bpf__destroy(skel_);
 }
+
+bool SocketHolders::direct_reads() const { return program_ == skel_->progs.walk_fds; }
 
 int SocketHolders::on_record(void* self, void* data, size_t size) {
     auto* holders = static_cast<SocketHolders*>(self);

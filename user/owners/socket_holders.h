@@ -50,7 +50,7 @@ class SocketHolders {
 
     const WalkStats& last_walk() const { return stats_; }
     // Whether the walk loaded reads kernel fields by plain loads.
-    bool direct_reads() const { return direct_reads_; }
+    bool direct_reads() const;
 
   private:
     SocketHolders() = default;
@@ -60,7 +60,6 @@ class SocketHolders {
 
     fd_walk_bpf* skel_ = nullptr;
     bpf_program* program_ = nullptr;  // the variant loaded
-    bool direct_reads_ = false;
     ring_buffer* ring_ = nullptr;
     const InodeFilter* wanted_ = nullptr;  // during walk()
     HeldSockets found_;
