@@ -27,14 +27,15 @@ set(CWTRACE_HTTPLIB_SOURCE "" CACHE PATH
     "Directory with the header-only httplib.h (Debian's cpp-httplib source; scripts/package)")
 
 # pkg-config's imported targets name the shared libraries; the static ones also need what
-# pkg-config --static lists (libdw: libelf, zlib, liblzma, libbz2; libbpf: libelf, zlib).
+# pkg-config --static lists (libdw: libelf, zlib, liblzma, libbz2; libbpf: libelf, zlib; Abseil's
+# map: its hash and raw_hash_set archives and what they use).
 function(_cwtrace_static_pkg prefix)
   set_target_properties(PkgConfig::${prefix} PROPERTIES
     INTERFACE_LINK_LIBRARIES "${${prefix}_STATIC_LIBRARIES}" INTERFACE_LINK_OPTIONS "")
 endfunction()
 
 function(cwtrace_static_targets)
-  foreach(prefix LIBBPF LIBELF LIBDW)
+  foreach(prefix LIBBPF LIBELF LIBDW ABSL)
     _cwtrace_static_pkg(${prefix})
   endforeach()
 

@@ -285,7 +285,7 @@ void Session::collect_close_wait(const std::function<bool()>& stop) {
             table_.note_in_map(sk);
             ++added;
         },
-        stop);
+        stop, [this](uint64_t sk) { table_.prefetch(sk); });
     if (stop && stop()) {
         spdlog::debug("read of the kernel's map stopped after {} sockets ({} new): tracing ends",
                       read, added);

@@ -1,5 +1,6 @@
 #include "kernel/opener_table.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -30,9 +31,17 @@ bool copy_entry(const cw_opener_bucket& b, int way, uint64_t& key, cw_origin_ent
 OpenerTable::OpenerTable(std::span<const std::byte> area, uint32_t buckets)
     : area_(area), buckets_(area.size() / sizeof(cw_opener_bucket) >= buckets ? buckets : 0) {}
 
-void OpenerTable::for_each(const Visit& visit) const {
+void OpenerTable::for_each(const Visit& visit, const Ahead& ahead) const {
     const auto* table = reinterpret_cast<const cw_opener_bucket*>(area_.data());
+    const auto tell = [&](uint32_t b) {
+        for (int way = 0; way < CW_OPENER_WAYS; ++way)
+            if (const uint64_t key = load(table[b].keys[way]); key && !(key & CW_OPENER_WRITING))
+                ahead(key);
+    };
+    if (ahead)
+        for (uint32_t b = 0; b < std::min(kAheadBuckets, buckets_); ++b) tell(b);
     for (uint32_t b = 0; b < buckets_; ++b) {
+        if (ahead && b + kAheadBuckets < buckets_) tell(b + kAheadBuckets);
         for (int way = 0; way < CW_OPENER_WAYS; ++way) {
             uint64_t key;
             cw_origin_entry entry;

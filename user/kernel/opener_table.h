@@ -17,13 +17,18 @@ namespace cwtrace {
 class OpenerTable {
   public:
     using Visit = std::function<void(uint64_t sk, const cw_origin_entry& entry)>;
+    // Told the keys a few buckets before they are visited, so that what the visit will look up
+    // by key can be loaded meanwhile (the table's order is the kernel's hash, not the reader's).
+    using Ahead = std::function<void(uint64_t sk)>;
 
     // `area`: the mapped array of `buckets` buckets (none are read from an area smaller than
     // that).
     OpenerTable(std::span<const std::byte> area, uint32_t buckets);
 
-    // Calls `visit` with every entry written whole, bucket by bucket.
-    void for_each(const Visit& visit) const;
+    // Calls `visit` with every entry written whole, bucket by bucket; `ahead`, when given, with
+    // the keys of the bucket kAheadBuckets on before the bucket's own visits.
+    void for_each(const Visit& visit, const Ahead& ahead = {}) const;
+    static constexpr uint32_t kAheadBuckets = 2;
 
     // What the table holds now: entries, and how many of those are in their second bucket (the
     // buckets' own count of them). With every traced socket closed, both are 0: an entry left is

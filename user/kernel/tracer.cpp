@@ -652,25 +652,26 @@ std::optional<cw_py_stack> Tracer::python_stack(uint64_t stack_id) const {
     return lookup<cw_py_stack>(skel_->maps.py_stacks, stack_id);
 }
 
-bool Tracer::for_each_close_wait(const OpenerVisit& visit,
-                                 const std::function<bool()>& stop) const {
+bool Tracer::for_each_close_wait(const OpenerVisit& visit, const std::function<bool()>& stop,
+                                 const OpenerTable::Ahead& ahead) const {
     return for_each_opener(
         [&](uint64_t sk, const cw_origin_entry& e) {
             // Set last by the kernel: with it but no flow, the entry was read as it was written;
             // the next read sees it whole.
             if (e.close_wait_since && e.flow.family) visit(sk, e);
         },
-        stop);
+        stop, ahead);
 }
 
-bool Tracer::for_each_opener(const OpenerVisit& visit, const std::function<bool()>& stop) const {
+bool Tracer::for_each_opener(const OpenerVisit& visit, const std::function<bool()>& stop,
+                             const OpenerTable::Ahead& ahead) const {
     if (opener_buckets_) {
         // Once tracing has ended, how full the table is, counted in the same read (its own read
         // of a table of hundreds of MB cost a tenth of a second of the report after SIGINT).
         const bool census = !events_ && spdlog::should_log(spdlog::level::debug);
         OpenerTable::Census held;
         const bool ok = read_opener_table([&](const OpenerTable& window) {
-            window.for_each(visit);
+            window.for_each(visit, ahead);
             if (census) {
                 const OpenerTable::Census part = window.census();
                 held.entries += part.entries;

@@ -105,12 +105,15 @@ class Tracer {
     // opener table or map, whose entries are not read all at one instant: a socket closed
     // meanwhile may be visited or not (its records come after). Returns false if the map could
     // not be read; stops early (true) when `stop` says so, asked between batches.
+    // `ahead`, when given, is told keys a little before they are visited (OpenerTable::Ahead; not
+    // called when the map is read in batches).
     using OpenerVisit = std::function<void(uint64_t sk, const cw_origin_entry& entry)>;
-    bool for_each_opener(const OpenerVisit& visit, const std::function<bool()>& stop = {}) const;
+    bool for_each_opener(const OpenerVisit& visit, const std::function<bool()>& stop = {},
+                         const OpenerTable::Ahead& ahead = {}) const;
     // The same, of the sockets in CLOSE_WAIT (their entry into CLOSE_WAIT sent no record: see
     // cw_event_enter).
-    bool for_each_close_wait(const OpenerVisit& visit,
-                             const std::function<bool()>& stop = {}) const;
+    bool for_each_close_wait(const OpenerVisit& visit, const std::function<bool()>& stop = {},
+                             const OpenerTable::Ahead& ahead = {}) const;
 
   private:
     Tracer() = default;

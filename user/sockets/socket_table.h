@@ -121,6 +121,8 @@ class SocketTable {
     void begin_map_read() { ++map_read_; }
     // The socket at `key` is listed by the read under way; returns it, or nullptr if unknown.
     const TrackedSocket* note_in_map(uint64_t key);
+    // note_in_map(key) or find(key) comes soon: see SocketSlots::prefetch().
+    void prefetch(uint64_t key) const { sockets_.prefetch(key); }
     // Whether the last read of the kernel's map listed `s`.
     bool in_last_map_read(const TrackedSocket& s) const {
         return map_read_ && s.map_read == map_read_;

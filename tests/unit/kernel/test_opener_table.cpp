@@ -87,3 +87,26 @@ TEST(OpenerTable, CensusCountsKeysInUseAndTheSpilledCounts) {
     EXPECT_EQ(held.entries, 3u);
     EXPECT_EQ(held.spilled, 1u);
 }
+
+// The reader is told each key kAheadBuckets buckets before its visit (the first buckets' keys
+// before any visit), once, and never a key being written.
+TEST(OpenerTable, TellsEachKeyAheadOfItsVisit) {
+    constexpr uint32_t kBuckets = 6;
+    Table t(kBuckets);
+    for (uint32_t b = 0; b < kBuckets; ++b) t.put(b, static_cast<int>(b % 3), 0x1000 * (b + 1), b);
+    t.bucket(4).keys[2] = 0x9000 | CW_OPENER_WRITING;  // claimed, not written yet
+    const OpenerTable table(t.area(), kBuckets);
+    std::vector<uint64_t> told, visited;
+    std::map<uint64_t, size_t> told_at;  // key -> visits made before it was told
+    table.for_each([&](uint64_t sk, const cw_origin_entry&) { visited.push_back(sk); },
+                   [&](uint64_t sk) {
+                       told.push_back(sk);
+                       told_at.emplace(sk, visited.size());
+                   });
+    ASSERT_EQ(visited.size(), kBuckets);
+    EXPECT_EQ(told, visited);  // each once, in the visits' order
+    for (size_t i = 0; i < visited.size(); ++i) {
+        const size_t ahead = std::min<size_t>(i, OpenerTable::kAheadBuckets);
+        EXPECT_EQ(told_at[visited[i]], i - ahead) << "bucket " << i;
+    }
+}
