@@ -104,9 +104,10 @@ void scan_now(OwnerFinder& owners, std::vector<Candidate>& candidates, Comms& co
                       candidates.size(), watch);
     dumped.get();
     spdlog::debug("report: sock_diag dump done at {:.3f} s", watch);
+    // In the index's order, by inode: assign_owners() need not sort them again.
     OwnerSlots slots;
-    for (Candidate& c : candidates)
-        if (c.socket->ino) slots.emplace_back(c.socket->ino, &c.owner);
+    slots.reserve(index.by_inode().size());
+    for (const auto& [ino, at] : index.by_inode()) slots.emplace_back(ino, &candidates[at].owner);
     assign_owners(std::move(slots), std::move(held), comms);
 }
 

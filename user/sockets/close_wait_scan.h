@@ -68,6 +68,8 @@ class TrackedIndex {
     void add(uint32_t at, const TrackedSocket& socket);
     // After the last add(), before the first question (which may then come from many threads).
     void finish() { std::sort(by_inode_.begin(), by_inode_.end()); }
+    // The sockets added with an inode: (inode, position), ascending, once finished.
+    const std::vector<std::pair<uint64_t, uint32_t>>& by_inode() const { return by_inode_; }
     bool holds(uint64_t inode) const;
     std::optional<uint32_t> find(const DiagSocket& d) const;
     // Calls `found` with each dumped socket's position in `dump` and the tracked one's.

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <unordered_map>
 
+#include "owners/owner_finder.h"
 #include "owners/owners.h"
 
 using namespace cwtrace;
@@ -72,4 +75,29 @@ TEST(Owners, StartTicksParsedPastCommWithSpacesAndParens) {
     std::ofstream(dir + "/42/stat")
         << "42 (evil) name (x) S 1 42 42 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 0 123456 1 2\n";
     EXPECT_EQ(read_start_ticks(42, dir), 123456u);
+}
+
+// Each socket looked for gets its lowest holder, whether the two sides come in order (the
+// report's slots come in its index's order) or not.
+TEST(AssignOwners, LowestHolderOfEachSocketInAnyOrder) {
+    const pid_t self = getpid();
+    const HeldSockets listed = {{10, self}, {20, self + 7}, {20, self}, {40, self + 3}};
+    for (bool sorted : {true, false}) {
+        pid_t a = 0, b = 0, c = 0, d = 0;
+        OwnerSlots slots = {{10, &a}, {20, &b}, {30, &c}, {40, &d}};
+        HeldSockets held = listed;
+        if (sorted) {
+            std::sort(held.begin(), held.end());
+        } else {
+            std::reverse(slots.begin(), slots.end());
+        }
+        std::unordered_map<pid_t, std::string> comms;
+        assign_owners(slots, held, comms);
+        EXPECT_EQ(a, self);
+        EXPECT_EQ(b, self) << "the lowest of two holders";
+        EXPECT_EQ(c, 0) << "held by no process";
+        EXPECT_EQ(d, self + 3);
+        EXPECT_EQ(comms.count(self), 1u);
+        EXPECT_EQ(comms.count(self + 7), 0u) << "not an owner";
+    }
 }
