@@ -57,7 +57,8 @@ class SocketSlots {
   private:
     std::deque<TrackedSocket> slots_;
     // key -> slot. Open addressing: a find() costs one miss where a node-based map cost two or
-    // three (its bucket, its node, the chain), and 17 bytes a socket at most instead of 40.
+    // three (its bucket, its node, the chain); 17 bytes a slot, 19-39 a socket as the table
+    // fills, where the node-based map took about 40 and an allocation each.
     absl::flat_hash_map<uint64_t, uint32_t> index_;
 };
 
