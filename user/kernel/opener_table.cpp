@@ -16,11 +16,14 @@ T load(const T& word) {
     return __atomic_load_n(&word, __ATOMIC_ACQUIRE);
 }
 
+// A way's key that names a socket: claimed (not 0) and not being written.
+bool settled(uint64_t key) { return key && !(key & CW_OPENER_WRITING); }
+
 // Bucket `b`'s way `way`, copied into `out` with its key when written whole (see the header).
 bool copy_entry(const cw_opener_bucket& b, int way, uint64_t& key, cw_origin_entry& out) {
     const uint8_t generation = load(b.generations[way]);
     key = load(b.keys[way]);
-    if (!key || (key & CW_OPENER_WRITING)) return false;
+    if (!settled(key)) return false;
     std::memcpy(&out, &b.entries[way], sizeof out);
     std::atomic_thread_fence(std::memory_order_acquire);
     return load(b.keys[way]) == key && load(b.generations[way]) == generation;
@@ -35,8 +38,7 @@ void OpenerTable::for_each(const Visit& visit, const Ahead& ahead) const {
     const auto* table = reinterpret_cast<const cw_opener_bucket*>(area_.data());
     const auto tell = [&](uint32_t b) {
         for (int way = 0; way < CW_OPENER_WAYS; ++way)
-            if (const uint64_t key = load(table[b].keys[way]); key && !(key & CW_OPENER_WRITING))
-                ahead(key);
+            if (const uint64_t key = load(table[b].keys[way]); settled(key)) ahead(key);
     };
     if (ahead)
         for (uint32_t b = 0; b < std::min(kAheadBuckets, buckets_); ++b) tell(b);

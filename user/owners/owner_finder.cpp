@@ -61,8 +61,7 @@ void assign_owners(OwnerSlots slots, HeldSockets held,
     // The slots may come in order (the report's index of its sockets): a check where a sort of
     // a million pairs cost a tenth of a second.
     if (!std::is_sorted(slots.begin(), slots.end())) std::sort(slots.begin(), slots.end());
-    // By inode, then pid: a socket's lowest holder first.
-    if (!std::is_sorted(held.begin(), held.end())) std::sort(held.begin(), held.end());
+    std::sort(held.begin(), held.end());  // by inode, then pid: a socket's lowest holder first
     std::set<pid_t> owners;
     auto h = held.begin();
     for (auto [ino, owner] : slots) {
